@@ -1,0 +1,331 @@
+//! The data model every later stage builds on: a [`Document`] is the normalised text of
+//! one source with its pages and headings; loaders produce an [`Extracted`] (text and
+//! structure only) through a [`TextBuilder`], and the caller, who knows where the bytes
+//! came from, turns it into a `Document` with a stable id and a content hash.
+//!
+//! Offsets are byte offsets into [`Document::text`], where pages are separated by a form
+//! feed (`\f`). Chunks, citations and quotes all refer to these offsets, so the text of a
+//! document must be reproduced exactly from the same bytes on any machine.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Separator between pages in [`Document::text`].
+pub const PAGE_BREAK: char = '\u{c}';
+
+/// The kind of source a document came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Pdf,
+    Text,
+    Markdown,
+    Html,
+    Docx,
+    Email,
+    /// One row of a CSV or TSV file.
+    Csv,
+    /// One line of a JSON Lines file.
+    Jsonl,
+}
+
+impl Format {
+    /// The format a file name suggests, by extension (case-insensitive).
+    pub fn from_extension(ext: &str) -> Option<Format> {
+        let ext = ext.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "pdf" => Format::Pdf,
+            "txt" | "text" | "log" | "rst" => Format::Text,
+            "md" | "markdown" | "mdown" | "mkd" => Format::Markdown,
+            "html" | "htm" | "xhtml" => Format::Html,
+            "docx" => Format::Docx,
+            "eml" => Format::Email,
+            "csv" | "tsv" | "tab" => Format::Csv,
+            "jsonl" | "ndjson" => Format::Jsonl,
+            _ => return None,
+        })
+    }
+
+    /// Lower-case name, as used in JSON output and metadata filters.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Pdf => "pdf",
+            Format::Text => "text",
+            Format::Markdown => "markdown",
+            Format::Html => "html",
+            Format::Docx => "docx",
+            Format::Email => "email",
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One page of a document: a byte range of [`Document::text`] (without the page break).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    /// 1-based physical page number (for PDFs, the page's position in the file).
+    pub number: u32,
+    pub start: usize,
+    pub end: usize,
+    /// False for pages that carry no text layer (scans); their text is empty and OCR
+    /// would be needed. Reported, never silently dropped.
+    pub has_text_layer: bool,
+}
+
+/// A heading that opens a section at `offset` in [`Document::text`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heading {
+    pub offset: usize,
+    /// 1 for the top level (`#`, `<h1>`, Word's Heading 1).
+    pub level: u8,
+    pub title: String,
+}
+
+/// What a loader extracts from the bytes of one source: text and structure, no identity.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extracted {
+    pub title: Option<String>,
+    pub text: String,
+    pub pages: Vec<Page>,
+    pub headings: Vec<Heading>,
+    pub metadata: BTreeMap<String, String>,
+    /// Things the user should know that did not stop the parse (e.g. pages without a text
+    /// layer, a damaged cross-reference table that was rebuilt).
+    pub warnings: Vec<String>,
+}
+
+/// Builds the text of a document page by page, recording headings and page ranges.
+#[derive(Debug, Default)]
+pub struct TextBuilder {
+    out: Extracted,
+    page_start: usize,
+}
+
+impl TextBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Append text to the current page.
+    pub fn push_str(&mut self, s: &str) {
+        self.out.text.push_str(s);
+    }
+
+    /// Append one character to the current page.
+    pub fn push(&mut self, c: char) {
+        self.out.text.push(c);
+    }
+
+    /// The text of the current page so far.
+    pub fn current_page(&self) -> &str {
+        &self.out.text[self.page_start..]
+    }
+
+    /// Length in bytes of the text so far.
+    pub fn len(&self) -> usize {
+        self.out.text.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.out.text.is_empty()
+    }
+
+    /// Record that a section with this heading starts at the current offset. The caller
+    /// pushes the heading's own text if it belongs in the body (it usually does).
+    pub fn heading(&mut self, level: u8, title: impl Into<String>) {
+        let title = title.into().trim().to_string();
+        if title.is_empty() {
+            return;
+        }
+        self.out.headings.push(Heading {
+            offset: self.out.text.len(),
+            level: level.max(1),
+            title,
+        });
+    }
+
+    /// Close the current page and start the next one.
+    pub fn break_page(&mut self, has_text_layer: bool) {
+        self.close_page(has_text_layer);
+        self.out.text.push(PAGE_BREAK);
+        self.page_start = self.out.text.len();
+    }
+
+    pub fn set_title(&mut self, title: impl Into<String>) {
+        let title = title.into().trim().to_string();
+        if !title.is_empty() {
+            self.out.title = Some(title);
+        }
+    }
+
+    pub fn metadata(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        let value = value.into().trim().to_string();
+        if !value.is_empty() {
+            self.out.metadata.insert(key.into(), value);
+        }
+    }
+
+    pub fn warn(&mut self, warning: impl Into<String>) {
+        self.out.warnings.push(warning.into());
+    }
+
+    /// Close the last page and return the result.
+    pub fn finish(mut self, has_text_layer: bool) -> Extracted {
+        self.close_page(has_text_layer);
+        self.out
+    }
+
+    fn close_page(&mut self, has_text_layer: bool) {
+        let number = self.out.pages.len() as u32 + 1;
+        self.out.pages.push(Page {
+            number,
+            start: self.page_start,
+            end: self.out.text.len(),
+            has_text_layer,
+        });
+    }
+}
+
+/// One parsed source, ready to chunk: normalised text, pages, headings and metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Document {
+    /// Stable across runs and machines: derived from the source path relative to the
+    /// ingest root (plus the record key for rows of a records file).
+    pub id: String,
+    /// Path of the source relative to the ingest root (`/` separated), with `#key` for
+    /// records.
+    pub source: String,
+    pub title: Option<String>,
+    pub format: Format,
+    /// blake3 of the source bytes (of the row, for records): tells whether it changed.
+    pub content_hash: String,
+    pub text: String,
+    pub pages: Vec<Page>,
+    pub headings: Vec<Heading>,
+    pub metadata: BTreeMap<String, String>,
+    pub warnings: Vec<String>,
+}
+
+impl Document {
+    /// Give extracted text an identity. `source` is the display path relative to the
+    /// ingest root; `bytes_hash` the blake3 hex digest of the source bytes.
+    pub fn new(source: String, format: Format, content_hash: String, ex: Extracted) -> Self {
+        Document {
+            id: document_id(&source),
+            source,
+            title: ex.title,
+            format,
+            content_hash,
+            text: ex.text,
+            pages: ex.pages,
+            headings: ex.headings,
+            metadata: ex.metadata,
+            warnings: ex.warnings,
+        }
+    }
+
+    /// The text of one page (without the page break).
+    pub fn page_text(&self, page: &Page) -> &str {
+        &self.text[page.start..page.end]
+    }
+
+    /// The page that holds byte `offset` (the last page for offsets at the very end).
+    pub fn page_at(&self, offset: usize) -> u32 {
+        let idx = self.pages.partition_point(|p| p.end < offset);
+        self.pages
+            .get(idx)
+            .or(self.pages.last())
+            .map_or(1, |p| p.number)
+    }
+
+    /// Titles of the headings that enclose byte `offset`, outermost first.
+    pub fn heading_path_at(&self, offset: usize) -> Vec<String> {
+        let mut path: Vec<&Heading> = Vec::new();
+        for h in self.headings.iter().take_while(|h| h.offset <= offset) {
+            while path.last().is_some_and(|top| top.level >= h.level) {
+                path.pop();
+            }
+            path.push(h);
+        }
+        path.into_iter().map(|h| h.title.clone()).collect()
+    }
+
+    /// Pages that have no text layer (scans): their content needs OCR.
+    pub fn pages_without_text(&self) -> Vec<u32> {
+        self.pages
+            .iter()
+            .filter(|p| !p.has_text_layer)
+            .map(|p| p.number)
+            .collect()
+    }
+}
+
+/// Stable document id for a source path relative to the ingest root: 16 hex digits of
+/// blake3, so ids are fixed-width, safe in any store and independent of the machine.
+pub fn document_id(source: &str) -> String {
+    let hash = blake3::hash(source.as_bytes());
+    hash.to_hex()[..16].to_string()
+}
+
+/// blake3 hex digest of some bytes, the content hash of a source.
+pub fn content_hash(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_records_pages_and_headings() {
+        let mut b = TextBuilder::new();
+        b.heading(1, "Intro");
+        b.push_str("Intro\n\nfirst page");
+        b.break_page(true);
+        b.heading(2, "Details");
+        b.push_str("Details\n\nsecond page");
+        let ex = b.finish(true);
+        let doc = Document::new("a/b.md".into(), Format::Markdown, content_hash(b"x"), ex);
+        assert_eq!(doc.pages.len(), 2);
+        assert_eq!(doc.page_text(&doc.pages[0]), "Intro\n\nfirst page");
+        assert_eq!(doc.page_text(&doc.pages[1]), "Details\n\nsecond page");
+        let second = doc.text.find("second").unwrap();
+        assert_eq!(doc.page_at(second), 2);
+        assert_eq!(doc.page_at(0), 1);
+        assert_eq!(doc.heading_path_at(second), vec!["Intro", "Details"]);
+        assert_eq!(doc.heading_path_at(0), vec!["Intro"]);
+    }
+
+    #[test]
+    fn sibling_headings_replace_each_other() {
+        let mut b = TextBuilder::new();
+        b.heading(1, "A");
+        b.push_str("A\n");
+        b.heading(2, "A.1");
+        b.push_str("A.1\n");
+        b.heading(2, "A.2");
+        b.push_str("A.2\n");
+        b.heading(1, "B");
+        b.push_str("B\n");
+        let doc = Document::new("x".into(), Format::Text, String::new(), b.finish(true));
+        let at = |s: &str| doc.heading_path_at(doc.text.find(s).unwrap());
+        assert_eq!(at("A.2"), vec!["A", "A.2"]);
+        assert_eq!(at("B"), vec!["B"]);
+    }
+
+    #[test]
+    fn ids_are_stable_and_distinct() {
+        assert_eq!(document_id("docs/a.pdf"), document_id("docs/a.pdf"));
+        assert_ne!(document_id("docs/a.pdf"), document_id("docs/b.pdf"));
+        assert_eq!(document_id("docs/a.pdf").len(), 16);
+    }
+}

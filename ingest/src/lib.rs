@@ -1,0 +1,14 @@
+//! The ingest stage of docket: parse documents of many formats into clean text with
+//! pages and headings ([`Document`]), then cut them into token-counted chunks that later
+//! stages embed, index and cite.
+//!
+//! Loaders are pure functions of bytes behind the [`Loader`] trait and treat every input
+//! as hostile ([`Limits`]); errors name the file and the reason ([`Error`]).
+
+pub mod document;
+pub mod error;
+pub mod loader;
+
+pub use document::{Document, Extracted, Format, Heading, Page, TextBuilder};
+pub use error::{DocError, Error, Result};
+pub use loader::{Deadline, Limits, LoadContext, Loader};

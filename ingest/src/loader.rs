@@ -1,0 +1,146 @@
+//! The boundary between file formats and the rest of docket: a [`Loader`] turns the
+//! bytes of one source into [`Extracted`] text, under [`Limits`] that treat every file as
+//! hostile.
+//!
+//! Loaders are pure functions of bytes (no paths, no I/O), which keeps them easy to test
+//! and to fuzz; the caller attaches the path to any error.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::document::Extracted;
+use crate::error::DocError;
+
+/// Turns the bytes of one source into text and structure.
+pub trait Loader: Send + Sync {
+    /// Short name of the format, for logs and errors.
+    fn name(&self) -> &'static str;
+
+    /// Parse `bytes`. Must return an error, not panic, on malformed input, and must check
+    /// `ctx.deadline` in any loop whose length depends on the input.
+    fn load(&self, bytes: &[u8], ctx: &LoadContext<'_>) -> Result<Extracted, DocError>;
+}
+
+/// Caps on what one document may cost. Every file is treated as hostile: a zip bomb, a
+/// PDF with a 10 GB Flate stream or a self-referencing form must fail one document, not
+/// the machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest source file read, in bytes.
+    #[serde(default = "Limits::default_max_file_bytes")]
+    pub max_file_bytes: u64,
+    /// Largest decompressed size of one stream or archive entry (PDF Flate streams,
+    /// DOCX zip entries), in bytes.
+    #[serde(default = "Limits::default_max_decompressed_bytes")]
+    pub max_decompressed_bytes: u64,
+    /// Largest extracted text of one document, in bytes.
+    #[serde(default = "Limits::default_max_text_bytes")]
+    pub max_text_bytes: u64,
+    /// Deepest nesting followed in PDF objects, form XObjects, HTML or XML.
+    #[serde(default = "Limits::default_max_depth")]
+    pub max_depth: u32,
+    /// Longest time one document's parse may take, in seconds.
+    #[serde(default = "Limits::default_parse_timeout_secs")]
+    pub parse_timeout_secs: u64,
+}
+
+impl Limits {
+    pub fn default_max_file_bytes() -> u64 {
+        512 * 1024 * 1024
+    }
+    pub fn default_max_decompressed_bytes() -> u64 {
+        256 * 1024 * 1024
+    }
+    pub fn default_max_text_bytes() -> u64 {
+        128 * 1024 * 1024
+    }
+    pub fn default_max_depth() -> u32 {
+        32
+    }
+    pub fn default_parse_timeout_secs() -> u64 {
+        120
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: Self::default_max_file_bytes(),
+            max_decompressed_bytes: Self::default_max_decompressed_bytes(),
+            max_text_bytes: Self::default_max_text_bytes(),
+            max_depth: Self::default_max_depth(),
+            parse_timeout_secs: Self::default_parse_timeout_secs(),
+        }
+    }
+}
+
+/// A point in time after which a parse gives up with [`DocError::Timeout`].
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    at: Option<Instant>,
+    secs: u64,
+}
+
+impl Deadline {
+    /// A deadline `secs` seconds from now; 0 means none.
+    pub fn after_secs(secs: u64) -> Self {
+        Deadline {
+            at: (secs > 0).then(|| Instant::now() + Duration::from_secs(secs)),
+            secs,
+        }
+    }
+
+    /// No deadline.
+    pub fn none() -> Self {
+        Deadline { at: None, secs: 0 }
+    }
+
+    /// `Err(Timeout)` once the deadline has passed. Cheap enough to call per page or per
+    /// few hundred operators.
+    pub fn check(&self) -> Result<(), DocError> {
+        match self.at {
+            Some(at) if Instant::now() >= at => Err(DocError::Timeout { secs: self.secs }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Everything a loader may consult besides the bytes.
+#[derive(Debug, Clone)]
+pub struct LoadContext<'a> {
+    pub limits: &'a Limits,
+    pub deadline: Deadline,
+    /// Password for encrypted PDFs; the empty user password is always tried first.
+    pub pdf_password: Option<&'a str>,
+}
+
+impl<'a> LoadContext<'a> {
+    /// A context with the deadline taken from `limits`, starting now.
+    pub fn new(limits: &'a Limits) -> Self {
+        LoadContext {
+            limits,
+            deadline: Deadline::after_secs(limits.parse_timeout_secs),
+            pdf_password: None,
+        }
+    }
+
+    /// `Err(TooLarge)` when `size` bytes of decompressed data exceed the cap.
+    pub fn check_decompressed(&self, size: u64) -> Result<(), DocError> {
+        check_cap("decompressed data", size, self.limits.max_decompressed_bytes)
+    }
+
+    /// `Err(TooLarge)` when `size` bytes of extracted text exceed the cap.
+    pub fn check_text(&self, size: usize) -> Result<(), DocError> {
+        check_cap("extracted text", size as u64, self.limits.max_text_bytes)
+    }
+}
+
+fn check_cap(what: &'static str, size: u64, limit: u64) -> Result<(), DocError> {
+    if size > limit {
+        Err(DocError::TooLarge { what, size, limit })
+    } else {
+        Ok(())
+    }
+}

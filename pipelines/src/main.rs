@@ -1,0 +1,5 @@
+//! The `docket` command line.
+
+fn main() -> anyhow::Result<()> {
+    Ok(())
+}
