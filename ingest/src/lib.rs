@@ -8,7 +8,8 @@
 pub mod document;
 pub mod error;
 pub mod loader;
+pub mod normalize;
 
 pub use document::{Document, Extracted, Format, Heading, Page, TextBuilder};
 pub use error::{DocError, Error, Result};
-pub use loader::{Deadline, Limits, LoadContext, Loader};
+pub use loader::{Deadline, Limits, LoadContext, Loader, loader_for};

@@ -128,7 +128,11 @@ impl<'a> LoadContext<'a> {
 
     /// `Err(TooLarge)` when `size` bytes of decompressed data exceed the cap.
     pub fn check_decompressed(&self, size: u64) -> Result<(), DocError> {
-        check_cap("decompressed data", size, self.limits.max_decompressed_bytes)
+        check_cap(
+            "decompressed data",
+            size,
+            self.limits.max_decompressed_bytes,
+        )
     }
 
     /// `Err(TooLarge)` when `size` bytes of extracted text exceed the cap.
@@ -142,5 +146,20 @@ fn check_cap(what: &'static str, size: u64, limit: u64) -> Result<(), DocError> 
         Err(DocError::TooLarge { what, size, limit })
     } else {
         Ok(())
+    }
+}
+
+/// The loader for a single-document format. Records formats (CSV, TSV, JSON Lines) yield
+/// one document per row and are read by the records module instead, so they have none.
+pub fn loader_for(format: crate::Format) -> Option<&'static dyn Loader> {
+    use crate::Format;
+    match format {
+        Format::Pdf => None,
+        Format::Text => None,
+        Format::Markdown => None,
+        Format::Html => None,
+        Format::Docx => None,
+        Format::Email => None,
+        Format::Csv | Format::Jsonl => None,
     }
 }
