@@ -5,11 +5,15 @@
 //! Loaders are pure functions of bytes behind the [`Loader`] trait and treat every input
 //! as hostile ([`Limits`]); errors name the file and the reason ([`Error`]).
 
+pub mod chunk;
 pub mod document;
 pub mod error;
 pub mod loader;
 pub mod normalize;
+pub mod tokens;
 
+pub use chunk::{Chunk, Chunker, ChunkingConfig};
 pub use document::{Document, Extracted, Format, Heading, Page, TextBuilder};
 pub use error::{DocError, Error, Result};
 pub use loader::{Deadline, Limits, LoadContext, Loader, loader_for};
+pub use tokens::{ApproxTokenizer, HfTokenizer, TokenCounter};

@@ -1,0 +1,552 @@
+//! Cutting documents into chunks that later stages embed, index and cite.
+//!
+//! Chunks are counted in the embedding model's tokens ([`TokenCounter`]) so that each
+//! fits the model's window, and they are cut where the document's structure allows:
+//! before a heading first, then between paragraphs, then between sentences, then between
+//! lines and words, and only as a last resort inside a run of tokens. A chunk is always a
+//! byte range of [`Document::text`] (trimmed of surrounding whitespace), so citations can
+//! quote the document exactly. Consecutive chunks share up to `overlap_tokens` tokens,
+//! starting at a sentence boundary where one is close enough, so a fact cut at a chunk
+//! edge is still whole in one of them; a new section starts a clean chunk.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::document::{Document, Format, PAGE_BREAK};
+use crate::error::{Error, Result};
+use crate::tokens::TokenCounter;
+
+/// How documents are cut into chunks. Persisted with an index: opening an index with
+/// other settings is an error, since chunk ids would no longer match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkingConfig {
+    /// Largest chunk, in model tokens (without the model's special tokens).
+    #[serde(default = "ChunkingConfig::default_target_tokens")]
+    pub target_tokens: usize,
+    /// Tokens repeated at the start of the next chunk within a section.
+    #[serde(default = "ChunkingConfig::default_overlap_tokens")]
+    pub overlap_tokens: usize,
+}
+
+impl ChunkingConfig {
+    pub fn default_target_tokens() -> usize {
+        256
+    }
+    pub fn default_overlap_tokens() -> usize {
+        32
+    }
+
+    /// Reject settings that cannot make progress or make no sense.
+    pub fn validate(&self) -> Result<()> {
+        if self.target_tokens < 8 {
+            return Err(Error::Config {
+                name: "target_tokens",
+                reason: format!("{} is too small (at least 8)", self.target_tokens),
+            });
+        }
+        if self.overlap_tokens * 2 > self.target_tokens {
+            return Err(Error::Config {
+                name: "overlap_tokens",
+                reason: format!(
+                    "{} is more than half of target_tokens ({})",
+                    self.overlap_tokens, self.target_tokens
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for ChunkingConfig {
+    fn default() -> Self {
+        ChunkingConfig {
+            target_tokens: Self::default_target_tokens(),
+            overlap_tokens: Self::default_overlap_tokens(),
+        }
+    }
+}
+
+/// A piece of a document, the unit that is embedded, indexed and cited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chunk {
+    /// `{doc_id}-{ordinal}`: stable as long as the document and the settings are.
+    pub id: String,
+    pub doc_id: String,
+    /// Position of the chunk in its document, from 0.
+    pub ordinal: u32,
+    /// Exactly `document.text[start..end]`.
+    pub text: String,
+    pub start: usize,
+    pub end: usize,
+    pub page_start: u32,
+    pub page_end: u32,
+    /// Headings enclosing the chunk's start, outermost first.
+    pub heading_path: Vec<String>,
+    pub token_count: u32,
+    pub source: String,
+    pub title: Option<String>,
+    pub format: Format,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Boundary strengths: where a chunk may end, best first.
+const SECTION: u8 = 5;
+const PARAGRAPH: u8 = 4;
+const SENTENCE: u8 = 3;
+const LINE: u8 = 2;
+const WORD: u8 = 1;
+
+/// Cuts documents into chunks; built once from validated settings and a tokenizer.
+#[derive(Clone)]
+pub struct Chunker {
+    config: ChunkingConfig,
+    counter: Arc<dyn TokenCounter>,
+}
+
+impl std::fmt::Debug for Chunker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chunker")
+            .field("config", &self.config)
+            .field("tokenizer", &self.counter.name())
+            .finish()
+    }
+}
+
+impl Chunker {
+    pub fn new(config: ChunkingConfig, counter: Arc<dyn TokenCounter>) -> Result<Self> {
+        config.validate()?;
+        Ok(Chunker { config, counter })
+    }
+
+    pub fn config(&self) -> &ChunkingConfig {
+        &self.config
+    }
+
+    /// Name of the tokenizer chunk sizes are counted with.
+    pub fn tokenizer_name(&self) -> &str {
+        self.counter.name()
+    }
+
+    /// Count the tokens of a text.
+    pub fn count_tokens(&self, text: &str) -> Result<usize> {
+        Ok(self.counter.token_spans(text)?.len())
+    }
+
+    /// Cut one document into chunks, in order. Never returns an empty chunk; a document
+    /// without text gives none, and one that fits in `target_tokens` gives exactly one.
+    pub fn chunk(&self, doc: &Document) -> Result<Vec<Chunk>> {
+        let text = doc.text.as_str();
+        let starts: Vec<usize> = self
+            .counter
+            .token_spans(text)?
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        let tokens = Tokens { starts: &starts };
+        let target = self.config.target_tokens;
+
+        let mut ranges = Vec::new();
+        if tokens.between(0, text.len()) <= target {
+            ranges.push((0, text.len()));
+        } else {
+            let breaks = boundaries(doc);
+            let mut s = 0;
+            let mut prev_end = 0;
+            while s < text.len() {
+                let (end, strength) = self.next_break(&tokens, &breaks, s, prev_end, text.len());
+                prev_end = end;
+                ranges.push((s, end));
+                if end >= text.len() {
+                    break;
+                }
+                let next = if strength == SECTION {
+                    end
+                } else {
+                    self.overlap_start(&tokens, &breaks, s, end)
+                };
+                s = next;
+            }
+        }
+
+        let mut chunks = Vec::with_capacity(ranges.len());
+        for (s, e) in ranges {
+            let Some((s, e)) = trim(text, s, e) else {
+                continue;
+            };
+            let ordinal = chunks.len() as u32;
+            chunks.push(Chunk {
+                id: format!("{}-{}", doc.id, ordinal),
+                doc_id: doc.id.clone(),
+                ordinal,
+                text: text[s..e].to_string(),
+                start: s,
+                end: e,
+                page_start: doc.page_at(s),
+                page_end: doc.page_at(e.saturating_sub(1).max(s)),
+                heading_path: doc.heading_path_at(s),
+                token_count: tokens.between(s, e) as u32,
+                source: doc.source.clone(),
+                title: doc.title.clone(),
+                format: doc.format,
+                metadata: doc.metadata.clone(),
+            });
+        }
+        Ok(chunks)
+    }
+
+    /// Where the chunk starting at `s` ends, and the strength of that boundary. It ends
+    /// after `prev_end`, the end of the chunk before, so every chunk adds new text.
+    fn next_break(
+        &self,
+        tokens: &Tokens<'_>,
+        breaks: &[(usize, u8)],
+        s: usize,
+        prev_end: usize,
+        len: usize,
+    ) -> (usize, u8) {
+        let target = self.config.target_tokens;
+        let first = tokens.index(s);
+        let Some(&limit) = tokens.starts.get(first + target) else {
+            return (len, SECTION);
+        };
+        // Candidates are positions in (s, limit]: a chunk ending there holds <= target.
+        let lo = breaks.partition_point(|&(p, _)| p <= s.max(prev_end));
+        let hi = breaks.partition_point(|&(p, _)| p <= limit);
+        let window = &breaks[lo..hi];
+
+        // A heading ends the chunk, unless the chunk so far is only a heading or two.
+        let min_section = (target / 8).max(1);
+        if let Some(&(p, st)) = window
+            .iter()
+            .find(|&&(p, st)| st == SECTION && tokens.between(s, p) >= min_section)
+        {
+            return (p, st);
+        }
+        // Otherwise the strongest boundary that keeps the chunk at least half full, the
+        // furthest of equals; failing that, the furthest boundary at all.
+        let min_fill = target / 2;
+        let best = window
+            .iter()
+            .filter(|&&(p, _)| tokens.between(s, p) >= min_fill)
+            .max_by_key(|&&(p, st)| (st, p))
+            .or_else(|| window.iter().max_by_key(|&&(p, _)| p));
+        match best {
+            Some(&(p, st)) => (p, st),
+            // No whitespace at all within reach: cut between tokens.
+            None => (limit, 0),
+        }
+    }
+
+    /// Where the chunk after `[s, end)` starts: up to `overlap_tokens` before `end`, at
+    /// a sentence start if one is in reach, else at a word start.
+    fn overlap_start(
+        &self,
+        tokens: &Tokens<'_>,
+        breaks: &[(usize, u8)],
+        s: usize,
+        end: usize,
+    ) -> usize {
+        let overlap = self.config.overlap_tokens;
+        if overlap == 0 {
+            return end;
+        }
+        let end_tok = tokens.index(end);
+        let back_tok = end_tok.saturating_sub(overlap).max(tokens.index(s) + 1);
+        let Some(&back) = tokens.starts.get(back_tok) else {
+            return end;
+        };
+        if back >= end {
+            return end;
+        }
+        let lo = breaks.partition_point(|&(p, _)| p < back);
+        let hi = breaks.partition_point(|&(p, _)| p < end);
+        let window = &breaks[lo..hi];
+        window
+            .iter()
+            .find(|&&(_, st)| st >= SENTENCE)
+            .or_else(|| window.first())
+            .map_or(end, |&(p, _)| p)
+            .max(s + 1)
+    }
+}
+
+/// Token start offsets of a document, for counting tokens in any byte range.
+struct Tokens<'a> {
+    starts: &'a [usize],
+}
+
+impl Tokens<'_> {
+    /// Index of the first token starting at or after `offset`.
+    fn index(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&p| p < offset)
+    }
+
+    /// Number of tokens starting in `[s, e)`.
+    fn between(&self, s: usize, e: usize) -> usize {
+        self.index(e) - self.index(s)
+    }
+}
+
+/// Every position where a chunk may start, with the strength of the boundary there,
+/// sorted by position.
+fn boundaries(doc: &Document) -> Vec<(usize, u8)> {
+    let text = doc.text.as_str();
+    let mut out: Vec<(usize, u8)> = Vec::new();
+    // Word, line and paragraph starts: the first non-space after a run of whitespace.
+    let mut newlines = 0;
+    let mut page_break = false;
+    let mut in_space = false;
+    for (i, c) in text.char_indices() {
+        if c.is_whitespace() {
+            in_space = true;
+            if c == '\n' {
+                newlines += 1;
+            } else if c == PAGE_BREAK {
+                page_break = true;
+            }
+            continue;
+        }
+        if in_space && i > 0 {
+            let strength = if page_break || newlines >= 2 {
+                PARAGRAPH
+            } else if newlines == 1 {
+                LINE
+            } else {
+                WORD
+            };
+            out.push((i, strength));
+        }
+        in_space = false;
+        newlines = 0;
+        page_break = false;
+    }
+    // Sentence starts (Unicode sentence boundaries).
+    let mut sentences: Vec<(usize, u8)> = text
+        .split_sentence_bound_indices()
+        .map(|(i, _)| i)
+        .filter(|&i| i > 0)
+        .map(|i| (i, SENTENCE))
+        .collect();
+    // Section starts.
+    let mut sections: Vec<(usize, u8)> = doc
+        .headings
+        .iter()
+        .filter(|h| h.offset > 0 && h.offset < text.len())
+        .map(|h| (h.offset, SECTION))
+        .collect();
+    out.append(&mut sentences);
+    out.append(&mut sections);
+    // One entry per position, with the strongest boundary there.
+    out.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    out.dedup_by_key(|&mut (p, _)| p);
+    out
+}
+
+/// `[s, e)` without leading and trailing whitespace, or None if nothing is left.
+fn trim(text: &str, s: usize, e: usize) -> Option<(usize, usize)> {
+    let slice = &text[s..e];
+    let lead = slice.len() - slice.trim_start().len();
+    let trimmed = slice.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    Some((s + lead, s + lead + trimmed.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::{TextBuilder, content_hash};
+    use crate::tokens::ApproxTokenizer;
+    use proptest::prelude::*;
+
+    fn chunker(target: usize, overlap: usize) -> Chunker {
+        Chunker::new(
+            ChunkingConfig {
+                target_tokens: target,
+                overlap_tokens: overlap,
+            },
+            Arc::new(ApproxTokenizer),
+        )
+        .unwrap()
+    }
+
+    fn doc_of(b: TextBuilder) -> Document {
+        Document::new(
+            "t.md".into(),
+            Format::Markdown,
+            content_hash(b"t"),
+            b.finish(true),
+        )
+    }
+
+    fn plain(text: &str) -> Document {
+        let mut b = TextBuilder::new();
+        b.push_str(text);
+        doc_of(b)
+    }
+
+    #[test]
+    fn short_document_is_one_chunk() {
+        let doc = plain("  A short note.\n\nWith two paragraphs.  ");
+        let chunks = chunker(64, 8).chunk(&doc).unwrap();
+        assert_eq!(chunks.len(), 1);
+        assert_eq!(chunks[0].text, "A short note.\n\nWith two paragraphs.");
+        assert_eq!(&doc.text[chunks[0].start..chunks[0].end], chunks[0].text);
+        assert_eq!(chunks[0].token_count, 8);
+    }
+
+    #[test]
+    fn empty_document_has_no_chunks() {
+        assert!(chunker(64, 8).chunk(&plain(" \n\n ")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn splits_at_sentences_not_mid_sentence() {
+        // Ten sentences of 6 tokens each ("word word word word word.") = 60 tokens.
+        let text = (0..10)
+            .map(|i| format!("Sentence number {i} is here."))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let chunks = chunker(20, 0).chunk(&plain(&text)).unwrap();
+        assert!(chunks.len() >= 3);
+        for c in &chunks {
+            assert!(c.text.starts_with("Sentence"), "{:?}", c.text);
+            assert!(c.text.ends_with("here."), "{:?}", c.text);
+            assert!(c.token_count <= 20);
+        }
+    }
+
+    #[test]
+    fn prefers_paragraphs_and_overlaps_within_a_section() {
+        let para = |n: usize| {
+            (0..3)
+                .map(|i| format!("Para {n} sentence {i} ends."))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let text = (0..6).map(para).collect::<Vec<_>>().join("\n\n");
+        let chunks = chunker(40, 8).chunk(&plain(&text)).unwrap();
+        // Each paragraph has 18 tokens: two fit in 40, so chunks end at paragraph ends.
+        for c in &chunks[..chunks.len() - 1] {
+            assert!(c.text.ends_with("sentence 2 ends."), "{:?}", c.text);
+        }
+        // The overlap starts the next chunk at the last sentence of the previous one.
+        assert!(chunks[1].start < chunks[0].end);
+        assert!(
+            chunks[1].text.starts_with("Para 1 sentence 2 ends."),
+            "{:?}",
+            chunks[1].text
+        );
+    }
+
+    #[test]
+    fn sections_start_clean_chunks_with_their_heading_path() {
+        let mut b = TextBuilder::new();
+        for s in 0..3 {
+            b.heading(1, format!("Section {s}"));
+            b.push_str(&format!("Section {s}\n\n"));
+            for i in 0..4 {
+                b.push_str(&format!("Body {s} line {i} of text here.\n"));
+            }
+            b.push('\n');
+        }
+        let doc = doc_of(b);
+        let chunks = chunker(40, 8).chunk(&doc).unwrap();
+        assert_eq!(chunks.len(), 3, "{chunks:#?}");
+        for (s, c) in chunks.iter().enumerate() {
+            assert!(c.text.starts_with(&format!("Section {s}\n")));
+            assert_eq!(c.heading_path, vec![format!("Section {s}")]);
+        }
+    }
+
+    #[test]
+    fn pages_are_recorded() {
+        let mut b = TextBuilder::new();
+        b.push_str(&"alpha ".repeat(30));
+        b.break_page(true);
+        b.push_str(&"beta ".repeat(30));
+        let doc = doc_of(b);
+        let chunks = chunker(20, 0).chunk(&doc).unwrap();
+        assert_eq!(chunks.first().unwrap().page_start, 1);
+        assert_eq!(chunks.last().unwrap().page_end, 2);
+        assert!(chunks.iter().all(|c| c.page_start <= c.page_end));
+    }
+
+    #[test]
+    fn text_without_spaces_is_cut_between_tokens() {
+        let doc = plain(&"x.".repeat(100));
+        let chunks = chunker(16, 0).chunk(&doc).unwrap();
+        assert!(
+            chunks
+                .iter()
+                .all(|c| c.token_count <= 16 && !c.text.is_empty())
+        );
+        assert_eq!(chunks.iter().map(|c| c.text.len()).sum::<usize>(), 200);
+    }
+
+    #[test]
+    fn bad_settings_are_rejected() {
+        let cfg = ChunkingConfig {
+            target_tokens: 32,
+            overlap_tokens: 20,
+        };
+        assert!(Chunker::new(cfg, Arc::new(ApproxTokenizer)).is_err());
+    }
+
+    fn arb_document() -> impl Strategy<Value = Document> {
+        let word = "[a-zA-Zé0-9]{1,9}";
+        let sentence = prop::collection::vec(word, 1..12).prop_map(|w| format!("{}.", w.join(" ")));
+        let paragraph = prop::collection::vec(sentence, 1..6).prop_map(|s| s.join(" "));
+        let block = (paragraph, 0u8..8);
+        prop::collection::vec(block, 0..25).prop_map(|blocks| {
+            let mut b = TextBuilder::new();
+            for (p, kind) in blocks {
+                match kind {
+                    0 => b.heading(1, "Top"),
+                    1 => b.heading(2, "Sub"),
+                    2 => b.break_page(true),
+                    _ => {}
+                }
+                b.push_str(&p);
+                b.push_str(if kind == 3 { "\n" } else { "\n\n" });
+            }
+            doc_of(b)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn chunks_cover_text_in_order(doc in arb_document(), target in 8usize..80, overlap_pct in 0usize..50) {
+            let overlap = target * overlap_pct / 100;
+            let c = chunker(target, overlap);
+            let chunks = c.chunk(&doc).unwrap();
+            let mut covered = vec![false; doc.text.len()];
+            let mut prev: Option<&Chunk> = None;
+            for (i, ch) in chunks.iter().enumerate() {
+                prop_assert_eq!(ch.ordinal as usize, i);
+                prop_assert!(!ch.text.trim().is_empty());
+                prop_assert!(ch.start < ch.end && ch.end <= doc.text.len());
+                prop_assert_eq!(&doc.text[ch.start..ch.end], ch.text.as_str());
+                prop_assert!(ch.token_count as usize <= target);
+                if let Some(p) = prev {
+                    prop_assert!(ch.start > p.start && ch.end > p.end);
+                }
+                covered[ch.start..ch.end].iter_mut().for_each(|x| *x = true);
+                prev = Some(ch);
+            }
+            for (i, b) in doc.text.bytes().enumerate() {
+                if !b.is_ascii_whitespace() {
+                    prop_assert!(covered[i], "byte {} not covered", i);
+                }
+            }
+            // Deterministic.
+            prop_assert_eq!(chunks, c.chunk(&doc).unwrap());
+        }
+    }
+}
