@@ -6,6 +6,8 @@
 //! as hostile ([`Limits`]); errors name the file and the reason ([`Error`]).
 
 pub mod chunk;
+pub mod source;
+pub mod pipeline;
 pub mod document;
 pub mod error;
 pub mod loader;
@@ -17,3 +19,5 @@ pub use document::{Document, Extracted, Format, Heading, Page, TextBuilder};
 pub use error::{DocError, Error, Result};
 pub use loader::{Deadline, Limits, LoadContext, Loader, loader_for};
 pub use tokens::{ApproxTokenizer, HfTokenizer, TokenCounter};
+pub use source::{SourceFile, Walk, WalkOptions, walk};
+pub use pipeline::{IngestOptions, Ingestor};

@@ -1,0 +1,158 @@
+//! Loading whole files into documents, safely: size caps before reading, format
+//! detection, a time limit and panic isolation around every parse, so that one hostile
+//! or broken file costs one failure and never the batch.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::document::{Document, Format, content_hash};
+use crate::error::{DocError, Error, Result};
+use crate::loader::{LoadContext, Limits, loader_for};
+use crate::source::SourceFile;
+
+/// How files are read and parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestOptions {
+    pub limits: Limits,
+    /// Password for encrypted PDFs that the empty password does not open.
+    pub pdf_password: Option<String>,
+}
+
+/// Reads files into [`Document`]s under the configured limits.
+#[derive(Debug, Clone)]
+pub struct Ingestor {
+    options: Arc<IngestOptions>,
+}
+
+impl Ingestor {
+    pub fn new(options: IngestOptions) -> Self {
+        Ingestor {
+            options: Arc::new(options),
+        }
+    }
+
+    pub fn options(&self) -> &IngestOptions {
+        &self.options
+    }
+
+    /// The documents of one file: one for most formats, one per row for records files.
+    /// Each item fails on its own; the iterator goes on after a failed row.
+    pub fn documents(&self, file: &SourceFile) -> Box<dyn Iterator<Item = Result<Document>> + '_> {
+        Box::new(std::iter::once(self.load(file)))
+    }
+
+    /// Load a single-document file.
+    pub fn load(&self, file: &SourceFile) -> Result<Document> {
+        let fail = |reason| Error::document(&file.path, reason);
+        let bytes = self.read(file)?;
+        let format = detect(file, &bytes).ok_or_else(|| {
+            fail(DocError::Unsupported(match file.path.extension() {
+                Some(ext) => format!("no loader for .{} files", ext.to_string_lossy()),
+                None => "cannot tell the format of a file without extension".into(),
+            }))
+        })?;
+        let hash = content_hash(&bytes);
+        let extracted = self.parse_guarded(format, bytes).map_err(fail)?;
+        Ok(Document::new(file.source.clone(), format, hash, extracted))
+    }
+
+    /// Read the file's bytes, refusing files over the size cap before reading them.
+    pub fn read(&self, file: &SourceFile) -> Result<Vec<u8>> {
+        let fail = |reason| Error::document(&file.path, reason);
+        let limit = self.options.limits.max_file_bytes;
+        let meta = std::fs::metadata(&file.path).map_err(|e| fail(DocError::Unreadable(e.to_string())))?;
+        if meta.len() > limit {
+            return Err(fail(DocError::TooLarge {
+                what: "the file",
+                size: meta.len(),
+                limit,
+            }));
+        }
+        std::fs::read(&file.path).map_err(|e| fail(DocError::Unreadable(e.to_string())))
+    }
+
+    /// Parse bytes of a known format on a worker thread, with the time limit and panic
+    /// isolation. A parse that overruns its deadline without noticing is abandoned: the
+    /// document fails with `Timeout` and the batch goes on (the stuck thread ends with
+    /// the process).
+    pub fn parse_guarded(&self, format: Format, bytes: Vec<u8>) -> Result<crate::Extracted, DocError> {
+        let loader = loader_for(format).ok_or_else(|| {
+            DocError::Unsupported(match format {
+                Format::Csv | Format::Jsonl => format!("{format} files are records, read per row"),
+                _ => format!("no loader for {format} files in this build"),
+            })
+        })?;
+        let options = Arc::clone(&self.options);
+        let secs = options.limits.parse_timeout_secs;
+        let (tx, rx) = mpsc::sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name(format!("parse-{format}"))
+            .spawn(move || {
+                let mut ctx = LoadContext::new(&options.limits);
+                ctx.pdf_password = options.pdf_password.as_deref();
+                let result = catch_unwind(AssertUnwindSafe(|| loader.load(&bytes, &ctx)))
+                    .unwrap_or_else(|payload| Err(DocError::Panic(panic_message(&*payload))));
+                let result = result.and_then(|ex| ctx.check_text(ex.text.len()).map(|()| ex));
+                let _ = tx.send(result);
+            });
+        if let Err(e) = spawned {
+            return Err(DocError::Unreadable(format!("cannot start a parser thread: {e}")));
+        }
+        // Loaders check the deadline themselves; the grace period covers a check that
+        // comes a little late.
+        let wait = if secs == 0 {
+            Duration::MAX
+        } else {
+            Duration::from_secs(secs) + Duration::from_secs(secs / 10 + 2)
+        };
+        match rx.recv_timeout(wait) {
+            Ok(result) => result,
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(DocError::Timeout { secs }),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Err(DocError::Panic("the parser thread died".into()))
+            }
+        }
+    }
+}
+
+/// The format of a file: by extension, else by content for files named directly.
+fn detect(file: &SourceFile, bytes: &[u8]) -> Option<Format> {
+    if let Some(f) = file.format {
+        return Some(f);
+    }
+    let head = &bytes[..bytes.len().min(1024)];
+    if head.windows(5).any(|w| w == b"%PDF-") {
+        return Some(Format::Pdf);
+    }
+    if head.starts_with(b"PK\x03\x04") {
+        return bytes
+            .windows(17)
+            .any(|w| w == b"word/document.xml")
+            .then_some(Format::Docx);
+    }
+    let looks_like_text = !head.contains(&0) && is_utf8_prefix(head);
+    (file.explicit && looks_like_text).then_some(Format::Text)
+}
+
+/// Valid UTF-8, or valid up to a character cut at the end of the window.
+fn is_utf8_prefix(head: &[u8]) -> bool {
+    match std::str::from_utf8(head) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}

