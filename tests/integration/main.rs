@@ -6,5 +6,5 @@
 mod pdf_fixtures;
 mod pdfgen;
 mod pdfgen_sanity;
-
+mod sample_archive;
 mod util;

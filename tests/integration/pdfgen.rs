@@ -1105,5 +1105,207 @@ pub fn all_fixtures() -> Vec<(&'static str, Vec<u8>)> {
         ("flate-bomb.pdf", flate_bomb_pdf()),
         ("nested-forms.pdf", nested_forms_pdf()),
         ("large.pdf", large_pdf(2000)),
+        ("handbook.pdf", sample_handbook()),
     ]
 }
+
+// ---------------------------------------------------------------------------------------
+// The sample archive's employee handbook.
+// ---------------------------------------------------------------------------------------
+
+/// A block of handbook text: a heading, or a paragraph wrapped to the column.
+#[derive(Debug, Clone, Copy)]
+pub enum Block<'a> {
+    Heading(&'a str),
+    Para(&'a str),
+}
+
+/// Greedy word wrap to at most `width` characters a line.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// Lay out blocks in a column from (`x`, `top`) down; `width` in characters.
+pub fn flow(mut page: Page, x: f32, top: f32, width: usize, blocks: &[Block<'_>]) -> Page {
+    let mut y = top;
+    for block in blocks {
+        match block {
+            Block::Heading(h) => {
+                y -= 6.0;
+                page = page.line(FontKind::HelveticaBold, 13.0, x, y, h);
+                y -= 20.0;
+            }
+            Block::Para(p) => {
+                for l in wrap(p, width) {
+                    page = page.line(FontKind::Helvetica, 10.0, x, y, &l);
+                    y -= 13.0;
+                }
+                y -= 7.0;
+            }
+        }
+    }
+    page
+}
+
+/// The handbook's pages, in order: (blocks of a full-width page) or two columns.
+pub enum HandbookPage<'a> {
+    Full(&'a [Block<'a>]),
+    Columns(&'a str, &'a [Block<'a>], &'a [Block<'a>]),
+}
+
+use Block::{Heading as H, Para as P};
+
+/// The employee handbook of the sample archive's fictional company. Page 3 has two
+/// columns. Tests find facts in it (vacation days, the discount, payday).
+pub const HANDBOOK: &[HandbookPage<'static>] = &[
+    HandbookPage::Full(&[
+        H("Cobble Ridge Outfitters Employee Handbook"),
+        P(
+            "Edition 2026.2, effective 1 September 2026. This handbook applies to every \
+           employee of Cobble Ridge Outfitters, Inc., at the Hollis Bay head office, the \
+           Fenwick distribution center and all fourteen stores. Where a policy in the \
+           policy library is more specific, the policy wins; this handbook summarises.",
+        ),
+        H("Welcome to the Ridge"),
+        P(
+            "We started in 1998 as a single climbing shop on Quarry Street. Today we sell \
+           tents, packs, footwear, paddling and winter gear in fourteen stores and online. \
+           What has not changed: we sell gear we would use ourselves, and we tell \
+           customers the truth about it, even when the truth is that they do not need to \
+           buy anything.",
+        ),
+        P("Questions about this handbook go to People Operations at \
+           people@cobbleridge.example or extension 2210."),
+    ]),
+    HandbookPage::Full(&[
+        H("Working Hours and Pay"),
+        P(
+            "The standard work week is 40 hours. Hourly employees are paid 1.5 times their \
+           rate for every hour over 40 in a week and for work on any of the six holidays \
+           on which stores open (see Time Off).",
+        ),
+        P(
+            "Payday is the 15th and the last business day of each month. When the 15th \
+           falls on a weekend, pay arrives on the Friday before. Pay statements are in \
+           the Trailhead HR portal.",
+        ),
+        P(
+            "Breaks: an unpaid meal break of 30 minutes for any shift longer than 5 hours, \
+           and a paid 10-minute rest break for every 4 hours worked. Store managers plan \
+           breaks so that no one works more than 5 hours without one.",
+        ),
+        H("Schedules"),
+        P(
+            "Store schedules are posted at least 14 days ahead. Shift swaps are approved by \
+           the shift lead in the scheduling app; a swap must not push anyone into \
+           overtime without the store manager's approval.",
+        ),
+    ]),
+    HandbookPage::Columns(
+        "Time Off",
+        &[
+            H("Vacation"),
+            P(
+                "Full-time employees earn 15 vacation days a year during their first three \
+               years and 20 days a year from the start of their fourth year. Part-time \
+               employees earn vacation in proportion to their scheduled hours.",
+            ),
+            P(
+                "Up to 5 unused vacation days carry over into the next calendar year; \
+               the rest lapse on 31 December. Requests for more than five consecutive \
+               days need four weeks' notice.",
+            ),
+            P(
+                "Stores do not approve vacation from 20 November to 2 January except for \
+               emergencies.",
+            ),
+        ],
+        &[
+            H("Sick Leave and Holidays"),
+            P(
+                "Every employee has 8 paid sick days a year. No doctor's note is needed \
+               for absences of up to three days in a row.",
+            ),
+            P(
+                "The company observes 10 paid holidays. Stores open on six of them; store \
+               staff who work a holiday are paid 1.5 times their rate and get a floating \
+               day off.",
+            ),
+            P(
+                "Parental leave: 16 weeks at full pay for any new parent with at least \
+               one year of service.",
+            ),
+        ],
+    ),
+    HandbookPage::Full(&[
+        H("Employee Discount and Gear"),
+        P(
+            "Employees get 40% off full-price items and 20% off sale items, up to 2,000 USD \
+           of purchases a calendar year. The discount is for the employee and one \
+           household member; it cannot be used to buy for resale.",
+        ),
+        P(
+            "The gear library at the Hollis Bay office lends tents, stoves and avalanche \
+           beacons to employees free of charge for up to 7 days. Book through the \
+           library sheet on the intranet and return gear clean and dry.",
+        ),
+        P(
+            "Vendor pro deals are posted monthly by the buying team. Pro-deal purchases \
+           count toward the 2,000 USD yearly limit.",
+        ),
+    ]),
+    HandbookPage::Full(&[
+        H("Conduct, Safety and Reporting"),
+        P(
+            "Treat customers and colleagues with respect. Harassment, discrimination and \
+           retaliation are not tolerated and lead to discipline up to dismissal.",
+        ),
+        P(
+            "Report any workplace injury to your manager within 24 hours, even a minor \
+           one. Warehouse staff wear safety boots on the floor at all times; the company \
+           reimburses one pair a year up to 150 USD.",
+        ),
+        P(
+            "Concerns you do not want to raise with your manager can go to the ethics line \
+           at 1-800-555-0142, answered by an outside firm, anonymously if you wish.",
+        ),
+        P(
+            "Security incidents, such as a lost laptop or a suspicious email, are reported \
+           at once as described in the Security Incident Response policy.",
+        ),
+    ]),
+];
+
+/// The handbook PDF of the sample archive (deterministic; no compression).
+pub fn sample_handbook() -> Vec<u8> {
+    let top = 730.0;
+    let pages = HANDBOOK.iter().map(|p| match p {
+        HandbookPage::Full(blocks) => flow(Page::new(), 72.0, top, 88, blocks),
+        HandbookPage::Columns(title, left, right) => {
+            let page = Page::new().line(FontKind::HelveticaBold, 16.0, 72.0, top, title);
+            let page = flow(page, 72.0, top - 30.0, 40, left);
+            flow(page, 324.0, top - 30.0, 40, right)
+        }
+    });
+    PdfBuilder::new()
+        .title("Cobble Ridge Outfitters Employee Handbook")
+        .pages(pages)
+        .build()
+}
+
+/// Path of the committed handbook, relative to the workspace root.
+pub const HANDBOOK_PATH: &str = "pipelines/examples/archive/handbook/employee-handbook.pdf";

@@ -23,6 +23,7 @@ fn builds_are_deterministic() {
     assert!(fonts_pdf() == fonts_pdf());
     assert!(layout_pdf() == layout_pdf());
     assert!(nested_forms_pdf() == nested_forms_pdf());
+    assert!(sample_handbook() == sample_handbook());
 }
 
 #[test]

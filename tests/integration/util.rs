@@ -160,6 +160,19 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
+/// The workspace root (the folder with the top-level Cargo.toml).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// The sample archive shipped with the project.
+pub fn sample_archive() -> PathBuf {
+    workspace_root().join("pipelines/examples/archive")
+}
+
 /// The pages of plain `docket extract` output (split at form feeds).
 pub fn pages(stdout: &str) -> Vec<&str> {
     let text = stdout.strip_suffix('\n').unwrap_or(stdout);
