@@ -174,6 +174,23 @@ fn image_only_page_is_reported_not_dropped() {
 }
 
 #[test]
+fn inline_image_bytes_are_skipped_by_size_not_scanned() {
+    let (_dir, path) = fixture("inline-image.pdf", &inline_image_pdf());
+    let doc = extract_json(&path);
+    let pages = doc["pages"].as_array().expect("pages");
+    assert_eq!(pages.len(), 2, "{doc}");
+    // No text from the image bytes (`(fake) Tj`), and the text after it intact.
+    assert_eq!(
+        squash(pages[0]["text"].as_str().unwrap()),
+        AFTER_INLINE_IMAGE
+    );
+    assert_eq!(pages[0]["has_text_layer"], true);
+    // A page with only an inline image is a scan, like one with an image XObject.
+    assert_eq!(pages[1]["has_text_layer"], false, "{doc}");
+    assert_eq!(pages[1]["text"].as_str().map(str::trim), Some(""));
+}
+
+#[test]
 fn encrypted_with_empty_user_password_opens_without_one() {
     let (_dir, path) = fixture("open-rebates.pdf", &encrypted_empty_user_pdf());
     let pages = extract_pages(&path, &[]);

@@ -187,6 +187,9 @@ pub enum Item {
     },
     /// A grey image XObject scaled to the rectangle: a scanned page has only this.
     Image { x: f32, y: f32, w: f32, h: f32 },
+    /// An inline image (`BI ... ID ... EI`) whose raw bytes hold `EI`, `)`, `BT` and
+    /// other lookalikes of operators (see [`inline_image`]).
+    InlineImage { x: f32, y: f32, w: f32, h: f32 },
 }
 
 /// One page: items in content-stream order.
@@ -244,6 +247,12 @@ impl Page {
     /// An image covering the rectangle (no text).
     pub fn image(mut self, x: f32, y: f32, w: f32, h: f32) -> Self {
         self.items.push(Item::Image { x, y, w, h });
+        self
+    }
+
+    /// An inline image covering the rectangle (no text).
+    pub fn inline_image(mut self, x: f32, y: f32, w: f32, h: f32) -> Self {
+        self.items.push(Item::InlineImage { x, y, w, h });
         self
     }
 }
@@ -338,8 +347,9 @@ impl PdfBuilder {
         let mut page_ids = Vec::new();
         for page in &self.pages {
             let mut xobjects = Dictionary::new();
-            let mut content = String::new();
+            let mut content = Vec::new();
             for item in &page.items {
+                let mut ops = String::new();
                 match item {
                     Item::Text {
                         font,
@@ -347,15 +357,22 @@ impl PdfBuilder {
                         x,
                         y,
                         pieces,
-                    } => write_text(&mut content, *font, *size, *x, *y, pieces),
+                    } => write_text(&mut ops, *font, *size, *x, *y, pieces),
                     Item::Image { x, y, w, h } => {
                         let id = *image_id.get_or_insert_with(|| add_image(&mut doc));
                         xobjects.set("Im1", Object::Reference(id));
-                        let _ = writeln!(content, "q {} 0 0 {} {} {} cm /Im1 Do Q", w, h, x, y);
+                        let _ = writeln!(ops, "q {} 0 0 {} {} {} cm /Im1 Do Q", w, h, x, y);
+                    }
+                    Item::InlineImage { x, y, w, h } => {
+                        let _ = writeln!(ops, "q {} 0 0 {} {} {} cm", w, h, x, y);
+                        content.extend_from_slice(ops.as_bytes());
+                        content.extend_from_slice(&inline_image());
+                        ops = "Q\n".to_string();
                     }
                 }
+                content.extend_from_slice(ops.as_bytes());
             }
-            let mut stream = Stream::new(Dictionary::new(), content.into_bytes());
+            let mut stream = Stream::new(Dictionary::new(), content);
             if self.compress {
                 stream.compress().expect("compress content");
             }
@@ -653,6 +670,21 @@ fn add_descriptor(doc: &mut Document, name: &str) -> ObjectId {
     })
 }
 
+/// An 8×8 8-bit grey inline image, unfiltered. Its 64 data bytes are binary and contain
+/// `EI` (not between white space, as the spec allows), parentheses, `%`, `BT (x) Tj`
+/// and a NUL: a reader must skip exactly `/W × /H` bytes, not scan for operators.
+pub fn inline_image() -> Vec<u8> {
+    let mut data: Vec<u8> = b"xEIx)(%BT (fake) Tj ET\\".to_vec();
+    let fill = 64 - data.len();
+    data.extend((0..fill).map(|i| (i * 37 + 131) as u8));
+    data[40] = 0;
+    assert_eq!(data.len(), 64);
+    let mut out = b"BI /W 8 /H 8 /CS /G /BPC 8 ID ".to_vec();
+    out.extend_from_slice(&data);
+    out.extend_from_slice(b"\nEI\n");
+    out
+}
+
 /// A 64×64 8-bit grey image: diagonal stripes, like a faint scan.
 fn add_image(doc: &mut Document) -> ObjectId {
     let mut pixels = Vec::with_capacity(64 * 64);
@@ -819,6 +851,24 @@ pub fn layout_pdf() -> Vec<u8> {
         .page(Page::new().lines(FontKind::Helvetica, 11.0, 72.0, top, 14.0, &HYPHEN_LINES))
         .page(Page::new().image(36.0, 36.0, 540.0, 720.0))
         .page(Page::new().line(FontKind::Helvetica, 11.0, 72.0, top, AFTER_SCAN_LINE))
+        .build()
+}
+
+/// Page 1 of [`inline_image_pdf`]: the text after the inline image.
+pub const AFTER_INLINE_IMAGE: &str = "Text after the inline image survives.";
+
+/// Two pages: an inline image followed by text, then a page with only an inline image.
+pub fn inline_image_pdf() -> Vec<u8> {
+    PdfBuilder::new()
+        .title("Inline images")
+        .page(Page::new().inline_image(72.0, 600.0, 100.0, 100.0).line(
+            FontKind::Helvetica,
+            12.0,
+            72.0,
+            560.0,
+            AFTER_INLINE_IMAGE,
+        ))
+        .page(Page::new().inline_image(36.0, 36.0, 540.0, 720.0))
         .build()
 }
 
@@ -1096,6 +1146,7 @@ pub fn all_fixtures() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("fonts.pdf", fonts_pdf()),
         ("layout.pdf", layout_pdf()),
+        ("inline-image.pdf", inline_image_pdf()),
         ("simple.pdf", simple_pdf()),
         ("encrypted-empty-user.pdf", encrypted_empty_user_pdf()),
         ("encrypted-user-password.pdf", encrypted_user_password_pdf()),

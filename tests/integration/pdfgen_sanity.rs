@@ -87,6 +87,18 @@ fn layout_fixture_has_an_image_only_page() {
 }
 
 #[test]
+fn inline_image_fixture_holds_operator_lookalikes() {
+    let doc = load(&inline_image_pdf());
+    assert_eq!(doc.get_pages().len(), 2);
+    let p1 = page_content(&doc, 1);
+    assert!(find(&p1, b"BI /W 8 /H 8"));
+    let data_start = p1.windows(3).position(|w| w == b"ID ").unwrap() + 3;
+    let data = &p1[data_start..data_start + 64];
+    assert!(find(data, b"EI") && find(data, b"(fake) Tj"));
+    assert_eq!(&p1[data_start + 64..data_start + 68], b"\nEI\n");
+}
+
+#[test]
 fn encrypted_fixtures_need_the_right_password() {
     // Without encryption the secret text would be in the file in clear.
     assert!(!find(&encrypted_empty_user_pdf(), b"Confidential"));
