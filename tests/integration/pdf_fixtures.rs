@@ -135,6 +135,18 @@ fn two_columns_are_read_one_column_after_the_other() {
 }
 
 #[test]
+fn columns_drawn_row_by_row_are_still_read_column_by_column() {
+    let (_dir, path) = fixture("interleaved.pdf", &interleaved_columns_pdf());
+    let pages = extract_pages(&path, &[]);
+    let want = format!(
+        "Two Columns {} {}",
+        joined(&LEFT_COLUMN),
+        joined(&RIGHT_COLUMN)
+    );
+    assert_eq!(squash(&pages[0]), want);
+}
+
+#[test]
 fn hyphenated_line_end_is_joined() {
     let (_dir, path) = fixture("layout.pdf", &layout_pdf());
     let pages = extract_pages(&path, &[]);
@@ -167,8 +179,16 @@ fn image_only_page_is_reported_not_dropped() {
         }),
         "a warning names page 3: {warnings:?}"
     );
-    // The plain output keeps the empty page between its form feeds.
-    let plain = extract_pages(&path, &[]);
+    // The plain output keeps the empty page between its form feeds, and stderr warns.
+    let run = docket(["extract".as_ref(), path.as_os_str()]);
+    run.expect_code(0);
+    let prefix = format!("warning: {}: ", path.display());
+    assert!(
+        run.stderr.lines().any(|l| l.starts_with(&prefix)),
+        "no `{prefix}...` line\n{}",
+        run.describe()
+    );
+    let plain = crate::util::pages(&run.stdout);
     assert_eq!(plain.len(), 4);
     assert_eq!(plain[2].trim(), "");
 }
@@ -392,6 +412,14 @@ fn batch_ingest_goes_on_past_bad_files_and_exits_2() {
         "encrypted: a password is needed (pass it with --pdf-password)",
     );
     assert_error(&run, &junk, "not a pdf file");
+    // The scanned page of layout.pdf is reported while the batch goes on.
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("warning: ") && l.contains("layout.pdf")),
+        "no warning about the scanned page\n{}",
+        run.describe()
+    );
 
     let chunks = run.json_lines();
     let want: std::collections::BTreeSet<String> = [

@@ -854,6 +854,28 @@ pub fn layout_pdf() -> Vec<u8> {
         .build()
 }
 
+/// The two columns of [`layout_pdf`] page 1, but drawn row by row (left line 1, right
+/// line 1, left line 2, ...), as some producers write them: the content order is not
+/// the reading order, only the geometry tells.
+pub fn interleaved_columns_pdf() -> Vec<u8> {
+    let top = 700.0;
+    let mut page = Page::new().line(FontKind::HelveticaBold, 16.0, 72.0, 740.0, "Two Columns");
+    for (i, (l, r)) in LEFT_COLUMN.iter().zip(RIGHT_COLUMN).enumerate() {
+        let y = top - 14.0 * i as f32;
+        page = page.line(FontKind::Helvetica, 11.0, 72.0, y, l).line(
+            FontKind::Helvetica,
+            11.0,
+            324.0,
+            y,
+            r,
+        );
+    }
+    PdfBuilder::new()
+        .title("Interleaved columns")
+        .page(page)
+        .build()
+}
+
 /// Page 1 of [`inline_image_pdf`]: the text after the inline image.
 pub const AFTER_INLINE_IMAGE: &str = "Text after the inline image survives.";
 
@@ -1147,6 +1169,7 @@ pub fn all_fixtures() -> Vec<(&'static str, Vec<u8>)> {
         ("fonts.pdf", fonts_pdf()),
         ("layout.pdf", layout_pdf()),
         ("inline-image.pdf", inline_image_pdf()),
+        ("interleaved-columns.pdf", interleaved_columns_pdf()),
         ("simple.pdf", simple_pdf()),
         ("encrypted-empty-user.pdf", encrypted_empty_user_pdf()),
         ("encrypted-user-password.pdf", encrypted_user_password_pdf()),
