@@ -58,6 +58,36 @@ fn pages_are_separated_by_form_feeds() {
 }
 
 #[test]
+fn object_streams_and_xref_streams_are_read() {
+    let (_dir, path) = fixture("modern.pdf", &object_streams_pdf());
+    let got: Vec<String> = extract_pages(&path, &[])
+        .iter()
+        .map(|p| squash(p))
+        .collect();
+    assert_eq!(got, SIMPLE_PAGES);
+}
+
+#[test]
+fn incremental_update_shows_the_newest_revision() {
+    let (_dir, path) = fixture("revised.pdf", &incremental_update_pdf());
+    let got: Vec<String> = extract_pages(&path, &[])
+        .iter()
+        .map(|p| squash(p))
+        .collect();
+    assert_eq!(got, [SIMPLE_PAGES[0], UPDATED_PAGE_2, SIMPLE_PAGES[2]]);
+}
+
+#[test]
+fn nested_page_tree_with_inherited_resources() {
+    let (_dir, path) = fixture("tree.pdf", &page_tree_pdf());
+    let got: Vec<String> = extract_pages(&path, &[])
+        .iter()
+        .map(|p| squash(p))
+        .collect();
+    assert_eq!(got, SIMPLE_PAGES);
+}
+
+#[test]
 fn standard_font_with_winansi_encoding() {
     assert_eq!(font_page(1), joined(&WINANSI_LINES));
 }

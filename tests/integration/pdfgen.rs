@@ -1163,6 +1163,140 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// [`simple_pdf`]'s pages, written the PDF 1.5 way: objects packed in object streams and
+/// a cross-reference stream instead of a table.
+pub fn object_streams_pdf() -> Vec<u8> {
+    let mut built = PdfBuilder::new()
+        .title("Simple fixture")
+        .pages(
+            SIMPLE_PAGES
+                .iter()
+                .map(|l| Page::new().line(FontKind::Helvetica, 12.0, 72.0, 720.0, l)),
+        )
+        .build_document();
+    let mut out = Vec::new();
+    built.doc.save_modern(&mut out).expect("write PDF");
+    out
+}
+
+/// Page 2's text after the incremental update of [`incremental_update_pdf`].
+pub const UPDATED_PAGE_2: &str = "Page 2: obsidian (revised)";
+
+/// [`simple_pdf`] plus an appended revision (a new cross-reference section with `/Prev`)
+/// that replaces page 2's content stream. Readers must use the newest revision.
+pub fn incremental_update_pdf() -> Vec<u8> {
+    let built = PdfBuilder::new()
+        .title("Simple fixture")
+        .pages(
+            SIMPLE_PAGES
+                .iter()
+                .map(|l| Page::new().line(FontKind::Helvetica, 12.0, 72.0, 720.0, l)),
+        )
+        .build_document();
+    let page2 = built.doc.get_dictionary(built.page_ids[1]).expect("page 2");
+    let (content_num, _) = page2
+        .get(b"Contents")
+        .and_then(Object::as_reference)
+        .expect("page 2 contents");
+    let mut doc = built.doc;
+    let mut bytes = save(&mut doc);
+    let prev = {
+        let at = find_last(&bytes, b"startxref").expect("startxref");
+        let tail = std::str::from_utf8(&bytes[at + 9..]).expect("ascii tail");
+        tail.split_whitespace().next().expect("offset").to_string()
+    };
+    let content = format!("BT /F1 12 Tf 72 720 Td ({UPDATED_PAGE_2}) Tj ET\n");
+    let offset = bytes.len();
+    let object = format!(
+        "{content_num} 0 obj\n<</Length {}>>stream\n{content}endstream\nendobj\n",
+        content.len()
+    );
+    bytes.extend_from_slice(object.as_bytes());
+    let xref = bytes.len();
+    let size = doc.max_id + 1;
+    let root = doc
+        .trailer
+        .get(b"Root")
+        .and_then(Object::as_reference)
+        .unwrap();
+    let info = doc
+        .trailer
+        .get(b"Info")
+        .and_then(Object::as_reference)
+        .unwrap();
+    let update = format!(
+        "xref\n{content_num} 1\n{offset:010} 00000 n \ntrailer\n<</Size {size}/Root {} 0 R\
+         /Info {} 0 R/Prev {prev}>>\nstartxref\n{xref}\n%%EOF\n",
+        root.0, info.0
+    );
+    bytes.extend_from_slice(update.as_bytes());
+    bytes
+}
+
+/// [`SIMPLE_PAGES`] in a nested page tree (root → [page 1, node → [page 2, page 3]])
+/// whose pages carry no `/Resources` or `/MediaBox`: both are inherited from the root.
+pub fn page_tree_pdf() -> Vec<u8> {
+    let built = PdfBuilder::new()
+        .title("Page tree")
+        .pages(
+            SIMPLE_PAGES
+                .iter()
+                .map(|l| Page::new().line(FontKind::Helvetica, 12.0, 72.0, 720.0, l)),
+        )
+        .build_document();
+    let mut doc = built.doc;
+    let ids = built.page_ids;
+    let root = doc
+        .get_dictionary(ids[0])
+        .and_then(|p| p.get(b"Parent"))
+        .and_then(Object::as_reference)
+        .expect("parent");
+    let mut resources = None;
+    for id in &ids {
+        let page = doc
+            .get_object_mut(*id)
+            .and_then(Object::as_dict_mut)
+            .unwrap();
+        resources = page.remove(b"Resources");
+        page.remove(b"MediaBox");
+    }
+    let node = doc.new_object_id();
+    for id in &ids[1..] {
+        let page = doc
+            .get_object_mut(*id)
+            .and_then(Object::as_dict_mut)
+            .unwrap();
+        page.set("Parent", node);
+    }
+    doc.objects.insert(
+        node,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages",
+            "Parent" => root,
+            "Kids" => vec![Object::Reference(ids[1]), Object::Reference(ids[2])],
+            "Count" => 2,
+        }),
+    );
+    let root_dict = doc
+        .get_object_mut(root)
+        .and_then(Object::as_dict_mut)
+        .unwrap();
+    root_dict.set(
+        "Kids",
+        vec![Object::Reference(ids[0]), Object::Reference(node)],
+    );
+    root_dict.set("Resources", resources.expect("resources"));
+    root_dict.set(
+        "MediaBox",
+        vec![0.into(), 0.into(), PAGE_WIDTH.into(), PAGE_HEIGHT.into()],
+    );
+    save(&mut doc)
+}
+
+fn find_last(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
+}
+
 /// Every fixture by file name (the large one with 2,000 pages).
 pub fn all_fixtures() -> Vec<(&'static str, Vec<u8>)> {
     vec![
@@ -1170,6 +1304,9 @@ pub fn all_fixtures() -> Vec<(&'static str, Vec<u8>)> {
         ("layout.pdf", layout_pdf()),
         ("inline-image.pdf", inline_image_pdf()),
         ("interleaved-columns.pdf", interleaved_columns_pdf()),
+        ("object-streams.pdf", object_streams_pdf()),
+        ("incremental-update.pdf", incremental_update_pdf()),
+        ("page-tree.pdf", page_tree_pdf()),
         ("simple.pdf", simple_pdf()),
         ("encrypted-empty-user.pdf", encrypted_empty_user_pdf()),
         ("encrypted-user-password.pdf", encrypted_user_password_pdf()),

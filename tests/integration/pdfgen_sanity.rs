@@ -206,6 +206,26 @@ fn nested_forms_refer_to_themselves() {
 }
 
 #[test]
+fn structural_variants_read_back_with_lopdf() {
+    let modern = object_streams_pdf();
+    assert!(find(&modern, b"/ObjStm") && !find(&modern, b"\nxref\n"));
+    let revised = incremental_update_pdf();
+    assert_eq!(revised.windows(9).filter(|w| w == b"startxref").count(), 2);
+    for (bytes, page2) in [
+        (modern, SIMPLE_PAGES[1]),
+        (revised, UPDATED_PAGE_2),
+        (page_tree_pdf(), SIMPLE_PAGES[1]),
+    ] {
+        let doc = load(&bytes);
+        assert_eq!(doc.get_pages().len(), 3);
+        assert_eq!(doc.extract_text(&[2]).expect("extract").trim(), page2);
+    }
+    let tree = load(&page_tree_pdf());
+    let page = tree.get_dictionary(tree.get_pages()[&3]).unwrap();
+    assert!(page.get(b"Resources").is_err(), "resources are inherited");
+}
+
+#[test]
 fn large_fixture_has_all_pages() {
     let doc = load(&large_pdf(2000));
     assert_eq!(doc.get_pages().len(), 2000);
