@@ -177,6 +177,15 @@ fn columns_drawn_row_by_row_are_still_read_column_by_column() {
 }
 
 #[test]
+fn uneven_columns_with_aligned_gaps_keep_reading_order() {
+    // Column headings on one baseline are not one line, and the longer left column's
+    // last paragraph is not moved after the right column.
+    let (_dir, path) = fixture("uneven.pdf", &uneven_columns_pdf());
+    let pages = extract_pages(&path, &[]);
+    assert_eq!(squash(&pages[0]), squash(&uneven_columns_text()));
+}
+
+#[test]
 fn hyphenated_line_end_is_joined() {
     let (_dir, path) = fixture("layout.pdf", &layout_pdf());
     let pages = extract_pages(&path, &[]);

@@ -876,6 +876,72 @@ pub fn interleaved_columns_pdf() -> Vec<u8> {
         .build()
 }
 
+/// [`uneven_columns_pdf`]: a full-width title, then two columns whose headings share a
+/// baseline and whose paragraph gaps line up; the left column runs longer.
+pub const UNEVEN_TITLE: &str = "Fenwick Floor Notes";
+pub const UNEVEN_LEFT: [&[&str]; 4] = [
+    &["Receiving"],
+    &[
+        "Trucks unload at doors 1 to 4 before",
+        "eight. Count every pallet against the",
+        "packing list before signing.",
+    ],
+    &[
+        "Damaged cartons go to the red cage",
+        "with a photo in the claims folder the",
+        "same day, never back on the shelf.",
+    ],
+    &["Fuel canisters go straight to the", "flammables cage."],
+];
+pub const UNEVEN_RIGHT: [&[&str]; 3] = [
+    &["Shipping"],
+    &[
+        "Parcels leave at 16:30. Orders picked",
+        "after 15:00 wait for the next day",
+        "unless they are marked overnight.",
+    ],
+    &[
+        "Label printers jam when the roll is",
+        "loaded upside down; check the arrow",
+        "before you call maintenance.",
+    ],
+];
+
+/// The words of [`uneven_columns_pdf`] in reading order.
+pub fn uneven_columns_text() -> String {
+    let mut words = vec![UNEVEN_TITLE.to_string()];
+    for block in UNEVEN_LEFT.iter().chain(UNEVEN_RIGHT.iter()) {
+        words.extend(block.iter().map(|l| l.to_string()));
+    }
+    words.join(" ")
+}
+
+/// One page of two uneven columns (see [`UNEVEN_LEFT`], [`UNEVEN_RIGHT`]): the white
+/// space between paragraphs crosses both columns at the same height, which tempts a
+/// layout analysis into cutting the page into horizontal bands.
+pub fn uneven_columns_pdf() -> Vec<u8> {
+    fn column(mut page: Page, x: f32, blocks: &[&[&str]]) -> Page {
+        let mut y = 700.0;
+        for (i, block) in blocks.iter().enumerate() {
+            let (font, size) = if i == 0 {
+                (FontKind::HelveticaBold, 13.0)
+            } else {
+                (FontKind::Helvetica, 10.0)
+            };
+            for line in *block {
+                page = page.line(font, size, x, y, line);
+                y -= if i == 0 { 20.0 } else { 13.0 };
+            }
+            y -= 8.0;
+        }
+        page
+    }
+    let page = Page::new().line(FontKind::HelveticaBold, 16.0, 72.0, 740.0, UNEVEN_TITLE);
+    let page = column(page, 72.0, &UNEVEN_LEFT);
+    let page = column(page, 324.0, &UNEVEN_RIGHT);
+    PdfBuilder::new().title("Uneven columns").page(page).build()
+}
+
 /// Page 1 of [`inline_image_pdf`]: the text after the inline image.
 pub const AFTER_INLINE_IMAGE: &str = "Text after the inline image survives.";
 
@@ -1304,6 +1370,7 @@ pub fn all_fixtures() -> Vec<(&'static str, Vec<u8>)> {
         ("layout.pdf", layout_pdf()),
         ("inline-image.pdf", inline_image_pdf()),
         ("interleaved-columns.pdf", interleaved_columns_pdf()),
+        ("uneven-columns.pdf", uneven_columns_pdf()),
         ("object-streams.pdf", object_streams_pdf()),
         ("incremental-update.pdf", incremental_update_pdf()),
         ("page-tree.pdf", page_tree_pdf()),
