@@ -1225,6 +1225,68 @@ pub fn nested_forms_pdf() -> Vec<u8> {
     save(doc)
 }
 
+/// Text drawn before and after the hostile parts of [`deep_content_nesting_pdf`] and
+/// [`corrupt_stream_pdf`].
+pub const HOSTILE_BEFORE: &str = "Text before the trap";
+pub const HOSTILE_AFTER: &str = "Text after the trap";
+
+/// Nesting depth of the arrays and dictionaries in [`deep_content_nesting_pdf`].
+pub const CONTENT_NESTING: usize = 200_000;
+
+/// One page whose content stream holds an operand array nested [`CONTENT_NESTING`] deep
+/// and a dictionary nested as deep (as marked-content properties), between two text
+/// lines. A recursive content parser overflows its stack (which aborts the process,
+/// past any panic guard); a careful one bounds the depth.
+pub fn deep_content_nesting_pdf() -> Vec<u8> {
+    let mut content = format!("BT /F1 12 Tf 72 720 Td ({HOSTILE_BEFORE}) Tj ET\n").into_bytes();
+    content.extend(std::iter::repeat_n(b'[', CONTENT_NESTING));
+    content.extend(std::iter::repeat_n(b']', CONTENT_NESTING));
+    content.extend_from_slice(b" 0 d\n/Span ");
+    content.extend(std::iter::repeat_n(&b"<</A "[..], CONTENT_NESTING).flatten());
+    content.extend_from_slice(b"1");
+    content.extend(std::iter::repeat_n(&b">>"[..], CONTENT_NESTING).flatten());
+    content.extend_from_slice(b" BDC EMC\n");
+    content
+        .extend_from_slice(format!("BT /F1 12 Tf 72 700 Td ({HOSTILE_AFTER}) Tj ET\n").as_bytes());
+    with_raw_content("Deep nesting", vec![content], None)
+}
+
+/// Two pages: page 1 is fine; page 2's content stream claims `/FlateDecode` but holds
+/// bytes that are not zlib data.
+pub fn corrupt_stream_pdf() -> Vec<u8> {
+    let page1 = format!("BT /F1 12 Tf 72 720 Td ({HOSTILE_BEFORE}) Tj ET\n").into_bytes();
+    let mut garbage = b"\x78\x9c".to_vec();
+    garbage.extend(not_a_pdf().into_iter().take(600));
+    with_raw_content("Corrupt stream", vec![page1, garbage], Some(1))
+}
+
+/// A PDF whose pages have exactly these content streams; the stream at index
+/// `flate_index` (if any) is marked `/FlateDecode` as it is.
+fn with_raw_content(title: &str, contents: Vec<Vec<u8>>, flate_index: Option<usize>) -> Vec<u8> {
+    let mut built = PdfBuilder::new()
+        .title(title)
+        .pages(contents.iter().map(|_| Page::new()))
+        .build_document();
+    for (i, content) in contents.into_iter().enumerate() {
+        let mut dict = Dictionary::new();
+        if flate_index == Some(i) {
+            dict.set("Filter", "FlateDecode");
+        }
+        let page = built.page_ids[i];
+        let stream = built
+            .doc
+            .get_dictionary(page)
+            .and_then(|p| p.get(b"Contents"))
+            .and_then(Object::as_reference)
+            .expect("contents");
+        built
+            .doc
+            .objects
+            .insert(stream, Object::Stream(Stream::new(dict, content)));
+    }
+    save(&mut built.doc)
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
@@ -1371,6 +1433,8 @@ pub fn all_fixtures() -> Vec<(&'static str, Vec<u8>)> {
         ("inline-image.pdf", inline_image_pdf()),
         ("interleaved-columns.pdf", interleaved_columns_pdf()),
         ("uneven-columns.pdf", uneven_columns_pdf()),
+        ("deep-content-nesting.pdf", deep_content_nesting_pdf()),
+        ("corrupt-stream.pdf", corrupt_stream_pdf()),
         ("object-streams.pdf", object_streams_pdf()),
         ("incremental-update.pdf", incremental_update_pdf()),
         ("page-tree.pdf", page_tree_pdf()),
