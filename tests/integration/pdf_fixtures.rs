@@ -186,6 +186,27 @@ fn uneven_columns_with_aligned_gaps_keep_reading_order() {
 }
 
 #[test]
+fn words_and_letters_placed_one_by_one_read_as_words() {
+    // Spaces come from gaps measured with the font's /Widths; abutting glyphs join.
+    let (_dir, path) = fixture("positioned.pdf", &positioned_words_pdf());
+    let pages = extract_pages(&path, &[]);
+    assert_eq!(squash(&pages[0]), joined(&POSITIONED_LINES));
+}
+
+#[test]
+fn invisible_ocr_text_over_a_scan_is_a_text_layer() {
+    let (_dir, path) = fixture("ocr.pdf", &ocr_layer_pdf());
+    let doc = extract_json(&path);
+    let page = &doc["pages"][0];
+    assert_eq!(page["has_text_layer"], true, "{doc}");
+    assert_eq!(squash(page["text"].as_str().unwrap()), joined(&OCR_LINES));
+    assert!(
+        doc["warnings"].as_array().expect("warnings").is_empty(),
+        "no 'no text layer' warning for an OCR'd scan: {doc}"
+    );
+}
+
+#[test]
 fn hyphenated_line_end_is_joined() {
     let (_dir, path) = fixture("layout.pdf", &layout_pdf());
     let pages = extract_pages(&path, &[]);

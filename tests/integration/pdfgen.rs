@@ -1225,6 +1225,75 @@ pub fn nested_forms_pdf() -> Vec<u8> {
     save(doc)
 }
 
+/// Lines of [`positioned_words_pdf`]: line 1 is drawn one word per `Tj`, line 2 one
+/// letter per `Tj`, each at the position the font's `/Widths` give; no space characters.
+pub const POSITIONED_LINES: [&str; 2] = [
+    "every word placed on its own",
+    "letters set one by one still make words",
+];
+
+/// One page in the `/Widths`-carrying Times font (500 per glyph, 250 for the space):
+/// see [`POSITIONED_LINES`]. Spaces exist only as gaps, letters only as abutting glyphs.
+pub fn positioned_words_pdf() -> Vec<u8> {
+    let size = 12.0;
+    let advance = |c: char| if c == ' ' { 250.0 } else { 500.0 } * size / 1000.0;
+    let mut page = Page::new();
+    let mut x = 72.0;
+    for word in POSITIONED_LINES[0].split(' ') {
+        page = page.line(FontKind::TimesDifferences, size, x, 700.0, word);
+        x += word.chars().map(advance).sum::<f32>() + advance(' ');
+    }
+    let mut x = 72.0;
+    for c in POSITIONED_LINES[1].chars() {
+        if c != ' ' {
+            page = page.line(FontKind::TimesDifferences, size, x, 680.0, &c.to_string());
+        }
+        x += advance(c);
+    }
+    PdfBuilder::new()
+        .title("Positioned words")
+        .page(page)
+        .build()
+}
+
+/// The invisible OCR text of [`ocr_layer_pdf`].
+pub const OCR_LINES: [&str; 2] = ["Signed delivery note 4471", "Received in good condition"];
+
+/// A scanned page with an OCR text layer: a full-page image and, over it, the text in
+/// rendering mode 3 (invisible), as OCR tools write it. The text layer is real.
+pub fn ocr_layer_pdf() -> Vec<u8> {
+    let mut page = Page::new().image(0.0, 0.0, PAGE_WIDTH, PAGE_HEIGHT);
+    for (i, l) in OCR_LINES.iter().enumerate() {
+        page = page.tj(
+            FontKind::Helvetica,
+            11.0,
+            90.0,
+            690.0 - 15.0 * i as f32,
+            vec![t(l)],
+        );
+    }
+    let mut built = PdfBuilder::new()
+        .title("OCR layer")
+        .page(page)
+        .build_document();
+    // Make every text object invisible (`3 Tr` right after `BT`).
+    let page_id = built.page_ids[0];
+    let content_id = built
+        .doc
+        .get_dictionary(page_id)
+        .and_then(|p| p.get(b"Contents"))
+        .and_then(Object::as_reference)
+        .expect("contents");
+    let stream = built
+        .doc
+        .get_object_mut(content_id)
+        .and_then(Object::as_stream_mut)
+        .expect("stream");
+    let text = String::from_utf8(stream.content.clone()).expect("ascii content");
+    stream.set_content(text.replace("BT ", "BT 3 Tr ").into_bytes());
+    save(&mut built.doc)
+}
+
 /// Text drawn before and after the hostile parts of [`deep_content_nesting_pdf`] and
 /// [`corrupt_stream_pdf`].
 pub const HOSTILE_BEFORE: &str = "Text before the trap";
@@ -1435,6 +1504,8 @@ pub fn all_fixtures() -> Vec<(&'static str, Vec<u8>)> {
         ("uneven-columns.pdf", uneven_columns_pdf()),
         ("deep-content-nesting.pdf", deep_content_nesting_pdf()),
         ("corrupt-stream.pdf", corrupt_stream_pdf()),
+        ("positioned-words.pdf", positioned_words_pdf()),
+        ("ocr-layer.pdf", ocr_layer_pdf()),
         ("object-streams.pdf", object_streams_pdf()),
         ("incremental-update.pdf", incremental_update_pdf()),
         ("page-tree.pdf", page_tree_pdf()),
