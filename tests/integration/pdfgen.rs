@@ -3,7 +3,23 @@
 //!
 //! The text each fixture carries is fixed in constants here, so tests can assert it
 //! exactly. Every builder output is deterministic (fixed `/ID`, fixed dates, objects
-//! numbered in build order), so the same call writes the same bytes.
+//! numbered in build order), so the same call writes the same bytes; the one exception
+//! is the RC4 R3 file, whose `/U` entry lopdf pads with random bytes.
+//!
+//! Fixtures ([`all_fixtures`] lists them by file name; the ignored test
+//! `write_fixtures` writes them all into `$DOCKET_FIXTURE_DIR` for a look with other
+//! tools):
+//!
+//! - text: [`simple_pdf`], [`fonts_pdf`] (one page per [`FontKind`] plus `TJ` kerning),
+//!   [`layout_pdf`] (two columns, hyphenation, an image-only page),
+//!   [`interleaved_columns_pdf`], [`uneven_columns_pdf`], [`positioned_words_pdf`],
+//!   [`ocr_layer_pdf`], [`inline_image_pdf`], [`large_pdf`];
+//! - structure: [`object_streams_pdf`], [`incremental_update_pdf`], [`page_tree_pdf`];
+//! - encryption: [`encrypted_empty_user_pdf`] (RC4 40-bit, empty user password),
+//!   [`encrypted_user_password_pdf`] (RC4 128-bit, [`USER_PASSWORD`]);
+//! - broken or hostile: [`broken_xref_pdf`], [`truncated_pdf`], [`not_a_pdf`],
+//!   [`flate_bomb_pdf`], [`nested_forms_pdf`], [`deep_content_nesting_pdf`],
+//!   [`corrupt_stream_pdf`].
 //!
 //! ```text
 //! let bytes = PdfBuilder::new()

@@ -100,6 +100,9 @@ where
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .env_remove("RUST_LOG")
+        // Settings the CLI also reads from the environment must come from the test only.
+        .env_remove("DOCKET_PDF_PASSWORD")
+        .env_remove("DOCKET_EMBED_MODEL")
         .env("NO_COLOR", "1");
     if let Some(dir) = dir {
         cmd.current_dir(dir);
