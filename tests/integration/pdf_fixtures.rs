@@ -406,6 +406,30 @@ fn flate_bomb_stops_at_the_decompression_cap() {
 }
 
 #[test]
+fn parse_time_limit_stops_a_slow_document() {
+    let (_dir, path) = fixture("slow.pdf", &slow_pdf());
+    let started = std::time::Instant::now();
+    let run = docket_in(
+        None,
+        [
+            "extract".as_ref(),
+            path.as_os_str(),
+            "--parse-timeout".as_ref(),
+            "1".as_ref(),
+        ],
+        Duration::from_secs(120),
+    );
+    run.expect_code(1);
+    assert_error(&run, &path, "parse took longer than the limit of 1 s");
+    // The guard allows a grace period of a few seconds, not minutes.
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn self_referencing_forms_terminate() {
     let (_dir, path) = fixture("nested-forms.pdf", &nested_forms_pdf());
     fails_or_recovers(&path, "too deeply nested", |doc| {

@@ -1111,9 +1111,32 @@ pub const BOMB_PAGE_LINE: &str = "Harmless text before the bomb";
 /// `q Q` operators while taking about 320 KiB on disk. The stream is built from one
 /// deflate block sequence (full flush, so each repeat stands alone) repeated 320 times.
 pub fn flate_bomb_pdf() -> Vec<u8> {
+    let z = repeated_ops_zlib(BOMB_DECOMPRESSED);
+    let mut built = PdfBuilder::new()
+        .title("Bomb")
+        .page(Page::new().line(FontKind::Helvetica, 12.0, 72.0, 720.0, BOMB_PAGE_LINE))
+        .build_document();
+    let bomb = built
+        .doc
+        .add_object(Stream::new(dictionary! { "Filter" => "FlateDecode" }, z));
+    let page = built.page_ids[0];
+    let page_dict = built
+        .doc
+        .get_object_mut(page)
+        .and_then(Object::as_dict_mut)
+        .expect("page");
+    let first = page_dict.get(b"Contents").expect("contents").clone();
+    page_dict.set("Contents", vec![first, Object::Reference(bomb)]);
+    save(&mut built.doc)
+}
+
+/// A zlib stream of `total` bytes (a multiple of 1 MiB) of `q Q` operators, built from
+/// one full-flushed deflate segment of 1 MiB repeated, so it costs ~1 KiB per MiB.
+pub fn repeated_ops_zlib(total: u64) -> Vec<u8> {
     use flate2::{Compress, Compression, FlushCompress};
     const CHUNK: usize = 1024 * 1024;
-    let repeats = (BOMB_DECOMPRESSED / CHUNK as u64) as usize;
+    assert_eq!(total % CHUNK as u64, 0);
+    let repeats = (total / CHUNK as u64) as usize;
     let plain: Vec<u8> = b"q Q\n".iter().copied().cycle().take(CHUNK).collect();
 
     // One full-flushed raw deflate segment of the chunk.
@@ -1134,22 +1157,33 @@ pub fn flate_bomb_pdf() -> Vec<u8> {
         adler = adler32_combine(adler, chunk_adler, CHUNK as u64);
     }
     z.extend_from_slice(&adler.to_be_bytes());
+    z
+}
 
+/// Pages and per-page operator bytes of [`slow_pdf`].
+pub const SLOW_PAGES: usize = 40;
+pub const SLOW_PAGE_BYTES: u64 = 192 * 1024 * 1024;
+
+/// [`SLOW_PAGES`] pages that all draw the same content stream of [`SLOW_PAGE_BYTES`]
+/// bytes of `q Q` (under the decompression cap): ~7.5 GiB of operators to get through,
+/// from a file of ~200 KiB. Legal, just slow: only the parse time limit stops it.
+pub fn slow_pdf() -> Vec<u8> {
     let mut built = PdfBuilder::new()
-        .title("Bomb")
-        .page(Page::new().line(FontKind::Helvetica, 12.0, 72.0, 720.0, BOMB_PAGE_LINE))
+        .title("Slow")
+        .pages((0..SLOW_PAGES).map(|_| Page::new()))
         .build_document();
-    let bomb = built
-        .doc
-        .add_object(Stream::new(dictionary! { "Filter" => "FlateDecode" }, z));
-    let page = built.page_ids[0];
-    let page_dict = built
-        .doc
-        .get_object_mut(page)
-        .and_then(Object::as_dict_mut)
-        .expect("page");
-    let first = page_dict.get(b"Contents").expect("contents").clone();
-    page_dict.set("Contents", vec![first, Object::Reference(bomb)]);
+    let ops = built.doc.add_object(Stream::new(
+        dictionary! { "Filter" => "FlateDecode" },
+        repeated_ops_zlib(SLOW_PAGE_BYTES),
+    ));
+    for id in &built.page_ids {
+        let page = built
+            .doc
+            .get_object_mut(*id)
+            .and_then(Object::as_dict_mut)
+            .expect("page");
+        page.set("Contents", ops);
+    }
     save(&mut built.doc)
 }
 
@@ -1532,6 +1566,7 @@ pub fn all_fixtures() -> Vec<(&'static str, Vec<u8>)> {
         ("truncated.pdf", truncated_pdf()),
         ("not-a-pdf.pdf", not_a_pdf()),
         ("flate-bomb.pdf", flate_bomb_pdf()),
+        ("slow.pdf", slow_pdf()),
         ("nested-forms.pdf", nested_forms_pdf()),
         ("large.pdf", large_pdf(2000)),
         ("handbook.pdf", sample_handbook()),
