@@ -88,6 +88,14 @@ fn nested_page_tree_with_inherited_resources() {
 }
 
 #[test]
+fn page_tree_cycle_visits_each_page_once() {
+    let (_dir, path) = fixture("cycle.pdf", &page_tree_cycle_pdf());
+    fails_or_recovers(&path, "truncated or corrupt", |doc| {
+        assert_eq!(page_texts(doc), SIMPLE_PAGES[..2]);
+    });
+}
+
+#[test]
 fn standard_font_with_winansi_encoding() {
     assert_eq!(font_page(1), joined(&WINANSI_LINES));
 }

@@ -1483,6 +1483,16 @@ pub fn incremental_update_pdf() -> Vec<u8> {
 /// [`SIMPLE_PAGES`] in a nested page tree (root → [page 1, node → [page 2, page 3]])
 /// whose pages carry no `/Resources` or `/MediaBox`: both are inherited from the root.
 pub fn page_tree_pdf() -> Vec<u8> {
+    page_tree(false)
+}
+
+/// [`page_tree_pdf`] with a cycle: the inner node's kids are page 2 and the root itself
+/// (page 3 is left out of the tree). Readers must visit pages 1 and 2 once each.
+pub fn page_tree_cycle_pdf() -> Vec<u8> {
+    page_tree(true)
+}
+
+fn page_tree(cycle: bool) -> Vec<u8> {
     let built = PdfBuilder::new()
         .title("Page tree")
         .pages(
@@ -1520,7 +1530,10 @@ pub fn page_tree_pdf() -> Vec<u8> {
         Object::Dictionary(dictionary! {
             "Type" => "Pages",
             "Parent" => root,
-            "Kids" => vec![Object::Reference(ids[1]), Object::Reference(ids[2])],
+            "Kids" => vec![
+                Object::Reference(ids[1]),
+                Object::Reference(if cycle { root } else { ids[2] }),
+            ],
             "Count" => 2,
         }),
     );
@@ -1559,6 +1572,7 @@ pub fn all_fixtures() -> Vec<(&'static str, Vec<u8>)> {
         ("object-streams.pdf", object_streams_pdf()),
         ("incremental-update.pdf", incremental_update_pdf()),
         ("page-tree.pdf", page_tree_pdf()),
+        ("page-tree-cycle.pdf", page_tree_cycle_pdf()),
         ("simple.pdf", simple_pdf()),
         ("encrypted-empty-user.pdf", encrypted_empty_user_pdf()),
         ("encrypted-user-password.pdf", encrypted_user_password_pdf()),

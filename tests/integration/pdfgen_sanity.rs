@@ -220,6 +220,31 @@ fn structural_variants_read_back_with_lopdf() {
         assert_eq!(doc.get_pages().len(), 3);
         assert_eq!(doc.extract_text(&[2]).expect("extract").trim(), page2);
     }
+    // The cyclic tree still opens; its inner node lists the root as a kid.
+    let cycle = load(&page_tree_cycle_pdf());
+    let root = cycle
+        .catalog()
+        .unwrap()
+        .get(b"Pages")
+        .unwrap()
+        .as_reference()
+        .unwrap();
+    let kids = cycle
+        .get_dictionary(root)
+        .unwrap()
+        .get(b"Kids")
+        .unwrap()
+        .as_array()
+        .unwrap();
+    let node = kids[1].as_reference().unwrap();
+    let inner = cycle
+        .get_dictionary(node)
+        .unwrap()
+        .get(b"Kids")
+        .unwrap()
+        .as_array()
+        .unwrap();
+    assert_eq!(inner[1].as_reference().unwrap(), root);
     let tree = load(&page_tree_pdf());
     let page = tree.get_dictionary(tree.get_pages()[&3]).unwrap();
     assert!(page.get(b"Resources").is_err(), "resources are inherited");
