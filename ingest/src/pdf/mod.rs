@@ -102,8 +102,27 @@ fn open(bytes: &[u8], ctx: &LoadContext<'_>) -> Result<Document, DocError> {
     };
     let doc = match Document::load_mem_with_options(bytes, options) {
         Ok(doc) => doc,
+        Err(e) if ctx.pdf_password.is_some() && !is_too_large(&e) => {
+            // Before blaming the password, make sure the scheme is one we can open at all.
+            let plain = LoadOptions {
+                password: None,
+                ..LoadOptions::default()
+            };
+            if let Ok(doc) = Document::load_mem_with_options(bytes, plain)
+                && let Some(why) = unsupported_scheme(&doc)
+            {
+                return Err(DocError::UnsupportedEncryption(why));
+            }
+            return Err(map_load_error(e, ctx));
+        }
         Err(e) => return Err(map_load_error(e, ctx)),
     };
+    fn is_too_large(e: &lopdf::Error) -> bool {
+        matches!(
+            e,
+            lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. })
+        )
+    }
     // lopdf returns an encrypted document undecrypted when no password opened it.
     if doc.is_encrypted() && doc.encryption_state.is_none() {
         return Err(encryption_error(&doc, ctx));
@@ -111,7 +130,28 @@ fn open(bytes: &[u8], ctx: &LoadContext<'_>) -> Result<Document, DocError> {
     Ok(doc)
 }
 
+/// Why lopdf cannot decrypt this document whatever the password, if that is the case:
+/// it implements only the standard security handler, versions 1, 2, 4 and 5.
+fn unsupported_scheme(doc: &Document) -> Option<String> {
+    let enc = doc.get_encrypted().ok()?;
+    let filter = objects::name_of(doc, dict_get(enc, b"Filter")).unwrap_or(b"");
+    if filter != b"Standard" {
+        return Some(format!(
+            "security handler /{} (only the standard password handler is supported)",
+            String::from_utf8_lossy(filter)
+        ));
+    }
+    let v = objects::num_of(doc, dict_get(enc, b"V")).unwrap_or(0.0) as i64;
+    if ![1, 2, 4, 5].contains(&v) {
+        return Some(format!("encryption version /V {v}"));
+    }
+    None
+}
+
 fn encryption_error(doc: &Document, ctx: &LoadContext<'_>) -> DocError {
+    if let Some(why) = unsupported_scheme(doc) {
+        return DocError::UnsupportedEncryption(why);
+    }
     // Tell "needs a password" from "we cannot decrypt this scheme at all".
     match doc.authenticate_password(ctx.pdf_password.unwrap_or("")) {
         Err(lopdf::Error::Decryption(e)) if is_unsupported(&e) => {

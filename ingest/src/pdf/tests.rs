@@ -457,3 +457,111 @@ fn decompression_is_capped() {
         .expect("load");
     assert_eq!(ok.text, "x");
 }
+
+/// A one-page PDF encrypted with lopdf: RC4 128-bit (`aes256 == false`) or AES-256.
+fn encrypted(user_password: &str, aes256: bool) -> Vec<u8> {
+    use lopdf::encryption::crypt_filters::{Aes256CryptFilter, CryptFilter};
+    use lopdf::{EncryptionState, EncryptionVersion, Permissions};
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    let plain = build(
+        |_| vec![page("BT /F1 10 Tf 72 700 Td (secret text) Tj ET")],
+        None,
+    );
+    let mut doc = Document::load_mem(&plain).expect("reload");
+    doc.trailer.set(
+        "ID",
+        vec![
+            Object::String(b"0123456789abcdef".to_vec(), StringFormat::Hexadecimal),
+            Object::String(b"0123456789abcdef".to_vec(), StringFormat::Hexadecimal),
+        ],
+    );
+    let key = [7u8; 32];
+    let version = if aes256 {
+        let filter: Arc<dyn CryptFilter> = Arc::new(Aes256CryptFilter);
+        EncryptionVersion::V5 {
+            encrypt_metadata: true,
+            crypt_filters: BTreeMap::from([(b"StdCF".to_vec(), filter)]),
+            file_encryption_key: &key,
+            stream_filter: b"StdCF".to_vec(),
+            string_filter: b"StdCF".to_vec(),
+            owner_password: "owner",
+            user_password,
+            permissions: Permissions::all(),
+        }
+    } else {
+        EncryptionVersion::V2 {
+            document: &doc,
+            owner_password: "owner",
+            user_password,
+            key_length: 128,
+            permissions: Permissions::all(),
+        }
+    };
+    let state = EncryptionState::try_from(version).expect("encryption state");
+    doc.encrypt(&state).expect("encrypt");
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save");
+    out
+}
+
+#[test]
+fn encryption_with_empty_and_real_passwords() {
+    let limits = Limits::default();
+    let with = |bytes: &[u8], pw: Option<&str>| {
+        let mut ctx = LoadContext::new(&limits);
+        ctx.pdf_password = pw;
+        PdfLoader.load(bytes, &ctx).map(|ex| ex.text)
+    };
+    for aes in [false, true] {
+        let open = encrypted("", aes);
+        assert!(
+            !open.windows(11).any(|w| w == b"secret text"),
+            "content is encrypted"
+        );
+        assert_eq!(with(&open, None).as_deref(), Ok("secret text"), "aes={aes}");
+
+        let locked = encrypted("s3cret", aes);
+        assert_eq!(
+            with(&locked, None),
+            Err(DocError::PasswordRequired),
+            "aes={aes}"
+        );
+        assert_eq!(
+            with(&locked, Some("nope")),
+            Err(DocError::WrongPassword),
+            "aes={aes}"
+        );
+        assert_eq!(
+            with(&locked, Some("s3cret")).as_deref(),
+            Ok("secret text"),
+            "aes={aes}"
+        );
+        assert_eq!(
+            with(&locked, Some("owner")).as_deref(),
+            Ok("secret text"),
+            "aes={aes}"
+        );
+    }
+}
+
+#[test]
+fn unsupported_security_handler() {
+    let locked = encrypted("s3cret", false);
+    let mut doc = Document::load_mem(&locked).expect("reload");
+    let enc_id = doc
+        .trailer
+        .get(b"Encrypt")
+        .and_then(Object::as_reference)
+        .expect("encrypt ref");
+    if let Ok(Object::Dictionary(d)) = doc.get_object_mut(enc_id) {
+        d.set("Filter", "Adobe.PubSec");
+    }
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save");
+    assert!(matches!(
+        load(&out),
+        Err(DocError::UnsupportedEncryption(_))
+    ));
+}
