@@ -3,7 +3,8 @@
 //! For every PDF in a directory (first argument, else `DOCKET_BENCH_PDF_DIR`, else
 //! `../shared/data/pdf` beside the workspace), prints the page count, the bag-of-words F1
 //! of docket's text against pdftotext's, and the best wall time of each tool over a few
-//! runs. Set `DOCKET_BENCH_DUMP=DIR` to also write docket's text for each file there.
+//! runs. Set `DOCKET_BENCH_DUMP=DIR` to also write docket's text for each file there, and
+//! `DOCKET_BENCH_PDF_PASSWORD` to give both tools a user password for encrypted files.
 //!
 //! Run with `cargo bench -p docket-ingest --bench pdf_vs_pdftotext`.
 
@@ -134,8 +135,12 @@ fn run_pdftotext(path: &Path) -> Result<(String, Duration), String> {
     let mut text = String::new();
     for _ in 0..RUNS {
         let start = Instant::now();
-        let out = Command::new("pdftotext")
-            .args(["-enc", "UTF-8"])
+        let mut cmd = Command::new("pdftotext");
+        cmd.args(["-enc", "UTF-8"]);
+        if let Ok(pw) = std::env::var("DOCKET_BENCH_PDF_PASSWORD") {
+            cmd.args(["-upw", &pw]);
+        }
+        let out = cmd
             .arg(path)
             .arg("-")
             .output()
@@ -153,12 +158,14 @@ fn run_pdftotext(path: &Path) -> Result<(String, Duration), String> {
 
 fn run_docket(path: &Path) -> Result<(String, usize, Duration), String> {
     let limits = Limits::default();
+    let password = std::env::var("DOCKET_BENCH_PDF_PASSWORD").ok();
     let mut best = Duration::MAX;
     let mut result = (String::new(), 0);
     for _ in 0..RUNS {
         let start = Instant::now();
         let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-        let ctx = LoadContext::new(&limits);
+        let mut ctx = LoadContext::new(&limits);
+        ctx.pdf_password = password.as_deref();
         let ex = PdfLoader.load(&bytes, &ctx).map_err(|e| e.to_string())?;
         best = best.min(start.elapsed());
         result = (ex.text, ex.pages.len());

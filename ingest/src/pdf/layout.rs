@@ -156,18 +156,52 @@ fn set_cut_bounds(frags: &mut [Frag]) {
     }
 }
 
+/// Most horizontal bands for which column continuity is checked (the check is
+/// quadratic in the number of bands).
+const MAX_MERGED_BANDS: usize = 400;
+
 /// Recursive XY-cut: split by horizontal white bands first (top to bottom), then by
 /// vertical white channels (left to right); regions with neither are leaves.
+///
+/// Plain XY-cut fails on two-column pages where both columns happen to have white space
+/// at the same height (a display in each): it would read the rows across. So bands that
+/// continue the column structure of the band above are merged back before recursing,
+/// and the columns are then cut over their whole height.
 fn xy_cut(frags: &[Frag], mut idx: Vec<usize>, depth: usize, leaves: &mut Vec<Vec<usize>>) {
     if idx.len() <= 1 || depth >= MAX_CUT_DEPTH {
         leaves.push(idx);
         return;
     }
-    // Horizontal bands.
+    let bands = horizontal_bands(frags, &mut idx);
+    if bands.len() > 1 {
+        let groups = if bands.len() <= MAX_MERGED_BANDS {
+            merge_columnar_bands(frags, bands)
+        } else {
+            bands
+        };
+        if groups.len() > 1 {
+            for group in groups {
+                xy_cut(frags, group, depth + 1, leaves);
+            }
+            return;
+        }
+    }
+    let cols = split_columns(frags, &idx);
+    if cols.len() > 1 {
+        for col in cols {
+            xy_cut(frags, col, depth + 1, leaves);
+        }
+        return;
+    }
+    leaves.push(idx);
+}
+
+/// Split into bands separated by horizontal white space, top to bottom.
+fn horizontal_bands(frags: &[Frag], idx: &mut [usize]) -> Vec<Vec<usize>> {
     idx.sort_by(|&a, &b| frags[a].top.total_cmp(&frags[b].top));
     let mut bands: Vec<Vec<usize>> = Vec::new();
     let mut band_bottom = f32::NEG_INFINITY;
-    for &i in &idx {
+    for &i in idx.iter() {
         let f = &frags[i];
         match bands.last_mut() {
             Some(band) if f.top <= band_bottom => {
@@ -180,13 +214,77 @@ fn xy_cut(frags: &[Frag], mut idx: Vec<usize>, depth: usize, leaves: &mut Vec<Ve
             }
         }
     }
-    if bands.len() > 1 {
-        for band in bands {
-            xy_cut(frags, band, depth + 1, leaves);
+    bands
+}
+
+/// Merge each band into the group above it when that group is laid out in columns and
+/// no fragment of the band straddles the middle of a white channel between them (ragged
+/// lines may reach into a channel, a centred footer or full-width line crosses it).
+/// A single-row band just above a columnar group (the headings of both columns on one
+/// row) joins that group the same way, when only a small gap separates them.
+fn merge_columnar_bands(frags: &[Frag], bands: Vec<Vec<usize>>) -> Vec<Vec<usize>> {
+    let respects = |band: &[usize], channels: &[f32]| {
+        band.iter().all(|&i| {
+            let f = &frags[i];
+            channels.iter().all(|&mid| f.x1 <= mid || f.x0 >= mid)
+        })
+    };
+    // (members, channels of its first columnar band)
+    let mut groups: Vec<(Vec<usize>, Vec<f32>)> = Vec::new();
+    for band in bands {
+        if let Some((group, channels)) = groups.last_mut()
+            && !channels.is_empty()
+            && respects(&band, channels)
+        {
+            group.extend_from_slice(&band);
+            continue;
         }
-        return;
+        let channels = column_channels(frags, &band);
+        groups.push((band, channels));
     }
-    // Vertical channels.
+    // Backwards: pull a non-columnar band into the columnar group right below it.
+    let mut out: Vec<(Vec<usize>, Vec<f32>)> = Vec::with_capacity(groups.len());
+    while let Some((mut group, channels)) = groups.pop() {
+        if channels.is_empty()
+            && let Some((next, next_channels)) = out.last_mut()
+            && !next_channels.is_empty()
+            && respects(&group, next_channels)
+        {
+            let bottom = group
+                .iter()
+                .map(|&i| frags[i].bottom)
+                .fold(f32::MIN, f32::max);
+            let size = group.iter().map(|&i| frags[i].size).fold(0.0, f32::max);
+            let top = next.iter().map(|&i| frags[i].top).fold(f32::MAX, f32::min);
+            if top - bottom < size {
+                group.append(next);
+                *next = group;
+                continue;
+            }
+        }
+        out.push((group, channels));
+    }
+    out.into_iter().rev().map(|(g, _)| g).collect()
+}
+
+/// Middles of the white channels between the columns of a region (empty if it is not
+/// laid out in columns).
+fn column_channels(frags: &[Frag], idx: &[usize]) -> Vec<f32> {
+    split_columns(frags, idx)
+        .windows(2)
+        .map(|w| {
+            let right = w[0].iter().map(|&i| frags[i].x1).fold(f32::MIN, f32::max);
+            let left = w[1].iter().map(|&i| frags[i].x0).fold(f32::MAX, f32::min);
+            (right + left) / 2.0
+        })
+        .collect()
+}
+
+/// Split into columns separated by vertical white channels, left to right. A channel
+/// counts only between regions of several lines each: a single row of widely spaced
+/// words (a heading number, an equation tag) stays one line.
+fn split_columns(frags: &[Frag], idx: &[usize]) -> Vec<Vec<usize>> {
+    let mut idx = idx.to_vec();
     idx.sort_by(|&a, &b| frags[a].x0.total_cmp(&frags[b].x0));
     let mut cols: Vec<Vec<usize>> = Vec::new();
     let mut col_right = f32::NEG_INFINITY;
@@ -203,32 +301,24 @@ fn xy_cut(frags: &[Frag], mut idx: Vec<usize>, depth: usize, leaves: &mut Vec<Ve
             }
         }
     }
-    // A channel counts only between regions of several lines each: a single row of
-    // widely spaced words (a heading number, an equation tag) stays one line.
+    if cols.len() <= 1 {
+        return cols;
+    }
     let multi_line = |col: &Vec<usize>| {
         let first = frags[col[0]].y;
         col.iter()
             .any(|&i| (frags[i].y - first).abs() > SAME_LINE * frags[i].size)
     };
-    if cols.len() > 1 && cols.iter().filter(|c| multi_line(c)).count() >= 1 {
-        // Merge single-line slivers into their left neighbour so that a lone label does
-        // not break a column pair apart.
-        let mut merged: Vec<Vec<usize>> = Vec::new();
-        for col in cols {
-            match merged.last_mut() {
-                Some(prev) if !multi_line(&col) || !multi_line(prev) => prev.extend(col),
-                _ => merged.push(col),
-            }
+    // Merge single-line slivers into their left neighbour so that a lone label does not
+    // break a column pair apart.
+    let mut merged: Vec<Vec<usize>> = Vec::new();
+    for col in cols {
+        match merged.last_mut() {
+            Some(prev) if !multi_line(&col) || !multi_line(prev) => prev.extend(col),
+            _ => merged.push(col),
         }
-        if merged.len() > 1 {
-            for col in merged {
-                xy_cut(frags, col, depth + 1, leaves);
-            }
-            return;
-        }
-        idx = merged.into_iter().flatten().collect();
     }
-    leaves.push(idx);
+    merged
 }
 
 /// Lines of a leaf block, top to bottom, with paragraphs and hyphenation handled.

@@ -138,11 +138,48 @@ fn two_columns_read_column_by_column() {
             "BT /F1 10 Tf 50 {y} Td ({l}) Tj ET BT /F1 10 Tf 320 {y} Td ({r}) Tj ET\n"
         ));
     }
-    c.push_str("BT /F1 10 Tf 300 40 Td (7) Tj ET");
+    // The page number, centred under the gutter.
+    c.push_str("BT /F1 10 Tf 222 40 Td (7) Tj ET");
     assert_eq!(
         text_of(&c),
         "A Title Across\n\nLeft column one\nleft column two\nleft column three\n\n\
          Right column one\nright column two\nright column three\n\n7"
+    );
+}
+
+#[test]
+fn two_columns_with_white_space_at_the_same_height() {
+    // Both columns have a display with space around it at the same height: the rows
+    // must still not be read across.
+    let rows: [(i32, &str, &str); 5] = [
+        (700, "left a", "right a"),
+        (688, "left b", "right b"),
+        (660, "left display", "right display"),
+        (632, "left c", "right c"),
+        (620, "left d", "right d"),
+    ];
+    let mut c = String::new();
+    for (y, l, r) in rows {
+        c.push_str(&format!(
+            "BT /F1 10 Tf 50 {y} Td ({l}) Tj ET BT /F1 10 Tf 320 {y} Td ({r}) Tj ET\n"
+        ));
+    }
+    let t = text_of(&c);
+    let order: Vec<&str> = t.split('\n').filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        order,
+        vec![
+            "left a",
+            "left b",
+            "left display",
+            "left c",
+            "left d",
+            "right a",
+            "right b",
+            "right display",
+            "right c",
+            "right d"
+        ]
     );
 }
 
