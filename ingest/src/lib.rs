@@ -9,6 +9,7 @@ pub mod document;
 pub mod error;
 pub mod loader;
 pub mod normalize;
+pub mod pdf;
 
 pub use document::{Document, Extracted, Format, Heading, Page, TextBuilder};
 pub use error::{DocError, Error, Result};
