@@ -12,6 +12,7 @@ pub mod document;
 pub mod error;
 pub mod loader;
 pub mod normalize;
+pub mod pdf;
 pub mod tokens;
 
 pub use chunk::{Chunk, Chunker, ChunkingConfig};

@@ -154,7 +154,7 @@ fn check_cap(what: &'static str, size: u64, limit: u64) -> Result<(), DocError> 
 pub fn loader_for(format: crate::Format) -> Option<&'static dyn Loader> {
     use crate::Format;
     match format {
-        Format::Pdf => None,
+        Format::Pdf => Some(&crate::pdf::PdfLoader),
         Format::Text => None,
         Format::Markdown => None,
         Format::Html => None,

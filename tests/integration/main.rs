@@ -1,1 +1,10 @@
 //! Integration tests: they run the real `docket` binary on real files.
+//!
+//! `pdfgen` writes the PDF fixtures; `pdfgen_sanity` checks them with lopdf alone, so it
+//! runs whatever the state of the CLI. The other modules drive `docket` itself.
+
+mod pdf_fixtures;
+mod pdfgen;
+mod pdfgen_sanity;
+mod sample_archive;
+mod util;

@@ -1,0 +1,306 @@
+//! The PDF loader: opens the file with lopdf (decrypting it when the empty or the given
+//! password opens it, rebuilding a damaged cross-reference table), then extracts the text
+//! of each page in reading order.
+//!
+//! Pages are processed one at a time: only the current page's content streams are
+//! decoded, so memory stays near the size of the parsed file plus one page, whatever the
+//! page count. Every stream is decoded under `limits.max_decompressed_bytes`, form
+//! XObjects nest at most `limits.max_depth` deep, and the deadline is checked as pages
+//! and operators go by.
+
+mod cmap;
+mod content;
+mod encoding;
+mod font;
+mod layout;
+mod lexer;
+mod objects;
+
+#[cfg(test)]
+mod tests;
+
+use lopdf::encryption::DecryptionError;
+use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
+
+use crate::document::{Extracted, TextBuilder};
+use crate::error::DocError;
+use crate::loader::{LoadContext, Loader};
+use content::{FontCache, Interpreter};
+use objects::{deref, dict_get, dict_of, stream_bytes};
+
+/// Deepest page-tree ancestry searched for inherited attributes.
+const MAX_INHERIT: usize = 32;
+
+/// Loads PDF files. Stateless; one instance serves all threads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PdfLoader;
+
+impl Loader for PdfLoader {
+    fn name(&self) -> &'static str {
+        "pdf"
+    }
+
+    fn load(&self, bytes: &[u8], ctx: &LoadContext<'_>) -> Result<Extracted, DocError> {
+        let doc = open(bytes, ctx)?;
+        let mut b = TextBuilder::new();
+        if doc.xref_recovery.is_some() {
+            b.warn("the cross-reference table was damaged and has been rebuilt; some objects may be missing");
+        }
+        metadata(&doc, &mut b);
+
+        let pages: Vec<ObjectId> = doc.page_iter().collect();
+        if pages.is_empty() {
+            return Err(DocError::Corrupt("no pages found".into()));
+        }
+        b.metadata("pages", pages.len().to_string());
+        let mut fonts = FontCache::new();
+        for (n, &page_id) in pages.iter().enumerate() {
+            ctx.deadline.check()?;
+            let page = extract_page(&doc, page_id, ctx, &mut fonts)?;
+            if page.too_deep {
+                b.warn(format!(
+                    "page {}: form XObjects nested deeper than {} (or drew themselves) were skipped",
+                    n + 1,
+                    ctx.limits.max_depth
+                ));
+            }
+            let text = layout::page_text(&page);
+            let has_text_layer = !(page.codes_shown == 0 && page.images > 0);
+            if !has_text_layer {
+                b.warn(format!(
+                    "page {} has no text layer (scanned image?); OCR is not supported",
+                    n + 1
+                ));
+            }
+            b.push_str(&text);
+            ctx.check_text(b.len())?;
+            if n + 1 < pages.len() {
+                b.break_page(has_text_layer);
+            } else {
+                return Ok(b.finish(has_text_layer));
+            }
+        }
+        Ok(b.finish(true))
+    }
+}
+
+/// Parse the file, handling encryption and damage.
+fn open(bytes: &[u8], ctx: &LoadContext<'_>) -> Result<Document, DocError> {
+    let head = &bytes[..bytes.len().min(1024)];
+    if !head.windows(5).any(|w| w == b"%PDF-") {
+        return Err(DocError::WrongFormat {
+            expected: "PDF",
+            reason: "no %PDF- header".into(),
+        });
+    }
+    let options = LoadOptions {
+        password: ctx.pdf_password.map(str::to_string),
+        max_decompressed_size: Some(
+            usize::try_from(ctx.limits.max_decompressed_bytes).unwrap_or(usize::MAX),
+        ),
+        ..LoadOptions::default()
+    };
+    let doc = match Document::load_mem_with_options(bytes, options) {
+        Ok(doc) => doc,
+        Err(e) if ctx.pdf_password.is_some() && !is_too_large(&e) => {
+            // Before blaming the password, make sure the scheme is one we can open at all.
+            let plain = LoadOptions {
+                password: None,
+                ..LoadOptions::default()
+            };
+            if let Ok(doc) = Document::load_mem_with_options(bytes, plain)
+                && let Some(why) = unsupported_scheme(&doc)
+            {
+                return Err(DocError::UnsupportedEncryption(why));
+            }
+            return Err(map_load_error(e, ctx));
+        }
+        Err(e) => return Err(map_load_error(e, ctx)),
+    };
+    fn is_too_large(e: &lopdf::Error) -> bool {
+        matches!(
+            e,
+            lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. })
+        )
+    }
+    // lopdf returns an encrypted document undecrypted when no password opened it.
+    if doc.is_encrypted() && doc.encryption_state.is_none() {
+        return Err(encryption_error(&doc, ctx));
+    }
+    Ok(doc)
+}
+
+/// Why lopdf cannot decrypt this document whatever the password, if that is the case:
+/// it implements only the standard security handler, versions 1, 2, 4 and 5.
+fn unsupported_scheme(doc: &Document) -> Option<String> {
+    let enc = doc.get_encrypted().ok()?;
+    let filter = objects::name_of(doc, dict_get(enc, b"Filter")).unwrap_or(b"");
+    if filter != b"Standard" {
+        return Some(format!(
+            "security handler /{} (only the standard password handler is supported)",
+            String::from_utf8_lossy(filter)
+        ));
+    }
+    let v = objects::num_of(doc, dict_get(enc, b"V")).unwrap_or(0.0) as i64;
+    if ![1, 2, 4, 5].contains(&v) {
+        return Some(format!("encryption version /V {v}"));
+    }
+    None
+}
+
+fn encryption_error(doc: &Document, ctx: &LoadContext<'_>) -> DocError {
+    if let Some(why) = unsupported_scheme(doc) {
+        return DocError::UnsupportedEncryption(why);
+    }
+    // Tell "needs a password" from "we cannot decrypt this scheme at all".
+    match doc.authenticate_password(ctx.pdf_password.unwrap_or("")) {
+        Err(lopdf::Error::Decryption(e)) if is_unsupported(&e) => {
+            DocError::UnsupportedEncryption(e.to_string())
+        }
+        _ if ctx.pdf_password.is_some() => DocError::WrongPassword,
+        _ => DocError::PasswordRequired,
+    }
+}
+
+fn is_unsupported(e: &DecryptionError) -> bool {
+    matches!(
+        e,
+        DecryptionError::UnsupportedEncryption
+            | DecryptionError::UnsupportedVersion
+            | DecryptionError::UnsupportedRevision
+    )
+}
+
+fn map_load_error(e: lopdf::Error, ctx: &LoadContext<'_>) -> DocError {
+    match e {
+        lopdf::Error::InvalidPassword => {
+            if ctx.pdf_password.is_some() {
+                DocError::WrongPassword
+            } else {
+                DocError::PasswordRequired
+            }
+        }
+        lopdf::Error::Decryption(d) if is_unsupported(&d) => {
+            DocError::UnsupportedEncryption(d.to_string())
+        }
+        lopdf::Error::Decryption(DecryptionError::IncorrectPassword) => {
+            if ctx.pdf_password.is_some() {
+                DocError::WrongPassword
+            } else {
+                DocError::PasswordRequired
+            }
+        }
+        lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. }) => {
+            DocError::TooLarge {
+                what: "decompressed stream",
+                size: ctx.limits.max_decompressed_bytes.saturating_add(1),
+                limit: ctx.limits.max_decompressed_bytes,
+            }
+        }
+        other => DocError::Corrupt(format!("cannot parse the PDF structure: {other}")),
+    }
+}
+
+/// Title, author, dates and producer from the Info dictionary.
+fn metadata(doc: &Document, b: &mut TextBuilder) {
+    let Some(info) = dict_of(doc, dict_get(&doc.trailer, b"Info")) else {
+        return;
+    };
+    let text = |key: &[u8]| -> Option<String> {
+        let obj = deref(doc, dict_get(info, key)?)?;
+        let s = lopdf::decode_text_string(obj).ok()?;
+        let s = crate::normalize::normalize_text(&s);
+        let s = s.trim();
+        (!s.is_empty()).then(|| s.to_string())
+    };
+    if let Some(title) = text(b"Title") {
+        b.set_title(title);
+    }
+    if let Some(author) = text(b"Author") {
+        b.metadata("author", author);
+    }
+    if let Some(producer) = text(b"Producer") {
+        b.metadata("producer", producer);
+    }
+    if let Some(created) = text(b"CreationDate") {
+        b.metadata("created", pdf_date(&created).unwrap_or(created));
+    }
+}
+
+/// `D:YYYYMMDDHHmmSS+HH'mm'` to ISO 8601 (as much of it as is there).
+fn pdf_date(s: &str) -> Option<String> {
+    let s = s.strip_prefix("D:").unwrap_or(s);
+    let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
+    if digits.len() < 4 {
+        return None;
+    }
+    let part = |i: usize, def: &str| digits.get(i..i + 2).unwrap_or(def).to_string();
+    let mut out = format!("{}-{}-{}", &digits[..4], part(4, "01"), part(6, "01"));
+    if digits.len() >= 12 {
+        out.push_str(&format!(
+            "T{}:{}:{}",
+            part(8, "00"),
+            part(10, "00"),
+            part(12, "00")
+        ));
+        let rest = &s[digits.len()..];
+        match rest.chars().next() {
+            Some('Z') => out.push('Z'),
+            Some(sign @ ('+' | '-')) => {
+                let tz: String = rest[1..].chars().filter(char::is_ascii_digit).collect();
+                if tz.len() >= 2 {
+                    out.push(sign);
+                    out.push_str(&tz[..2]);
+                    out.push(':');
+                    out.push_str(tz.get(2..4).unwrap_or("00"));
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+/// An attribute of a page, inherited from the page tree when the page lacks it.
+fn inherited<'a>(doc: &'a Document, page: &'a Dictionary, key: &[u8]) -> Option<&'a Object> {
+    let mut node = page;
+    for _ in 0..MAX_INHERIT {
+        if let Some(v) = dict_get(node, key) {
+            return Some(v);
+        }
+        node = dict_of(doc, dict_get(node, b"Parent"))?;
+    }
+    None
+}
+
+/// Run one page's content streams.
+fn extract_page(
+    doc: &Document,
+    page_id: ObjectId,
+    ctx: &LoadContext<'_>,
+    fonts: &mut FontCache,
+) -> Result<content::PageContent, DocError> {
+    let Ok(page) = doc.get_dictionary(page_id) else {
+        return Ok(content::PageContent::default());
+    };
+    let resources = dict_of(doc, inherited(doc, page, b"Resources"));
+    let mut data = Vec::new();
+    for id in doc.get_page_contents(page_id) {
+        let Some(Object::Stream(stream)) = doc.objects.get(&id) else {
+            continue;
+        };
+        match stream_bytes(stream, ctx) {
+            Ok(bytes) => {
+                data.extend_from_slice(&bytes);
+                data.push(b'\n');
+                ctx.check_decompressed(data.len() as u64)?;
+            }
+            // One unreadable stream must not cost the rest of the page.
+            Err(DocError::Corrupt(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let mut interp = Interpreter::new(doc, ctx, fonts);
+    interp.run(&data, resources, content::IDENTITY, 0)?;
+    Ok(interp.finish())
+}

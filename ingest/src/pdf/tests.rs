@@ -1,0 +1,604 @@
+//! End-to-end tests on small PDFs built here with lopdf, each asserting the exact text.
+
+use lopdf::{Dictionary, Document, Object, Stream, StringFormat, dictionary};
+
+use super::PdfLoader;
+use crate::document::Extracted;
+use crate::error::DocError;
+use crate::loader::{Limits, LoadContext, Loader};
+
+/// A simple WinAnsi font with known widths: 500 per glyph, 250 for the space.
+fn helvetica() -> Dictionary {
+    let mut widths = vec![Object::Integer(250)];
+    widths.extend((33..=126).map(|_| Object::Integer(500)));
+    dictionary! {
+        "Type" => "Font",
+        "Subtype" => "Type1",
+        "BaseFont" => "Helvetica",
+        "Encoding" => "WinAnsiEncoding",
+        "FirstChar" => 32,
+        "LastChar" => 126,
+        "Widths" => widths,
+    }
+}
+
+/// A page: its content and extra resources (fonts and XObjects are added to them).
+struct PageSpec {
+    content: Vec<u8>,
+    fonts: Vec<(&'static str, Object)>,
+    xobjects: Vec<(&'static str, Object)>,
+}
+
+fn page(content: &str) -> PageSpec {
+    PageSpec {
+        content: content.as_bytes().to_vec(),
+        fonts: Vec::new(),
+        xobjects: Vec::new(),
+    }
+}
+
+/// Build a PDF. `setup` may add objects (fonts, forms) and returns the pages.
+fn build(setup: impl FnOnce(&mut Document) -> Vec<PageSpec>, info: Option<Dictionary>) -> Vec<u8> {
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let f1 = doc.add_object(helvetica());
+    let specs = setup(&mut doc);
+    let mut kids = Vec::new();
+    for spec in specs {
+        let mut fonts = dictionary! { "F1" => f1 };
+        for (name, f) in spec.fonts {
+            fonts.set(name, f);
+        }
+        let mut xobjects = Dictionary::new();
+        for (name, x) in spec.xobjects {
+            xobjects.set(name, x);
+        }
+        let content = doc.add_object(Stream::new(Dictionary::new(), spec.content));
+        let page = doc.add_object(dictionary! {
+            "Type" => "Page",
+            "Parent" => pages_id,
+            "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
+            "Contents" => content,
+            "Resources" => dictionary! { "Font" => fonts, "XObject" => xobjects },
+        });
+        kids.push(Object::Reference(page));
+    }
+    let count = kids.len() as i64;
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count }),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    if let Some(info) = info {
+        let id = doc.add_object(info);
+        doc.trailer.set("Info", id);
+    }
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save test PDF");
+    out
+}
+
+fn load(bytes: &[u8]) -> Result<Extracted, DocError> {
+    let limits = Limits::default();
+    PdfLoader.load(bytes, &LoadContext::new(&limits))
+}
+
+fn text_of(content: &str) -> String {
+    load(&build(|_| vec![page(content)], None))
+        .expect("load")
+        .text
+}
+
+#[test]
+fn winansi_lines_and_paragraph() {
+    let t = text_of(
+        "BT /F1 10 Tf 12 TL 72 700 Td (This is the first line) Tj T* (and the second, \\223quoted\\224.) Tj ET",
+    );
+    assert_eq!(
+        t,
+        "This is the first line\nand the second, \u{201c}quoted\u{201d}."
+    );
+}
+
+#[test]
+fn tj_kerning_and_position_gaps_make_spaces() {
+    let t = text_of(
+        "BT /F1 10 Tf 72 700 Td [(Hello)-400(world)] TJ ET BT /F1 10 Tf 72 690 Td [(Ke)30(rn)-250(ing)] TJ ET \
+         BT /F1 10 Tf 72 680 Td (Word) Tj 30 0 Td (gap) Tj ET",
+    );
+    assert_eq!(t, "Hello world\nKern ing\nWord gap");
+}
+
+#[test]
+fn hyphenated_line_end_is_rejoined() {
+    let t = text_of(
+        "BT /F1 10 Tf 12 TL 72 700 Td (a hyphen-) Tj T* (ation test, and Jean-) Tj T* (Paul stays) Tj ET",
+    );
+    assert_eq!(t, "a hyphenation test, and Jean-\nPaul stays");
+}
+
+#[test]
+fn superscript_stays_on_its_line() {
+    let t = text_of(
+        "BT /F1 10 Tf 72 700 Td (E = mc) Tj 4 Ts /F1 6 Tf (2) Tj 0 Ts /F1 10 Tf ( is famous) Tj ET",
+    );
+    assert_eq!(t, "E = mc2 is famous");
+}
+
+#[test]
+fn two_columns_read_column_by_column() {
+    // Rows of both columns are drawn interleaved, as some producers do.
+    let mut c = String::from("BT /F1 14 Tf 200 750 Td (A Title Across) Tj ET\n");
+    let left = ["Left column one", "left column two", "left column three"];
+    let right = ["Right column one", "right column two", "right column three"];
+    for (i, (l, r)) in left.iter().zip(right).enumerate() {
+        let y = 700 - 12 * i as i32;
+        c.push_str(&format!(
+            "BT /F1 10 Tf 50 {y} Td ({l}) Tj ET BT /F1 10 Tf 320 {y} Td ({r}) Tj ET\n"
+        ));
+    }
+    // The page number, centred under the gutter.
+    c.push_str("BT /F1 10 Tf 222 40 Td (7) Tj ET");
+    assert_eq!(
+        text_of(&c),
+        "A Title Across\n\nLeft column one\nleft column two\nleft column three\n\n\
+         Right column one\nright column two\nright column three\n\n7"
+    );
+}
+
+#[test]
+fn two_columns_with_white_space_at_the_same_height() {
+    // Both columns have a display with space around it at the same height: the rows
+    // must still not be read across.
+    let rows: [(i32, &str, &str); 5] = [
+        (700, "left a", "right a"),
+        (688, "left b", "right b"),
+        (660, "left display", "right display"),
+        (632, "left c", "right c"),
+        (620, "left d", "right d"),
+    ];
+    let mut c = String::new();
+    for (y, l, r) in rows {
+        c.push_str(&format!(
+            "BT /F1 10 Tf 50 {y} Td ({l}) Tj ET BT /F1 10 Tf 320 {y} Td ({r}) Tj ET\n"
+        ));
+    }
+    let t = text_of(&c);
+    let order: Vec<&str> = t.split('\n').filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        order,
+        vec![
+            "left a",
+            "left b",
+            "left display",
+            "left c",
+            "left d",
+            "right a",
+            "right b",
+            "right display",
+            "right c",
+            "right d"
+        ]
+    );
+}
+
+#[test]
+fn differences_with_glyph_names() {
+    let t = load(&build(
+        |doc| {
+            let font = doc.add_object(dictionary! {
+                "Type" => "Font",
+                "Subtype" => "Type1",
+                "BaseFont" => "Custom",
+                "Encoding" => dictionary! {
+                    "Type" => "Encoding",
+                    "BaseEncoding" => "WinAnsiEncoding",
+                    "Differences" => vec![1.into(), "fi".into(), "eacute".into(), "uni00DF".into(), "a.sc".into()],
+                },
+            });
+            let mut p = page("BT /F2 10 Tf 72 700 Td (\\001le caf\\002 Stra\\003e \\004) Tj ET");
+            p.fonts.push(("F2", font.into()));
+            vec![p]
+        },
+        None,
+    ))
+    .expect("load")
+    .text;
+    assert_eq!(t, "file café Straße a");
+}
+
+#[test]
+fn to_unicode_bfrange_both_forms() {
+    let cmap = b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n\
+        1 begincodespacerange <00> <FF> endcodespacerange\n\
+        2 beginbfrange <01> <1A> <0061> <1B> <1C> [<0041> <00660066>] endbfrange\n\
+        endcmap CMapName currentdict /CMap defineresource pop end end";
+    let t = load(&build(
+        |doc| {
+            let tu = doc.add_object(Stream::new(Dictionary::new(), cmap.to_vec()));
+            let font = doc.add_object(dictionary! {
+                "Type" => "Font",
+                "Subtype" => "Type1",
+                "BaseFont" => "Subset",
+                "ToUnicode" => tu,
+            });
+            let mut p = page("BT /F2 10 Tf 72 700 Td <08050C0C0F201B201C> Tj ET");
+            p.fonts.push(("F2", font.into()));
+            vec![p]
+        },
+        None,
+    ))
+    .expect("load")
+    .text;
+    assert_eq!(t, "hello A ff");
+}
+
+#[test]
+fn type0_identity_h_with_widths() {
+    let cmap = b"begincmap 1 begincodespacerange <0000> <FFFF> endcodespacerange\n\
+        1 beginbfrange <0001> <0006> [<041F> <0440> <0438> <0432> <0435> <0442>] endbfrange\n\
+        1 beginbfchar <0007> <0020> endbfchar endcmap";
+    let t = load(&build(
+        |doc| {
+            let tu = doc.add_object(Stream::new(Dictionary::new(), cmap.to_vec()));
+            let cid = doc.add_object(dictionary! {
+                "Type" => "Font",
+                "Subtype" => "CIDFontType2",
+                "BaseFont" => "Cyr",
+                "CIDSystemInfo" => dictionary! {
+                    "Registry" => Object::string_literal("Adobe"),
+                    "Ordering" => Object::string_literal("Identity"),
+                    "Supplement" => 0,
+                },
+                "DW" => 1000,
+                "W" => vec![1.into(), vec![600.into(), 600.into(), 600.into(), 600.into(), 600.into(), 600.into(), 250.into()].into()],
+            });
+            let font = doc.add_object(dictionary! {
+                "Type" => "Font",
+                "Subtype" => "Type0",
+                "BaseFont" => "Cyr",
+                "Encoding" => "Identity-H",
+                "DescendantFonts" => vec![cid.into()],
+                "ToUnicode" => tu,
+            });
+            // The second word is placed by position only: 10 pt after the first.
+            let mut p = page(
+                "BT /F2 10 Tf 72 700 Td <000100020003000400050006> Tj 46 0 Td <000100020003> Tj ET",
+            );
+            p.fonts.push(("F2", font.into()));
+            vec![p]
+        },
+        None,
+    ))
+    .expect("load")
+    .text;
+    assert_eq!(t, "Привет При");
+}
+
+fn image_xobject(doc: &mut Document) -> Object {
+    doc.add_object(Stream::new(
+        dictionary! {
+            "Type" => "XObject",
+            "Subtype" => "Image",
+            "Width" => 1,
+            "Height" => 1,
+            "ColorSpace" => "DeviceGray",
+            "BitsPerComponent" => 8,
+        },
+        vec![0],
+    ))
+    .into()
+}
+
+#[test]
+fn pages_scans_and_blank_pages() {
+    let bytes = build(
+        |doc| {
+            let im = image_xobject(doc);
+            let mut scan = page("q 612 0 0 792 0 0 cm /Im1 Do Q");
+            scan.xobjects.push(("Im1", im));
+            vec![
+                page("BT /F1 10 Tf 72 700 Td (first page) Tj ET"),
+                page(""),
+                scan,
+                page(
+                    "q BI /W 1 /H 1 /CS /G /BPC 8 ID \u{0} EI Q BT /F1 10 Tf 72 700 Td (after) Tj ET",
+                ),
+                page("BI /W 1 /H 1 /CS /G /BPC 8 ID \u{0}EI EI Q"),
+            ]
+        },
+        None,
+    );
+    let ex = load(&bytes).expect("load");
+    assert_eq!(ex.text, "first page\u{c}\u{c}\u{c}after\u{c}");
+    let layers: Vec<bool> = ex.pages.iter().map(|p| p.has_text_layer).collect();
+    assert_eq!(layers, vec![true, true, false, true, false]);
+    assert_eq!(
+        ex.warnings,
+        vec![
+            "page 3 has no text layer (scanned image?); OCR is not supported",
+            "page 5 has no text layer (scanned image?); OCR is not supported",
+        ]
+    );
+    assert_eq!(ex.metadata.get("pages").map(String::as_str), Some("5"));
+}
+
+#[test]
+fn form_xobjects_are_followed_and_bounded() {
+    let bytes = build(
+        |doc| {
+            let f1 = doc.add_object(helvetica());
+            let form = doc.add_object(Stream::new(
+                dictionary! {
+                    "Type" => "XObject",
+                    "Subtype" => "Form",
+                    "BBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
+                    "Matrix" => vec![1.into(), 0.into(), 0.into(), 1.into(), 0.into(), (-100).into()],
+                    "Resources" => dictionary! { "Font" => dictionary! { "F9" => f1 } },
+                },
+                b"BT /F9 10 Tf 72 700 Td (inside the form) Tj ET".to_vec(),
+            ));
+            // A form that draws itself.
+            let looping = doc.new_object_id();
+            doc.objects.insert(
+                looping,
+                Object::Stream(Stream::new(
+                    dictionary! {
+                        "Type" => "XObject",
+                        "Subtype" => "Form",
+                        "BBox" => vec![0.into(), 0.into(), 10.into(), 10.into()],
+                        "Resources" => dictionary! { "XObject" => dictionary! { "Me" => looping } },
+                    },
+                    b"/Me Do".to_vec(),
+                )),
+            );
+            let mut p = page("BT /F1 10 Tf 72 700 Td (on the page) Tj ET /Fm1 Do /Loop Do");
+            p.xobjects.push(("Fm1", form.into()));
+            p.xobjects.push(("Loop", looping.into()));
+            vec![p]
+        },
+        None,
+    );
+    let ex = load(&bytes).expect("load");
+    assert_eq!(ex.text, "on the page\n\ninside the form");
+    assert_eq!(ex.warnings.len(), 1, "{:?}", ex.warnings);
+}
+
+#[test]
+fn rotated_text_comes_after_the_main_text() {
+    let t = text_of(
+        "BT /F1 10 Tf 72 700 Td (Upright text is the main text) Tj ET BT /F1 10 Tf 0 1 -1 0 500 100 Tm (Rotated words) Tj ET",
+    );
+    assert_eq!(t, "Upright text is the main text\n\nRotated words");
+}
+
+#[test]
+fn title_and_metadata_from_info() {
+    let mut title = vec![0xFE, 0xFF];
+    for u in "Über Titel".encode_utf16() {
+        title.extend(u.to_be_bytes());
+    }
+    let info = dictionary! {
+        "Title" => Object::String(title, StringFormat::Hexadecimal),
+        "Author" => Object::string_literal("A. Author"),
+        "Producer" => Object::string_literal("docket tests"),
+        "CreationDate" => Object::string_literal("D:20240131120000+01'00'"),
+    };
+    let ex = load(&build(
+        |_| vec![page("BT /F1 10 Tf 72 700 Td (x) Tj ET")],
+        Some(info),
+    ))
+    .expect("load");
+    assert_eq!(ex.title.as_deref(), Some("Über Titel"));
+    assert_eq!(
+        ex.metadata.get("author").map(String::as_str),
+        Some("A. Author")
+    );
+    assert_eq!(
+        ex.metadata.get("producer").map(String::as_str),
+        Some("docket tests")
+    );
+    assert_eq!(
+        ex.metadata.get("created").map(String::as_str),
+        Some("2024-01-31T12:00:00+01:00")
+    );
+}
+
+#[test]
+fn not_a_pdf_is_wrong_format() {
+    assert!(matches!(
+        load(b"hello, world"),
+        Err(DocError::WrongFormat { .. })
+    ));
+    assert!(load(b"%PDF-1.4\n").is_err());
+}
+
+#[test]
+fn damaged_xref_is_rebuilt() {
+    let mut bytes = build(
+        |_| vec![page("BT /F1 10 Tf 72 700 Td (still here) Tj ET")],
+        None,
+    );
+    // Point startxref at garbage.
+    let pos = bytes
+        .windows(9)
+        .rposition(|w| w == b"startxref")
+        .expect("startxref");
+    let tail = b"startxref\n12\n%%EOF\n";
+    bytes.truncate(pos);
+    bytes.extend_from_slice(tail);
+    let ex = load(&bytes).expect("recovered");
+    assert_eq!(ex.text, "still here");
+}
+
+#[test]
+fn truncated_files_never_panic() {
+    let bytes = build(
+        |_| {
+            vec![
+                page("BT /F1 10 Tf 72 700 Td (one) Tj ET"),
+                page("BT /F1 10 Tf 72 700 Td (two) Tj ET"),
+            ]
+        },
+        None,
+    );
+    for cut in (10..bytes.len()).step_by(7) {
+        match load(&bytes[..cut]) {
+            Ok(_) | Err(DocError::Corrupt(_)) | Err(DocError::WrongFormat { .. }) => {}
+            Err(e) => panic!("cut at {cut}: unexpected {e:?}"),
+        }
+    }
+}
+
+#[test]
+fn decompression_is_capped() {
+    use std::io::Write;
+    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    let mut body = b"BT /F1 10 Tf 72 700 Td (x) Tj ET ".to_vec();
+    body.resize(4 << 20, b' ');
+    enc.write_all(&body).expect("compress");
+    let compressed = enc.finish().expect("compress");
+    let bytes = build(
+        |_| {
+            let mut p = page("");
+            p.content = Vec::new();
+            vec![p]
+        },
+        None,
+    );
+    // Replace the page content with the compressed bomb by building directly.
+    let mut doc = Document::load_mem(&bytes).expect("reload");
+    let content_id = doc
+        .page_iter()
+        .next()
+        .and_then(|p| doc.get_page_contents(p).first().copied())
+        .expect("content");
+    doc.objects.insert(
+        content_id,
+        Object::Stream(Stream::new(
+            dictionary! { "Filter" => "FlateDecode" },
+            compressed,
+        )),
+    );
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save");
+    let limits = Limits {
+        max_decompressed_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    let r = PdfLoader.load(&out, &LoadContext::new(&limits));
+    assert!(matches!(r, Err(DocError::TooLarge { .. })), "{r:?}");
+    let ok = PdfLoader
+        .load(&out, &LoadContext::new(&Limits::default()))
+        .expect("load");
+    assert_eq!(ok.text, "x");
+}
+
+/// A one-page PDF encrypted with lopdf: RC4 128-bit (`aes256 == false`) or AES-256.
+fn encrypted(user_password: &str, aes256: bool) -> Vec<u8> {
+    use lopdf::encryption::crypt_filters::{Aes256CryptFilter, CryptFilter};
+    use lopdf::{EncryptionState, EncryptionVersion, Permissions};
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    let plain = build(
+        |_| vec![page("BT /F1 10 Tf 72 700 Td (secret text) Tj ET")],
+        None,
+    );
+    let mut doc = Document::load_mem(&plain).expect("reload");
+    doc.trailer.set(
+        "ID",
+        vec![
+            Object::String(b"0123456789abcdef".to_vec(), StringFormat::Hexadecimal),
+            Object::String(b"0123456789abcdef".to_vec(), StringFormat::Hexadecimal),
+        ],
+    );
+    let key = [7u8; 32];
+    let version = if aes256 {
+        let filter: Arc<dyn CryptFilter> = Arc::new(Aes256CryptFilter);
+        EncryptionVersion::V5 {
+            encrypt_metadata: true,
+            crypt_filters: BTreeMap::from([(b"StdCF".to_vec(), filter)]),
+            file_encryption_key: &key,
+            stream_filter: b"StdCF".to_vec(),
+            string_filter: b"StdCF".to_vec(),
+            owner_password: "owner",
+            user_password,
+            permissions: Permissions::all(),
+        }
+    } else {
+        EncryptionVersion::V2 {
+            document: &doc,
+            owner_password: "owner",
+            user_password,
+            key_length: 128,
+            permissions: Permissions::all(),
+        }
+    };
+    let state = EncryptionState::try_from(version).expect("encryption state");
+    doc.encrypt(&state).expect("encrypt");
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save");
+    out
+}
+
+#[test]
+fn encryption_with_empty_and_real_passwords() {
+    let limits = Limits::default();
+    let with = |bytes: &[u8], pw: Option<&str>| {
+        let mut ctx = LoadContext::new(&limits);
+        ctx.pdf_password = pw;
+        PdfLoader.load(bytes, &ctx).map(|ex| ex.text)
+    };
+    for aes in [false, true] {
+        let open = encrypted("", aes);
+        assert!(
+            !open.windows(11).any(|w| w == b"secret text"),
+            "content is encrypted"
+        );
+        assert_eq!(with(&open, None).as_deref(), Ok("secret text"), "aes={aes}");
+
+        let locked = encrypted("s3cret", aes);
+        assert_eq!(
+            with(&locked, None),
+            Err(DocError::PasswordRequired),
+            "aes={aes}"
+        );
+        assert_eq!(
+            with(&locked, Some("nope")),
+            Err(DocError::WrongPassword),
+            "aes={aes}"
+        );
+        assert_eq!(
+            with(&locked, Some("s3cret")).as_deref(),
+            Ok("secret text"),
+            "aes={aes}"
+        );
+        assert_eq!(
+            with(&locked, Some("owner")).as_deref(),
+            Ok("secret text"),
+            "aes={aes}"
+        );
+    }
+}
+
+#[test]
+fn unsupported_security_handler() {
+    let locked = encrypted("s3cret", false);
+    let mut doc = Document::load_mem(&locked).expect("reload");
+    let enc_id = doc
+        .trailer
+        .get(b"Encrypt")
+        .and_then(Object::as_reference)
+        .expect("encrypt ref");
+    if let Ok(Object::Dictionary(d)) = doc.get_object_mut(enc_id) {
+        d.set("Filter", "Adobe.PubSec");
+    }
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save");
+    assert!(matches!(
+        load(&out),
+        Err(DocError::UnsupportedEncryption(_))
+    ));
+}

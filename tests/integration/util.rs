@@ -1,0 +1,228 @@
+//! Helpers shared by the integration tests: run the real `docket` binary, make temp
+//! dirs, write fixture files.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What one run of `docket` printed and how it ended.
+#[derive(Debug)]
+pub struct Run {
+    pub stdout: String,
+    pub stderr: String,
+    /// Exit code; `None` when killed by a signal (or by the timeout).
+    pub code: Option<i32>,
+    pub timed_out: bool,
+}
+
+impl Run {
+    /// Panics with the whole run when the exit code is not `code`.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert!(
+            !self.timed_out,
+            "docket did not finish in time\n{}",
+            self.describe()
+        );
+        assert_eq!(
+            self.code,
+            Some(code),
+            "unexpected exit code\n{}",
+            self.describe()
+        );
+        self
+    }
+
+    /// The stdout parsed as one JSON value.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON value ({e})\n{}", self.describe()))
+    }
+
+    /// The stdout parsed as JSON lines (blank lines skipped).
+    #[track_caller]
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("line is not JSON ({e}): {l}\n{}", self.describe()))
+            })
+            .collect()
+    }
+
+    pub fn describe(&self) -> String {
+        let cut = |s: &str| -> String {
+            if s.len() > 4000 {
+                let mut end = 4000;
+                while !s.is_char_boundary(end) {
+                    end -= 1;
+                }
+                format!("{}… ({} bytes)", &s[..end], s.len())
+            } else {
+                s.to_string()
+            }
+        };
+        format!(
+            "exit: {:?}{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code,
+            if self.timed_out { " (timed out)" } else { "" },
+            cut(&self.stdout),
+            cut(&self.stderr)
+        )
+    }
+}
+
+/// The default time a run may take before it is killed (hostile files must not hang).
+pub const TIMEOUT: Duration = Duration::from_secs(240);
+
+/// Run `docket ARGS...` in `dir` (or the current directory) and capture everything.
+pub fn docket<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    docket_in(None, args, TIMEOUT)
+}
+
+/// Run `docket` with a working directory and a timeout.
+pub fn docket_in<I, S>(dir: Option<&Path>, args: I, timeout: Duration) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_docket"));
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("RUST_LOG")
+        // Settings the CLI also reads from the environment must come from the test only.
+        .env_remove("DOCKET_PDF_PASSWORD")
+        .env_remove("DOCKET_EMBED_MODEL")
+        .env("NO_COLOR", "1");
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    let mut child = cmd.spawn().expect("start docket");
+    // Drain both pipes on threads so a chatty child cannot block on a full pipe.
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let start = Instant::now();
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for docket") {
+            break status;
+        }
+        if start.elapsed() > timeout {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait().expect("wait for killed docket");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = String::from_utf8(out_t.join().expect("stdout thread"))
+        .expect("docket wrote UTF-8 to stdout");
+    let stderr = String::from_utf8_lossy(&err_t.join().expect("stderr thread")).into_owned();
+    Run {
+        stdout,
+        stderr,
+        code: status.code(),
+        timed_out,
+    }
+}
+
+/// A fresh temporary directory, removed when dropped.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("docket-it-")
+        .tempdir()
+        .expect("temp dir")
+}
+
+/// Write `bytes` to `dir/name` (creating parent folders) and return the path.
+pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("create parent dir");
+    }
+    std::fs::write(&path, bytes).expect("write fixture");
+    path
+}
+
+/// The workspace root (the folder with the top-level Cargo.toml).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// The sample archive shipped with the project.
+pub fn sample_archive() -> PathBuf {
+    workspace_root().join("pipelines/examples/archive")
+}
+
+/// The pages of plain `docket extract` output (split at form feeds).
+pub fn pages(stdout: &str) -> Vec<&str> {
+    let text = stdout.strip_suffix('\n').unwrap_or(stdout);
+    text.split('\u{c}').collect()
+}
+
+/// A minimal Hugging Face `tokenizer.json` (whitespace words, one-entry vocabulary) in
+/// `dir/tokenizer/`, for `--embed-model`: ingest tests then need no model download and
+/// do not depend on which model is installed.
+pub fn word_tokenizer(dir: &Path) -> PathBuf {
+    let model = dir.join("tokenizer");
+    std::fs::create_dir_all(&model).expect("tokenizer dir");
+    let json = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],
+"normalizer":null,"pre_tokenizer":{"type":"Whitespace"},"post_processor":null,
+"decoder":null,"model":{"type":"WordLevel","vocab":{"[UNK]":0},"unk_token":"[UNK]"}}"#;
+    std::fs::write(model.join("tokenizer.json"), json).expect("write tokenizer.json");
+    model
+}
+
+/// The words of `text` joined by single spaces: compares extracted text exactly, word for
+/// word, without depending on how lines and paragraphs are broken.
+pub fn squash(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The `error: PATH: ...` line of stderr about `path`, if any.
+pub fn error_line<'a>(stderr: &'a str, path: &Path) -> Option<&'a str> {
+    let prefix = format!("error: {}: ", path.display());
+    stderr.lines().find(|l| l.starts_with(&prefix))
+}
+
+/// Asserts that stderr has `error: PATH: REASON…` for `path`, the reason starting with
+/// `reason` (the `DocError` Display text), case-insensitively.
+#[track_caller]
+pub fn assert_error(run: &Run, path: &Path, reason: &str) {
+    let line = error_line(&run.stderr, path).unwrap_or_else(|| {
+        panic!(
+            "no `error: {}: ...` line\n{}",
+            path.display(),
+            run.describe()
+        )
+    });
+    let got = line[format!("error: {}: ", path.display()).len()..].to_lowercase();
+    assert!(
+        got.starts_with(&reason.to_lowercase()),
+        "reason for {} should start with {reason:?}, got {got:?}\n{}",
+        path.display(),
+        run.describe()
+    );
+}
