@@ -128,8 +128,8 @@ fn warn_about(path: &Path, doc: &Document) {
     }
 }
 
-/// What one file gave: its documents with their chunks, or failures.
-type FileResult = Vec<Result<(Document, Vec<Chunk>), Error>>;
+/// What one file gave: its path, and its documents with their chunks, or failures.
+type FileResult<'a> = (&'a Path, Vec<Result<(Document, Vec<Chunk>), Error>>);
 
 #[derive(Debug, Default)]
 struct Totals {
@@ -137,8 +137,20 @@ struct Totals {
     chunks: usize,
     pages: usize,
     tokens: u64,
-    failed: usize,
+    /// Failures by kind (`password_required`, `corrupt`, ...), for the closing summary.
+    failed: std::collections::BTreeMap<&'static str, usize>,
     no_text_pages: usize,
+}
+
+impl Totals {
+    fn fail(&mut self, e: &Error) {
+        log(&format!("error: {e}"));
+        *self.failed.entry(e.kind()).or_default() += 1;
+    }
+
+    fn failures(&self) -> usize {
+        self.failed.values().sum()
+    }
 }
 
 pub fn ingest(args: IngestArgs) -> Result<Outcome> {
@@ -155,26 +167,26 @@ pub fn ingest(args: IngestArgs) -> Result<Outcome> {
 
     let mut totals = Totals::default();
     for e in &walk.errors {
-        log(&format!("error: {e}"));
-        totals.failed += 1;
+        totals.fail(e);
     }
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut out = std::io::stdout().lock();
-    let work = |file: &SourceFile| -> FileResult {
-        ingestor
+    let work = |file: &SourceFile| -> FileResult<'_> {
+        let results = ingestor
             .documents(file)
             .map(|doc| {
                 let doc = doc?;
                 let chunks = chunker.chunk(&doc)?;
                 Ok((doc, chunks))
             })
-            .collect()
+            .collect();
+        (&file.path, results)
     };
-    crate::par::for_each_ordered(&walk.files, workers, work, |results| -> Result<()> {
+    crate::par::for_each_ordered(&walk.files, workers, work, |(path, results)| -> Result<()> {
         for r in results {
             match r {
                 Ok((doc, chunks)) => {
-                    warn_about(Path::new(&doc.source), &doc);
+                    warn_about(path, &doc);
                     totals.documents += 1;
                     totals.pages += doc.pages.len();
                     totals.no_text_pages += doc.pages_without_text().len();
@@ -196,10 +208,7 @@ pub fn ingest(args: IngestArgs) -> Result<Outcome> {
                         )?;
                     }
                 }
-                Err(e) => {
-                    log(&format!("error: {e}"));
-                    totals.failed += 1;
-                }
+                Err(e) => totals.fail(&e),
             }
         }
         Ok(())
@@ -225,11 +234,16 @@ pub fn ingest(args: IngestArgs) -> Result<Outcome> {
     if !walk.skipped.is_empty() {
         summary.push_str(&format!("; {} files skipped (unsupported format)", walk.skipped.len()));
     }
-    if totals.failed > 0 {
-        summary.push_str(&format!("; {} failed (see errors above)", totals.failed));
+    if totals.failures() > 0 {
+        let kinds: Vec<String> = totals.failed.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        summary.push_str(&format!(
+            "; {} failed: {} (see the errors above)",
+            totals.failures(),
+            kinds.join(", ")
+        ));
     }
     log(&summary);
-    if totals.failed > 0 {
+    if totals.failures() > 0 {
         Ok(Outcome::Partial)
     } else {
         Ok(Outcome::Success)
