@@ -129,7 +129,7 @@ fn warn_about(path: &Path, doc: &Document) {
 }
 
 /// What one file gave: its path, and its documents with their chunks, or failures.
-type FileResult<'a> = (&'a Path, Vec<Result<(Document, Vec<Chunk>), Error>>);
+type FileResult = (std::path::PathBuf, Vec<Result<(Document, Vec<Chunk>), Error>>);
 
 #[derive(Debug, Default)]
 struct Totals {
@@ -171,7 +171,7 @@ pub fn ingest(args: IngestArgs) -> Result<Outcome> {
     }
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut out = std::io::stdout().lock();
-    let work = |file: &SourceFile| -> FileResult<'_> {
+    let work = |file: &SourceFile| -> FileResult {
         let results = ingestor
             .documents(file)
             .map(|doc| {
@@ -180,13 +180,13 @@ pub fn ingest(args: IngestArgs) -> Result<Outcome> {
                 Ok((doc, chunks))
             })
             .collect();
-        (&file.path, results)
+        (file.path.clone(), results)
     };
     crate::par::for_each_ordered(&walk.files, workers, work, |(path, results)| -> Result<()> {
         for r in results {
             match r {
                 Ok((doc, chunks)) => {
-                    warn_about(path, &doc);
+                    warn_about(&path, &doc);
                     totals.documents += 1;
                     totals.pages += doc.pages.len();
                     totals.no_text_pages += doc.pages_without_text().len();
