@@ -3,6 +3,7 @@
 //! `pdfgen` writes the PDF fixtures; `pdfgen_sanity` checks them with lopdf alone, so it
 //! runs whatever the state of the CLI. The other modules drive `docket` itself.
 
+mod chunking;
 mod pdf_fixtures;
 mod pdfgen;
 mod pdfgen_sanity;
