@@ -7,8 +7,12 @@
 
 pub mod document;
 pub mod error;
+mod flow;
+pub mod html;
 pub mod loader;
+pub mod markdown;
 pub mod normalize;
+pub mod text;
 
 pub use document::{Document, Extracted, Format, Heading, Page, TextBuilder};
 pub use error::{DocError, Error, Result};

@@ -155,9 +155,9 @@ pub fn loader_for(format: crate::Format) -> Option<&'static dyn Loader> {
     use crate::Format;
     match format {
         Format::Pdf => None,
-        Format::Text => None,
-        Format::Markdown => None,
-        Format::Html => None,
+        Format::Text => Some(&crate::text::TextLoader),
+        Format::Markdown => Some(&crate::markdown::MarkdownLoader),
+        Format::Html => Some(&crate::html::HtmlLoader),
         Format::Docx => None,
         Format::Email => None,
         Format::Csv | Format::Jsonl => None,
