@@ -207,6 +207,24 @@ impl Flow {
         Some(title)
     }
 
+    /// Append inline text in which `\n` is a hard line break even outside preformatted
+    /// mode (DOCX runs with `w:br`, plain-text e-mail bodies).
+    pub(crate) fn text_with_breaks(&mut self, s: &str) {
+        for (i, line) in s.split('\n').enumerate() {
+            if i > 0 {
+                self.line_break();
+            }
+            self.text(line);
+        }
+    }
+
+    /// A whole heading at once.
+    pub(crate) fn heading(&mut self, level: u8, title: &str) -> Option<String> {
+        self.start_heading(level);
+        self.text(title);
+        self.end_heading()
+    }
+
     /// Enter or leave a preformatted region (nesting is counted).
     pub(crate) fn set_pre(&mut self, on: bool) {
         if on {

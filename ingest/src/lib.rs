@@ -6,6 +6,7 @@
 //! as hostile ([`Limits`]); errors name the file and the reason ([`Error`]).
 
 pub mod document;
+pub mod docx;
 pub mod error;
 mod flow;
 pub mod html;
@@ -13,6 +14,7 @@ pub mod loader;
 pub mod markdown;
 pub mod normalize;
 pub mod text;
+mod xml;
 
 pub use document::{Document, Extracted, Format, Heading, Page, TextBuilder};
 pub use error::{DocError, Error, Result};

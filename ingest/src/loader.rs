@@ -158,7 +158,7 @@ pub fn loader_for(format: crate::Format) -> Option<&'static dyn Loader> {
         Format::Text => Some(&crate::text::TextLoader),
         Format::Markdown => Some(&crate::markdown::MarkdownLoader),
         Format::Html => Some(&crate::html::HtmlLoader),
-        Format::Docx => None,
+        Format::Docx => Some(&crate::docx::DocxLoader),
         Format::Email => None,
         Format::Csv | Format::Jsonl => None,
     }
