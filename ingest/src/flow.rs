@@ -207,12 +207,17 @@ impl Flow {
         Some(title)
     }
 
-    /// Append inline text in which `\n` is a hard line break even outside preformatted
-    /// mode (DOCX runs with `w:br`, plain-text e-mail bodies).
+    /// Append text in which `\n` is a hard line break even outside preformatted mode,
+    /// and a blank line a paragraph break (DOCX runs with `w:br`, plain-text e-mail
+    /// bodies).
     pub(crate) fn text_with_breaks(&mut self, s: &str) {
         for (i, line) in s.split('\n').enumerate() {
             if i > 0 {
-                self.line_break();
+                if line.trim().is_empty() {
+                    self.paragraph_break();
+                } else {
+                    self.line_break();
+                }
             }
             self.text(line);
         }

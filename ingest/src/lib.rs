@@ -7,6 +7,7 @@
 
 pub mod document;
 pub mod docx;
+pub mod email;
 pub mod error;
 mod flow;
 pub mod html;

@@ -159,7 +159,7 @@ pub fn loader_for(format: crate::Format) -> Option<&'static dyn Loader> {
         Format::Markdown => Some(&crate::markdown::MarkdownLoader),
         Format::Html => Some(&crate::html::HtmlLoader),
         Format::Docx => Some(&crate::docx::DocxLoader),
-        Format::Email => None,
+        Format::Email => Some(&crate::email::EmailLoader),
         Format::Csv | Format::Jsonl => None,
     }
 }
