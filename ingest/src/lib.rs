@@ -14,6 +14,7 @@ pub mod html;
 pub mod loader;
 pub mod markdown;
 pub mod normalize;
+pub mod records;
 pub mod text;
 mod xml;
 
