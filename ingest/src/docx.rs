@@ -66,6 +66,10 @@ impl Loader for DocxLoader {
             Some(xml) => parse_styles(&xml, ctx)?,
             None => StyleMap::default(),
         };
+        let numbering = match read_part(&mut zip, "word/numbering.xml", ctx)? {
+            Some(xml) => parse_numbering(&xml, ctx)?,
+            None => Numbering::default(),
+        };
         let mut flow = Flow::new(ctx);
         if let Some(core) = read_part(&mut zip, "docProps/core.xml", ctx)? {
             read_core(&core, &mut flow, ctx)?;
@@ -73,6 +77,9 @@ impl Loader for DocxLoader {
         let mut body = Body {
             flow,
             styles: &styles,
+            numbering: &numbering,
+            counters: HashMap::new(),
+            last_was_item: false,
             paras: Vec::new(),
             in_ppr: 0,
             in_t: false,
@@ -120,6 +127,74 @@ fn read_part(
         ctx.deadline.check()?;
     }
     Ok(Some(crate::text::decode(&out, None).text))
+}
+
+/// List formats from `word/numbering.xml`: (numId, level) -> bullet or numbered, and
+/// the first number.
+#[derive(Debug, Default)]
+struct Numbering {
+    levels: HashMap<(String, u8), ListLevel>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ListLevel {
+    bullet: bool,
+    start: u64,
+}
+
+fn parse_numbering(xml: &str, ctx: &LoadContext<'_>) -> Result<Numbering, DocError> {
+    // abstractNumId -> level -> format; numId -> abstractNumId.
+    let mut abstracts: HashMap<String, HashMap<u8, ListLevel>> = HashMap::new();
+    let mut nums: Vec<(String, String)> = Vec::new();
+    let mut cur_abstract: Option<String> = None;
+    let mut cur_level: Option<u8> = None;
+    let mut cur_num: Option<String> = None;
+    walk(xml, "word/numbering.xml", EXPECTED, ctx, |n| {
+        match n {
+            Node::Open(e) => {
+                match local(e) {
+                    "abstractNum" => cur_abstract = attr(e, "abstractNumId"),
+                    "lvl" => cur_level = attr(e, "ilvl").and_then(|v| v.trim().parse().ok()),
+                    "numFmt" | "start" => {
+                        if let (Some(a), Some(l), Some(v)) =
+                            (&cur_abstract, cur_level, attr(e, "val"))
+                        {
+                            let lvl = abstracts.entry(a.clone()).or_default().entry(l).or_insert(
+                                ListLevel {
+                                    bullet: false,
+                                    start: 1,
+                                },
+                            );
+                            if local(e) == "numFmt" {
+                                lvl.bullet = v == "bullet" || v == "none";
+                            } else {
+                                lvl.start = v.trim().parse().unwrap_or(1);
+                            }
+                        }
+                    }
+                    "num" => cur_num = attr(e, "numId"),
+                    "abstractNumId" => {
+                        if let (Some(num), Some(a)) = (&cur_num, attr(e, "val")) {
+                            nums.push((num.clone(), a));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Node::Close("abstractNum") => cur_abstract = None,
+            Node::Close("lvl") => cur_level = None,
+            Node::Close("num") => cur_num = None,
+            _ => {}
+        }
+        Ok(())
+    })?;
+    let mut out = Numbering::default();
+    for (num, a) in nums {
+        for (l, lvl) in abstracts.get(&a).into_iter().flatten() {
+            out.levels.insert((num.clone(), *l), *lvl);
+        }
+    }
+    Ok(out)
 }
 
 /// What a paragraph style makes of a paragraph.
@@ -303,6 +378,9 @@ struct Para {
     style: Option<String>,
     /// Direct `w:outlineLvl` in the paragraph's properties.
     outline: Option<u8>,
+    /// List membership (`w:numPr`): numbering id and level.
+    num_id: Option<String>,
+    ilvl: u8,
 }
 
 /// The walk over `word/document.xml`.
@@ -310,6 +388,11 @@ struct Para {
 struct Body<'s> {
     flow: Flow,
     styles: &'s StyleMap,
+    numbering: &'s Numbering,
+    /// Next number per (numId, level) of numbered lists.
+    counters: HashMap<(String, u8), u64>,
+    /// The last paragraph written was a list item (items are one per line).
+    last_was_item: bool,
     /// Open paragraphs: more than one inside text boxes.
     paras: Vec<Para>,
     /// Inside `w:pPr` (where `w:tab` is a tab stop, not a tab).
@@ -347,11 +430,26 @@ impl Body<'_> {
                             p.outline = attr(e, "val").and_then(|v| v.trim().parse().ok());
                         }
                     }
+                    "numId" if self.in_ppr > 0 => {
+                        if let Some(p) = self.paras.last_mut() {
+                            p.num_id = attr(e, "val").filter(|v| v.trim() != "0");
+                        }
+                    }
+                    "ilvl" if self.in_ppr > 0 => {
+                        if let Some(p) = self.paras.last_mut() {
+                            p.ilvl = attr(e, "val")
+                                .and_then(|v| v.trim().parse().ok())
+                                .unwrap_or(0);
+                        }
+                    }
                     "t" => self.in_t = true,
                     "tab" if self.in_ppr == 0 => self.push('\t'),
                     "br" | "cr" => self.push('\n'),
                     "noBreakHyphen" => self.push('-'),
-                    "tbl" => self.flow.paragraph_break(),
+                    "tbl" => {
+                        self.last_was_item = false;
+                        self.flow.paragraph_break();
+                    }
                     "tr" => self.flow.line_break(),
                     "tc" => {
                         self.cells += 1;
@@ -417,6 +515,12 @@ impl Body<'_> {
             }),
             _ => p.style.as_deref().and_then(|s| self.styles.get(s)),
         };
+        if heading.is_none()
+            && let Some(num_id) = p.num_id.clone()
+        {
+            return self.emit_item(p, num_id);
+        }
+        self.last_was_item = false;
         match heading {
             Some(h) => {
                 let t = self.flow.heading(h.level, &p.text);
@@ -432,6 +536,39 @@ impl Body<'_> {
                 self.flow.paragraph_break();
             }
         }
+    }
+}
+
+impl Body<'_> {
+    /// A list paragraph: on its own line, after `- ` or its number.
+    fn emit_item(&mut self, p: Para, num_id: String) {
+        if self.last_was_item {
+            self.flow.line_break();
+        } else {
+            self.flow.paragraph_break();
+        }
+        self.last_was_item = true;
+        let level = self
+            .numbering
+            .levels
+            .get(&(num_id.clone(), p.ilvl))
+            .copied();
+        // A new item at a level restarts the numbering of the levels below it.
+        self.counters
+            .retain(|(id, l), _| !(*id == num_id && *l > p.ilvl));
+        match level {
+            Some(ListLevel {
+                bullet: false,
+                start,
+            }) => {
+                let n = self.counters.entry((num_id, p.ilvl)).or_insert(start);
+                self.flow.text(&format!("{n}. "));
+                *n += 1;
+            }
+            _ => self.flow.text("- "),
+        }
+        self.flow.text_with_breaks(&p.text);
+        self.flow.line_break();
     }
 }
 
