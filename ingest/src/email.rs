@@ -178,6 +178,23 @@ mod tests {
     }
 
     #[test]
+    fn deeply_nested_multipart_does_not_overflow() {
+        let n = 5_000;
+        let mut raw = String::from("From: a@example.org\nSubject: deep\n");
+        for i in 0..n {
+            raw.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=\"b{i}\"\n\n--b{i}\n"
+            ));
+        }
+        raw.push_str("Content-Type: text/plain\n\ninnermost\n");
+        for i in (0..n).rev() {
+            raw.push_str(&format!("--b{i}--\n"));
+        }
+        let ex = load(&raw).unwrap();
+        assert_eq!(ex.title.as_deref(), Some("deep"));
+    }
+
+    #[test]
     fn not_an_email() {
         assert_eq!(
             load("just some text\nwithout headers\n")

@@ -202,6 +202,8 @@ struct Walker<'c, 'l> {
     overflow: usize,
     /// Open elements whose content is skipped.
     skipping: usize,
+    /// Open `<head>` elements (text there is not content).
+    heads: usize,
     /// Next number of each open list (`None` for bullets).
     lists: Vec<Option<u64>>,
     title: Option<String>,
@@ -232,6 +234,7 @@ pub fn html_to_text(html: &str, ctx: &LoadContext<'_>) -> Result<Extracted, DocE
         max_stack,
         overflow: 0,
         skipping: 0,
+        heads: 0,
         lists: Vec::new(),
         title: None,
         in_title: false,
@@ -294,8 +297,25 @@ impl Walker<'_, '_> {
             "tr" => self.close_implied(&["tr"], &["table"]),
             "dt" | "dd" => self.close_implied(&["dt", "dd"], &["dl"]),
             "option" => self.close_implied(&["option"], &["select"]),
-            "body" => self.close_implied(&["head"], &[]),
             _ => {}
+        }
+        // Content in a head that was never closed starts the body, as in browsers.
+        if self.heads > 0
+            && !matches!(
+                name,
+                "title"
+                    | "meta"
+                    | "link"
+                    | "style"
+                    | "script"
+                    | "base"
+                    | "noscript"
+                    | "template"
+                    | "head"
+                    | "html"
+            )
+        {
+            self.close_implied(&["head"], &[]);
         }
         let hidden = attr("hidden").is_some()
             || attr("aria-hidden").is_some_and(|v| v.eq_ignore_ascii_case("true"))
@@ -336,6 +356,9 @@ impl Walker<'_, '_> {
         }
         if role == Role::Skip {
             self.skipping += 1;
+        }
+        if role == Role::Head {
+            self.heads += 1;
         }
         self.stack.push(Open {
             name: name.to_string(),
@@ -483,6 +506,9 @@ impl Walker<'_, '_> {
             let Some(open) = self.stack.pop() else {
                 break;
             };
+            if open.role == Role::Head {
+                self.heads = self.heads.saturating_sub(1);
+            }
             if open.role == Role::Skip {
                 self.skipping = self.skipping.saturating_sub(1);
             } else if self.skipping == 0 {
@@ -496,7 +522,7 @@ impl Walker<'_, '_> {
             self.title_buf.push_str(s);
             return;
         }
-        if self.skipping > 0 || self.stack.iter().any(|o| o.role == Role::Head) {
+        if self.skipping > 0 || self.heads > 0 {
             return;
         }
         self.flow.text(s);
@@ -608,6 +634,13 @@ mod tests {
             .unwrap();
         assert_eq!(ex.text, "café");
         assert_eq!(ex.warnings.len(), 1);
+    }
+
+    #[test]
+    fn unclosed_head() {
+        let ex = load("<html><head><title>T</title><p>text");
+        assert_eq!(ex.text, "text");
+        assert_eq!(ex.title.as_deref(), Some("T"));
     }
 
     #[test]

@@ -61,6 +61,9 @@ fn render(src: &str, flow: &mut Flow, ctx: &LoadContext<'_>) -> Result<(), DocEr
     // One entry per open list: the next number for ordered lists, `None` for bullets.
     let mut lists: Vec<Option<u64>> = Vec::new();
     let mut heading_level = 0u8;
+    // An HTML block, collected whole and read by the HTML loader at its end, so that
+    // scripts and styles in it are dropped like in any page.
+    let mut html_block: Option<String> = None;
     for event in Parser::new_ext(src, opts) {
         flow.check(ctx)?;
         match event {
@@ -98,7 +101,7 @@ fn render(src: &str, flow: &mut Flow, ctx: &LoadContext<'_>) -> Result<(), DocEr
                 Tag::TableHead | Tag::TableRow => flow.line_break(),
                 Tag::TableCell => flow.cell_break(),
                 Tag::DefinitionListTitle | Tag::DefinitionListDefinition => flow.line_break(),
-                Tag::HtmlBlock => flow.paragraph_break(),
+                Tag::HtmlBlock => html_block = Some(String::new()),
                 _ => {}
             },
             Event::End(tag) => match tag {
@@ -129,17 +132,28 @@ fn render(src: &str, flow: &mut Flow, ctx: &LoadContext<'_>) -> Result<(), DocEr
                         flow.line_break();
                     }
                 }
-                TagEnd::BlockQuote(_)
-                | TagEnd::FootnoteDefinition
-                | TagEnd::Table
-                | TagEnd::HtmlBlock => flow.paragraph_break(),
+                TagEnd::HtmlBlock => {
+                    if let Some(html) = html_block.take() {
+                        let ex = crate::html::html_to_text(&html, ctx)?;
+                        flow.paragraph_break();
+                        flow.text_with_breaks(&ex.text);
+                        flow.paragraph_break();
+                    }
+                }
+                TagEnd::BlockQuote(_) | TagEnd::FootnoteDefinition | TagEnd::Table => {
+                    flow.paragraph_break()
+                }
                 TagEnd::TableHead | TagEnd::TableRow | TagEnd::Item => flow.line_break(),
                 _ => {}
             },
             Event::Text(t) | Event::Code(t) | Event::InlineMath(t) | Event::DisplayMath(t) => {
                 flow.text(&t)
             }
-            Event::Html(h) | Event::InlineHtml(h) => strip_tags(&h, flow),
+            Event::Html(h) => match &mut html_block {
+                Some(block) => block.push_str(&h),
+                None => strip_tags(&h, flow),
+            },
+            Event::InlineHtml(h) => strip_tags(&h, flow),
             Event::SoftBreak => flow.text(" "),
             Event::HardBreak => flow.line_break(),
             Event::Rule => flow.paragraph_break(),
@@ -149,9 +163,8 @@ fn render(src: &str, flow: &mut Flow, ctx: &LoadContext<'_>) -> Result<(), DocEr
     Ok(())
 }
 
-/// Raw HTML inside Markdown: keep the text between tags, drop comments, and turn `<br>`
-/// and block tags into breaks. Good enough for the snippets Markdown authors embed; whole
-/// HTML documents go through the HTML loader.
+/// Inline HTML inside Markdown: keep the text between tags, drop comments, and turn
+/// `<br>` and block tags into breaks. HTML blocks go through the HTML loader instead.
 fn strip_tags(html: &str, flow: &mut Flow) {
     let mut rest = html;
     while !rest.is_empty() {
@@ -183,22 +196,24 @@ fn strip_tags(html: &str, flow: &mut Flow) {
     }
 }
 
-/// Split `---` front matter from the body. Returns its `key: value` pairs (keys lower
-/// case, quotes stripped, block lists joined with `, `) and the remaining Markdown.
+/// Split front matter from the body: YAML between `---` lines, or TOML between `+++`
+/// lines. Returns its `key: value` (`key = value`) pairs, keys lower case, quotes
+/// stripped, YAML block lists joined with `, `, and the remaining Markdown.
 pub fn split_front_matter(src: &str) -> (Vec<(String, String)>, &str) {
     let src = src.strip_prefix('\u{feff}').unwrap_or(src);
-    let Some(after) = src
-        .strip_prefix("---\n")
-        .or_else(|| src.strip_prefix("---\r\n"))
-    else {
-        return (Vec::new(), src);
+    let first_line = src.split_inclusive('\n').next().unwrap_or("");
+    let (fence, sep) = match first_line.trim_end() {
+        "---" => ("---", ':'),
+        "+++" => ("+++", '='),
+        _ => return (Vec::new(), src),
     };
-    // The block ends at a line that is `---` or `...`.
+    let after = &src[first_line.len()..];
+    // The block ends at a line that is the fence (or `...` for YAML).
     let mut offset = 0;
     let mut end = None;
     for line in after.split_inclusive('\n') {
         let t = line.trim_end();
-        if t == "---" || t == "..." {
+        if t == fence || (fence == "---" && t == "...") {
             end = Some((offset, offset + line.len()));
             break;
         }
@@ -228,7 +243,7 @@ pub fn split_front_matter(src: &str) -> (Vec<(String, String)>, &str) {
             continue;
         }
         list_key = None;
-        let Some((k, v)) = t.split_once(':') else {
+        let Some((k, v)) = t.split_once(sep) else {
             continue;
         };
         let key = k.trim().to_ascii_lowercase();
@@ -314,6 +329,31 @@ mod tests {
             ex.text,
             "Heading one\n\nName | Qty\na | 1\nb | 2\n\nquoted bold text"
         );
+    }
+
+    #[test]
+    fn html_blocks_and_toml_front_matter() {
+        let ex = load(
+            "+++\ntitle = \"Hugo page\"\ndraft = false\n+++\n\nIntro.\n\n\
+             <div class=\"note\">\n<script>track()</script><p>Inside <b>html</b></p>\n</div>\n\nAfter.\n",
+        );
+        assert_eq!(ex.title.as_deref(), Some("Hugo page"));
+        assert_eq!(ex.metadata["draft"], "false");
+        assert_eq!(ex.text, "Intro.\n\nInside html\n\nAfter.");
+    }
+
+    #[test]
+    fn pathological_nesting_is_fine() {
+        let limits = Limits::default();
+        let ctx = LoadContext::new(&limits);
+        let quotes = format!("{}deep\n", ">".repeat(50_000));
+        let ex = MarkdownLoader.load(quotes.as_bytes(), &ctx).unwrap();
+        assert_eq!(ex.text, "deep");
+        let lists: String = (0..2_000)
+            .map(|i| format!("{}- item\n", "  ".repeat(i)))
+            .collect();
+        let ex = MarkdownLoader.load(lists.as_bytes(), &ctx).unwrap();
+        assert!(ex.text.starts_with("- item\n- item"));
     }
 
     #[test]
