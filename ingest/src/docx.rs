@@ -15,8 +15,8 @@
 //!
 //! Title and metadata come from `docProps/core.xml` (title, creator -> `author`, dates,
 //! subject, keywords, description); without a core title, the first `Title`-styled
-//! paragraph (or else the first level-1 heading) is the title. Footnotes, comments,
-//! headers and footers are not read.
+//! paragraph (or else the first level-1 heading) is the title. Footnotes and endnotes
+//! are appended after the body; comments, headers and footers are not read.
 
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
@@ -92,6 +92,17 @@ impl Loader for DocxLoader {
             body.node(n);
             body.flow.check(ctx)
         })?;
+        // Notes follow the body: their text is worth finding, their anchors carry none.
+        for part in ["word/footnotes.xml", "word/endnotes.xml"] {
+            if let Some(xml) = read_part(&mut zip, part, ctx)? {
+                body.paras.clear();
+                body.last_was_item = false;
+                walk(&xml, part, EXPECTED, ctx, |n| {
+                    body.node(n);
+                    body.flow.check(ctx)
+                })?;
+            }
+        }
         let mut flow = body.flow;
         if !flow.has_title()
             && let Some(t) = body.title_para.or(body.first_h1)

@@ -46,7 +46,7 @@ fn docx_made_by_pandoc() {
         "Field Report\n\nAnn Lee\n\n2024-03-01\n\nOverview\n\n\
          The survey covered three sites and one pilot.\n\nResults\n\n\
          Site | Samples\nNorth | 12\nSouth | 7\n\n- First finding\n- Second finding\n\n\
-         Steps taken:\n\n1. Collect samples\n2. Label them\n\nNext steps\n\nSee the project page for details."
+         Steps taken:\n\n1. Collect samples\n2. Label them\n\nNext steps\n\nSee the project page for details.\n\nRun in May."
     );
     assert_eq!(ex.title.as_deref(), Some("Field Report"));
     assert_eq!(
@@ -70,7 +70,7 @@ fn markdown_with_front_matter() {
         ex.text,
         "Overview\n\nThe survey covered three sites and one pilot.\n\nResults\n\n\
          Site | Samples\nNorth | 12\nSouth | 7\n\n- First finding\n- Second finding\n\n\
-         Steps taken:\n\n1. Collect samples\n2. Label them\n\nNext steps\n\nSee the project page for details."
+         Steps taken:\n\n1. Collect samples\n2. Label them\n\nNext steps\n\nSee the project page for details.\n\nRun in May."
     );
     assert_eq!(ex.title.as_deref(), Some("Field Report"));
     assert_eq!(ex.metadata["author"], "Ann Lee");
