@@ -714,6 +714,19 @@ mod tests {
     }
 
     #[test]
+    fn too_many_entries() {
+        let names: Vec<String> = (0..=MAX_ZIP_ENTRIES).map(|i| format!("f{i}")).collect();
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for n in &names {
+            w.start_file(n.as_str(), SimpleFileOptions::default())
+                .unwrap();
+        }
+        let bytes = w.finish().unwrap().into_inner();
+        let err = load_with(&bytes, &Limits::default()).unwrap_err();
+        assert_eq!(err.kind(), "too_large", "{err}");
+    }
+
+    #[test]
     fn billion_laughs_is_refused() {
         let xml = r#"<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">

@@ -21,7 +21,9 @@
 //! texts with stray quotes (common in SMS and review dumps) do not swallow the next lines.
 //! Fields that are not UTF-8 are decoded as Windows-1252, with a warning on the row.
 //!
-//! JSON Lines: one object per line, blank lines skipped. Nested objects are flattened to
+//! JSON Lines: one object per line, blank lines skipped. Keys are matched exactly, and an
+//! auto-detected text column is looked for in the first row only (rows need not share
+//! their keys; a row without the text field is a bad row). Nested objects are flattened to
 //! dotted keys (`{"a":{"b":1}}` gives column `a.b`), so text and title columns may name
 //! nested fields; arrays, numbers and booleans become their JSON text; nulls are absent.
 
@@ -580,7 +582,7 @@ impl<R: Read> Records<R> {
             flatten("", &obj, &mut pairs);
             if self.plan.is_none() {
                 let names: Vec<String> = pairs.iter().map(|(k, _)| k.clone()).collect();
-                match resolve_plan(&self.opts, &names) {
+                match jsonl_plan(&self.opts, &names) {
                     Ok(p) => self.plan = Some(p),
                     Err(reason) => return Some(Err(RecordError::File { line: at, reason })),
                 }
@@ -742,6 +744,24 @@ fn find_column(names: &[String], wanted: &str) -> Option<String> {
         .cloned()
 }
 
+/// JSON Lines rows need not share their keys, and a key whose value is null is absent:
+/// configured columns are used as given (a row without them is a bad row), and only an
+/// auto-detected text column is looked for, in the first row.
+fn jsonl_plan(opts: &RecordOptions, first_row: &[String]) -> Result<Plan, String> {
+    let text = if opts.text_columns.is_empty() {
+        resolve_plan(opts, first_row)?.text
+    } else {
+        opts.text_columns.clone()
+    };
+    Ok(Plan {
+        text,
+        title: opts.title_column.clone(),
+        id: opts.id_column.clone(),
+    })
+}
+
+/// Match the configured columns against the header (the error lists the columns
+/// available) and find the text column by name when none is configured.
 fn resolve_plan(opts: &RecordOptions, names: &[String]) -> Result<Plan, String> {
     let available = || names.join(", ");
     let text = if opts.text_columns.is_empty() {
@@ -949,6 +969,32 @@ mod tests {
         assert_eq!((r.key.as_str(), r.line), ("5", 6));
         assert_eq!(r.extracted.text, "second\nrow");
         assert_eq!(r.extracted.title.as_deref(), Some("T"));
+    }
+
+    #[test]
+    fn jsonl_configured_columns_may_be_absent_in_some_rows() {
+        let opts = RecordOptions {
+            text_columns: vec!["body".into()],
+            id_column: Some("id".into()),
+            ..RecordOptions::default()
+        };
+        let out = rows(
+            "{\"id\":\"a\",\"body\":null}\n{\"id\":\"b\",\"body\":\"hi\"}\n{\"body\":\"x\"}\n",
+            &opts,
+        );
+        assert_eq!(out.len(), 3);
+        assert_eq!(
+            out[0].as_ref().unwrap_err().to_string(),
+            "line 1: missing text field body"
+        );
+        assert_eq!(out[1].as_ref().unwrap().key, "b");
+        assert!(
+            out[2]
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("id column")
+        );
     }
 
     #[test]
