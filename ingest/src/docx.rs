@@ -573,10 +573,10 @@ impl Body<'_> {
                 start,
             }) => {
                 let n = self.counters.entry((num_id, p.ilvl)).or_insert(start);
-                self.flow.text(&format!("{n}. "));
+                self.flow.marker(format!("{n}. "));
                 *n += 1;
             }
-            _ => self.flow.text("- "),
+            _ => self.flow.marker("- ".into()),
         }
         self.flow.text_with_breaks(&p.text);
         self.flow.line_break();

@@ -55,6 +55,9 @@ pub(crate) struct Flow {
     /// Depth of preformatted regions (`<pre>`, code blocks): whitespace is kept there.
     pre: u32,
     heading: Option<OpenHeading>,
+    /// A list marker (`- `, `3. `) written before the next visible character, so that
+    /// items without text leave no lone markers.
+    marker: Option<String>,
     max_text_bytes: u64,
     title: Option<String>,
     metadata: Vec<(String, String)>,
@@ -70,6 +73,7 @@ impl Flow {
             pending_ws: String::new(),
             pre: 0,
             heading: None,
+            marker: None,
             max_text_bytes: ctx.limits.max_text_bytes,
             title: None,
             metadata: Vec::new(),
@@ -138,6 +142,7 @@ impl Flow {
     }
 
     fn write_sep(&mut self) {
+        let marker = self.marker.take();
         if !self.text.is_empty() {
             self.text.push_str(match self.sep {
                 Sep::None => "",
@@ -148,6 +153,16 @@ impl Flow {
             });
         }
         self.sep = Sep::None;
+        if let Some(m) = marker {
+            self.text.push_str(&m);
+        }
+    }
+
+    /// Start a list item with `marker`; it is written only if the item has text.
+    pub(crate) fn marker(&mut self, marker: String) {
+        if self.heading.is_none() {
+            self.marker = Some(marker);
+        }
     }
 
     /// The next text starts on a new line.
@@ -255,6 +270,7 @@ impl Flow {
         self.sep = cp.sep;
         self.pending_ws.clear();
         self.heading = None;
+        self.marker = None;
     }
 
     /// `Err(TooLarge)` once the text is over the cap, `Err(Timeout)` past the deadline.

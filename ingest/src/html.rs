@@ -401,10 +401,10 @@ impl Walker<'_, '_> {
                 self.flow.line_break();
                 match self.lists.last_mut() {
                     Some(Some(n)) => {
-                        self.flow.text(&format!("{n}. "));
+                        self.flow.marker(format!("{n}. "));
                         *n += 1;
                     }
-                    _ => self.flow.text("- "),
+                    _ => self.flow.marker("- ".into()),
                 }
             }
             Role::Cell => self.flow.cell_break(),
@@ -645,8 +645,10 @@ mod tests {
 
     #[test]
     fn pre_keeps_lines() {
-        let ex = load("<p>a</p><pre>x  = 1\n  y\n</pre><p>b</p>");
-        assert_eq!(ex.text, "a\n\nx  = 1\n  y\n\nb");
+        let ex = load(
+            "<ul><li><a><img></a></li><li> x </li></ul><p>a</p><pre>x  = 1\n  y\n</pre><p>b</p>",
+        );
+        assert_eq!(ex.text, "- x\n\na\n\nx  = 1\n  y\n\nb");
     }
 
     #[test]

@@ -92,10 +92,10 @@ fn render(src: &str, flow: &mut Flow, ctx: &LoadContext<'_>) -> Result<(), DocEr
                     flow.line_break();
                     match lists.last_mut() {
                         Some(Some(n)) => {
-                            flow.text(&format!("{n}. "));
+                            flow.marker(format!("{n}. "));
                             *n += 1;
                         }
-                        _ => flow.text("- "),
+                        _ => flow.marker("- ".into()),
                     }
                 }
                 Tag::TableHead | Tag::TableRow => flow.line_break(),
