@@ -129,6 +129,11 @@ pub struct RecordOptions {
     /// `1`, `2`, ... (so `text_columns` must be given).
     #[serde(default = "RecordOptions::default_has_headers")]
     pub has_headers: bool,
+    /// The text columns hold HTML fragments (review and forum dumps with `<br />`,
+    /// `&amp;`): read them through the HTML loader. Off by default, since `<` in plain
+    /// text would be taken as markup.
+    #[serde(default = "RecordOptions::default_html")]
+    pub html: bool,
 }
 
 impl RecordOptions {
@@ -150,6 +155,9 @@ impl RecordOptions {
     pub fn default_has_headers() -> bool {
         true
     }
+    pub fn default_html() -> bool {
+        false
+    }
 }
 
 impl Default for RecordOptions {
@@ -161,6 +169,7 @@ impl Default for RecordOptions {
             delimiter: Self::default_delimiter(),
             kind: Self::default_kind(),
             has_headers: Self::default_has_headers(),
+            html: Self::default_html(),
         }
     }
 }
@@ -309,6 +318,7 @@ pub fn read<R: Read>(reader: R, opts: &RecordOptions, ctx: &LoadContext<'_>) -> 
         kind,
         opts: opts.clone(),
         max_text_bytes: ctx.limits.max_text_bytes,
+        limits: ctx.limits.clone(),
         deadline: ctx.deadline,
         columns: None,
         plan: None,
@@ -388,6 +398,8 @@ pub struct Records<R: Read> {
     kind: RecordKind,
     opts: RecordOptions,
     max_text_bytes: u64,
+    /// For HTML text columns.
+    limits: crate::Limits,
     deadline: Deadline,
     /// CSV/TSV column names, once the header is read.
     columns: Option<Vec<String>>,
@@ -607,7 +619,18 @@ impl<R: Read> Records<R> {
         let mut parts = Vec::new();
         for col in &plan.text {
             if let Some(v) = get(col) {
-                let t = tidy_whitespace(&normalize_text(v));
+                let t = if self.opts.html {
+                    let ctx = LoadContext {
+                        limits: &self.limits,
+                        deadline: self.deadline,
+                        pdf_password: None,
+                    };
+                    crate::html::html_to_text(v, &ctx)
+                        .map_err(|e| row_err(format!("column {col}: {e}")))?
+                        .text
+                } else {
+                    tidy_whitespace(&normalize_text(v))
+                };
                 if !t.is_empty() {
                     parts.push(t);
                 }
@@ -1037,6 +1060,19 @@ mod tests {
         assert!(serde_json::from_str::<RecordOptions>(r#"{"delimiter":";;"}"#).is_err());
         let out = rows("a;b\nx;y\n", &o);
         assert_eq!(out[0].as_ref().unwrap().extracted.text, "x\n\ny");
+    }
+
+    #[test]
+    fn html_text_columns() {
+        let opts = RecordOptions {
+            html: true,
+            ..RecordOptions::default()
+        };
+        let out = rows("review\n\"Good.<br /><br />Fish &amp; chips.\"\n", &opts);
+        assert_eq!(
+            out[0].as_ref().unwrap().extracted.text,
+            "Good.\nFish & chips."
+        );
     }
 
     #[test]
