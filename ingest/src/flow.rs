@@ -255,6 +255,11 @@ impl Flow {
         }
     }
 
+    /// Length of the text written so far, in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.text.len()
+    }
+
     pub(crate) fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
             len: self.text.len(),

@@ -212,6 +212,8 @@ struct Walker<'c, 'l> {
     first_h1: Option<String>,
     meta: BTreeMap<String, String>,
     warned_deep: bool,
+    /// Text length at the last `<br>`, to see two in a row.
+    last_br: Option<usize>,
 }
 
 /// Extract the text of an HTML page that is already decoded (the e-mail loader uses this
@@ -242,6 +244,7 @@ pub fn html_to_text(html: &str, ctx: &LoadContext<'_>) -> Result<Extracted, DocE
         first_h1: None,
         meta: BTreeMap::new(),
         warned_deep: false,
+        last_br: None,
     };
     for token in tokens {
         w.flow.check(ctx)?;
@@ -276,7 +279,17 @@ impl Walker<'_, '_> {
         if self.skipping == 0 {
             match name {
                 "meta" => return self.meta_tag(attr),
-                "br" => return self.flow.line_break(),
+                "br" => {
+                    // Two `<br>` in a row are a blank line, as a reader sees them.
+                    let at = self.flow.len();
+                    if self.last_br == Some(at) {
+                        self.flow.paragraph_break();
+                    } else {
+                        self.flow.line_break();
+                    }
+                    self.last_br = Some(at);
+                    return;
+                }
                 "hr" => return self.flow.paragraph_break(),
                 "html" => {
                     if let Some(lang) = attr("lang") {

@@ -1071,7 +1071,7 @@ mod tests {
         let out = rows("review\n\"Good.<br /><br />Fish &amp; chips.\"\n", &opts);
         assert_eq!(
             out[0].as_ref().unwrap().extracted.text,
-            "Good.\nFish & chips."
+            "Good.\n\nFish & chips."
         );
     }
 
