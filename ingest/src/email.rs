@@ -30,9 +30,8 @@ impl Loader for EmailLoader {
             expected: "e-mail",
             reason: reason.into(),
         };
-        if crate::text::looks_binary(bytes) {
-            return Err(not_email("binary data (NUL bytes) near the start"));
-        }
+        // No NUL-byte sniffing here: a message may legitimately carry a binary part
+        // early on. Binary junk has no headers and fails the check below.
         let msg = MessageParser::default()
             .parse(bytes)
             .ok_or_else(|| not_email("no message headers"))?;
