@@ -6,14 +6,22 @@
 //! as hostile ([`Limits`]); errors name the file and the reason ([`Error`]).
 
 pub mod chunk;
-pub mod source;
-pub mod pipeline;
 pub mod document;
+pub mod docx;
+pub mod email;
 pub mod error;
+mod flow;
+pub mod html;
 pub mod loader;
+pub mod markdown;
 pub mod normalize;
 pub mod pdf;
+pub mod pipeline;
+pub mod records;
+pub mod source;
+pub mod text;
 pub mod tokens;
+mod xml;
 
 pub use chunk::{Chunk, Chunker, ChunkingConfig};
 pub use document::{Document, Extracted, Format, Heading, Page, TextBuilder};

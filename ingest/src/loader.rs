@@ -155,11 +155,11 @@ pub fn loader_for(format: crate::Format) -> Option<&'static dyn Loader> {
     use crate::Format;
     match format {
         Format::Pdf => Some(&crate::pdf::PdfLoader),
-        Format::Text => None,
-        Format::Markdown => None,
-        Format::Html => None,
-        Format::Docx => None,
-        Format::Email => None,
+        Format::Text => Some(&crate::text::TextLoader),
+        Format::Markdown => Some(&crate::markdown::MarkdownLoader),
+        Format::Html => Some(&crate::html::HtmlLoader),
+        Format::Docx => Some(&crate::docx::DocxLoader),
+        Format::Email => Some(&crate::email::EmailLoader),
         Format::Csv | Format::Jsonl => None,
     }
 }

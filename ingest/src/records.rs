@@ -1,0 +1,1098 @@
+//! Records files: CSV, TSV and JSON Lines, where every row is one document.
+//!
+//! [`read`] streams: it returns an iterator ([`Records`]) that parses one row per call,
+//! so a file of a million rows never sits in memory. A bad row (wrong number of fields,
+//! invalid JSON, no text) is a [`RecordError::Row`] with its line number and the iterator
+//! goes on with the next row; a problem with the file as a whole (no usable text column,
+//! an I/O error, the deadline) is a [`RecordError::File`] and ends the iteration.
+//!
+//! Each row becomes an [`Extracted`]: the text is the values of the text columns (tidied,
+//! joined with a blank line), the title the title column's value, and every other
+//! non-empty column is metadata under its header name. The row's key is the id column's
+//! value when one is configured (unique ids are enforced), else its 1-based position
+//! among the data rows, which stays stable as long as rows are only appended.
+//!
+//! Text columns, when not configured, are found by name (see [`TEXT_COLUMN_NAMES`]); the
+//! title column likewise ([`TITLE_COLUMN_NAMES`]). Names match case-insensitively, with
+//! spaces and dashes read as underscores.
+//!
+//! CSV follows RFC 4180 (quoted fields may hold delimiters and newlines). TSV is read
+//! without quoting, as the format defines it: a `"` in a TSV field is a character, so
+//! texts with stray quotes (common in SMS and review dumps) do not swallow the next lines.
+//! Fields that are not UTF-8 are decoded as Windows-1252, with a warning on the row.
+//!
+//! JSON Lines: one object per line, blank lines skipped. Keys are matched exactly, and an
+//! auto-detected text column is looked for in the first row only (rows need not share
+//! their keys; a row without the text field is a bad row). Nested objects are flattened to
+//! dotted keys (`{"a":{"b":1}}` gives column `a.b`), so text and title columns may name
+//! nested fields; arrays, numbers and booleans become their JSON text; nulls are absent.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::document::{Document, Extracted, Format, TextBuilder};
+use crate::loader::{Deadline, LoadContext};
+use crate::normalize::{normalize_text, tidy_whitespace};
+
+/// Column names taken as the text when `text_columns` is empty, in order of preference.
+/// The first one present is used.
+pub const TEXT_COLUMN_NAMES: &[&str] = &[
+    "text",
+    "body",
+    "content",
+    "message",
+    "review",
+    "review_text",
+    "reviewtext",
+    "description",
+    "comment",
+    "comments",
+    "question",
+    "sentence",
+    "document",
+    "abstract",
+    "article",
+    "post",
+    "tweet",
+    "sms",
+    "msg",
+    "answer",
+    "note",
+    "notes",
+];
+
+/// Column names taken as the title when `title_column` is not set.
+pub const TITLE_COLUMN_NAMES: &[&str] = &["title", "subject", "headline", "summary"];
+
+/// The syntax of a records file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordKind {
+    Csv,
+    Tsv,
+    Jsonl,
+}
+
+impl RecordKind {
+    /// The kind a file extension suggests (case-insensitive): `csv`; `tsv`, `tab`;
+    /// `jsonl`, `ndjson`.
+    pub fn from_extension(ext: &str) -> Option<RecordKind> {
+        match ext.to_ascii_lowercase().as_str() {
+            "csv" => Some(RecordKind::Csv),
+            "tsv" | "tab" => Some(RecordKind::Tsv),
+            "jsonl" | "ndjson" => Some(RecordKind::Jsonl),
+            _ => None,
+        }
+    }
+
+    /// The [`Format`] of the documents made from rows of this kind.
+    pub fn format(self) -> Format {
+        match self {
+            RecordKind::Csv | RecordKind::Tsv => Format::Csv,
+            RecordKind::Jsonl => Format::Jsonl,
+        }
+    }
+}
+
+/// How to turn the rows of a records file into documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordOptions {
+    /// Columns whose values make the text, in this order. Empty: the first column whose
+    /// name is in [`TEXT_COLUMN_NAMES`].
+    #[serde(default = "RecordOptions::default_text_columns")]
+    pub text_columns: Vec<String>,
+    /// Column holding a unique id, used as the row's key. `None`: the row number.
+    #[serde(default = "RecordOptions::default_id_column")]
+    pub id_column: Option<String>,
+    /// Column holding the title. `None`: the first column named as in
+    /// [`TITLE_COLUMN_NAMES`], if any.
+    #[serde(default = "RecordOptions::default_title_column")]
+    pub title_column: Option<String>,
+    /// Field delimiter of CSV/TSV (one ASCII character, e.g. `";"`). `None`: `,` for
+    /// CSV, tab for TSV.
+    #[serde(
+        default = "RecordOptions::default_delimiter",
+        deserialize_with = "deserialize_delimiter"
+    )]
+    pub delimiter: Option<u8>,
+    /// File syntax. `None`: guessed from the first bytes (`{` starts JSON Lines, a tab
+    /// in the first line means TSV, else CSV); callers that know the file's extension
+    /// should set it with [`RecordKind::from_extension`].
+    #[serde(default = "RecordOptions::default_kind")]
+    pub kind: Option<RecordKind>,
+    /// Whether the first CSV/TSV row names the columns. Without one, columns are named
+    /// `1`, `2`, ... (so `text_columns` must be given).
+    #[serde(default = "RecordOptions::default_has_headers")]
+    pub has_headers: bool,
+    /// The text columns hold HTML fragments (review and forum dumps with `<br />`,
+    /// `&amp;`): read them through the HTML loader. Off by default, since `<` in plain
+    /// text would be taken as markup.
+    #[serde(default = "RecordOptions::default_html")]
+    pub html: bool,
+}
+
+impl RecordOptions {
+    pub fn default_text_columns() -> Vec<String> {
+        Vec::new()
+    }
+    pub fn default_id_column() -> Option<String> {
+        None
+    }
+    pub fn default_title_column() -> Option<String> {
+        None
+    }
+    pub fn default_delimiter() -> Option<u8> {
+        None
+    }
+    pub fn default_kind() -> Option<RecordKind> {
+        None
+    }
+    pub fn default_has_headers() -> bool {
+        true
+    }
+    pub fn default_html() -> bool {
+        false
+    }
+}
+
+impl Default for RecordOptions {
+    fn default() -> Self {
+        RecordOptions {
+            text_columns: Self::default_text_columns(),
+            id_column: Self::default_id_column(),
+            title_column: Self::default_title_column(),
+            delimiter: Self::default_delimiter(),
+            kind: Self::default_kind(),
+            has_headers: Self::default_has_headers(),
+            html: Self::default_html(),
+        }
+    }
+}
+
+/// A delimiter is written as a one-character string in configuration files (`";"`,
+/// `"\t"`); a byte value is accepted too.
+fn deserialize_delimiter<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Delim {
+        Char(String),
+        Byte(u8),
+    }
+    match Option::<Delim>::deserialize(d)? {
+        None => Ok(None),
+        Some(Delim::Byte(b)) if b.is_ascii() => Ok(Some(b)),
+        Some(Delim::Char(s)) if s.len() == 1 && s.is_ascii() => Ok(Some(s.as_bytes()[0])),
+        Some(_) => Err(serde::de::Error::custom(
+            "delimiter must be a single ASCII character",
+        )),
+    }
+}
+
+/// One row of a records file, as a document without identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The id column's value, else the 1-based row number (header excluded).
+    pub key: String,
+    /// 1-based line of the file where the row starts.
+    pub line: u64,
+    pub extracted: Extracted,
+    /// blake3 hex digest of the row's content (of its fields for CSV/TSV, of the line
+    /// for JSON Lines): tells whether the row changed.
+    pub content_hash: String,
+}
+
+impl Record {
+    /// The row as a [`Document`] whose source is `path#key` (path relative to the
+    /// ingest root), so ids are stable across runs.
+    pub fn into_document(self, path: &str, format: Format) -> Document {
+        Document::new(
+            format!("{path}#{}", self.key),
+            format,
+            self.content_hash,
+            self.extracted,
+        )
+    }
+}
+
+/// Why a row, or the whole file, could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// This row is skipped; the iterator goes on with the next one.
+    #[error("line {line}: {reason}")]
+    Row { line: u64, reason: String },
+    /// The file cannot be read as records (no usable text column, I/O error, timeout);
+    /// the iterator ends after this error.
+    #[error("line {line}: {reason}")]
+    File { line: u64, reason: String },
+}
+
+impl RecordError {
+    /// 1-based line of the file the error is about.
+    pub fn line(&self) -> u64 {
+        match self {
+            RecordError::Row { line, .. } | RecordError::File { line, .. } => *line,
+        }
+    }
+
+    /// True when the iteration stops after this error.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, RecordError::File { .. })
+    }
+
+    /// Attach the path of the file, for the user.
+    pub fn into_error(self, path: impl Into<PathBuf>) -> crate::Error {
+        let line = self.line();
+        let reason = match self {
+            RecordError::Row { reason, .. } | RecordError::File { reason, .. } => reason,
+        };
+        crate::Error::Record {
+            path: path.into(),
+            line,
+            reason,
+        }
+    }
+}
+
+/// Stream the rows of a records file. `reader` is read lazily (it is buffered here).
+///
+/// `ctx.limits.max_text_bytes` caps each row; `ctx.deadline` is checked per row and
+/// covers the whole file, so pass a context made for the file (or [`Deadline::none`]).
+pub fn read<R: Read>(reader: R, opts: &RecordOptions, ctx: &LoadContext<'_>) -> Records<R> {
+    let mut input = BufReader::with_capacity(64 * 1024, reader);
+    let mut pending = None;
+    let mut kind = opts.kind.unwrap_or(RecordKind::Csv);
+    match input.fill_buf() {
+        Ok(buf) => {
+            let bom = buf.starts_with(b"\xEF\xBB\xBF");
+            if opts.kind.is_none() {
+                kind = sniff(&buf[if bom { 3 } else { 0 }..]);
+            }
+            if bom {
+                input.consume(3);
+            }
+        }
+        Err(e) => {
+            pending = Some(RecordError::File {
+                line: 0,
+                reason: format!("read error: {e}"),
+            })
+        }
+    }
+    let source = match kind {
+        RecordKind::Jsonl => Source::Jsonl {
+            input,
+            line: 0,
+            buf: Vec::new(),
+        },
+        RecordKind::Csv | RecordKind::Tsv => {
+            let delimiter =
+                opts.delimiter
+                    .unwrap_or(if kind == RecordKind::Tsv { b'\t' } else { b',' });
+            let newlines = Arc::new(Mutex::new(VecDeque::new()));
+            let tap = NewlineTap {
+                inner: input,
+                offset: 0,
+                newlines: Arc::clone(&newlines),
+            };
+            let csv = csv::ReaderBuilder::new()
+                .delimiter(delimiter)
+                .has_headers(false)
+                .flexible(true)
+                .quoting(kind == RecordKind::Csv)
+                .from_reader(tap);
+            Source::Csv {
+                reader: Box::new(csv),
+                record: csv::ByteRecord::new(),
+                newlines,
+                lines_before: 0,
+            }
+        }
+    };
+    Records {
+        source,
+        kind,
+        opts: opts.clone(),
+        max_text_bytes: ctx.limits.max_text_bytes,
+        limits: ctx.limits.clone(),
+        deadline: ctx.deadline,
+        columns: None,
+        plan: None,
+        rows: 0,
+        seen_ids: HashMap::new(),
+        pending,
+        done: false,
+    }
+}
+
+/// Passes bytes through, noting where the newlines are, so that rows of a CSV file get
+/// their true line numbers.
+#[derive(Debug)]
+struct NewlineTap<R> {
+    inner: R,
+    offset: u64,
+    newlines: Arc<Mutex<VecDeque<(u64, u8)>>>,
+}
+
+impl<R: Read> Read for NewlineTap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut q = self.newlines.lock().unwrap_or_else(|p| p.into_inner());
+        for (i, b) in buf[..n].iter().enumerate() {
+            if *b == b'\n' || *b == b'\r' {
+                q.push_back((self.offset + i as u64, *b));
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+fn sniff(head: &[u8]) -> RecordKind {
+    let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'{') {
+        return RecordKind::Jsonl;
+    }
+    let line = head.split(|b| *b == b'\n').next().unwrap_or(head);
+    if line.contains(&b'\t') {
+        RecordKind::Tsv
+    } else {
+        RecordKind::Csv
+    }
+}
+
+#[derive(Debug)]
+enum Source<R: Read> {
+    Csv {
+        reader: Box<csv::Reader<NewlineTap<BufReader<R>>>>,
+        record: csv::ByteRecord,
+        /// Offsets of the CR and LF bytes read ahead by the CSV reader, not yet passed.
+        newlines: Arc<Mutex<VecDeque<(u64, u8)>>>,
+        /// Newlines before the current record.
+        lines_before: u64,
+    },
+    Jsonl {
+        input: BufReader<R>,
+        line: u64,
+        buf: Vec<u8>,
+    },
+}
+
+/// Which columns play which part, resolved once per file.
+#[derive(Debug, Clone)]
+struct Plan {
+    text: Vec<String>,
+    /// The configured title column; `None` means found per row by name.
+    title: Option<String>,
+    id: Option<String>,
+}
+
+/// The iterator [`read`] returns.
+#[derive(Debug)]
+pub struct Records<R: Read> {
+    source: Source<R>,
+    kind: RecordKind,
+    opts: RecordOptions,
+    max_text_bytes: u64,
+    /// For HTML text columns.
+    limits: crate::Limits,
+    deadline: Deadline,
+    /// CSV/TSV column names, once the header is read.
+    columns: Option<Vec<String>>,
+    plan: Option<Plan>,
+    /// Data rows seen so far (bad ones included), for row-number keys.
+    rows: u64,
+    /// blake3 of each id seen -> its line, to refuse duplicate ids.
+    seen_ids: HashMap<[u8; 16], u64>,
+    pending: Option<RecordError>,
+    done: bool,
+}
+
+impl<R: Read> Records<R> {
+    /// The syntax being read (given or sniffed).
+    pub fn kind(&self) -> RecordKind {
+        self.kind
+    }
+
+    /// The CSV/TSV column names, once the first row has been read.
+    pub fn columns(&self) -> Option<&[String]> {
+        self.columns.as_deref()
+    }
+
+    fn next_row(&mut self) -> Option<Result<Record, RecordError>> {
+        if let Err(e) = self.deadline.check() {
+            return Some(Err(RecordError::File {
+                line: 0,
+                reason: e.to_string(),
+            }));
+        }
+        match self.kind {
+            RecordKind::Jsonl => self.next_jsonl(),
+            RecordKind::Csv | RecordKind::Tsv => self.next_csv(),
+        }
+    }
+
+    fn next_csv(&mut self) -> Option<Result<Record, RecordError>> {
+        let Source::Csv {
+            reader,
+            record,
+            newlines,
+            lines_before,
+        } = &mut self.source
+        else {
+            return None;
+        };
+        loop {
+            match reader.read_byte_record(record) {
+                Ok(false) => return None,
+                Ok(true) => {}
+                Err(e) => {
+                    let line = e.position().map_or(0, |p| p.line());
+                    return Some(Err(RecordError::File {
+                        line,
+                        reason: e.to_string(),
+                    }));
+                }
+            }
+            // The CSV reader's own line count is off for CRLF files; count the LFs
+            // before the record's first byte instead. Its byte offset may point at line
+            // ends before the record (the LF of a CRLF, skipped blank lines), so the
+            // run of line-end bytes starting there is passed over too.
+            let mut at = record.position().map_or(0, |p| p.byte());
+            {
+                let mut q = newlines.lock().unwrap_or_else(|p| p.into_inner());
+                while let Some(&(pos, byte)) = q.front() {
+                    if pos > at {
+                        break;
+                    }
+                    if pos == at {
+                        at += 1;
+                    }
+                    if byte == b'\n' {
+                        *lines_before += 1;
+                    }
+                    q.pop_front();
+                }
+            }
+            let line = *lines_before + 1;
+            let mut warning = None;
+            let fields: Vec<String> = record
+                .iter()
+                .map(|f| match std::str::from_utf8(f) {
+                    Ok(s) => s.to_string(),
+                    Err(_) => {
+                        warning =
+                            Some("not valid UTF-8: decoded as Windows-1252 (Latin-1)".to_string());
+                        encoding_rs::WINDOWS_1252
+                            .decode_without_bom_handling(f)
+                            .0
+                            .into_owned()
+                    }
+                })
+                .collect();
+            if self.columns.is_none() {
+                let names = if self.opts.has_headers {
+                    header_names(&fields)
+                } else {
+                    (1..=fields.len()).map(|i| i.to_string()).collect()
+                };
+                let plan = match resolve_plan(&self.opts, &names) {
+                    Ok(p) => p,
+                    Err(reason) => return Some(Err(RecordError::File { line, reason })),
+                };
+                self.columns = Some(names);
+                self.plan = Some(plan);
+                if self.opts.has_headers {
+                    continue;
+                }
+            }
+            // A blank line in CSV is no row.
+            if fields.len() == 1 && fields[0].trim().is_empty() {
+                continue;
+            }
+            self.rows += 1;
+            let columns = self.columns.as_deref().unwrap_or_default();
+            if fields.len() != columns.len() {
+                return Some(Err(RecordError::Row {
+                    line,
+                    reason: format!("expected {} fields, found {}", columns.len(), fields.len()),
+                }));
+            }
+            let mut hasher = blake3::Hasher::new();
+            for f in record.iter() {
+                hasher.update(&(f.len() as u64).to_le_bytes());
+                hasher.update(f);
+            }
+            let hash = hasher.finalize().to_hex().to_string();
+            let pairs: Vec<(String, String)> = columns.iter().cloned().zip(fields).collect();
+            return Some(self.build(line, pairs, hash, warning));
+        }
+    }
+
+    fn next_jsonl(&mut self) -> Option<Result<Record, RecordError>> {
+        let max = self.max_text_bytes;
+        let Source::Jsonl { input, line, buf } = &mut self.source else {
+            return None;
+        };
+        loop {
+            buf.clear();
+            *line += 1;
+            let at = *line;
+            // Read at most the row cap (plus the newline) so one huge line cannot fill
+            // memory; the rest of an over-long line is skipped.
+            let n = match input.by_ref().take(max + 2).read_until(b'\n', buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    return Some(Err(RecordError::File {
+                        line: at,
+                        reason: format!("read error: {e}"),
+                    }));
+                }
+            };
+            if n == 0 {
+                return None;
+            }
+            if !buf.ends_with(b"\n") && buf.len() as u64 > max {
+                if let Err(e) = skip_line(input) {
+                    return Some(Err(RecordError::File {
+                        line: at,
+                        reason: format!("read error: {e}"),
+                    }));
+                }
+                self.rows += 1;
+                return Some(Err(RecordError::Row {
+                    line: at,
+                    reason: format!("line longer than the limit of {max} bytes"),
+                }));
+            }
+            let raw = trim_line_end(buf);
+            if raw.iter().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
+            self.rows += 1;
+            let hash = blake3::hash(raw).to_hex().to_string();
+            let value: serde_json::Value = match serde_json::from_slice(raw) {
+                Ok(v) => v,
+                Err(e) => {
+                    return Some(Err(RecordError::Row {
+                        line: at,
+                        reason: format!("invalid JSON: {e}"),
+                    }));
+                }
+            };
+            let serde_json::Value::Object(obj) = value else {
+                return Some(Err(RecordError::Row {
+                    line: at,
+                    reason: "not a JSON object".into(),
+                }));
+            };
+            let mut pairs = Vec::new();
+            flatten("", &obj, &mut pairs);
+            if self.plan.is_none() {
+                let names: Vec<String> = pairs.iter().map(|(k, _)| k.clone()).collect();
+                match jsonl_plan(&self.opts, &names) {
+                    Ok(p) => self.plan = Some(p),
+                    Err(reason) => return Some(Err(RecordError::File { line: at, reason })),
+                }
+            }
+            return Some(self.build(at, pairs, hash, None));
+        }
+    }
+
+    /// Turn one row's `(column, value)` pairs into a record.
+    fn build(
+        &mut self,
+        line: u64,
+        pairs: Vec<(String, String)>,
+        hash: String,
+        warning: Option<String>,
+    ) -> Result<Record, RecordError> {
+        let row_err = |reason: String| RecordError::Row { line, reason };
+        let Some(plan) = &self.plan else {
+            return Err(row_err("no column plan".into()));
+        };
+        let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+        let mut parts = Vec::new();
+        for col in &plan.text {
+            if let Some(v) = get(col) {
+                let t = if self.opts.html {
+                    let ctx = LoadContext {
+                        limits: &self.limits,
+                        deadline: self.deadline,
+                        pdf_password: None,
+                    };
+                    crate::html::html_to_text(v, &ctx)
+                        .map_err(|e| row_err(format!("column {col}: {e}")))?
+                        .text
+                } else {
+                    tidy_whitespace(&normalize_text(v))
+                };
+                if !t.is_empty() {
+                    parts.push(t);
+                }
+            }
+        }
+        if parts.is_empty() {
+            let missing: Vec<&str> = plan
+                .text
+                .iter()
+                .filter(|c| get(c).is_none())
+                .map(String::as_str)
+                .collect();
+            return Err(row_err(if missing.is_empty() {
+                format!("no text in {}", plan.text.join(", "))
+            } else {
+                format!("missing text field {}", missing.join(", "))
+            }));
+        }
+        let text = parts.join("\n\n");
+        if text.len() as u64 > self.max_text_bytes {
+            return Err(row_err(format!(
+                "text is {} bytes, over the limit of {}",
+                text.len(),
+                self.max_text_bytes
+            )));
+        }
+        let key = match &plan.id {
+            Some(id_col) => {
+                let id = get(id_col).map(|v| v.trim()).unwrap_or_default();
+                if id.is_empty() {
+                    return Err(row_err(format!("no value in id column {id_col}")));
+                }
+                let digest = blake3::hash(id.as_bytes());
+                let mut short = [0u8; 16];
+                short.copy_from_slice(&digest.as_bytes()[..16]);
+                if let Some(first) = self.seen_ids.get(&short) {
+                    return Err(row_err(format!(
+                        "duplicate id {id:?} (first seen on line {first})"
+                    )));
+                }
+                self.seen_ids.insert(short, line);
+                id.to_string()
+            }
+            None => self.rows.to_string(),
+        };
+        let mut b = TextBuilder::new();
+        b.push_str(&text);
+        // Without a configured title column, the first title-like column of this row
+        // (JSON Lines rows need not share their keys).
+        let title_col = plan.title.clone().or_else(|| {
+            TITLE_COLUMN_NAMES.iter().find_map(|cand| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| canon(k) == *cand && !plan.text.contains(k))
+                    .map(|(k, _)| k.clone())
+            })
+        });
+        if let Some(t) = title_col.as_deref().and_then(get) {
+            b.set_title(tidy_whitespace(&normalize_text(t)).replace('\n', " "));
+        }
+        for (k, v) in &pairs {
+            if plan.text.contains(k) || title_col.as_ref() == Some(k) {
+                continue;
+            }
+            b.metadata(k.clone(), normalize_text(v));
+        }
+        if let Some(w) = warning {
+            b.warn(w);
+        }
+        Ok(Record {
+            key,
+            line,
+            extracted: b.finish(true),
+            content_hash: hash,
+        })
+    }
+}
+
+impl<R: Read> Iterator for Records<R> {
+    type Item = Result<Record, RecordError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if let Some(e) = self.pending.take() {
+            self.done = true;
+            return Some(Err(e));
+        }
+        let item = self.next_row();
+        if matches!(item, None | Some(Err(RecordError::File { .. }))) {
+            self.done = true;
+        }
+        item
+    }
+}
+
+/// Header names: trimmed, blank ones named by position, duplicates suffixed `_2`, `_3`.
+fn header_names(fields: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(fields.len());
+    for (i, f) in fields.iter().enumerate() {
+        let base = match f.trim() {
+            "" => (i + 1).to_string(),
+            t => t.to_string(),
+        };
+        let mut name = base.clone();
+        let mut n = 2;
+        while out.contains(&name) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        out.push(name);
+    }
+    out
+}
+
+/// Lower case, spaces and dashes as underscores: how column names are compared.
+fn canon(name: &str) -> String {
+    name.trim()
+        .chars()
+        .map(|c| match c {
+            ' ' | '-' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// The column among `names` that `wanted` designates: exact, else by [`canon`].
+fn find_column(names: &[String], wanted: &str) -> Option<String> {
+    names
+        .iter()
+        .find(|n| *n == wanted)
+        .or_else(|| names.iter().find(|n| canon(n) == canon(wanted)))
+        .cloned()
+}
+
+/// JSON Lines rows need not share their keys, and a key whose value is null is absent:
+/// configured columns are used as given (a row without them is a bad row), and only an
+/// auto-detected text column is looked for, in the first row.
+fn jsonl_plan(opts: &RecordOptions, first_row: &[String]) -> Result<Plan, String> {
+    let text = if opts.text_columns.is_empty() {
+        resolve_plan(opts, first_row)?.text
+    } else {
+        opts.text_columns.clone()
+    };
+    Ok(Plan {
+        text,
+        title: opts.title_column.clone(),
+        id: opts.id_column.clone(),
+    })
+}
+
+/// Match the configured columns against the header (the error lists the columns
+/// available) and find the text column by name when none is configured.
+fn resolve_plan(opts: &RecordOptions, names: &[String]) -> Result<Plan, String> {
+    let available = || names.join(", ");
+    let text = if opts.text_columns.is_empty() {
+        let found = TEXT_COLUMN_NAMES
+            .iter()
+            .find_map(|cand| names.iter().find(|n| canon(n) == *cand));
+        match found {
+            Some(c) => vec![c.clone()],
+            None => {
+                return Err(format!(
+                    "no text column found by name; set text_columns to some of: {}",
+                    available()
+                ));
+            }
+        }
+    } else {
+        let mut cols = Vec::new();
+        for want in &opts.text_columns {
+            match find_column(names, want) {
+                Some(c) => cols.push(c),
+                None => {
+                    return Err(format!(
+                        "text column {want:?} not found; available columns: {}",
+                        available()
+                    ));
+                }
+            }
+        }
+        cols
+    };
+    let id = match &opts.id_column {
+        Some(want) => Some(find_column(names, want).ok_or_else(|| {
+            format!(
+                "id column {want:?} not found; available columns: {}",
+                available()
+            )
+        })?),
+        None => None,
+    };
+    let title = match &opts.title_column {
+        Some(want) => Some(find_column(names, want).ok_or_else(|| {
+            format!(
+                "title column {want:?} not found; available columns: {}",
+                available()
+            )
+        })?),
+        None => None,
+    };
+    Ok(Plan { text, title, id })
+}
+
+/// Flatten a JSON object into `(dotted.key, text)` pairs.
+fn flatten(
+    prefix: &str,
+    obj: &serde_json::Map<String, serde_json::Value>,
+    out: &mut Vec<(String, String)>,
+) {
+    for (k, v) in obj {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            serde_json::Value::Null => {}
+            serde_json::Value::String(s) => out.push((key, s.clone())),
+            serde_json::Value::Object(inner) => flatten(&key, inner, out),
+            other => out.push((key, other.to_string())),
+        }
+    }
+}
+
+fn trim_line_end(buf: &[u8]) -> &[u8] {
+    let mut end = buf.len();
+    while end > 0 && matches!(buf[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    &buf[..end]
+}
+
+/// Discard input up to and including the next newline.
+fn skip_line<R: BufRead>(input: &mut R) -> std::io::Result<()> {
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => {
+                input.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = buf.len();
+                input.consume(n);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loader::Limits;
+
+    fn rows(data: &str, opts: &RecordOptions) -> Vec<Result<Record, RecordError>> {
+        let limits = Limits::default();
+        read(data.as_bytes(), opts, &LoadContext::new(&limits)).collect()
+    }
+
+    #[test]
+    fn csv_with_quoted_newlines_bom_and_auto_columns() {
+        let data = "\u{feff}id,Title,Body,score\r\n1,First,\"line one\r\nline \"\"two\"\"\",5\r\n\
+                    2,Second,plain,3\r\n3,bad row\r\n\r\n4,,\"  \",1\r\n5,Fifth,last,\r\n";
+        let out = rows(data, &RecordOptions::default());
+        assert_eq!(out.len(), 5);
+        let r = out[0].as_ref().unwrap();
+        assert_eq!(r.key, "1");
+        assert_eq!(r.line, 2);
+        assert_eq!(r.extracted.text, "line one\nline \"two\"");
+        assert_eq!(r.extracted.title.as_deref(), Some("First"));
+        assert_eq!(r.extracted.metadata["id"], "1");
+        assert_eq!(r.extracted.metadata["score"], "5");
+        assert!(!r.extracted.metadata.contains_key("Body"));
+        let r = out[1].as_ref().unwrap();
+        assert_eq!((r.key.as_str(), r.line), ("2", 4));
+        assert_eq!(
+            out[2].as_ref().unwrap_err(),
+            &RecordError::Row {
+                line: 5,
+                reason: "expected 4 fields, found 2".into()
+            }
+        );
+        assert_eq!(out[3].as_ref().unwrap_err().line(), 7);
+        let r = out[4].as_ref().unwrap();
+        assert_eq!((r.key.as_str(), r.line), ("5", 8));
+        assert!(!r.extracted.metadata.contains_key("score"));
+        assert_ne!(out[0].as_ref().unwrap().content_hash, r.content_hash);
+    }
+
+    #[test]
+    fn tsv_keeps_stray_quotes_and_uses_id_column() {
+        let data = "label\tmsg\tuid\nham\t\"Quoted\" start and 6\" end\ta\nspam\tWin \"big\ta\n";
+        let opts = RecordOptions {
+            kind: Some(RecordKind::Tsv),
+            id_column: Some("UID".into()),
+            ..RecordOptions::default()
+        };
+        let out = rows(data, &opts);
+        let r = out[0].as_ref().unwrap();
+        assert_eq!(r.key, "a");
+        assert_eq!(r.extracted.text, "\"Quoted\" start and 6\" end");
+        assert_eq!(r.extracted.metadata["label"], "ham");
+        let e = out[1].as_ref().unwrap_err();
+        assert_eq!(e.line(), 3);
+        assert!(e.to_string().contains("duplicate id"), "{e}");
+        assert!(!e.is_fatal());
+    }
+
+    #[test]
+    fn no_text_column_lists_the_columns() {
+        let out = rows("a,b\n1,2\n", &RecordOptions::default());
+        assert_eq!(out.len(), 1);
+        let e = out[0].as_ref().unwrap_err();
+        assert!(e.is_fatal());
+        assert!(e.to_string().contains("a, b"), "{e}");
+        let opts = RecordOptions {
+            text_columns: vec!["nope".into()],
+            ..RecordOptions::default()
+        };
+        let e = rows("a,b\n1,2\n", &opts).remove(0).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("\"nope\" not found; available columns: a, b")
+        );
+    }
+
+    #[test]
+    fn jsonl_flattens_and_continues_after_bad_lines() {
+        let data = "{\"id\":7,\"text\":\"hello\",\"meta\":{\"lang\":\"en\",\"n\":2},\"tags\":[\"a\"],\"x\":null}\n\
+                    {not json}\n\n[1,2]\n{\"body\":\"no text key\"}\n{\"text\":\"  second\\nrow \",\"title\":\"T\"}";
+        let out = rows(data, &RecordOptions::default());
+        assert_eq!(out.len(), 5);
+        let r = out[0].as_ref().unwrap();
+        assert_eq!(r.key, "1");
+        assert_eq!(r.extracted.text, "hello");
+        assert_eq!(r.extracted.metadata["id"], "7");
+        assert_eq!(r.extracted.metadata["meta.lang"], "en");
+        assert_eq!(r.extracted.metadata["meta.n"], "2");
+        assert_eq!(r.extracted.metadata["tags"], "[\"a\"]");
+        assert!(!r.extracted.metadata.contains_key("x"));
+        assert!(
+            out[1]
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .starts_with("line 2: invalid JSON")
+        );
+        assert_eq!(out[2].as_ref().unwrap_err().line(), 4);
+        assert_eq!(
+            out[3].as_ref().unwrap_err().to_string(),
+            "line 5: missing text field text"
+        );
+        let r = out[4].as_ref().unwrap();
+        assert_eq!((r.key.as_str(), r.line), ("5", 6));
+        assert_eq!(r.extracted.text, "second\nrow");
+        assert_eq!(r.extracted.title.as_deref(), Some("T"));
+    }
+
+    #[test]
+    fn jsonl_configured_columns_may_be_absent_in_some_rows() {
+        let opts = RecordOptions {
+            text_columns: vec!["body".into()],
+            id_column: Some("id".into()),
+            ..RecordOptions::default()
+        };
+        let out = rows(
+            "{\"id\":\"a\",\"body\":null}\n{\"id\":\"b\",\"body\":\"hi\"}\n{\"body\":\"x\"}\n",
+            &opts,
+        );
+        assert_eq!(out.len(), 3);
+        assert_eq!(
+            out[0].as_ref().unwrap_err().to_string(),
+            "line 1: missing text field body"
+        );
+        assert_eq!(out[1].as_ref().unwrap().key, "b");
+        assert!(
+            out[2]
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("id column")
+        );
+    }
+
+    #[test]
+    fn jsonl_overlong_line_is_one_bad_row() {
+        let limits = Limits {
+            max_text_bytes: 64,
+            ..Limits::default()
+        };
+        let data = format!(
+            "{{\"text\":\"{}\"}}\n{{\"text\":\"ok\"}}\n",
+            "x".repeat(1000)
+        );
+        let out: Vec<_> = read(
+            data.as_bytes(),
+            &RecordOptions::default(),
+            &LoadContext::new(&limits),
+        )
+        .collect();
+        assert_eq!(out.len(), 2);
+        assert!(
+            out[0]
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("longer than")
+        );
+        assert_eq!(out[1].as_ref().unwrap().extracted.text, "ok");
+        assert_eq!(out[1].as_ref().unwrap().line, 2);
+    }
+
+    #[test]
+    fn options_from_json() {
+        let o: RecordOptions =
+            serde_json::from_str(r#"{"text_columns":["a","b"],"delimiter":";","kind":"csv"}"#)
+                .unwrap();
+        assert_eq!(o.delimiter, Some(b';'));
+        assert_eq!(o.kind, Some(RecordKind::Csv));
+        assert!(o.has_headers);
+        assert!(serde_json::from_str::<RecordOptions>(r#"{"txt":["a"]}"#).is_err());
+        assert!(serde_json::from_str::<RecordOptions>(r#"{"delimiter":";;"}"#).is_err());
+        let out = rows("a;b\nx;y\n", &o);
+        assert_eq!(out[0].as_ref().unwrap().extracted.text, "x\n\ny");
+    }
+
+    #[test]
+    fn html_text_columns() {
+        let opts = RecordOptions {
+            html: true,
+            ..RecordOptions::default()
+        };
+        let out = rows("review\n\"Good.<br /><br />Fish &amp; chips.\"\n", &opts);
+        assert_eq!(
+            out[0].as_ref().unwrap().extracted.text,
+            "Good.\n\nFish & chips."
+        );
+    }
+
+    #[test]
+    fn headerless_and_latin1() {
+        let opts = RecordOptions {
+            has_headers: false,
+            text_columns: vec!["2".into()],
+            ..RecordOptions::default()
+        };
+        let limits = Limits::default();
+        let out: Vec<_> = read(
+            b"1,caf\xe9\n2,ok\n".as_slice(),
+            &opts,
+            &LoadContext::new(&limits),
+        )
+        .collect();
+        let r = out[0].as_ref().unwrap();
+        assert_eq!(r.extracted.text, "café");
+        assert_eq!(r.extracted.warnings.len(), 1);
+        assert_eq!(r.extracted.metadata["1"], "1");
+        assert_eq!(out[1].as_ref().unwrap().key, "2");
+    }
+}
