@@ -27,6 +27,6 @@ pub use chunk::{Chunk, Chunker, ChunkingConfig};
 pub use document::{Document, Extracted, Format, Heading, Page, TextBuilder};
 pub use error::{DocError, Error, Result};
 pub use loader::{Deadline, Limits, LoadContext, Loader, loader_for};
-pub use tokens::{ApproxTokenizer, HfTokenizer, TokenCounter};
-pub use source::{SourceFile, Walk, WalkOptions, walk};
 pub use pipeline::{IngestOptions, Ingestor};
+pub use source::{SourceFile, Walk, WalkOptions, walk};
+pub use tokens::{ApproxTokenizer, HfTokenizer, TokenCounter};

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::document::{Document, Format, content_hash};
 use crate::error::{DocError, Error, Result};
-use crate::loader::{LoadContext, Limits, loader_for};
+use crate::loader::{Deadline, Limits, LoadContext, loader_for};
+use crate::records::{RecordKind, RecordOptions};
 use crate::source::SourceFile;
 
 /// How files are read and parsed.
@@ -21,6 +22,8 @@ pub struct IngestOptions {
     pub limits: Limits,
     /// Password for encrypted PDFs that the empty password does not open.
     pub pdf_password: Option<String>,
+    /// How rows of CSV, TSV and JSON Lines files become documents.
+    pub records: RecordOptions,
 }
 
 /// Reads files into [`Document`]s under the configured limits.
@@ -43,7 +46,40 @@ impl Ingestor {
     /// The documents of one file: one for most formats, one per row for records files.
     /// Each item fails on its own; the iterator goes on after a failed row.
     pub fn documents(&self, file: &SourceFile) -> Box<dyn Iterator<Item = Result<Document>> + '_> {
-        Box::new(std::iter::once(self.load(file)))
+        match file.format {
+            Some(Format::Csv | Format::Jsonl) => match self.records(file) {
+                Ok(rows) => rows,
+                Err(e) => Box::new(std::iter::once(Err(e))),
+            },
+            _ => Box::new(std::iter::once(self.load(file))),
+        }
+    }
+
+    /// Stream the rows of a records file as documents with sources `path#key`. The file
+    /// is read lazily, so its size is not capped; each row's text is.
+    fn records(
+        &self,
+        file: &SourceFile,
+    ) -> Result<Box<dyn Iterator<Item = Result<Document>> + '_>> {
+        let reader = std::fs::File::open(&file.path)
+            .map_err(|e| Error::document(&file.path, DocError::Unreadable(e.to_string())))?;
+        let mut opts = self.options.records.clone();
+        let ext = file.path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if opts.kind.is_none() {
+            opts.kind = RecordKind::from_extension(ext);
+        }
+        let format = opts.kind.map_or(Format::Csv, RecordKind::format);
+        let mut ctx = LoadContext::new(&self.options.limits);
+        // Rows are cheap and each is capped; the time limit is for one document's parse,
+        // not for a million rows.
+        ctx.deadline = Deadline::none();
+        let rows = crate::records::read(reader, &opts, &ctx);
+        let path = file.path.clone();
+        let source = file.source.clone();
+        Ok(Box::new(rows.map(move |row| {
+            row.map(|r| r.into_document(&source, format))
+                .map_err(|e| e.into_error(&path))
+        })))
     }
 
     /// Load a single-document file.
@@ -65,7 +101,8 @@ impl Ingestor {
     pub fn read(&self, file: &SourceFile) -> Result<Vec<u8>> {
         let fail = |reason| Error::document(&file.path, reason);
         let limit = self.options.limits.max_file_bytes;
-        let meta = std::fs::metadata(&file.path).map_err(|e| fail(DocError::Unreadable(e.to_string())))?;
+        let meta =
+            std::fs::metadata(&file.path).map_err(|e| fail(DocError::Unreadable(e.to_string())))?;
         if meta.len() > limit {
             return Err(fail(DocError::TooLarge {
                 what: "the file",
@@ -80,7 +117,11 @@ impl Ingestor {
     /// isolation. A parse that overruns its deadline without noticing is abandoned: the
     /// document fails with `Timeout` and the batch goes on (the stuck thread ends with
     /// the process).
-    pub fn parse_guarded(&self, format: Format, bytes: Vec<u8>) -> Result<crate::Extracted, DocError> {
+    pub fn parse_guarded(
+        &self,
+        format: Format,
+        bytes: Vec<u8>,
+    ) -> Result<crate::Extracted, DocError> {
         let loader = loader_for(format).ok_or_else(|| {
             DocError::Unsupported(match format {
                 Format::Csv | Format::Jsonl => format!("{format} files are records, read per row"),
@@ -101,7 +142,9 @@ impl Ingestor {
                 let _ = tx.send(result);
             });
         if let Err(e) = spawned {
-            return Err(DocError::Unreadable(format!("cannot start a parser thread: {e}")));
+            return Err(DocError::Unreadable(format!(
+                "cannot start a parser thread: {e}"
+            )));
         }
         // Loaders check the deadline themselves; the grace period covers a check that
         // comes a little late.

@@ -9,8 +9,9 @@
 //! Each row becomes an [`Extracted`]: the text is the values of the text columns (tidied,
 //! joined with a blank line), the title the title column's value, and every other
 //! non-empty column is metadata under its header name. The row's key is the id column's
-//! value when one is configured (unique ids are enforced), else its 1-based position
-//! among the data rows, which stays stable as long as rows are only appended.
+//! value (unique ids are enforced) when one is configured or a column is named `id` or
+//! `_id` ([`ID_COLUMN_NAMES`]), else its 1-based position among the data rows, which
+//! stays stable as long as rows are only appended.
 //!
 //! Text columns, when not configured, are found by name (see [`TEXT_COLUMN_NAMES`]); the
 //! title column likewise ([`TITLE_COLUMN_NAMES`]). Names match case-insensitively, with
@@ -64,6 +65,10 @@ pub const TEXT_COLUMN_NAMES: &[&str] = &[
     "note",
     "notes",
 ];
+
+/// Column names taken as the row's key when `id_column` is not set: by convention such a
+/// column holds unique ids, and keys that survive reordering keep document ids stable.
+pub const ID_COLUMN_NAMES: &[&str] = &["id", "_id"];
 
 /// Column names taken as the title when `title_column` is not set.
 pub const TITLE_COLUMN_NAMES: &[&str] = &["title", "subject", "headline", "summary"];
@@ -776,10 +781,16 @@ fn jsonl_plan(opts: &RecordOptions, first_row: &[String]) -> Result<Plan, String
     } else {
         opts.text_columns.clone()
     };
+    let id = opts.id_column.clone().or_else(|| {
+        ID_COLUMN_NAMES
+            .iter()
+            .find_map(|cand| first_row.iter().find(|n| canon(n) == *cand))
+            .cloned()
+    });
     Ok(Plan {
         text,
         title: opts.title_column.clone(),
-        id: opts.id_column.clone(),
+        id,
     })
 }
 
@@ -822,7 +833,10 @@ fn resolve_plan(opts: &RecordOptions, names: &[String]) -> Result<Plan, String> 
                 available()
             )
         })?),
-        None => None,
+        None => ID_COLUMN_NAMES
+            .iter()
+            .find_map(|cand| names.iter().find(|n| canon(n) == *cand))
+            .cloned(),
     };
     let title = match &opts.title_column {
         Some(want) => Some(find_column(names, want).ok_or_else(|| {
@@ -965,11 +979,11 @@ mod tests {
     #[test]
     fn jsonl_flattens_and_continues_after_bad_lines() {
         let data = "{\"id\":7,\"text\":\"hello\",\"meta\":{\"lang\":\"en\",\"n\":2},\"tags\":[\"a\"],\"x\":null}\n\
-                    {not json}\n\n[1,2]\n{\"body\":\"no text key\"}\n{\"text\":\"  second\\nrow \",\"title\":\"T\"}";
+                    {not json}\n\n[1,2]\n{\"body\":\"no text key\"}\n{\"id\":9,\"text\":\"  second\\nrow \",\"title\":\"T\"}";
         let out = rows(data, &RecordOptions::default());
         assert_eq!(out.len(), 5);
         let r = out[0].as_ref().unwrap();
-        assert_eq!(r.key, "1");
+        assert_eq!(r.key, "7", "an `id` field is the key");
         assert_eq!(r.extracted.text, "hello");
         assert_eq!(r.extracted.metadata["id"], "7");
         assert_eq!(r.extracted.metadata["meta.lang"], "en");
@@ -989,7 +1003,7 @@ mod tests {
             "line 5: missing text field text"
         );
         let r = out[4].as_ref().unwrap();
-        assert_eq!((r.key.as_str(), r.line), ("5", 6));
+        assert_eq!((r.key.as_str(), r.line), ("9", 6));
         assert_eq!(r.extracted.text, "second\nrow");
         assert_eq!(r.extracted.title.as_deref(), Some("T"));
     }

@@ -175,7 +175,15 @@ mod tests {
     fn walks_sorted_honours_ignores_and_globs() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        for f in ["b.md", "a/z.txt", "a/y.pdf", "c.png", "skip/x.md", ".hidden/h.md", "a/k.log"] {
+        for f in [
+            "b.md",
+            "a/z.txt",
+            "a/y.pdf",
+            "c.png",
+            "skip/x.md",
+            ".hidden/h.md",
+            "a/k.log",
+        ] {
             touch(d, f);
         }
         std::fs::write(d.join(".gitignore"), "skip/\n*.log\n").unwrap();

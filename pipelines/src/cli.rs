@@ -70,7 +70,12 @@ pub struct IngestArgs {
 #[derive(Debug, Args)]
 pub struct ParseArgs {
     /// Password for encrypted PDFs that do not open with the empty password.
-    #[arg(long, env = "DOCKET_PDF_PASSWORD", value_name = "PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DOCKET_PDF_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
     pub pdf_password: Option<String>,
     /// Largest file read, in MiB.
     #[arg(long, value_name = "MIB")]
@@ -78,6 +83,20 @@ pub struct ParseArgs {
     /// Longest parse of one document, in seconds (0: no limit).
     #[arg(long, value_name = "SECS")]
     pub parse_timeout: Option<u64>,
+    /// Records files (CSV, TSV, JSON Lines): columns that hold the text, joined in this
+    /// order (default: the first column named text, body, message, review, ...).
+    #[arg(long = "text-col", value_name = "COLUMN", value_delimiter = ',')]
+    pub text_columns: Vec<String>,
+    /// Records files: the column with each row's unique id (default: a column named id,
+    /// else the row number).
+    #[arg(long = "id-col", value_name = "COLUMN")]
+    pub id_column: Option<String>,
+    /// Records files: the column with each row's title.
+    #[arg(long = "title-col", value_name = "COLUMN")]
+    pub title_column: Option<String>,
+    /// Records files: the text columns hold HTML fragments.
+    #[arg(long)]
+    pub records_html: bool,
 }
 
 /// Flags that shape chunking.
@@ -126,8 +145,19 @@ impl Cli {
                 let mut out = std::io::stdout().lock();
                 writeln!(out, "home: {}", models::docket_home().display())?;
                 for m in models::DEFAULTS {
-                    let state = if m.is_present() { "present" } else { "not fetched" };
-                    writeln!(out, "{:<28} {:<10} {:<12} {}", m.name, m.role, state, m.dir().display())?;
+                    let state = if m.is_present() {
+                        "present"
+                    } else {
+                        "not fetched"
+                    };
+                    writeln!(
+                        out,
+                        "{:<28} {:<10} {:<12} {}",
+                        m.name,
+                        m.role,
+                        state,
+                        m.dir().display()
+                    )?;
                 }
                 Ok(Outcome::Success)
             }

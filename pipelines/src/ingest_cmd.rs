@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use docket_ingest::{
-    ApproxTokenizer, Chunk, Chunker, ChunkingConfig, Document, Error, HfTokenizer,
-    IngestOptions, Ingestor, SourceFile, TokenCounter, WalkOptions,
+    ApproxTokenizer, Chunk, Chunker, ChunkingConfig, Document, Error, HfTokenizer, IngestOptions,
+    Ingestor, SourceFile, TokenCounter, WalkOptions,
 };
 use serde_json::json;
 
@@ -26,6 +26,10 @@ impl ParseArgs {
         if let Some(secs) = self.parse_timeout {
             options.limits.parse_timeout_secs = secs;
         }
+        options.records.text_columns = self.text_columns.clone();
+        options.records.id_column = self.id_column.clone();
+        options.records.title_column = self.title_column.clone();
+        options.records.html = self.records_html;
         options
     }
 }
@@ -84,7 +88,10 @@ pub fn extract(args: ExtractArgs) -> Result<Outcome> {
     out.flush()?;
     match failed {
         0 => Ok(Outcome::Success),
-        _ => Err(anyhow::anyhow!("{} could not be extracted", args.file.display())),
+        _ => Err(anyhow::anyhow!(
+            "{} could not be extracted",
+            args.file.display()
+        )),
     }
 }
 
@@ -129,14 +136,16 @@ fn warn_about(path: &Path, doc: &Document) {
 }
 
 /// What one file gave: its path, and its documents with their chunks, or failures.
-type FileResult = (std::path::PathBuf, Vec<Result<(Document, Vec<Chunk>), Error>>);
+type FileResult = (
+    std::path::PathBuf,
+    Vec<Result<(Document, Vec<Chunk>), Error>>,
+);
 
 #[derive(Debug, Default)]
 struct Totals {
     documents: usize,
     chunks: usize,
     pages: usize,
-    tokens: u64,
     /// Failures by kind (`password_required`, `corrupt`, ...), for the closing summary.
     failed: std::collections::BTreeMap<&'static str, usize>,
     no_text_pages: usize,
@@ -182,37 +191,53 @@ pub fn ingest(args: IngestArgs) -> Result<Outcome> {
             .collect();
         (file.path.clone(), results)
     };
-    crate::par::for_each_ordered(&walk.files, workers, work, |(path, results)| -> Result<()> {
-        for r in results {
-            match r {
-                Ok((doc, chunks)) => {
-                    warn_about(&path, &doc);
-                    totals.documents += 1;
-                    totals.pages += doc.pages.len();
-                    totals.no_text_pages += doc.pages_without_text().len();
-                    totals.chunks += chunks.len();
-                    totals.tokens += chunks.iter().map(|c| u64::from(c.token_count)).sum::<u64>();
-                    if args.json {
-                        for c in &chunks {
-                            serde_json::to_writer(&mut out, c)?;
-                            writeln!(out)?;
+    crate::par::for_each_ordered(
+        &walk.files,
+        workers,
+        work,
+        |(path, results)| -> Result<()> {
+            // One human line per file: a records file of many rows is one line too.
+            let mut line: Option<(String, docket_ingest::Format, usize, usize, usize)> = None;
+            for r in results {
+                match r {
+                    Ok((doc, chunks)) => {
+                        warn_about(&path, &doc);
+                        totals.documents += 1;
+                        totals.pages += doc.pages.len();
+                        totals.no_text_pages += doc.pages_without_text().len();
+                        totals.chunks += chunks.len();
+                        if args.json {
+                            for c in &chunks {
+                                serde_json::to_writer(&mut out, c)?;
+                                writeln!(out)?;
+                            }
                         }
-                    } else {
-                        writeln!(
-                            out,
-                            "{:<48} {:<8} {:>5} pages {:>5} chunks",
-                            doc.source,
-                            doc.format,
-                            doc.pages.len(),
-                            chunks.len()
-                        )?;
+                        let (_, _, docs, pages, n) = line.get_or_insert_with(|| {
+                            let file = doc.source.split_once('#').map_or(&*doc.source, |(f, _)| f);
+                            (file.to_string(), doc.format, 0, 0, 0)
+                        });
+                        *docs += 1;
+                        *pages += doc.pages.len();
+                        *n += chunks.len();
                     }
+                    Err(e) => totals.fail(&e),
                 }
-                Err(e) => totals.fail(&e),
             }
-        }
-        Ok(())
-    })
+            if let (false, Some((source, format, docs, pages, chunks))) = (args.json, line) {
+                let what = match format {
+                    docket_ingest::Format::Csv | docket_ingest::Format::Jsonl => {
+                        format!("{docs} rows")
+                    }
+                    _ => format!("{pages} pages"),
+                };
+                writeln!(
+                    out,
+                    "{source:<48} {format:<9} {what:>10} {chunks:>6} chunks"
+                )?;
+            }
+            Ok(())
+        },
+    )
     .context("writing the output")?;
     out.flush()?;
 
@@ -232,10 +257,17 @@ pub fn ingest(args: IngestArgs) -> Result<Outcome> {
         ));
     }
     if !walk.skipped.is_empty() {
-        summary.push_str(&format!("; {} files skipped (unsupported format)", walk.skipped.len()));
+        summary.push_str(&format!(
+            "; {} files skipped (unsupported format)",
+            walk.skipped.len()
+        ));
     }
     if totals.failures() > 0 {
-        let kinds: Vec<String> = totals.failed.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let kinds: Vec<String> = totals
+            .failed
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
         summary.push_str(&format!(
             "; {} failed: {} (see the errors above)",
             totals.failures(),

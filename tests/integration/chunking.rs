@@ -25,9 +25,21 @@ fn default_embedder_dir() -> PathBuf {
 fn chunks_fit_the_default_models_token_budget() {
     let archive = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/archive/policies");
     // Fetches the default model on first use if `docket models fetch` has not run.
-    let run = docket(["ingest", archive, "--json", "--chunk-tokens", "64", "--chunk-overlap", "8"]);
+    let run = docket([
+        "ingest",
+        archive,
+        "--json",
+        "--chunk-tokens",
+        "64",
+        "--chunk-overlap",
+        "8",
+    ]);
     run.expect_code(0);
-    assert!(run.stderr.contains("all-minilm-l6-v2 tokens"), "{}", run.describe());
+    assert!(
+        run.stderr.contains("all-minilm-l6-v2 tokens"),
+        "{}",
+        run.describe()
+    );
 
     let path = default_embedder_dir().join("tokenizer.json");
     assert!(
@@ -46,5 +58,8 @@ fn chunks_fit_the_default_models_token_budget() {
         assert!(count <= 64, "{count} tokens: {text}");
         multi += usize::from(c["ordinal"].as_u64() > Some(0));
     }
-    assert!(multi > 0, "some policy needs more than one chunk of 64 tokens");
+    assert!(
+        multi > 0,
+        "some policy needs more than one chunk of 64 tokens"
+    );
 }
