@@ -40,6 +40,21 @@ pub struct SourceFile {
     pub explicit: bool,
 }
 
+impl SourceFile {
+    /// A file the user named directly; its source is its file name.
+    pub fn explicit(path: &Path) -> SourceFile {
+        SourceFile {
+            path: path.to_path_buf(),
+            source: path
+                .file_name()
+                .map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy())
+                .into_owned(),
+            format: format_of(path),
+            explicit: true,
+        }
+    }
+}
+
 /// The files under `roots`, in a stable order: each root in turn, files sorted by path.
 /// Files in walked folders whose extension no loader knows are left out (they are
 /// counted as skipped by the caller through [`Walk::skipped`]); files named directly
@@ -56,16 +71,7 @@ pub fn walk(roots: &[PathBuf], options: &WalkOptions) -> Result<Walk> {
             reason: e.to_string(),
         })?;
         if meta.is_file() {
-            let name = root
-                .file_name()
-                .map_or_else(|| root.to_string_lossy(), |n| n.to_string_lossy())
-                .into_owned();
-            files.push(SourceFile {
-                path: root.clone(),
-                format: format_of(root),
-                source: name,
-                explicit: true,
-            });
+            files.push(SourceFile::explicit(root));
             continue;
         }
         let walker = ignore::WalkBuilder::new(root)

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use docket_ingest::{
-    ApproxTokenizer, Chunk, Chunker, ChunkingConfig, Document, Error, HfTokenizer, IngestOptions,
-    Ingestor, SourceFile, TokenCounter, WalkOptions,
+    ApproxTokenizer, Chunk, Chunker, ChunkingConfig, Document, Error, Format, HfTokenizer,
+    IngestOptions, Ingestor, SourceFile, TokenCounter, WalkOptions,
 };
 use serde_json::json;
 
@@ -64,9 +64,9 @@ impl ChunkArgs {
 
 pub fn extract(args: ExtractArgs) -> Result<Outcome> {
     let ingestor = Ingestor::new(args.parse.ingest_options());
-    let file = explicit_file(&args.file);
+    let file = SourceFile::explicit(&args.file);
     let mut out = std::io::stdout().lock();
-    let mut failed = 0;
+    let (mut failed, mut extracted) = (0, 0);
     for doc in ingestor.documents(&file) {
         let doc = match doc {
             Ok(doc) => doc,
@@ -76,6 +76,7 @@ pub fn extract(args: ExtractArgs) -> Result<Outcome> {
                 continue;
             }
         };
+        extracted += 1;
         warn_about(&args.file, &doc);
         if args.json {
             serde_json::to_writer(&mut out, &document_json(&doc))?;
@@ -86,8 +87,10 @@ pub fn extract(args: ExtractArgs) -> Result<Outcome> {
         }
     }
     out.flush()?;
-    match failed {
-        0 => Ok(Outcome::Success),
+    match (failed, extracted) {
+        (0, _) => Ok(Outcome::Success),
+        // Some rows of a records file failed: the others were printed.
+        (_, 1..) => Ok(Outcome::Partial),
         _ => Err(anyhow::anyhow!(
             "{} could not be extracted",
             args.file.display()
@@ -117,29 +120,11 @@ fn document_json(doc: &Document) -> serde_json::Value {
     })
 }
 
-fn explicit_file(path: &Path) -> SourceFile {
-    SourceFile {
-        path: path.to_path_buf(),
-        source: path
-            .file_name()
-            .map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy())
-            .into_owned(),
-        format: docket_ingest::source::format_of(path),
-        explicit: true,
-    }
-}
-
 fn warn_about(path: &Path, doc: &Document) {
     for w in &doc.warnings {
         log(&format!("warning: {}: {w}", path.display()));
     }
 }
-
-/// What one file gave: its path, and its documents with their chunks, or failures.
-type FileResult = (
-    std::path::PathBuf,
-    Vec<Result<(Document, Vec<Chunk>), Error>>,
-);
 
 #[derive(Debug, Default)]
 struct Totals {
@@ -162,6 +147,24 @@ impl Totals {
     }
 }
 
+/// What the workers hand on for one file, in walk order.
+enum FileWork {
+    /// A single-document file, parsed and chunked on a worker.
+    Done(Result<(Document, Vec<Chunk>), Error>),
+    /// A records file: streamed row by row where it is emitted, so that a file of a
+    /// million rows never sits in memory.
+    Records,
+}
+
+/// Per-file line of the human output: a records file of many rows is one line too.
+struct FileLine {
+    source: String,
+    format: Format,
+    documents: usize,
+    pages: usize,
+    chunks: usize,
+}
+
 pub fn ingest(args: IngestArgs) -> Result<Outcome> {
     let walk_options = WalkOptions {
         include: args.include.clone(),
@@ -178,66 +181,76 @@ pub fn ingest(args: IngestArgs) -> Result<Outcome> {
     for e in &walk.errors {
         totals.fail(e);
     }
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut out = std::io::stdout().lock();
-    let work = |file: &SourceFile| -> FileResult {
-        let results = ingestor
-            .documents(file)
-            .map(|doc| {
-                let doc = doc?;
-                let chunks = chunker.chunk(&doc)?;
-                Ok((doc, chunks))
-            })
-            .collect();
-        (file.path.clone(), results)
+    // Buffered: a JSON line per chunk must not cost a write call each.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let chunk = |doc: Result<Document, Error>| -> Result<(Document, Vec<Chunk>), Error> {
+        let doc = doc?;
+        let chunks = chunker.chunk(&doc)?;
+        Ok((doc, chunks))
     };
-    crate::par::for_each_ordered(
-        &walk.files,
-        workers,
-        work,
-        |(path, results)| -> Result<()> {
-            // One human line per file: a records file of many rows is one line too.
-            let mut line: Option<(String, docket_ingest::Format, usize, usize, usize)> = None;
-            for r in results {
-                match r {
-                    Ok((doc, chunks)) => {
-                        warn_about(&path, &doc);
-                        totals.documents += 1;
-                        totals.pages += doc.pages.len();
-                        totals.no_text_pages += doc.pages_without_text().len();
-                        totals.chunks += chunks.len();
-                        if args.json {
-                            for c in &chunks {
-                                serde_json::to_writer(&mut out, c)?;
-                                writeln!(out)?;
-                            }
-                        }
-                        let (_, _, docs, pages, n) = line.get_or_insert_with(|| {
-                            let file = doc.source.split_once('#').map_or(&*doc.source, |(f, _)| f);
-                            (file.to_string(), doc.format, 0, 0, 0)
-                        });
-                        *docs += 1;
-                        *pages += doc.pages.len();
-                        *n += chunks.len();
-                    }
-                    Err(e) => totals.fail(&e),
+    let work = |file: &SourceFile| match file.format {
+        Some(Format::Csv | Format::Jsonl) => FileWork::Records,
+        _ => FileWork::Done(chunk(ingestor.load(file))),
+    };
+    let mut emit = |out: &mut dyn Write,
+                    file: &SourceFile,
+                    result: Result<(Document, Vec<Chunk>), Error>,
+                    line: &mut Option<FileLine>|
+     -> Result<()> {
+        let (doc, chunks) = match result {
+            Ok(done) => done,
+            Err(e) => {
+                totals.fail(&e);
+                return Ok(());
+            }
+        };
+        warn_about(&file.path, &doc);
+        totals.documents += 1;
+        totals.pages += doc.pages.len();
+        totals.no_text_pages += doc.pages_without_text().len();
+        totals.chunks += chunks.len();
+        if args.json {
+            for c in &chunks {
+                serde_json::to_writer(&mut *out, c)?;
+                writeln!(out)?;
+            }
+        }
+        let line = line.get_or_insert_with(|| FileLine {
+            source: file.source.clone(),
+            format: doc.format,
+            documents: 0,
+            pages: 0,
+            chunks: 0,
+        });
+        line.documents += 1;
+        line.pages += doc.pages.len();
+        line.chunks += chunks.len();
+        Ok(())
+    };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    crate::par::for_each_ordered(&walk.files, workers, work, |file, done| -> Result<()> {
+        let mut line = None;
+        match done {
+            FileWork::Done(result) => emit(&mut out, file, result, &mut line)?,
+            FileWork::Records => {
+                for doc in ingestor.documents(file) {
+                    emit(&mut out, file, chunk(doc), &mut line)?;
                 }
             }
-            if let (false, Some((source, format, docs, pages, chunks))) = (args.json, line) {
-                let what = match format {
-                    docket_ingest::Format::Csv | docket_ingest::Format::Jsonl => {
-                        format!("{docs} rows")
-                    }
-                    _ => format!("{pages} pages"),
-                };
-                writeln!(
-                    out,
-                    "{source:<48} {format:<9} {what:>10} {chunks:>6} chunks"
-                )?;
-            }
-            Ok(())
-        },
-    )
+        }
+        if let (false, Some(l)) = (args.json, line) {
+            let what = match l.format {
+                Format::Csv | Format::Jsonl => format!("{} rows", l.documents),
+                _ => format!("{} pages", l.pages),
+            };
+            writeln!(
+                out,
+                "{:<48} {:<9} {what:>10} {:>6} chunks",
+                l.source, l.format, l.chunks
+            )?;
+        }
+        Ok(())
+    })
     .context("writing the output")?;
     out.flush()?;
 

@@ -6,15 +6,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// Apply `work` to every item on `workers` threads and pass each result to `emit` in
-/// the order of `items`. Workers never run more than `4 * workers` items ahead of the
+/// Apply `work` to every item on `workers` threads and pass each item with its result
+/// to `emit`, in the order of `items`. Workers never run more than `4 * workers` items ahead of the
 /// next result to emit, so a slow item does not let finished results pile up. An error
 /// from `emit` stops the workers and is returned.
 pub fn for_each_ordered<T, R, E>(
     items: &[T],
     workers: usize,
     work: impl Fn(&T) -> R + Sync,
-    mut emit: impl FnMut(R) -> Result<(), E>,
+    mut emit: impl FnMut(&T, R) -> Result<(), E>,
 ) -> Result<(), E>
 where
     T: Sync,
@@ -54,7 +54,7 @@ where
         for (i, r) in rx.iter() {
             pending.insert(i, r);
             while let Some(r) = pending.remove(&want) {
-                if let Err(e) = emit(r) {
+                if let Err(e) = emit(&items[want], r) {
                     stop.store(1, Ordering::SeqCst);
                     return Err(e);
                 }
@@ -82,7 +82,7 @@ mod tests {
                 std::thread::sleep(Duration::from_micros((200 - i) * 20));
                 i * 2
             },
-            |r| {
+            |_, r| {
                 seen.push(r);
                 Ok::<_, ()>(())
             },
@@ -102,7 +102,7 @@ mod tests {
                 done.fetch_add(1, Ordering::SeqCst);
                 i
             },
-            |i| if i == 10 { Err("stop") } else { Ok(()) },
+            |_, i| if i == 10 { Err("stop") } else { Ok(()) },
         );
         assert_eq!(r, Err("stop"));
         assert!(done.load(Ordering::SeqCst) < 100);
