@@ -150,7 +150,7 @@ impl Totals {
 /// What the workers hand on for one file, in walk order.
 enum FileWork {
     /// A single-document file, parsed and chunked on a worker.
-    Done(Result<(Document, Vec<Chunk>), Error>),
+    Done(Box<Result<(Document, Vec<Chunk>), Error>>),
     /// A records file: streamed row by row where it is emitted, so that a file of a
     /// million rows never sits in memory.
     Records,
@@ -190,7 +190,7 @@ pub fn ingest(args: IngestArgs) -> Result<Outcome> {
     };
     let work = |file: &SourceFile| match file.format {
         Some(Format::Csv | Format::Jsonl) => FileWork::Records,
-        _ => FileWork::Done(chunk(ingestor.load(file))),
+        _ => FileWork::Done(Box::new(chunk(ingestor.load(file)))),
     };
     let mut emit = |out: &mut dyn Write,
                     file: &SourceFile,
@@ -231,7 +231,7 @@ pub fn ingest(args: IngestArgs) -> Result<Outcome> {
     crate::par::for_each_ordered(&walk.files, workers, work, |file, done| -> Result<()> {
         let mut line = None;
         match done {
-            FileWork::Done(result) => emit(&mut out, file, result, &mut line)?,
+            FileWork::Done(result) => emit(&mut out, file, *result, &mut line)?,
             FileWork::Records => {
                 for doc in ingestor.documents(file) {
                     emit(&mut out, file, chunk(doc), &mut line)?;
