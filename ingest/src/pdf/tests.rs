@@ -124,6 +124,10 @@ fn superscript_stays_on_its_line() {
         "BT /F1 10 Tf 72 700 Td (E = mc) Tj 4 Ts /F1 6 Tf (2) Tj 0 Ts /F1 10 Tf ( is famous) Tj ET",
     );
     assert_eq!(t, "E = mc2 is famous");
+    let t = text_of(
+        "BT 72 700 Td /F1 6 Tf 4 Ts (1) Tj /F1 10 Tf 0 Ts (This is a note, H) Tj /F1 6 Tf -2 Ts (2) Tj /F1 10 Tf 0 Ts (O.) Tj ET",
+    );
+    assert_eq!(t, "1 This is a note, H2O.");
 }
 
 #[test]
