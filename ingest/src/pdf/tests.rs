@@ -606,3 +606,44 @@ fn unsupported_security_handler() {
         Err(DocError::UnsupportedEncryption(_))
     ));
 }
+
+#[test]
+fn hostile_nesting_in_objects_does_not_overflow() {
+    let mut bytes = b"%PDF-1.4\n1 0 obj\n".to_vec();
+    bytes.extend(std::iter::repeat_n(b'[', 200_000));
+    bytes.extend_from_slice(b"\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n");
+    assert!(load(&bytes).is_err());
+    let mut bytes = b"%PDF-1.4\n1 0 obj\n".to_vec();
+    bytes.extend(std::iter::repeat_n(b"<< /A ".as_slice(), 100_000).flatten());
+    bytes.extend_from_slice(b"\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n");
+    assert!(load(&bytes).is_err());
+}
+
+#[test]
+fn mutated_files_never_panic() {
+    let original = build(
+        |_| {
+            vec![
+                page("BT /F1 10 Tf 72 700 Td [(Hello)-400(world)] TJ ET q 1 0 0 1 0 0 cm Q"),
+                page("BT /F1 12 Tf 0 1 -1 0 300 100 Tm (rotated) Tj ET"),
+            ]
+        },
+        None,
+    );
+    // xorshift, so the run is reproducible.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..300 {
+        let mut bytes = original.clone();
+        for _ in 0..(next() % 8 + 1) {
+            let at = (next() % bytes.len() as u64) as usize;
+            bytes[at] = (next() & 0xff) as u8;
+        }
+        let _ = load(&bytes);
+    }
+}
