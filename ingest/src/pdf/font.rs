@@ -287,7 +287,15 @@ fn load_simple(doc: &Document, dict: &Dictionary, subtype: &[u8], ctx: &LoadCont
         } else {
             0.001
         };
-        (a, (d * 1000.0).clamp(0.01, 100.0))
+        // The em of a Type3 font is its glyph box height in text space; without a box,
+        // assume the 1000-unit em of other fonts.
+        let bbox_height = dict_get(dict, b"FontBBox")
+            .and_then(|o| deref(doc, o))
+            .and_then(|o| o.as_array().ok())
+            .and_then(|b| Some((num_of(doc, b.get(3))? - num_of(doc, b.get(1))?).abs()))
+            .filter(|h| *h > 0.0)
+            .unwrap_or(1000.0);
+        (a, (bbox_height * d).clamp(0.01, 100.0))
     } else {
         (0.001, 1.0)
     };

@@ -647,3 +647,47 @@ fn mutated_files_never_panic() {
         let _ = load(&bytes);
     }
 }
+
+#[test]
+fn type3_font_with_differences() {
+    let t = load(&build(
+        |doc| {
+            let glyph = doc.add_object(Stream::new(Dictionary::new(), b"1000 0 d0".to_vec()));
+            let font = doc.add_object(dictionary! {
+                "Type" => "Font",
+                "Subtype" => "Type3",
+                "FontBBox" => vec![0.into(), 0.into(), 100.into(), 100.into()],
+                "FontMatrix" => vec![0.01.into(), 0.into(), 0.into(), 0.01.into(), 0.into(), 0.into()],
+                "CharProcs" => dictionary! { "x" => glyph, "y" => glyph },
+                "Encoding" => dictionary! { "Differences" => vec![65.into(), "T".into(), "y".into(), "p".into(), "e".into()] },
+                "FirstChar" => 65,
+                "LastChar" => 68,
+                "Widths" => vec![50.into(), 50.into(), 50.into(), 50.into()],
+                "Resources" => Dictionary::new(),
+            });
+            let mut p = page("BT /F2 10 Tf 72 700 Td (ABCD) Tj 30 0 Td (ABCD) Tj ET");
+            p.fonts.push(("F2", font.into()));
+            vec![p]
+        },
+        None,
+    ))
+    .expect("load")
+    .text;
+    assert_eq!(t, "Type Type");
+}
+
+#[test]
+fn many_pages_are_processed_one_by_one() {
+    let bytes = build(
+        |_| {
+            (1..=2000)
+                .map(|n| page(&format!("BT /F1 10 Tf 72 700 Td (page {n} text) Tj ET")))
+                .collect()
+        },
+        None,
+    );
+    let ex = load(&bytes).expect("load");
+    assert_eq!(ex.pages.len(), 2000);
+    let last = &ex.pages[1999];
+    assert_eq!(&ex.text[last.start..last.end], "page 2000 text");
+}
