@@ -111,6 +111,9 @@ pub struct Interpreter<'a, 'c> {
     /// Form XObjects being drawn, to stop self-reference.
     form_stack: Vec<ObjectId>,
     scratch: String,
+    /// The visible page area `[x0, y0, x1, y1]` in default user space; glyphs wholly
+    /// outside it are not text of the page (templates, hidden or clipped-off text).
+    page_box: [f32; 4],
 }
 
 fn num(t: &Token<'_>) -> f32 {
@@ -131,8 +134,14 @@ fn nums<const N: usize>(operands: &[Token<'_>]) -> [f32; N] {
 }
 
 impl<'a, 'c> Interpreter<'a, 'c> {
-    pub fn new(doc: &'a Document, ctx: &'a LoadContext<'c>, fonts: &'a mut FontCache) -> Self {
+    pub fn new(
+        doc: &'a Document,
+        ctx: &'a LoadContext<'c>,
+        fonts: &'a mut FontCache,
+        page_box: [f32; 4],
+    ) -> Self {
         Interpreter {
+            page_box,
             doc,
             ctx,
             fonts,
@@ -174,6 +183,8 @@ impl<'a, 'c> Interpreter<'a, 'c> {
             self.ops += 1;
             if self.ops.is_multiple_of(DEADLINE_EVERY) {
                 self.ctx.deadline.check()?;
+                // One page's text alone must not outgrow the cap on a document's text.
+                self.ctx.check_text(self.out.text.len())?;
             }
             match op {
                 b"q" if stack.len() < MAX_GSTATE_STACK => stack.push(gs.clone()),
@@ -309,7 +320,13 @@ impl<'a, 'c> Interpreter<'a, 'c> {
                 tx += gs.word_spacing;
             }
             tx *= h;
-            if let Some(text) = code.text {
+            let [bx0, by0, bx1, by1] = self.page_box;
+            let margin = (c * c + d * d).sqrt();
+            let on_page = ox >= bx0 - margin
+                && ox <= bx1 + margin
+                && oy >= by0 - margin
+                && oy <= by1 + margin;
+            if let Some(text) = code.text.filter(|_| on_page) {
                 let start = self.out.text.len();
                 for ch in text.chars() {
                     push_normalized_char(&mut self.out.text, ch);

@@ -58,10 +58,13 @@ pub fn page_text(page: &PageContent) -> String {
             if text.is_empty() {
                 continue;
             }
-            if !out.is_empty() {
+            // A word hyphenated at the end of a column continues in the next block.
+            if out.is_empty() {
+                out.push_str(&text);
+            } else if !join_hyphenated(&mut out, &text) {
                 out.push_str("\n\n");
+                out.push_str(&text);
             }
-            out.push_str(&text);
         }
     }
     out

@@ -339,7 +339,29 @@ fn extract_page(
             Err(e) => return Err(e),
         }
     }
-    let mut interp = Interpreter::new(doc, ctx, fonts);
+    let page_box = page_box(doc, page);
+    let mut interp = Interpreter::new(doc, ctx, fonts, page_box);
     interp.run(&data, resources, content::IDENTITY, 0)?;
     Ok(interp.finish())
+}
+
+/// The page's visible area: its crop box, else its media box, normalised so that
+/// `x0 <= x1` and `y0 <= y1`. Unbounded when neither is readable.
+fn page_box(doc: &Document, page: &Dictionary) -> [f32; 4] {
+    let read = |key: &[u8]| -> Option<[f32; 4]> {
+        let arr = deref(doc, inherited(doc, page, key)?)?.as_array().ok()?;
+        let v: Vec<f32> = arr
+            .iter()
+            .filter_map(|o| objects::num_of(doc, Some(o)))
+            .collect();
+        let [a, b, c, d] = <[f32; 4]>::try_from(v.as_slice()).ok()?;
+        let bx = [a.min(c), b.min(d), a.max(c), b.max(d)];
+        (bx[2] - bx[0] > 1.0 && bx[3] - bx[1] > 1.0).then_some(bx)
+    };
+    read(b"CropBox").or_else(|| read(b"MediaBox")).unwrap_or([
+        f32::MIN,
+        f32::MIN,
+        f32::MAX,
+        f32::MAX,
+    ])
 }

@@ -188,6 +188,33 @@ fn two_columns_with_white_space_at_the_same_height() {
 }
 
 #[test]
+fn text_outside_the_page_is_not_extracted() {
+    let t = text_of(
+        "BT /F1 10 Tf 72 700 Td (visible) Tj ET BT /F1 10 Tf 900 700 Td (hidden) Tj ET \
+         BT /F1 10 Tf 72 -300 Td (below) Tj ET",
+    );
+    assert_eq!(t, "visible");
+}
+
+#[test]
+fn hyphenation_across_columns() {
+    let mut c = String::new();
+    for (i, (l, r)) in [("one two", "ation goes"), ("three hyphen-", "on here")]
+        .iter()
+        .enumerate()
+    {
+        let y = 700 - 12 * i as i32;
+        c.push_str(&format!(
+            "BT /F1 10 Tf 50 {y} Td ({l}) Tj ET BT /F1 10 Tf 320 {} Td ({r}) Tj ET\n",
+            y + 12
+        ));
+    }
+    // Right column starts one row higher; the left column ends in "hyphen-".
+    let t = text_of(&c);
+    assert_eq!(t, "one two\nthree hyphenation goes\non here");
+}
+
+#[test]
 fn differences_with_glyph_names() {
     let t = load(&build(
         |doc| {
