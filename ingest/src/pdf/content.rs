@@ -338,7 +338,10 @@ impl<'a, 'c> Interpreter<'a, 'c> {
                     let (x, y) = frame(dir, ox, oy);
                     let font_size = (c * c + d * d).sqrt() * font.size_scale;
                     let scale = (a * a + b * b).sqrt() / (size * h).abs().max(1e-6);
-                    let adv = tx * scale;
+                    // The glyph's own width: character and word spacing move the pen
+                    // but are white space, which is how some producers (Ghostscript)
+                    // set word gaps.
+                    let adv = code.width * size * h * scale;
                     if x.is_finite() && y.is_finite() && adv.is_finite() && font_size.is_finite() {
                         self.out.glyphs.push(Glyph {
                             x,

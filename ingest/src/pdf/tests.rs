@@ -108,6 +108,9 @@ fn tj_kerning_and_position_gaps_make_spaces() {
          BT /F1 10 Tf 72 680 Td (Word) Tj 30 0 Td (gap) Tj ET",
     );
     assert_eq!(t, "Hello world\nKern ing\nWord gap");
+    // Word gaps made with character spacing, as Ghostscript writes them.
+    let t = text_of("BT /F1 10 Tf 72 700 Td (tw) Tj 3 Tc (o) Tj 0 Tc (column) Tj ET");
+    assert_eq!(t, "two column");
 }
 
 #[test]
