@@ -257,18 +257,18 @@ fn load_simple(doc: &Document, dict: &Dictionary, subtype: &[u8], ctx: &LoadCont
         false
     };
     if !has_widths {
-        // A standard 14 font without /Widths: approximate by the font's family.
-        let w = if contains(base_font, b"Courier") {
-            600.0
+        // A base-14 font without /Widths: use the font's standard metrics.
+        if contains(base_font, b"Courier") {
+            widths.fill(600.0);
+        } else if let Some(ascii) = super::std14::ascii_widths(base_font) {
+            for (w, t) in widths.iter_mut().zip(&text) {
+                let c = t.as_deref().and_then(|t| t.chars().next()).unwrap_or('x');
+                *w = super::std14::width_of(ascii, c);
+            }
         } else {
-            FALLBACK_WIDTH
-        };
-        widths.fill(w);
-        widths[32] = if contains(base_font, b"Courier") {
-            600.0
-        } else {
-            250.0
-        };
+            widths.fill(FALLBACK_WIDTH);
+            widths[32] = 250.0;
+        }
     }
 
     let (width_scale, size_scale) = if subtype == b"Type3" {

@@ -15,6 +15,7 @@ mod font;
 mod layout;
 mod lexer;
 mod objects;
+mod std14;
 
 #[cfg(test)]
 mod tests;
