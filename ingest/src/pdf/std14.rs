@@ -69,7 +69,7 @@ const TIMES_BOLDITALIC: AsciiWidths = [
 pub fn ascii_widths(base_font: &[u8]) -> Option<&'static AsciiWidths> {
     // Drop a subset tag ("ABCDEF+Helvetica").
     let name = match base_font.iter().position(|&b| b == b'+') {
-        Some(i) if i == 6 => &base_font[7..],
+        Some(6) => &base_font[7..],
         _ => base_font,
     };
     let name = std::str::from_utf8(name).ok()?;
