@@ -15,6 +15,7 @@ mod font;
 mod layout;
 mod lexer;
 mod objects;
+mod recover;
 mod std14;
 
 #[cfg(test)]
@@ -42,9 +43,11 @@ impl Loader for PdfLoader {
     }
 
     fn load(&self, bytes: &[u8], ctx: &LoadContext<'_>) -> Result<Extracted, DocError> {
-        let doc = open(bytes, ctx)?;
+        let (doc, rescued) = open(bytes, ctx)?;
         let mut b = TextBuilder::new();
-        if doc.xref_recovery.is_some() {
+        if rescued {
+            b.warn("the file is damaged or truncated: its pages were found by scanning and some may be missing or out of order");
+        } else if doc.xref_recovery.is_some() {
             b.warn("the cross-reference table was damaged and has been rebuilt; some objects may be missing");
         }
         metadata(&doc, &mut b);
@@ -85,8 +88,25 @@ impl Loader for PdfLoader {
     }
 }
 
-/// Parse the file, handling encryption and damage.
-fn open(bytes: &[u8], ctx: &LoadContext<'_>) -> Result<Document, DocError> {
+/// Parse the file, handling encryption and damage; as a last resort, look for the pages
+/// of a file whose structure is lost (see [`recover`]).
+fn open(bytes: &[u8], ctx: &LoadContext<'_>) -> Result<(Document, bool), DocError> {
+    let err = match open_as_is(bytes, ctx) {
+        Ok(doc) if doc.page_iter().next().is_some() => return Ok((doc, false)),
+        Ok(_) => DocError::Corrupt("no pages found".into()),
+        Err(e @ DocError::Corrupt(_)) => e,
+        Err(e) => return Err(e),
+    };
+    let Some(patched) = recover::with_synthetic_catalog(bytes, ctx) else {
+        return Err(err);
+    };
+    match open_as_is(&patched, ctx) {
+        Ok(doc) if doc.page_iter().next().is_some() => Ok((doc, true)),
+        _ => Err(err),
+    }
+}
+
+fn open_as_is(bytes: &[u8], ctx: &LoadContext<'_>) -> Result<Document, DocError> {
     let head = &bytes[..bytes.len().min(1024)];
     if !head.windows(5).any(|w| w == b"%PDF-") {
         return Err(DocError::WrongFormat {

@@ -721,3 +721,37 @@ fn many_pages_are_processed_one_by_one() {
     let last = &ex.pages[1999];
     assert_eq!(&ex.text[last.start..last.end], "page 2000 text");
 }
+
+#[test]
+fn truncated_file_without_catalog_is_rescued() {
+    let bytes = build(
+        |_| {
+            vec![
+                page("BT /F1 10 Tf 72 700 Td (first page) Tj ET"),
+                page("BT /F1 10 Tf 72 700 Td (second page) Tj ET"),
+            ]
+        },
+        None,
+    );
+    // Cut the file where the catalog (written last) begins: catalog, xref and trailer
+    // are gone, as in a download that stopped early.
+    let at = bytes
+        .windows(8)
+        .rposition(|w| w == b"/Catalog")
+        .expect("catalog");
+    let start = bytes[..at]
+        .windows(3)
+        .rposition(|w| w == b"obj")
+        .expect("obj header");
+    let line = bytes[..start]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let ex = load(&bytes[..line]).expect("rescued");
+    assert_eq!(ex.text, "first page\u{c}second page");
+    assert!(
+        ex.warnings[0].contains("damaged or truncated"),
+        "{:?}",
+        ex.warnings
+    );
+}
