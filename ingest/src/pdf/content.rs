@@ -64,6 +64,8 @@ pub struct PageContent {
     pub text: String,
     /// Character codes shown, mapped to text or not.
     pub codes_shown: usize,
+    /// Character codes shown that the font maps to text.
+    pub codes_mapped: usize,
     /// Images drawn (XObject or inline).
     pub images: usize,
     /// Form XObjects not followed because they nested deeper than the limit.
@@ -326,6 +328,9 @@ impl<'a, 'c> Interpreter<'a, 'c> {
                 && ox <= bx1 + margin
                 && oy >= by0 - margin
                 && oy <= by1 + margin;
+            if code.text.is_some() {
+                self.out.codes_mapped += 1;
+            }
             if let Some(text) = code.text.filter(|_| on_page) {
                 let start = self.out.text.len();
                 for ch in text.chars() {

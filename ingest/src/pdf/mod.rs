@@ -76,6 +76,12 @@ impl Loader for PdfLoader {
                     n + 1
                 ));
             }
+            if page.codes_shown > 0 && page.codes_mapped == 0 {
+                b.warn(format!(
+                    "page {}: its text uses fonts without a Unicode mapping and could not be extracted",
+                    n + 1
+                ));
+            }
             b.push_str(&text);
             ctx.check_text(b.len())?;
             if n + 1 < pages.len() {

@@ -707,6 +707,36 @@ fn type3_font_with_differences() {
 }
 
 #[test]
+fn text_without_unicode_mapping_is_reported() {
+    let ex = load(&build(
+        |doc| {
+            let font = doc.add_object(dictionary! {
+                "Type" => "Font",
+                "Subtype" => "Type3",
+                "FontBBox" => vec![0.into(), 0.into(), 100.into(), 100.into()],
+                "FontMatrix" => vec![0.01.into(), 0.into(), 0.into(), 0.01.into(), 0.into(), 0.into()],
+                "CharProcs" => Dictionary::new(),
+                "Encoding" => dictionary! { "Differences" => vec![1.into(), "g1".into(), "g2".into()] },
+                "FirstChar" => 1,
+                "LastChar" => 2,
+                "Widths" => vec![50.into(), 50.into()],
+            });
+            let mut p = page("BT /F2 10 Tf 72 700 Td <0102> Tj ET");
+            p.fonts.push(("F2", font.into()));
+            vec![p]
+        },
+        None,
+    ))
+    .expect("load");
+    assert_eq!(ex.text, "");
+    assert!(ex.pages[0].has_text_layer);
+    assert_eq!(
+        ex.warnings,
+        vec!["page 1: its text uses fonts without a Unicode mapping and could not be extracted"]
+    );
+}
+
+#[test]
 fn many_pages_are_processed_one_by_one() {
     let bytes = build(
         |_| {
