@@ -182,7 +182,7 @@ impl<'a, 'c> Interpreter<'a, 'c> {
                     continue;
                 }
             };
-            self.ops += 1;
+            self.ops = self.ops.wrapping_add(1);
             if self.ops.is_multiple_of(DEADLINE_EVERY) {
                 self.ctx.deadline.check()?;
                 // One page's text alone must not outgrow the cap on a document's text.

@@ -218,7 +218,7 @@ fn load_simple(doc: &Document, dict: &Dictionary, subtype: &[u8], ctx: &LoadCont
                         text[code as usize] =
                             glyph_name_to_unicode(name).map(String::into_boxed_str);
                     }
-                    code += 1;
+                    code = code.saturating_add(1);
                 }
                 _ => {}
             }

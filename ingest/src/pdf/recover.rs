@@ -160,21 +160,25 @@ fn pages_in_object_stream(obj: &[u8], ctx: &LoadContext<'_>) -> Vec<u32> {
 }
 
 fn number_after(hay: &[u8], key: &[u8]) -> Option<usize> {
-    let at = find(hay, key)? + key.len();
-    // "/N" must not match "/Names": require a non-letter after the key.
-    if hay.get(at).is_some_and(u8::is_ascii_alphabetic) {
-        return number_after(&hay[at..], key);
+    let mut from = 0;
+    loop {
+        let at = from + find(&hay[from..], key)? + key.len();
+        // "/N" must not match "/Names": require a non-letter after the key.
+        if hay.get(at).is_some_and(u8::is_ascii_alphabetic) {
+            from = at;
+            continue;
+        }
+        let rest = &hay[at..];
+        let start = rest.iter().position(u8::is_ascii_digit)?;
+        let len = rest[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        return std::str::from_utf8(&rest[start..start + len])
+            .ok()?
+            .parse()
+            .ok();
     }
-    let rest = &hay[at..];
-    let start = rest.iter().position(u8::is_ascii_digit)?;
-    let len = rest[start..]
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    std::str::from_utf8(&rest[start..start + len])
-        .ok()?
-        .parse()
-        .ok()
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
