@@ -29,6 +29,9 @@ enum Kind {
         encoding: Option<Box<CMap>>,
         /// Codes are UCS-2/UTF-16 (predefined `Uni…-UCS2`/`UTF16` CMaps).
         unicode_codes: bool,
+        /// A predefined CMap other than Identity and UCS-2/UTF-16, whose code lengths
+        /// we do not know: the `ToUnicode` codespaces (which mirror them) split codes.
+        other_predefined: bool,
         to_unicode: Option<Box<CMap>>,
         /// Sorted, non-overlapping CID ranges with their widths.
         widths: Vec<(u32, u32, f32)>,
@@ -95,14 +98,18 @@ impl Font {
             Kind::Composite {
                 encoding,
                 unicode_codes,
+                other_predefined,
                 to_unicode,
                 widths,
                 default_width,
             } => {
                 let mut i = 0;
                 while i < bytes.len() {
-                    let len = match encoding {
-                        Some(cmap) if cmap.has_codespaces() => cmap.code_len(&bytes[i..]),
+                    let len = match (encoding, to_unicode) {
+                        (Some(cmap), _) if cmap.has_codespaces() => cmap.code_len(&bytes[i..]),
+                        (None, Some(tu)) if *other_predefined && tu.has_codespaces() => {
+                            tu.code_len(&bytes[i..])
+                        }
                         _ => 2,
                     }
                     .min(bytes.len() - i)
@@ -368,17 +375,20 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn load_composite(doc: &Document, dict: &Dictionary, ctx: &LoadContext<'_>) -> Font {
-    let (encoding, unicode_codes) = match dict_get(dict, b"Encoding").and_then(|o| deref(doc, o)) {
-        Some(Object::Name(n)) => {
-            let ucs = contains(n, b"UCS2") || contains(n, b"UTF16");
-            (None, ucs)
-        }
-        Some(Object::Stream(s)) => (
-            stream_bytes(s, ctx).ok().map(|d| Box::new(CMap::parse(&d))),
-            false,
-        ),
-        _ => (None, false),
-    };
+    let (encoding, unicode_codes, other_predefined) =
+        match dict_get(dict, b"Encoding").and_then(|o| deref(doc, o)) {
+            Some(Object::Name(n)) => {
+                let ucs = contains(n, b"UCS2") || contains(n, b"UTF16");
+                let identity = n.starts_with(b"Identity");
+                (None, ucs, !ucs && !identity)
+            }
+            Some(Object::Stream(s)) => (
+                stream_bytes(s, ctx).ok().map(|d| Box::new(CMap::parse(&d))),
+                false,
+                false,
+            ),
+            _ => (None, false, false),
+        };
     let to_unicode = load_to_unicode(doc, dict, ctx).map(Box::new);
     let descendant = dict_get(dict, b"DescendantFonts")
         .and_then(|o| deref(doc, o))
@@ -440,6 +450,7 @@ fn load_composite(doc: &Document, dict: &Dictionary, ctx: &LoadContext<'_>) -> F
         kind: Kind::Composite {
             encoding,
             unicode_codes,
+            other_predefined,
             to_unicode,
             widths: clean,
             default_width,

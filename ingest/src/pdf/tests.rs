@@ -310,6 +310,39 @@ fn type0_identity_h_with_widths() {
     assert_eq!(t, "Привет При");
 }
 
+#[test]
+fn predefined_cmap_codes_split_by_to_unicode_codespaces() {
+    // A Shift-JIS style font: one-byte ASCII codes and two-byte codes from 0x81.
+    let cmap = b"begincmap 2 begincodespacerange <00> <80> <8140> <FCFC> endcodespacerange\n\
+        2 beginbfchar <41> <0041> <8260> <FF21> endbfchar endcmap";
+    let t = load(&build(
+        |doc| {
+            let tu = doc.add_object(Stream::new(Dictionary::new(), cmap.to_vec()));
+            let cid = doc.add_object(dictionary! {
+                "Type" => "Font",
+                "Subtype" => "CIDFontType0",
+                "BaseFont" => "MSMincho",
+                "DW" => 500,
+            });
+            let font = doc.add_object(dictionary! {
+                "Type" => "Font",
+                "Subtype" => "Type0",
+                "BaseFont" => "MSMincho",
+                "Encoding" => "90ms-RKSJ-H",
+                "DescendantFonts" => vec![cid.into()],
+                "ToUnicode" => tu,
+            });
+            let mut p = page("BT /F2 10 Tf 72 700 Td <41826041> Tj ET");
+            p.fonts.push(("F2", font.into()));
+            vec![p]
+        },
+        None,
+    ))
+    .expect("load")
+    .text;
+    assert_eq!(t, "A\u{FF21}A");
+}
+
 fn image_xobject(doc: &mut Document) -> Object {
     doc.add_object(Stream::new(
         dictionary! {
