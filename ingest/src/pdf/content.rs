@@ -322,6 +322,20 @@ impl<'a, 'c> Interpreter<'a, 'c> {
                 tx += gs.word_spacing;
             }
             tx *= h;
+            // Vertical writing: the pen moves down one em (plus spacing) instead.
+            let ty = if font.vertical {
+                let ty = -(size
+                    + gs.char_spacing
+                    + if code.is_space_byte {
+                        gs.word_spacing
+                    } else {
+                        0.0
+                    });
+                tx = 0.0;
+                ty
+            } else {
+                0.0
+            };
             let [bx0, by0, bx1, by1] = self.page_box;
             let margin = (c * c + d * d).sqrt();
             let on_page = ox >= bx0 - margin
@@ -339,14 +353,23 @@ impl<'a, 'c> Interpreter<'a, 'c> {
                 let end = self.out.text.len();
                 if end > start {
                     let space = self.out.text[start..].chars().all(char::is_whitespace);
-                    let dir = direction(a, b);
+                    let (dir, font_size, adv) = if font.vertical {
+                        // Lines run down the page: lay them out like text turned
+                        // a quarter clockwise, one em per glyph.
+                        let em = (c * c + d * d).sqrt();
+                        (direction(-c, -d), (a * a + b * b).sqrt(), em)
+                    } else {
+                        let scale = (a * a + b * b).sqrt() / (size * h).abs().max(1e-6);
+                        // The glyph's own width: character and word spacing move the
+                        // pen but are white space, which is how some producers
+                        // (Ghostscript) set word gaps.
+                        (
+                            direction(a, b),
+                            (c * c + d * d).sqrt() * font.size_scale,
+                            code.width * size * h * scale,
+                        )
+                    };
                     let (x, y) = frame(dir, ox, oy);
-                    let font_size = (c * c + d * d).sqrt() * font.size_scale;
-                    let scale = (a * a + b * b).sqrt() / (size * h).abs().max(1e-6);
-                    // The glyph's own width: character and word spacing move the pen
-                    // but are white space, which is how some producers (Ghostscript)
-                    // set word gaps.
-                    let adv = code.width * size * h * scale;
                     if x.is_finite() && y.is_finite() && adv.is_finite() && font_size.is_finite() {
                         self.out.glyphs.push(Glyph {
                             x,
@@ -363,8 +386,8 @@ impl<'a, 'c> Interpreter<'a, 'c> {
                     }
                 }
             }
-            tm[4] += tx * tm[0];
-            tm[5] += tx * tm[1];
+            tm[4] += tx * tm[0] + ty * tm[2];
+            tm[5] += tx * tm[1] + ty * tm[3];
         });
         self.scratch = scratch;
     }

@@ -47,6 +47,8 @@ pub struct Font {
     width_scale: f32,
     /// Ratio of the font's em to the text-space unit, for layout (1 except Type3).
     pub size_scale: f32,
+    /// Vertical writing (`Identity-V`, `…-V` CMaps): glyphs advance downwards by one em.
+    pub vertical: bool,
 }
 
 /// One decoded character code.
@@ -71,6 +73,7 @@ impl Font {
             },
             width_scale: 0.001,
             size_scale: 1.0,
+            vertical: false,
         }
     }
 
@@ -311,6 +314,7 @@ fn load_simple(doc: &Document, dict: &Dictionary, subtype: &[u8], ctx: &LoadCont
         kind: Kind::Simple { text, widths },
         width_scale,
         size_scale,
+        vertical: false,
     }
 }
 
@@ -375,6 +379,11 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn load_composite(doc: &Document, dict: &Dictionary, ctx: &LoadContext<'_>) -> Font {
+    let vertical = match dict_get(dict, b"Encoding").and_then(|o| deref(doc, o)) {
+        Some(Object::Name(n)) => n.ends_with(b"-V"),
+        Some(Object::Stream(s)) => num_of(doc, s.dict.get(b"WMode").ok()) == Some(1.0),
+        _ => false,
+    };
     let (encoding, unicode_codes, other_predefined) =
         match dict_get(dict, b"Encoding").and_then(|o| deref(doc, o)) {
             Some(Object::Name(n)) => {
@@ -457,5 +466,6 @@ fn load_composite(doc: &Document, dict: &Dictionary, ctx: &LoadContext<'_>) -> F
         },
         width_scale: 0.001,
         size_scale: 1.0,
+        vertical,
     }
 }

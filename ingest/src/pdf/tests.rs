@@ -343,6 +343,40 @@ fn predefined_cmap_codes_split_by_to_unicode_codespaces() {
     assert_eq!(t, "A\u{FF21}A");
 }
 
+#[test]
+fn vertical_writing_reads_down_the_columns() {
+    let cmap = b"begincmap 1 begincodespacerange <0000> <FFFF> endcodespacerange\n\
+        4 beginbfchar <0001> <65E5> <0002> <672C> <0003> <8A9E> <0004> <6587> endbfchar endcmap";
+    let t = load(&build(
+        |doc| {
+            let tu = doc.add_object(Stream::new(Dictionary::new(), cmap.to_vec()));
+            let cid = doc.add_object(dictionary! {
+                "Type" => "Font",
+                "Subtype" => "CIDFontType0",
+                "BaseFont" => "Mincho",
+            });
+            let font = doc.add_object(dictionary! {
+                "Type" => "Font",
+                "Subtype" => "Type0",
+                "BaseFont" => "Mincho",
+                "Encoding" => "Identity-V",
+                "DescendantFonts" => vec![cid.into()],
+                "ToUnicode" => tu,
+            });
+            // Two vertical lines, the first on the right, as Japanese is set.
+            let mut p = page(
+                "BT /F2 10 Tf 300 700 Td <00010002> Tj ET BT /F2 10 Tf 285 700 Td <00030004> Tj ET",
+            );
+            p.fonts.push(("F2", font.into()));
+            vec![p]
+        },
+        None,
+    ))
+    .expect("load")
+    .text;
+    assert_eq!(t, "日本\n語文");
+}
+
 fn image_xobject(doc: &mut Document) -> Object {
     doc.add_object(Stream::new(
         dictionary! {
