@@ -204,7 +204,7 @@ impl CMap {
             let code = lo + offset;
             match &target {
                 RangeTarget::Cid(cid) => {
-                    self.cids.insert(key(len, code), cid + offset);
+                    self.cids.insert(key(len, code), cid.saturating_add(offset));
                 }
                 t => {
                     if let Some(text) = range_text(t, offset) {
@@ -274,7 +274,7 @@ impl CMap {
         }
         self.ranges.iter().find_map(|r| match r.target {
             RangeTarget::Cid(cid) if r.len == len && code >= r.lo && code <= r.hi => {
-                Some(cid + (code - r.lo))
+                Some(cid.saturating_add(code - r.lo))
             }
             _ => None,
         })

@@ -64,6 +64,8 @@ pub struct PageContent {
     pub text: String,
     /// Character codes shown, mapped to text or not.
     pub codes_shown: usize,
+    /// Character codes shown that the font maps to text.
+    pub codes_mapped: usize,
     /// Images drawn (XObject or inline).
     pub images: usize,
     /// Form XObjects not followed because they nested deeper than the limit.
@@ -111,6 +113,9 @@ pub struct Interpreter<'a, 'c> {
     /// Form XObjects being drawn, to stop self-reference.
     form_stack: Vec<ObjectId>,
     scratch: String,
+    /// The visible page area `[x0, y0, x1, y1]` in default user space; glyphs wholly
+    /// outside it are not text of the page (templates, hidden or clipped-off text).
+    page_box: [f32; 4],
 }
 
 fn num(t: &Token<'_>) -> f32 {
@@ -131,8 +136,14 @@ fn nums<const N: usize>(operands: &[Token<'_>]) -> [f32; N] {
 }
 
 impl<'a, 'c> Interpreter<'a, 'c> {
-    pub fn new(doc: &'a Document, ctx: &'a LoadContext<'c>, fonts: &'a mut FontCache) -> Self {
+    pub fn new(
+        doc: &'a Document,
+        ctx: &'a LoadContext<'c>,
+        fonts: &'a mut FontCache,
+        page_box: [f32; 4],
+    ) -> Self {
         Interpreter {
+            page_box,
             doc,
             ctx,
             fonts,
@@ -171,9 +182,11 @@ impl<'a, 'c> Interpreter<'a, 'c> {
                     continue;
                 }
             };
-            self.ops += 1;
+            self.ops = self.ops.wrapping_add(1);
             if self.ops.is_multiple_of(DEADLINE_EVERY) {
                 self.ctx.deadline.check()?;
+                // One page's text alone must not outgrow the cap on a document's text.
+                self.ctx.check_text(self.out.text.len())?;
             }
             match op {
                 b"q" if stack.len() < MAX_GSTATE_STACK => stack.push(gs.clone()),
@@ -309,7 +322,30 @@ impl<'a, 'c> Interpreter<'a, 'c> {
                 tx += gs.word_spacing;
             }
             tx *= h;
-            if let Some(text) = code.text {
+            // Vertical writing: the pen moves down one em (plus spacing) instead.
+            let ty = if font.vertical {
+                let ty = -(size
+                    + gs.char_spacing
+                    + if code.is_space_byte {
+                        gs.word_spacing
+                    } else {
+                        0.0
+                    });
+                tx = 0.0;
+                ty
+            } else {
+                0.0
+            };
+            let [bx0, by0, bx1, by1] = self.page_box;
+            let margin = (c * c + d * d).sqrt();
+            let on_page = ox >= bx0 - margin
+                && ox <= bx1 + margin
+                && oy >= by0 - margin
+                && oy <= by1 + margin;
+            if code.text.is_some() {
+                self.out.codes_mapped += 1;
+            }
+            if let Some(text) = code.text.filter(|_| on_page) {
                 let start = self.out.text.len();
                 for ch in text.chars() {
                     push_normalized_char(&mut self.out.text, ch);
@@ -317,11 +353,23 @@ impl<'a, 'c> Interpreter<'a, 'c> {
                 let end = self.out.text.len();
                 if end > start {
                     let space = self.out.text[start..].chars().all(char::is_whitespace);
-                    let dir = direction(a, b);
+                    let (dir, font_size, adv) = if font.vertical {
+                        // Lines run down the page: lay them out like text turned
+                        // a quarter clockwise, one em per glyph.
+                        let em = (c * c + d * d).sqrt();
+                        (direction(-c, -d), (a * a + b * b).sqrt(), em)
+                    } else {
+                        let scale = (a * a + b * b).sqrt() / (size * h).abs().max(1e-6);
+                        // The glyph's own width: character and word spacing move the
+                        // pen but are white space, which is how some producers
+                        // (Ghostscript) set word gaps.
+                        (
+                            direction(a, b),
+                            (c * c + d * d).sqrt() * font.size_scale,
+                            code.width * size * h * scale,
+                        )
+                    };
                     let (x, y) = frame(dir, ox, oy);
-                    let font_size = (c * c + d * d).sqrt() * font.size_scale;
-                    let scale = (a * a + b * b).sqrt() / (size * h).abs().max(1e-6);
-                    let adv = tx * scale;
                     if x.is_finite() && y.is_finite() && adv.is_finite() && font_size.is_finite() {
                         self.out.glyphs.push(Glyph {
                             x,
@@ -338,8 +386,8 @@ impl<'a, 'c> Interpreter<'a, 'c> {
                     }
                 }
             }
-            tm[4] += tx * tm[0];
-            tm[5] += tx * tm[1];
+            tm[4] += tx * tm[0] + ty * tm[2];
+            tm[5] += tx * tm[1] + ty * tm[3];
         });
         self.scratch = scratch;
     }

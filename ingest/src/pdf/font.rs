@@ -29,6 +29,9 @@ enum Kind {
         encoding: Option<Box<CMap>>,
         /// Codes are UCS-2/UTF-16 (predefined `Uni…-UCS2`/`UTF16` CMaps).
         unicode_codes: bool,
+        /// A predefined CMap other than Identity and UCS-2/UTF-16, whose code lengths
+        /// we do not know: the `ToUnicode` codespaces (which mirror them) split codes.
+        other_predefined: bool,
         to_unicode: Option<Box<CMap>>,
         /// Sorted, non-overlapping CID ranges with their widths.
         widths: Vec<(u32, u32, f32)>,
@@ -44,6 +47,8 @@ pub struct Font {
     width_scale: f32,
     /// Ratio of the font's em to the text-space unit, for layout (1 except Type3).
     pub size_scale: f32,
+    /// Vertical writing (`Identity-V`, `…-V` CMaps): glyphs advance downwards by one em.
+    pub vertical: bool,
 }
 
 /// One decoded character code.
@@ -68,6 +73,7 @@ impl Font {
             },
             width_scale: 0.001,
             size_scale: 1.0,
+            vertical: false,
         }
     }
 
@@ -95,14 +101,18 @@ impl Font {
             Kind::Composite {
                 encoding,
                 unicode_codes,
+                other_predefined,
                 to_unicode,
                 widths,
                 default_width,
             } => {
                 let mut i = 0;
                 while i < bytes.len() {
-                    let len = match encoding {
-                        Some(cmap) if cmap.has_codespaces() => cmap.code_len(&bytes[i..]),
+                    let len = match (encoding, to_unicode) {
+                        (Some(cmap), _) if cmap.has_codespaces() => cmap.code_len(&bytes[i..]),
+                        (None, Some(tu)) if *other_predefined && tu.has_codespaces() => {
+                            tu.code_len(&bytes[i..])
+                        }
                         _ => 2,
                     }
                     .min(bytes.len() - i)
@@ -218,7 +228,7 @@ fn load_simple(doc: &Document, dict: &Dictionary, subtype: &[u8], ctx: &LoadCont
                         text[code as usize] =
                             glyph_name_to_unicode(name).map(String::into_boxed_str);
                     }
-                    code += 1;
+                    code = code.saturating_add(1);
                 }
                 _ => {}
             }
@@ -257,18 +267,18 @@ fn load_simple(doc: &Document, dict: &Dictionary, subtype: &[u8], ctx: &LoadCont
         false
     };
     if !has_widths {
-        // A standard 14 font without /Widths: approximate by the font's family.
-        let w = if contains(base_font, b"Courier") {
-            600.0
+        // A base-14 font without /Widths: use the font's standard metrics.
+        if contains(base_font, b"Courier") {
+            widths.fill(600.0);
+        } else if let Some(ascii) = super::std14::ascii_widths(base_font) {
+            for (w, t) in widths.iter_mut().zip(&text) {
+                let c = t.as_deref().and_then(|t| t.chars().next()).unwrap_or('x');
+                *w = super::std14::width_of(ascii, c);
+            }
         } else {
-            FALLBACK_WIDTH
-        };
-        widths.fill(w);
-        widths[32] = if contains(base_font, b"Courier") {
-            600.0
-        } else {
-            250.0
-        };
+            widths.fill(FALLBACK_WIDTH);
+            widths[32] = 250.0;
+        }
     }
 
     let (width_scale, size_scale) = if subtype == b"Type3" {
@@ -287,7 +297,15 @@ fn load_simple(doc: &Document, dict: &Dictionary, subtype: &[u8], ctx: &LoadCont
         } else {
             0.001
         };
-        (a, (d * 1000.0).clamp(0.01, 100.0))
+        // The em of a Type3 font is its glyph box height in text space; without a box,
+        // assume the 1000-unit em of other fonts.
+        let bbox_height = dict_get(dict, b"FontBBox")
+            .and_then(|o| deref(doc, o))
+            .and_then(|o| o.as_array().ok())
+            .and_then(|b| Some((num_of(doc, b.get(3))? - num_of(doc, b.get(1))?).abs()))
+            .filter(|h| *h > 0.0)
+            .unwrap_or(1000.0);
+        (a, (bbox_height * d).clamp(0.01, 100.0))
     } else {
         (0.001, 1.0)
     };
@@ -296,6 +314,7 @@ fn load_simple(doc: &Document, dict: &Dictionary, subtype: &[u8], ctx: &LoadCont
         kind: Kind::Simple { text, widths },
         width_scale,
         size_scale,
+        vertical: false,
     }
 }
 
@@ -360,17 +379,25 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn load_composite(doc: &Document, dict: &Dictionary, ctx: &LoadContext<'_>) -> Font {
-    let (encoding, unicode_codes) = match dict_get(dict, b"Encoding").and_then(|o| deref(doc, o)) {
-        Some(Object::Name(n)) => {
-            let ucs = contains(n, b"UCS2") || contains(n, b"UTF16");
-            (None, ucs)
-        }
-        Some(Object::Stream(s)) => (
-            stream_bytes(s, ctx).ok().map(|d| Box::new(CMap::parse(&d))),
-            false,
-        ),
-        _ => (None, false),
+    let vertical = match dict_get(dict, b"Encoding").and_then(|o| deref(doc, o)) {
+        Some(Object::Name(n)) => n.ends_with(b"-V"),
+        Some(Object::Stream(s)) => num_of(doc, s.dict.get(b"WMode").ok()) == Some(1.0),
+        _ => false,
     };
+    let (encoding, unicode_codes, other_predefined) =
+        match dict_get(dict, b"Encoding").and_then(|o| deref(doc, o)) {
+            Some(Object::Name(n)) => {
+                let ucs = contains(n, b"UCS2") || contains(n, b"UTF16");
+                let identity = n.starts_with(b"Identity");
+                (None, ucs, !ucs && !identity)
+            }
+            Some(Object::Stream(s)) => (
+                stream_bytes(s, ctx).ok().map(|d| Box::new(CMap::parse(&d))),
+                false,
+                false,
+            ),
+            _ => (None, false, false),
+        };
     let to_unicode = load_to_unicode(doc, dict, ctx).map(Box::new);
     let descendant = dict_get(dict, b"DescendantFonts")
         .and_then(|o| deref(doc, o))
@@ -432,11 +459,13 @@ fn load_composite(doc: &Document, dict: &Dictionary, ctx: &LoadContext<'_>) -> F
         kind: Kind::Composite {
             encoding,
             unicode_codes,
+            other_predefined,
             to_unicode,
             widths: clean,
             default_width,
         },
         width_scale: 0.001,
         size_scale: 1.0,
+        vertical,
     }
 }

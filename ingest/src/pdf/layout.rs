@@ -58,10 +58,13 @@ pub fn page_text(page: &PageContent) -> String {
             if text.is_empty() {
                 continue;
             }
-            if !out.is_empty() {
+            // A word hyphenated at the end of a column continues in the next block.
+            if out.is_empty() {
+                out.push_str(&text);
+            } else if !join_hyphenated(&mut out, &text) {
                 out.push_str("\n\n");
+                out.push_str(&text);
             }
-            out.push_str(&text);
         }
     }
     out
@@ -71,6 +74,9 @@ fn build_fragments<'a>(glyphs: impl Iterator<Item = &'a Glyph>, text: &str) -> V
     let mut frags: Vec<Frag> = Vec::new();
     let mut cur: Option<Frag> = None;
     let mut pending_space = false;
+    // Largest glyph of the current word, and the baseline of the previous glyph.
+    let mut word_size = 0.0f32;
+    let mut prev_y = 0.0f32;
     for g in glyphs {
         let size = g.size.max(0.1);
         let s = text.get(g.start as usize..g.end as usize).unwrap_or("");
@@ -88,9 +94,17 @@ fn build_fragments<'a>(glyphs: impl Iterator<Item = &'a Glyph>, text: &str) -> V
             let gap = g.x - c.x1;
             let same_line = (g.y - c.y).abs() < SAME_LINE * em;
             if same_line && gap > -BACKTRACK * em && gap < SPLIT_GAP * em {
-                if (pending_space || gap > WORD_GAP * em) && !c.text.ends_with(' ') {
+                // A word that starts with a raised or lowered smaller mark (a footnote
+                // or affiliation mark: "¹This", "ᵃElsevier") is two words.
+                let after_mark = size > word_size * 1.15 && (g.y - prev_y).abs() > 0.15 * size;
+                if (pending_space || gap > WORD_GAP * em || after_mark) && !c.text.ends_with(' ') {
                     c.text.push(' ');
                 }
+                if c.text.ends_with(' ') {
+                    word_size = 0.0;
+                }
+                word_size = word_size.max(size);
+                prev_y = g.y;
                 c.text.push_str(s);
                 c.x1 = c.x1.max(g.x + g.adv.max(0.0));
                 if size > c.size {
@@ -105,6 +119,8 @@ fn build_fragments<'a>(glyphs: impl Iterator<Item = &'a Glyph>, text: &str) -> V
             frags.push(c);
         }
         pending_space = false;
+        word_size = size;
+        prev_y = g.y;
         cur = Some(Frag {
             x0: g.x,
             x1: g.x + g.adv.max(0.0),

@@ -2,7 +2,7 @@
 //! operators. Hand-written because it runs over every byte of every page and must be
 //! fast, lenient (skip what it cannot read) and bounded (nesting, sizes).
 
-/// Deepest array nesting kept; deeper arrays are flattened away.
+/// Deepest array nesting parsed; deeper arrays are skipped whole.
 const MAX_NESTING: usize = 32;
 /// Most elements kept in one array (`TJ` arrays are rarely over a few hundred).
 const MAX_ARRAY: usize = 1 << 16;
@@ -96,6 +96,12 @@ impl<'a> Lexer<'a> {
                 }
                 b'[' => {
                     self.pos += 1;
+                    if depth >= MAX_NESTING {
+                        // Too deep to be real: skip to the matching bracket without
+                        // recursing, so hostile nesting cannot exhaust the stack.
+                        self.skip_array();
+                        return Some(Token::Array(Vec::new()));
+                    }
                     let mut items = Vec::new();
                     loop {
                         self.skip_white();
@@ -109,7 +115,7 @@ impl<'a> Lexer<'a> {
                                 let Some(t) = self.token(depth + 1) else {
                                     break;
                                 };
-                                if depth < MAX_NESTING && items.len() < MAX_ARRAY {
+                                if items.len() < MAX_ARRAY {
                                     items.push(t);
                                 }
                             }
@@ -266,6 +272,27 @@ impl<'a> Lexer<'a> {
         out
     }
 
+    /// Skip an array body up to its matching `]`, strings included.
+    fn skip_array(&mut self) {
+        let mut depth = 1usize;
+        while let Some(&c) = self.data.get(self.pos) {
+            self.pos += 1;
+            match c {
+                b'(' => {
+                    self.literal_string();
+                }
+                b'[' => depth += 1,
+                b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Skip a dictionary body up to its matching `>>`, strings included.
     fn skip_dict(&mut self) {
         let mut depth = 1usize;
@@ -367,6 +394,14 @@ mod tests {
                 b"Q".to_vec()
             ]
         );
+    }
+
+    #[test]
+    fn deep_nesting_does_not_recurse() {
+        let mut src = vec![b'['; 1_000_000];
+        src.extend_from_slice(b"(x) Tj");
+        let t = all(&src);
+        assert_eq!(t.len(), 1);
     }
 
     #[test]

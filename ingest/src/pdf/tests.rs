@@ -108,6 +108,9 @@ fn tj_kerning_and_position_gaps_make_spaces() {
          BT /F1 10 Tf 72 680 Td (Word) Tj 30 0 Td (gap) Tj ET",
     );
     assert_eq!(t, "Hello world\nKern ing\nWord gap");
+    // Word gaps made with character spacing, as Ghostscript writes them.
+    let t = text_of("BT /F1 10 Tf 72 700 Td (tw) Tj 3 Tc (o) Tj 0 Tc (column) Tj ET");
+    assert_eq!(t, "two column");
 }
 
 #[test]
@@ -124,6 +127,10 @@ fn superscript_stays_on_its_line() {
         "BT /F1 10 Tf 72 700 Td (E = mc) Tj 4 Ts /F1 6 Tf (2) Tj 0 Ts /F1 10 Tf ( is famous) Tj ET",
     );
     assert_eq!(t, "E = mc2 is famous");
+    let t = text_of(
+        "BT 72 700 Td /F1 6 Tf 4 Ts (1) Tj /F1 10 Tf 0 Ts (This is a note, H) Tj /F1 6 Tf -2 Ts (2) Tj /F1 10 Tf 0 Ts (O.) Tj ET",
+    );
+    assert_eq!(t, "1 This is a note, H2O.");
 }
 
 #[test]
@@ -181,6 +188,33 @@ fn two_columns_with_white_space_at_the_same_height() {
             "right d"
         ]
     );
+}
+
+#[test]
+fn text_outside_the_page_is_not_extracted() {
+    let t = text_of(
+        "BT /F1 10 Tf 72 700 Td (visible) Tj ET BT /F1 10 Tf 900 700 Td (hidden) Tj ET \
+         BT /F1 10 Tf 72 -300 Td (below) Tj ET",
+    );
+    assert_eq!(t, "visible");
+}
+
+#[test]
+fn hyphenation_across_columns() {
+    let mut c = String::new();
+    for (i, (l, r)) in [("one two", "ation goes"), ("three hyphen-", "on here")]
+        .iter()
+        .enumerate()
+    {
+        let y = 700 - 12 * i as i32;
+        c.push_str(&format!(
+            "BT /F1 10 Tf 50 {y} Td ({l}) Tj ET BT /F1 10 Tf 320 {} Td ({r}) Tj ET\n",
+            y + 12
+        ));
+    }
+    // Right column starts one row higher; the left column ends in "hyphen-".
+    let t = text_of(&c);
+    assert_eq!(t, "one two\nthree hyphenation goes\non here");
 }
 
 #[test]
@@ -274,6 +308,73 @@ fn type0_identity_h_with_widths() {
     .expect("load")
     .text;
     assert_eq!(t, "Привет При");
+}
+
+#[test]
+fn predefined_cmap_codes_split_by_to_unicode_codespaces() {
+    // A Shift-JIS style font: one-byte ASCII codes and two-byte codes from 0x81.
+    let cmap = b"begincmap 2 begincodespacerange <00> <80> <8140> <FCFC> endcodespacerange\n\
+        2 beginbfchar <41> <0041> <8260> <FF21> endbfchar endcmap";
+    let t = load(&build(
+        |doc| {
+            let tu = doc.add_object(Stream::new(Dictionary::new(), cmap.to_vec()));
+            let cid = doc.add_object(dictionary! {
+                "Type" => "Font",
+                "Subtype" => "CIDFontType0",
+                "BaseFont" => "MSMincho",
+                "DW" => 500,
+            });
+            let font = doc.add_object(dictionary! {
+                "Type" => "Font",
+                "Subtype" => "Type0",
+                "BaseFont" => "MSMincho",
+                "Encoding" => "90ms-RKSJ-H",
+                "DescendantFonts" => vec![cid.into()],
+                "ToUnicode" => tu,
+            });
+            let mut p = page("BT /F2 10 Tf 72 700 Td <41826041> Tj ET");
+            p.fonts.push(("F2", font.into()));
+            vec![p]
+        },
+        None,
+    ))
+    .expect("load")
+    .text;
+    assert_eq!(t, "A\u{FF21}A");
+}
+
+#[test]
+fn vertical_writing_reads_down_the_columns() {
+    let cmap = b"begincmap 1 begincodespacerange <0000> <FFFF> endcodespacerange\n\
+        4 beginbfchar <0001> <65E5> <0002> <672C> <0003> <8A9E> <0004> <6587> endbfchar endcmap";
+    let t = load(&build(
+        |doc| {
+            let tu = doc.add_object(Stream::new(Dictionary::new(), cmap.to_vec()));
+            let cid = doc.add_object(dictionary! {
+                "Type" => "Font",
+                "Subtype" => "CIDFontType0",
+                "BaseFont" => "Mincho",
+            });
+            let font = doc.add_object(dictionary! {
+                "Type" => "Font",
+                "Subtype" => "Type0",
+                "BaseFont" => "Mincho",
+                "Encoding" => "Identity-V",
+                "DescendantFonts" => vec![cid.into()],
+                "ToUnicode" => tu,
+            });
+            // Two vertical lines, the first on the right, as Japanese is set.
+            let mut p = page(
+                "BT /F2 10 Tf 300 700 Td <00010002> Tj ET BT /F2 10 Tf 285 700 Td <00030004> Tj ET",
+            );
+            p.fonts.push(("F2", font.into()));
+            vec![p]
+        },
+        None,
+    ))
+    .expect("load")
+    .text;
+    assert_eq!(t, "日本\n語文");
 }
 
 fn image_xobject(doc: &mut Document) -> Object {
@@ -601,4 +702,153 @@ fn unsupported_security_handler() {
         load(&out),
         Err(DocError::UnsupportedEncryption(_))
     ));
+}
+
+#[test]
+fn hostile_nesting_in_objects_does_not_overflow() {
+    let mut bytes = b"%PDF-1.4\n1 0 obj\n".to_vec();
+    bytes.extend(std::iter::repeat_n(b'[', 200_000));
+    bytes.extend_from_slice(b"\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n");
+    assert!(load(&bytes).is_err());
+    let mut bytes = b"%PDF-1.4\n1 0 obj\n".to_vec();
+    bytes.extend(std::iter::repeat_n(b"<< /A ".as_slice(), 100_000).flatten());
+    bytes.extend_from_slice(b"\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n");
+    assert!(load(&bytes).is_err());
+}
+
+#[test]
+fn mutated_files_never_panic() {
+    let original = build(
+        |_| {
+            vec![
+                page("BT /F1 10 Tf 72 700 Td [(Hello)-400(world)] TJ ET q 1 0 0 1 0 0 cm Q"),
+                page("BT /F1 12 Tf 0 1 -1 0 300 100 Tm (rotated) Tj ET"),
+            ]
+        },
+        None,
+    );
+    // xorshift, so the run is reproducible.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..300 {
+        let mut bytes = original.clone();
+        for _ in 0..(next() % 8 + 1) {
+            let at = (next() % bytes.len() as u64) as usize;
+            bytes[at] = (next() & 0xff) as u8;
+        }
+        let _ = load(&bytes);
+    }
+}
+
+#[test]
+fn type3_font_with_differences() {
+    let t = load(&build(
+        |doc| {
+            let glyph = doc.add_object(Stream::new(Dictionary::new(), b"1000 0 d0".to_vec()));
+            let font = doc.add_object(dictionary! {
+                "Type" => "Font",
+                "Subtype" => "Type3",
+                "FontBBox" => vec![0.into(), 0.into(), 100.into(), 100.into()],
+                "FontMatrix" => vec![0.01.into(), 0.into(), 0.into(), 0.01.into(), 0.into(), 0.into()],
+                "CharProcs" => dictionary! { "x" => glyph, "y" => glyph },
+                "Encoding" => dictionary! { "Differences" => vec![65.into(), "T".into(), "y".into(), "p".into(), "e".into()] },
+                "FirstChar" => 65,
+                "LastChar" => 68,
+                "Widths" => vec![50.into(), 50.into(), 50.into(), 50.into()],
+                "Resources" => Dictionary::new(),
+            });
+            let mut p = page("BT /F2 10 Tf 72 700 Td (ABCD) Tj 30 0 Td (ABCD) Tj ET");
+            p.fonts.push(("F2", font.into()));
+            vec![p]
+        },
+        None,
+    ))
+    .expect("load")
+    .text;
+    assert_eq!(t, "Type Type");
+}
+
+#[test]
+fn text_without_unicode_mapping_is_reported() {
+    let ex = load(&build(
+        |doc| {
+            let font = doc.add_object(dictionary! {
+                "Type" => "Font",
+                "Subtype" => "Type3",
+                "FontBBox" => vec![0.into(), 0.into(), 100.into(), 100.into()],
+                "FontMatrix" => vec![0.01.into(), 0.into(), 0.into(), 0.01.into(), 0.into(), 0.into()],
+                "CharProcs" => Dictionary::new(),
+                "Encoding" => dictionary! { "Differences" => vec![1.into(), "g1".into(), "g2".into()] },
+                "FirstChar" => 1,
+                "LastChar" => 2,
+                "Widths" => vec![50.into(), 50.into()],
+            });
+            let mut p = page("BT /F2 10 Tf 72 700 Td <0102> Tj ET");
+            p.fonts.push(("F2", font.into()));
+            vec![p]
+        },
+        None,
+    ))
+    .expect("load");
+    assert_eq!(ex.text, "");
+    assert!(ex.pages[0].has_text_layer);
+    assert_eq!(
+        ex.warnings,
+        vec!["page 1: its text uses fonts without a Unicode mapping and could not be extracted"]
+    );
+}
+
+#[test]
+fn many_pages_are_processed_one_by_one() {
+    let bytes = build(
+        |_| {
+            (1..=2000)
+                .map(|n| page(&format!("BT /F1 10 Tf 72 700 Td (page {n} text) Tj ET")))
+                .collect()
+        },
+        None,
+    );
+    let ex = load(&bytes).expect("load");
+    assert_eq!(ex.pages.len(), 2000);
+    let last = &ex.pages[1999];
+    assert_eq!(&ex.text[last.start..last.end], "page 2000 text");
+}
+
+#[test]
+fn truncated_file_without_catalog_is_rescued() {
+    let bytes = build(
+        |_| {
+            vec![
+                page("BT /F1 10 Tf 72 700 Td (first page) Tj ET"),
+                page("BT /F1 10 Tf 72 700 Td (second page) Tj ET"),
+            ]
+        },
+        None,
+    );
+    // Cut the file where the catalog (written last) begins: catalog, xref and trailer
+    // are gone, as in a download that stopped early.
+    let at = bytes
+        .windows(8)
+        .rposition(|w| w == b"/Catalog")
+        .expect("catalog");
+    let start = bytes[..at]
+        .windows(3)
+        .rposition(|w| w == b"obj")
+        .expect("obj header");
+    let line = bytes[..start]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let ex = load(&bytes[..line]).expect("rescued");
+    assert_eq!(ex.text, "first page\u{c}second page");
+    assert!(
+        ex.warnings[0].contains("damaged or truncated"),
+        "{:?}",
+        ex.warnings
+    );
 }
