@@ -70,6 +70,9 @@ pub struct PageContent {
     pub images: usize,
     /// Form XObjects not followed because they nested deeper than the limit.
     pub too_deep: bool,
+    /// Content streams of the page that could not be decoded (corrupt data); their text
+    /// is missing, which the user must be told.
+    pub unreadable_streams: usize,
 }
 
 #[derive(Clone)]

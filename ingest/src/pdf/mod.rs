@@ -28,7 +28,7 @@ use crate::document::{Extracted, TextBuilder};
 use crate::error::DocError;
 use crate::loader::{LoadContext, Loader};
 use content::{FontCache, Interpreter};
-use objects::{deref, dict_get, dict_of, stream_bytes};
+use objects::{deref, dict_get, dict_of, stream_bytes_salvaged};
 
 /// Deepest page-tree ancestry searched for inherited attributes.
 const MAX_INHERIT: usize = 32;
@@ -52,7 +52,17 @@ impl Loader for PdfLoader {
         }
         metadata(&doc, &mut b);
 
-        let pages: Vec<ObjectId> = doc.page_iter().collect();
+        // A page object belongs to one parent; a page tree that lists one twice has a
+        // cycle or a shared kid, and each page is read once.
+        let mut seen = std::collections::HashSet::new();
+        let listed = doc.page_iter().count();
+        let pages: Vec<ObjectId> = doc.page_iter().filter(|id| seen.insert(*id)).collect();
+        if listed > pages.len() {
+            b.warn(format!(
+                "the page tree lists pages more than once ({listed} entries for {} pages); each page was read once",
+                pages.len()
+            ));
+        }
         if pages.is_empty() {
             return Err(DocError::Corrupt("no pages found".into()));
         }
@@ -66,6 +76,13 @@ impl Loader for PdfLoader {
                     "page {}: form XObjects nested deeper than {} (or drew themselves) were skipped",
                     n + 1,
                     ctx.limits.max_depth
+                ));
+            }
+            if page.unreadable_streams > 0 {
+                b.warn(format!(
+                    "page {}: {} content stream(s) could not be fully decoded (corrupt data); some text is missing",
+                    n + 1,
+                    page.unreadable_streams
                 ));
             }
             let text = layout::page_text(&page);
@@ -351,25 +368,29 @@ fn extract_page(
     };
     let resources = dict_of(doc, inherited(doc, page, b"Resources"));
     let mut data = Vec::new();
+    let mut unreadable = 0;
     for id in doc.get_page_contents(page_id) {
         let Some(Object::Stream(stream)) = doc.objects.get(&id) else {
             continue;
         };
-        match stream_bytes(stream, ctx) {
-            Ok(bytes) => {
+        match stream_bytes_salvaged(stream, ctx) {
+            Ok((bytes, damaged)) => {
+                unreadable += usize::from(damaged);
                 data.extend_from_slice(&bytes);
                 data.push(b'\n');
                 ctx.check_decompressed(data.len() as u64)?;
             }
             // One unreadable stream must not cost the rest of the page.
-            Err(DocError::Corrupt(_)) => {}
+            Err(DocError::Corrupt(_)) => unreadable += 1,
             Err(e) => return Err(e),
         }
     }
     let page_box = page_box(doc, page);
     let mut interp = Interpreter::new(doc, ctx, fonts, page_box);
     interp.run(&data, resources, content::IDENTITY, 0)?;
-    Ok(interp.finish())
+    let mut content = interp.finish();
+    content.unreadable_streams = unreadable;
+    Ok(content)
 }
 
 /// The page's visible area: its crop box, else its media box, normalised so that

@@ -52,13 +52,38 @@ pub fn num_of(doc: &Document, obj: Option<&Object>) -> Option<f32> {
 
 /// The decoded bytes of a stream, bounded by `limits.max_decompressed_bytes`.
 ///
-/// lopdf decodes with the bound; when it fails on a damaged Flate stream (a truncated
-/// download, a bad checksum) we inflate what we can ourselves, still bounded, because a
-/// partly readable page beats an empty one.
+/// Plain Flate streams are inflated here, everything else by lopdf, both bounded. A
+/// damaged Flate stream (a truncated download, a bad checksum) gives what inflated before
+/// the damage, because a partly readable page beats an empty one.
 pub fn stream_bytes(stream: &Stream, ctx: &LoadContext<'_>) -> Result<Vec<u8>, DocError> {
+    stream_bytes_salvaged(stream, ctx).map(|(data, _)| data)
+}
+
+/// Like [`stream_bytes`], and also tells whether the data is damaged: a Flate stream
+/// that fails midway gives what inflated before the damage (`true`), so the text before
+/// it is kept and the caller can say that the rest is missing.
+pub fn stream_bytes_salvaged(
+    stream: &Stream,
+    ctx: &LoadContext<'_>,
+) -> Result<(Vec<u8>, bool), DocError> {
     let limit = usize::try_from(ctx.limits.max_decompressed_bytes).unwrap_or(usize::MAX);
+    let only_flate = matches!(
+        stream.dict.get(b"Filter"),
+        Ok(Object::Name(n)) if n == b"FlateDecode"
+    ) && stream.dict.get(b"DecodeParms").is_err();
+    if only_flate {
+        // The common case, inflated here rather than by lopdf, which hides a damaged
+        // stream behind partial output.
+        let mut out = Vec::new();
+        let mut dec =
+            flate2::read::ZlibDecoder::new(stream.content.as_slice()).take(limit as u64 + 1);
+        // A read error midway leaves what was inflated so far in `out`.
+        let damaged = dec.read_to_end(&mut out).is_err();
+        ctx.check_decompressed(out.len() as u64)?;
+        return Ok((out, damaged));
+    }
     match stream.get_plain_content_with_limit(limit) {
-        Ok(data) => Ok(data),
+        Ok(data) => Ok((data, false)),
         Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. })) => {
             Err(DocError::TooLarge {
                 what: "decompressed stream",
@@ -66,21 +91,6 @@ pub fn stream_bytes(stream: &Stream, ctx: &LoadContext<'_>) -> Result<Vec<u8>, D
                 limit: ctx.limits.max_decompressed_bytes,
             })
         }
-        Err(e) => {
-            let only_flate = matches!(
-                stream.dict.get(b"Filter"),
-                Ok(Object::Name(n)) if n == b"FlateDecode"
-            ) && stream.dict.get(b"DecodeParms").is_err();
-            if !only_flate {
-                return Err(DocError::Corrupt(format!("undecodable stream: {e}")));
-            }
-            let mut out = Vec::new();
-            let mut dec =
-                flate2::read::ZlibDecoder::new(stream.content.as_slice()).take(limit as u64 + 1);
-            // A read error midway leaves what was inflated so far in `out`.
-            let _ = dec.read_to_end(&mut out);
-            ctx.check_decompressed(out.len() as u64)?;
-            Ok(out)
-        }
+        Err(e) => Err(DocError::Corrupt(format!("undecodable stream: {e}"))),
     }
 }
