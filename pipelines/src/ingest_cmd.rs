@@ -67,7 +67,16 @@ pub fn extract(args: ExtractArgs) -> Result<Outcome> {
     let file = SourceFile::explicit(&args.file);
     let mut out = std::io::stdout().lock();
     let (mut failed, mut extracted) = (0, 0);
-    for doc in ingestor.documents(&file) {
+    let mut docs = ingestor.documents(&file);
+    let first = docs.next();
+    let mut rest = docs.peekable();
+    // A single document that fails is the command's error: printed once, exit 1.
+    if rest.peek().is_none()
+        && let Some(Err(e)) = first
+    {
+        return Err(e.into());
+    }
+    for doc in first.into_iter().chain(rest) {
         let doc = match doc {
             Ok(doc) => doc,
             Err(e) => {
