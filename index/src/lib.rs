@@ -1,3 +1,10 @@
 //! The index stage of docket: embeds chunks from [`docket_ingest`] into a vector store
-//! and a BM25 index, and retrieves them. Built in the index issue; this crate exists now
-//! so the workspace has the shape the architecture describes.
+//! and a BM25 index, and retrieves them.
+//!
+//! So far it holds the embedding model ([`embed`]): a sentence embedder that reproduces
+//! sentence-transformers' vectors for BERT-family models.
+
+pub mod embed;
+pub mod error;
+
+pub use error::{Error, Result};

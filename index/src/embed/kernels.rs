@@ -1,0 +1,332 @@
+//! Element-wise and row-wise kernels of the encoder: layer norm, GELU, softmax, plus a
+//! checked wrapper around the `gemm` crate (the matrix multiply candle itself uses).
+//!
+//! The element-wise kernels are written as plain loops over fixed-width lanes so that
+//! LLVM vectorises them; [`multiversion!`] compiles each one a second time with AVX-512
+//! enabled and picks that copy at run time when the CPU has it, because the workspace
+//! builds for baseline x86-64 and would otherwise run them 4 lanes wide.
+
+/// Lanes of the manual reductions: one AVX-512 register of f32.
+const LANES: usize = 16;
+
+macro_rules! multiversion {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn generic($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+                fn avx512($($arg: $ty),*) {
+                    generic($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) {
+                    generic($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                {
+                    // SAFETY: the CPU has the features `avx512` is compiled for.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU has the features `avx2` is compiled for.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            generic($($arg),*)
+        }
+    };
+}
+
+/// e^x for x in [-87, 88] (clamped outside), relative error ~2e-7. Branch-free so that
+/// it vectorises, unlike the libm call behind `f32::exp`.
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * std::f32::consts::LOG2_E).round();
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0
+                    + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r / 5040.0))))));
+    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+/// erf(x) by Abramowitz & Stegun 7.1.26, absolute error below 1.5e-7: far below what the
+/// f32 sums around it keep.
+#[inline(always)]
+fn erf(x: f32) -> f32 {
+    let a = x.abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * a);
+    let poly = t
+        * (0.254_829_6
+            + t * (-0.284_496_74 + t * (1.421_413_8 + t * (-1.453_152 + t * 1.061_405_4))));
+    let y = 1.0 - poly * exp(-a * a);
+    y.copysign(x)
+}
+
+multiversion! {
+    /// GELU as in BERT (`hidden_act = "gelu"`): x·Φ(x) with the exact erf form.
+    pub fn gelu_erf(xs: &mut [f32]) {
+        for x in xs.iter_mut() {
+            let v = *x;
+            *x = 0.5 * v * (1.0 + erf(v * std::f32::consts::FRAC_1_SQRT_2));
+        }
+    }
+}
+
+multiversion! {
+    /// GELU with the tanh approximation (`gelu_new`, `gelu_pytorch_tanh`).
+    pub fn gelu_tanh(xs: &mut [f32]) {
+        const C: f32 = 0.797_884_6; // sqrt(2/pi)
+        for x in xs.iter_mut() {
+            let v = *x;
+            let u = C * (v + 0.044_715 * v * v * v);
+            // tanh(u) = 1 - 2 / (e^{2u} + 1), exact enough and free of branches.
+            let t = 1.0 - 2.0 / (exp(2.0 * u) + 1.0);
+            *x = 0.5 * v * (1.0 + t);
+        }
+    }
+}
+
+#[inline(always)]
+fn lane_sum(acc: [f32; LANES]) -> f32 {
+    acc.iter().sum()
+}
+
+multiversion! {
+    /// Softmax of each row of `rows` (row length `n`), in place.
+    pub fn softmax_rows(rows: &mut [f32], n: usize) {
+        for row in rows.chunks_exact_mut(n) {
+            let mut mx = [f32::NEG_INFINITY; LANES];
+            let mut chunks = row.chunks_exact(LANES);
+            for c in &mut chunks {
+                for i in 0..LANES {
+                    mx[i] = mx[i].max(c[i]);
+                }
+            }
+            let mut m = chunks.remainder().iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+            for v in mx {
+                m = m.max(v);
+            }
+            let mut acc = [0.0f32; LANES];
+            let mut chunks = row.chunks_exact_mut(LANES);
+            for c in &mut chunks {
+                for i in 0..LANES {
+                    let e = exp(c[i] - m);
+                    c[i] = e;
+                    acc[i] += e;
+                }
+            }
+            let mut sum = lane_sum(acc);
+            for v in chunks.into_remainder() {
+                *v = exp(*v - m);
+                sum += *v;
+            }
+            let inv = 1.0 / sum;
+            for v in row.iter_mut() {
+                *v *= inv;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// Layer norm of each row of `rows` in place: (x - mean) / sqrt(var + eps) · g + b,
+    /// with the biased variance, as PyTorch computes it.
+    pub fn layer_norm_rows(rows: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
+        let n = gamma.len();
+        for row in rows.chunks_exact_mut(n) {
+            let mut acc = [0.0f32; LANES];
+            let mut chunks = row.chunks_exact(LANES);
+            for c in &mut chunks {
+                for i in 0..LANES {
+                    acc[i] += c[i];
+                }
+            }
+            let mean = (lane_sum(acc) + chunks.remainder().iter().sum::<f32>()) / n as f32;
+            let mut acc = [0.0f32; LANES];
+            let mut chunks = row.chunks_exact(LANES);
+            for c in &mut chunks {
+                for i in 0..LANES {
+                    let d = c[i] - mean;
+                    acc[i] += d * d;
+                }
+            }
+            let rem: f32 = chunks.remainder().iter().map(|v| (v - mean) * (v - mean)).sum();
+            let var = (lane_sum(acc) + rem) / n as f32;
+            let inv = 1.0 / (var + eps).sqrt();
+            for ((v, g), b) in row.iter_mut().zip(gamma).zip(beta) {
+                *v = (*v - mean) * inv * g + b;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// `rows[r] += bias` for every row.
+    pub fn add_bias_rows(rows: &mut [f32], bias: &[f32]) {
+        for row in rows.chunks_exact_mut(bias.len()) {
+            for (v, b) in row.iter_mut().zip(bias) {
+                *v += b;
+            }
+        }
+    }
+}
+
+/// A matrix view for [`matmul`]: element (r, c) is `data[r * rs + c * cs]`.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    pub data: &'a [f32],
+    pub rs: usize,
+    pub cs: usize,
+}
+
+/// The last index a `rows × cols` view touches, plus one.
+fn extent(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
+    if rows == 0 || cols == 0 {
+        0
+    } else {
+        (rows - 1) * rs + (cols - 1) * cs + 1
+    }
+}
+
+/// `dst = (accumulate ? dst : 0) + scale · lhs · rhs`, with `lhs` m×k, `rhs` k×n and
+/// `dst` m×n of row stride `dst_rs` (column stride 1). Bounds are checked here, so the
+/// raw-pointer call below cannot read or write outside the slices.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: View<'_>,
+    rhs: View<'_>,
+    scale: f32,
+    parallelism: gemm::Parallelism,
+) {
+    assert!(
+        extent(m, n, dst_rs, 1) <= dst.len(),
+        "matmul: dst too small"
+    );
+    assert!(
+        extent(m, k, lhs.rs, lhs.cs) <= lhs.data.len(),
+        "matmul: lhs too small"
+    );
+    assert!(
+        extent(k, n, rhs.rs, rhs.cs) <= rhs.data.len(),
+        "matmul: rhs too small"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    // SAFETY: every element addressed lies inside the slices (checked above); `dst` is
+    // borrowed mutably, so it cannot alias `lhs` or `rhs`.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.cs as isize,
+            lhs.rs as isize,
+            rhs.data.as_ptr(),
+            rhs.cs as isize,
+            rhs.rs as isize,
+            1.0,
+            scale,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_and_erf_are_accurate() {
+        for i in -800..=800 {
+            let x = i as f32 / 10.0;
+            let want = (x as f64).exp();
+            assert!(((exp(x) as f64 - want) / want).abs() < 1e-6, "exp({x})");
+        }
+        // erf values from tables.
+        for (x, want) in [
+            (0.0, 0.0),
+            (0.5, 0.520_499_9),
+            (1.0, 0.842_700_8),
+            (-2.0, -0.995_322_3),
+        ] {
+            assert!((erf(x) - want).abs() < 3e-7, "erf({x}) = {}", erf(x));
+        }
+    }
+
+    #[test]
+    fn softmax_and_layer_norm() {
+        let mut rows: Vec<f32> = (0..40).map(|i| (i % 7) as f32 * 0.3).collect();
+        softmax_rows(&mut rows, 20);
+        for row in rows.chunks(20) {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        }
+        let mut rows: Vec<f32> = (0..34).map(|i| i as f32).collect();
+        layer_norm_rows(&mut rows, &[1.0; 17], &[0.5; 17], 0.0);
+        let mean: f32 = rows[..17].iter().sum::<f32>() / 17.0;
+        assert!((mean - 0.5).abs() < 1e-5);
+    }
+
+    #[test]
+    fn matmul_matches_naive() {
+        let (m, n, k) = (5, 7, 3);
+        let a: Vec<f32> = (0..m * k).map(|i| i as f32 * 0.5 - 2.0).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| 1.0 - i as f32 * 0.25).collect();
+        let mut c = vec![1.0; m * n];
+        let lhs = View {
+            data: &a,
+            rs: k,
+            cs: 1,
+        };
+        let rhs = View {
+            data: &b,
+            rs: n,
+            cs: 1,
+        };
+        matmul(
+            m,
+            n,
+            k,
+            &mut c,
+            n,
+            true,
+            lhs,
+            rhs,
+            2.0,
+            gemm::Parallelism::None,
+        );
+        for i in 0..m {
+            for j in 0..n {
+                let want: f32 =
+                    1.0 + 2.0 * (0..k).map(|l| a[i * k + l] * b[l * n + j]).sum::<f32>();
+                assert!((c[i * n + j] - want).abs() < 1e-4);
+            }
+        }
+    }
+}
