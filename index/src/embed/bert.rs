@@ -12,18 +12,17 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use gemm::Parallelism;
 use rayon::prelude::*;
 
 use super::config::{BertConfig, Pooling};
 use super::kernels::{self, View};
+use super::matmul::{PackedB, matmul};
 use crate::error::{Error, Result};
 
-/// A linear layer with its weight stored transposed, `[in][out]` row-major, so that
-/// `y = x · w + b` reads both operands along rows.
+/// A linear layer `y = x · w + b`, its weight packed for [`matmul`].
 #[derive(Debug)]
 struct Linear {
-    w: Vec<f32>,
+    w: PackedB,
     b: Vec<f32>,
     n_in: usize,
     n_out: usize,
@@ -128,6 +127,15 @@ impl Weights {
             }
             b.extend(self.get(&format!("{prefix}.bias"), &[n_out_each])?);
         }
+        let w = PackedB::pack(
+            n_in,
+            n_out,
+            View {
+                data: &w,
+                rs: n_out,
+                cs: 1,
+            },
+        );
         Ok(Linear { w, b, n_in, n_out })
     }
 }
@@ -242,8 +250,16 @@ impl SyncPtr {
     }
 }
 
+/// Per-thread buffers of the attention tasks.
+#[derive(Default)]
+struct AttnScratch {
+    scores: Vec<f32>,
+    keys: PackedB,
+    values: PackedB,
+}
+
 thread_local! {
-    static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SCRATCH: std::cell::RefCell<AttnScratch> = std::cell::RefCell::default();
 }
 
 impl Encoder {
@@ -264,7 +280,6 @@ impl Encoder {
             starts.push(starts.last().unwrap() + s.ids.len());
         }
         let total = *starts.last().unwrap();
-        let par = Parallelism::Rayon(rayon::current_num_threads());
 
         let x = grow(&mut ws.x, total * h);
         self.embed_tokens(seqs, &starts, x);
@@ -272,17 +287,17 @@ impl Encoder {
         let ctx = grow(&mut ws.ctx, total * h);
         let ffn = grow(&mut ws.ffn, total * self.intermediate);
         for layer in &self.layers {
-            linear(&layer.qkv, x, qkv, false, par);
+            linear(&layer.qkv, x, qkv, false);
             self.attention(&starts, qkv, ctx);
-            linear(&layer.attn_out, ctx, x, true, par);
+            linear(&layer.attn_out, ctx, x, true);
             norm_rows(x, &layer.attn_norm, self.eps);
-            linear(&layer.ffn_in, x, ffn, false, par);
+            linear(&layer.ffn_in, x, ffn, false);
             let chunk = 16 * self.intermediate;
             match self.act {
                 Act::GeluErf => ffn.par_chunks_mut(chunk).for_each(kernels::gelu_erf),
                 Act::GeluTanh => ffn.par_chunks_mut(chunk).for_each(kernels::gelu_tanh),
             }
-            linear(&layer.ffn_out, ffn, x, true, par);
+            linear(&layer.ffn_out, ffn, x, true);
             norm_rows(x, &layer.ffn_norm, self.eps);
         }
         starts
@@ -337,11 +352,7 @@ impl Encoder {
                 return;
             }
             let rows = &qkv[r0 * 3 * h..(r0 + n) * 3 * h];
-            let q = View {
-                data: &rows[head * dh..],
-                rs: 3 * h,
-                cs: 1,
-            };
+            let q = &rows[head * dh..];
             // Kᵀ: element (d, j) is key j's component d.
             let kt = View {
                 data: &rows[h + head * dh..],
@@ -362,23 +373,20 @@ impl Encoder {
             // slice spans other heads' columns between its rows, but `matmul` writes only
             // the columns it is given (dst column stride 1, n = dh).
             let dst = unsafe { std::slice::from_raw_parts_mut(out.get().add(start), extent) };
-            SCORES.with_borrow_mut(|scores| {
-                let scores = grow(scores, n * n);
-                kernels::matmul(n, n, dh, scores, n, false, q, kt, scale, Parallelism::None);
+            SCRATCH.with_borrow_mut(|s| {
+                s.keys.repack(dh, n, kt);
+                s.values.repack(n, dh, v);
+                let scores = grow(&mut s.scores, n * n);
+                matmul(n, q, 3 * h, &s.keys, scores, n, false, scale, false);
                 kernels::softmax_rows(scores, n);
-                let p = View {
-                    data: scores,
-                    rs: n,
-                    cs: 1,
-                };
-                kernels::matmul(n, dh, n, dst, h, false, p, v, 1.0, Parallelism::None);
+                matmul(n, scores, n, &s.values, dst, h, false, 1.0, false);
             });
         });
     }
 }
 
 /// `y = x · w + b` on all rows; with `residual`, `y += x · w + b` instead.
-fn linear(l: &Linear, x: &[f32], y: &mut [f32], residual: bool, par: Parallelism) {
+fn linear(l: &Linear, x: &[f32], y: &mut [f32], residual: bool) {
     let rows = x.len() / l.n_in;
     if residual {
         y.par_chunks_mut(64 * l.n_out)
@@ -387,17 +395,7 @@ fn linear(l: &Linear, x: &[f32], y: &mut [f32], residual: bool, par: Parallelism
         y.par_chunks_mut(l.n_out)
             .for_each(|row| row.copy_from_slice(&l.b));
     }
-    let lhs = View {
-        data: x,
-        rs: l.n_in,
-        cs: 1,
-    };
-    let rhs = View {
-        data: &l.w,
-        rs: l.n_out,
-        cs: 1,
-    };
-    kernels::matmul(rows, l.n_out, l.n_in, y, l.n_out, true, lhs, rhs, 1.0, par);
+    matmul(rows, x, l.n_in, &l.w, y, l.n_out, true, 1.0, true);
 }
 
 fn norm_rows(x: &mut [f32], n: &LayerNorm, eps: f32) {

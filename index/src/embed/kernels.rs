@@ -1,5 +1,4 @@
-//! Element-wise and row-wise kernels of the encoder: layer norm, GELU, softmax, plus a
-//! checked wrapper around the `gemm` crate (the matrix multiply candle itself uses).
+//! Element-wise and row-wise kernels of the encoder: layer norm, GELU, softmax.
 //!
 //! The element-wise kernels are written as plain loops over fixed-width lanes so that
 //! LLVM vectorises them; [`multiversion!`] compiles each one a second time with AVX-512
@@ -51,14 +50,21 @@ fn exp(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * std::f32::consts::LOG2_E).round();
+    // Round to nearest by the 1.5·2^23 trick: plain arithmetic vectorises, while
+    // `f32::round` (ties away from zero) becomes a libm call per element.
+    const SHIFT: f32 = 12_582_912.0;
+    let t = x * std::f32::consts::LOG2_E + SHIFT;
+    let n = t - SHIFT;
+    // The low mantissa bits of `t` hold n as an integer: reading them avoids the
+    // float-to-int `as` cast, whose saturating semantics LLVM does not vectorise.
+    let ni = t.to_bits().wrapping_sub(SHIFT.to_bits());
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0
                     + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r / 5040.0))))));
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    p * f32::from_bits(ni.wrapping_add(127) << 23)
 }
 
 /// erf(x) by Abramowitz & Stegun 7.1.26, absolute error below 1.5e-7: far below what the
@@ -183,79 +189,12 @@ multiversion! {
     }
 }
 
-/// A matrix view for [`matmul`]: element (r, c) is `data[r * rs + c * cs]`.
+/// A strided matrix view: element (r, c) is `data[r * rs + c * cs]`.
 #[derive(Debug, Clone, Copy)]
 pub struct View<'a> {
     pub data: &'a [f32],
     pub rs: usize,
     pub cs: usize,
-}
-
-/// The last index a `rows × cols` view touches, plus one.
-fn extent(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
-    if rows == 0 || cols == 0 {
-        0
-    } else {
-        (rows - 1) * rs + (cols - 1) * cs + 1
-    }
-}
-
-/// `dst = (accumulate ? dst : 0) + scale · lhs · rhs`, with `lhs` m×k, `rhs` k×n and
-/// `dst` m×n of row stride `dst_rs` (column stride 1). Bounds are checked here, so the
-/// raw-pointer call below cannot read or write outside the slices.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    dst_rs: usize,
-    accumulate: bool,
-    lhs: View<'_>,
-    rhs: View<'_>,
-    scale: f32,
-    parallelism: gemm::Parallelism,
-) {
-    assert!(
-        extent(m, n, dst_rs, 1) <= dst.len(),
-        "matmul: dst too small"
-    );
-    assert!(
-        extent(m, k, lhs.rs, lhs.cs) <= lhs.data.len(),
-        "matmul: lhs too small"
-    );
-    assert!(
-        extent(k, n, rhs.rs, rhs.cs) <= rhs.data.len(),
-        "matmul: rhs too small"
-    );
-    if m == 0 || n == 0 {
-        return;
-    }
-    // SAFETY: every element addressed lies inside the slices (checked above); `dst` is
-    // borrowed mutably, so it cannot alias `lhs` or `rhs`.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_rs as isize,
-            accumulate,
-            lhs.data.as_ptr(),
-            lhs.cs as isize,
-            lhs.rs as isize,
-            rhs.data.as_ptr(),
-            rhs.cs as isize,
-            rhs.rs as isize,
-            1.0,
-            scale,
-            false,
-            false,
-            false,
-            parallelism,
-        );
-    }
 }
 
 #[cfg(test)]
@@ -291,42 +230,5 @@ mod tests {
         layer_norm_rows(&mut rows, &[1.0; 17], &[0.5; 17], 0.0);
         let mean: f32 = rows[..17].iter().sum::<f32>() / 17.0;
         assert!((mean - 0.5).abs() < 1e-5);
-    }
-
-    #[test]
-    fn matmul_matches_naive() {
-        let (m, n, k) = (5, 7, 3);
-        let a: Vec<f32> = (0..m * k).map(|i| i as f32 * 0.5 - 2.0).collect();
-        let b: Vec<f32> = (0..k * n).map(|i| 1.0 - i as f32 * 0.25).collect();
-        let mut c = vec![1.0; m * n];
-        let lhs = View {
-            data: &a,
-            rs: k,
-            cs: 1,
-        };
-        let rhs = View {
-            data: &b,
-            rs: n,
-            cs: 1,
-        };
-        matmul(
-            m,
-            n,
-            k,
-            &mut c,
-            n,
-            true,
-            lhs,
-            rhs,
-            2.0,
-            gemm::Parallelism::None,
-        );
-        for i in 0..m {
-            for j in 0..n {
-                let want: f32 =
-                    1.0 + 2.0 * (0..k).map(|l| a[i * k + l] * b[l * n + j]).sum::<f32>();
-                assert!((c[i * n + j] - want).abs() < 1e-4);
-            }
-        }
     }
 }

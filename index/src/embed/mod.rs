@@ -9,6 +9,7 @@
 mod bert;
 mod config;
 mod kernels;
+mod matmul;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -1,0 +1,351 @@
+//! Matrix multiply for the encoder's hot path: `C (+)= scale · A · B` with `B` packed
+//! once into column panels (the weights, at load time) and an AVX-512 micro-kernel.
+//!
+//! The `gemm` crate that candle uses ran its 8-lane (AVX2 FMA) kernels here, as built on
+//! stable Rust with default features (seen in perf); this kernel uses all 16 lanes. Each call
+//! packs `MR` rows of `A` at a time so that the kernel's broadcasts read memory
+//! sequentially, and walks the panels of `B` with a block of rows kept in cache. CPUs
+//! without AVX-512 get a portable loop over the same packed layout.
+
+use rayon::prelude::*;
+
+use super::kernels::View;
+
+/// Columns of one panel of packed `B`: two AVX-512 registers of f32.
+pub const NR: usize = 32;
+/// Rows of `A` per micro-kernel call: 2·MR accumulators + 2 `B` registers fit in 32.
+const MR: usize = 12;
+/// Row blocks handled together, so that each panel of `B` is loaded into L1 once per
+/// `GROUP · MR` rows.
+const GROUP: usize = 4;
+
+/// A `k × n` matrix packed in panels of [`NR`] columns: panel `p` holds, for each row
+/// `kk`, columns `p·NR .. p·NR + NR` (zero beyond `n`).
+#[derive(Debug, Default, Clone)]
+pub struct PackedB {
+    data: Vec<f32>,
+    k: usize,
+    n: usize,
+}
+
+impl PackedB {
+    /// Pack the `k × n` matrix `b`.
+    pub fn pack(k: usize, n: usize, b: View<'_>) -> Self {
+        let mut p = PackedB::default();
+        p.repack(k, n, b);
+        p
+    }
+
+    /// Pack `b` into this buffer, reusing its allocation.
+    pub fn repack(&mut self, k: usize, n: usize, b: View<'_>) {
+        let panels = n.div_ceil(NR);
+        self.k = k;
+        self.n = n;
+        self.data.clear();
+        self.data.resize(panels * k * NR, 0.0);
+        for p in 0..panels {
+            let cols = NR.min(n - p * NR);
+            let panel = &mut self.data[p * k * NR..(p + 1) * k * NR];
+            for (kk, dst) in panel.chunks_exact_mut(NR).enumerate() {
+                for (j, d) in dst[..cols].iter_mut().enumerate() {
+                    *d = b.data[kk * b.rs + (p * NR + j) * b.cs];
+                }
+            }
+        }
+    }
+
+    fn panel(&self, p: usize) -> &[f32] {
+        &self.data[p * self.k * NR..(p + 1) * self.k * NR]
+    }
+}
+
+/// `C = (accumulate ? C : 0) + scale · A · B` for `A` of `m` rows and row stride `lda`
+/// (`k` columns), `C` of row stride `ldc` (`n` columns). With `parallel`, row
+/// blocks are spread over the current rayon pool.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    b: &PackedB,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    scale: f32,
+    parallel: bool,
+) {
+    let (k, n) = (b.k, b.n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        k == 0 || (m - 1) * lda + k <= a.len(),
+        "matmul: A too small"
+    );
+    assert!((m - 1) * ldc + n <= c.len(), "matmul: C too small");
+    let rows_per_task = GROUP * MR;
+    let run = |(t, c_rows): (usize, &mut [f32])| {
+        let r0 = t * rows_per_task;
+        let rows = rows_per_task.min(m - r0);
+        block(rows, &a[r0 * lda..], lda, b, c_rows, ldc, accumulate, scale);
+    };
+    // Split C into tasks of whole rows; the last task's slice may end mid-row (ldc > n).
+    let task_len = rows_per_task * ldc;
+    let c = &mut c[..(m - 1) * ldc + n];
+    if parallel && m > rows_per_task {
+        c.par_chunks_mut(task_len).enumerate().for_each(run);
+    } else {
+        c.chunks_mut(task_len).enumerate().for_each(run);
+    }
+}
+
+/// Up to `GROUP · MR` rows: run every panel of `B` over them, `MR` rows at a time, so
+/// that each panel is read from memory once per block and then hit in cache.
+#[allow(clippy::too_many_arguments)]
+fn block(
+    rows: usize,
+    a: &[f32],
+    lda: usize,
+    b: &PackedB,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    scale: f32,
+) {
+    let k = b.k;
+    let blocks = rows.div_ceil(MR);
+    for p in 0..b.n.div_ceil(NR) {
+        let cols = NR.min(b.n - p * NR);
+        let panel = b.panel(p);
+        for i in 0..blocks {
+            let mr = MR.min(rows - i * MR);
+            let ai = &a[i * MR * lda..(i * MR + mr - 1) * lda + k];
+            let off = i * MR * ldc + p * NR;
+            let cp = &mut c[off..off + (mr - 1) * ldc + cols];
+            micro(k, ai, lda, panel, cp, ldc, mr, cols, accumulate, scale);
+        }
+    }
+}
+
+/// `C[r][j] (+)= scale · Σ_kk a[r·lda + kk] · panel[kk·NR + j]` for r < mr, j < cols.
+#[allow(clippy::too_many_arguments)]
+fn micro(
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    panel: &[f32],
+    c: &mut [f32],
+    ldc: usize,
+    mr: usize,
+    cols: usize,
+    accumulate: bool,
+    scale: f32,
+) {
+    debug_assert!(a.len() >= (mr - 1) * lda + k && panel.len() >= k * NR);
+    debug_assert!(c.len() >= (mr - 1) * ldc + cols);
+    #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        // SAFETY: the CPU has AVX-512F; the slices cover every index the kernel touches
+        // (rows < mr of k values in `a`, k·NR of `panel`, rows < mr of `cols` values in `c`), as the
+        // callers' bounds and the debug assertions state.
+        unsafe { avx512::micro(k, a, lda, panel, c, ldc, mr, cols, accumulate, scale) };
+        return;
+    }
+    for r in 0..mr {
+        let mut acc = [0.0f32; NR];
+        for kk in 0..k {
+            let av = a[r * lda + kk];
+            for (s, bv) in acc.iter_mut().zip(&panel[kk * NR..kk * NR + NR]) {
+                *s += av * bv;
+            }
+        }
+        let row = &mut c[r * ldc..r * ldc + cols];
+        for (o, s) in row.iter_mut().zip(acc) {
+            *o = if accumulate {
+                *o + scale * s
+            } else {
+                scale * s
+            };
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::NR;
+
+    pub fn available() -> bool {
+        use std::sync::OnceLock;
+        static YES: OnceLock<bool> = OnceLock::new();
+        *YES.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f"))
+    }
+
+    /// Dispatch on the row count so that each kernel's accumulators are registers.
+    ///
+    /// # Safety
+    /// AVX-512F must be available and the slices as described in [`super::micro`].
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn micro(
+        k: usize,
+        ap: &[f32],
+        lda: usize,
+        panel: &[f32],
+        c: &mut [f32],
+        ldc: usize,
+        mr: usize,
+        cols: usize,
+        acc: bool,
+        scale: f32,
+    ) {
+        let (a, b, cp) = (ap.as_ptr(), panel.as_ptr(), c.as_mut_ptr());
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            match mr {
+                12 => kernel::<12>(k, a, lda, b, cp, ldc, cols, acc, scale),
+                11 => kernel::<11>(k, a, lda, b, cp, ldc, cols, acc, scale),
+                10 => kernel::<10>(k, a, lda, b, cp, ldc, cols, acc, scale),
+                9 => kernel::<9>(k, a, lda, b, cp, ldc, cols, acc, scale),
+                8 => kernel::<8>(k, a, lda, b, cp, ldc, cols, acc, scale),
+                7 => kernel::<7>(k, a, lda, b, cp, ldc, cols, acc, scale),
+                6 => kernel::<6>(k, a, lda, b, cp, ldc, cols, acc, scale),
+                5 => kernel::<5>(k, a, lda, b, cp, ldc, cols, acc, scale),
+                4 => kernel::<4>(k, a, lda, b, cp, ldc, cols, acc, scale),
+                3 => kernel::<3>(k, a, lda, b, cp, ldc, cols, acc, scale),
+                2 => kernel::<2>(k, a, lda, b, cp, ldc, cols, acc, scale),
+                _ => kernel::<1>(k, a, lda, b, cp, ldc, cols, acc, scale),
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn kernel<const R: usize>(
+        k: usize,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        cols: usize,
+        accumulate: bool,
+        scale: f32,
+    ) {
+        let mut lo = [_mm512_setzero_ps(); R];
+        let mut hi = [_mm512_setzero_ps(); R];
+        // SAFETY (whole body): indices stay within rows < R of k values in `a`, k·NR in `b`, and within
+        // rows < R, columns < cols of `c`, per the caller's contract.
+        unsafe {
+            for kk in 0..k {
+                let b0 = _mm512_loadu_ps(b.add(kk * NR));
+                let b1 = _mm512_loadu_ps(b.add(kk * NR + 16));
+                for r in 0..R {
+                    let av = _mm512_set1_ps(*a.add(r * lda + kk));
+                    lo[r] = _mm512_fmadd_ps(av, b0, lo[r]);
+                    hi[r] = _mm512_fmadd_ps(av, b1, hi[r]);
+                }
+            }
+            let m0: __mmask16 = if cols >= 16 {
+                0xffff
+            } else {
+                (1u16 << cols) - 1
+            };
+            let m1: __mmask16 = if cols >= 32 {
+                0xffff
+            } else if cols > 16 {
+                (1u16 << (cols - 16)) - 1
+            } else {
+                0
+            };
+            let s = _mm512_set1_ps(scale);
+            for r in 0..R {
+                let p = c.add(r * ldc);
+                let mut v0 = _mm512_mul_ps(lo[r], s);
+                let mut v1 = _mm512_mul_ps(hi[r], s);
+                if accumulate {
+                    v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, p));
+                    v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, p.add(16)));
+                }
+                _mm512_mask_storeu_ps(p, m0, v0);
+                _mm512_mask_storeu_ps(p.add(16), m1, v1);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(m: usize, k: usize, n: usize, a: &[f32], b: &[f32]) -> Vec<f32> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|l| a[i * k + l] * b[l * n + j]).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn matches_naive_on_ragged_shapes() {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (5, 7, 3),
+            (13, 33, 40),
+            (50, 64, 97),
+            (100, 16, 32),
+        ] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 7) % 11) as f32 * 0.1 - 0.5)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 5) % 13) as f32 * 0.1 - 0.6)
+                .collect();
+            let want = naive(m, k, n, &a, &b);
+            let packed = PackedB::pack(
+                k,
+                n,
+                View {
+                    data: &b,
+                    rs: n,
+                    cs: 1,
+                },
+            );
+            for parallel in [false, true] {
+                // C with a wider row stride and a prior value, accumulated into.
+                let ldc = n + 3;
+                let mut c = vec![1.0; m * ldc];
+                matmul(m, &a, k, &packed, &mut c, ldc, true, 2.0, parallel);
+                for i in 0..m {
+                    for j in 0..n {
+                        let w = 1.0 + 2.0 * want[i * n + j];
+                        assert!((c[i * ldc + j] - w).abs() < 1e-4, "{m}x{k}x{n} at {i},{j}");
+                    }
+                    for j in n..ldc {
+                        assert_eq!(c[i * ldc + j], 1.0, "wrote past the row");
+                    }
+                }
+            }
+            // B given transposed (column stride n... as Kᵀ in attention).
+            let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+            let packed = PackedB::pack(
+                k,
+                n,
+                View {
+                    data: &bt,
+                    rs: 1,
+                    cs: k,
+                },
+            );
+            let mut c = vec![0.0; m * n];
+            matmul(m, &a, k, &packed, &mut c, n, false, 1.0, false);
+            for (x, y) in c.iter().zip(&want) {
+                assert!((x - y).abs() < 1e-4);
+            }
+        }
+    }
+}
