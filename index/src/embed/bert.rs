@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::config::{BertConfig, Pooling};
 use super::kernels::{self, View};
-use super::matmul::{PackedB, matmul};
+use super::matmul::{PackedB, matmul, matmul_rows};
 use crate::error::{Error, Result};
 
 /// A linear layer `y = x · w + b`, its weight packed for [`matmul`].
@@ -24,8 +24,6 @@ use crate::error::{Error, Result};
 struct Linear {
     w: PackedB,
     b: Vec<f32>,
-    n_in: usize,
-    n_out: usize,
 }
 
 #[derive(Debug)]
@@ -136,7 +134,7 @@ impl Weights {
                 cs: 1,
             },
         );
-        Ok(Linear { w, b, n_in, n_out })
+        Ok(Linear { w, b })
     }
 }
 
@@ -286,19 +284,37 @@ impl Encoder {
         let qkv = grow(&mut ws.qkv, total * 3 * h);
         let ctx = grow(&mut ws.ctx, total * h);
         let ffn = grow(&mut ws.ffn, total * self.intermediate);
+        let (eps, inter) = (self.eps, self.intermediate);
         for layer in &self.layers {
-            linear(&layer.qkv, x, qkv, false);
+            let norm = |n| norm(n, eps);
+            matmul_rows(total, x, &layer.qkv.w, qkv, bias(&layer.qkv.b), |_| {});
             self.attention(&starts, qkv, ctx);
-            linear(&layer.attn_out, ctx, x, true);
-            norm_rows(x, &layer.attn_norm, self.eps);
-            linear(&layer.ffn_in, x, ffn, false);
-            let chunk = 16 * self.intermediate;
+            // x = LN(x + ctx · Wo + bo): the residual is already in x.
+            let (out, attn_norm) = (&layer.attn_out, &layer.attn_norm);
+            matmul_rows(total, ctx, &out.w, x, add_bias(&out.b), norm(attn_norm));
+            let ffn_in = &layer.ffn_in;
             match self.act {
-                Act::GeluErf => ffn.par_chunks_mut(chunk).for_each(kernels::gelu_erf),
-                Act::GeluTanh => ffn.par_chunks_mut(chunk).for_each(kernels::gelu_tanh),
+                Act::GeluErf => {
+                    matmul_rows(total, x, &ffn_in.w, ffn, bias(&ffn_in.b), kernels::gelu_erf)
+                }
+                Act::GeluTanh => matmul_rows(
+                    total,
+                    x,
+                    &ffn_in.w,
+                    ffn,
+                    bias(&ffn_in.b),
+                    kernels::gelu_tanh,
+                ),
             }
-            linear(&layer.ffn_out, ffn, x, true);
-            norm_rows(x, &layer.ffn_norm, self.eps);
+            let (out, ffn_norm) = (&layer.ffn_out, &layer.ffn_norm);
+            matmul_rows(
+                total,
+                &ffn[..total * inter],
+                &out.w,
+                x,
+                add_bias(&out.b),
+                norm(ffn_norm),
+            );
         }
         starts
             .windows(2)
@@ -377,31 +393,31 @@ impl Encoder {
                 s.keys.repack(dh, n, kt);
                 s.values.repack(n, dh, v);
                 let scores = grow(&mut s.scores, n * n);
-                matmul(n, q, 3 * h, &s.keys, scores, n, false, scale, false);
+                matmul(n, q, 3 * h, &s.keys, scores, n, false, scale);
                 kernels::softmax_rows(scores, n);
-                matmul(n, scores, n, &s.values, dst, h, false, 1.0, false);
+                matmul(n, scores, n, &s.values, dst, h, false, 1.0);
             });
         });
     }
 }
 
-/// `y = x · w + b` on all rows; with `residual`, `y += x · w + b` instead.
-fn linear(l: &Linear, x: &[f32], y: &mut [f32], residual: bool) {
-    let rows = x.len() / l.n_in;
-    if residual {
-        y.par_chunks_mut(64 * l.n_out)
-            .for_each(|c| kernels::add_bias_rows(c, &l.b));
-    } else {
-        y.par_chunks_mut(l.n_out)
-            .for_each(|row| row.copy_from_slice(&l.b));
+/// A prologue setting every row to the bias `b`.
+fn bias(b: &[f32]) -> impl Fn(&mut [f32]) + Sync + '_ {
+    move |rows| {
+        for row in rows.chunks_exact_mut(b.len()) {
+            row.copy_from_slice(b);
+        }
     }
-    matmul(rows, x, l.n_in, &l.w, y, l.n_out, true, 1.0, true);
 }
 
-fn norm_rows(x: &mut [f32], n: &LayerNorm, eps: f32) {
-    let h = n.gamma.len();
-    x.par_chunks_mut(64 * h)
-        .for_each(|c| kernels::layer_norm_rows(c, &n.gamma, &n.beta, eps));
+/// A prologue adding the bias `b` to every row (which holds the residual).
+fn add_bias(b: &[f32]) -> impl Fn(&mut [f32]) + Sync + '_ {
+    move |rows| kernels::add_bias_rows(rows, b)
+}
+
+/// An epilogue applying the layer norm `n` to every row.
+fn norm(n: &LayerNorm, eps: f32) -> impl Fn(&mut [f32]) + Sync + '_ {
+    move |rows| kernels::layer_norm_rows(rows, &n.gamma, &n.beta, eps)
 }
 
 /// Pool the token vectors `rows` (`h` wide) of one sequence.

@@ -18,6 +18,8 @@ const MR: usize = 12;
 /// Row blocks handled together, so that each panel of `B` is loaded into L1 once per
 /// `GROUP · MR` rows.
 const GROUP: usize = 4;
+/// Slice of the inner dimension per pass over the panels.
+const KC: usize = 384;
 
 /// A `k × n` matrix packed in panels of [`NR`] columns: panel `p` holds, for each row
 /// `kk`, columns `p·NR .. p·NR + NR` (zero beyond `n`).
@@ -60,8 +62,7 @@ impl PackedB {
 }
 
 /// `C = (accumulate ? C : 0) + scale · A · B` for `A` of `m` rows and row stride `lda`
-/// (`k` columns), `C` of row stride `ldc` (`n` columns). With `parallel`, row
-/// blocks are spread over the current rayon pool.
+/// (`k` columns), `C` of row stride `ldc` (`n` columns), on the calling thread.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul(
     m: usize,
@@ -72,30 +73,70 @@ pub fn matmul(
     ldc: usize,
     accumulate: bool,
     scale: f32,
-    parallel: bool,
 ) {
-    let (k, n) = (b.k, b.n);
-    if m == 0 || n == 0 {
+    check(m, a, lda, b, c, ldc);
+    if m == 0 || b.n == 0 {
         return;
     }
-    assert!(
-        k == 0 || (m - 1) * lda + k <= a.len(),
-        "matmul: A too small"
-    );
-    assert!((m - 1) * ldc + n <= c.len(), "matmul: C too small");
-    let rows_per_task = GROUP * MR;
-    let run = |(t, c_rows): (usize, &mut [f32])| {
-        let r0 = t * rows_per_task;
-        let rows = rows_per_task.min(m - r0);
-        block(rows, &a[r0 * lda..], lda, b, c_rows, ldc, accumulate, scale);
-    };
-    // Split C into tasks of whole rows; the last task's slice may end mid-row (ldc > n).
-    let task_len = rows_per_task * ldc;
-    let c = &mut c[..(m - 1) * ldc + n];
-    if parallel && m > rows_per_task {
-        c.par_chunks_mut(task_len).enumerate().for_each(run);
-    } else {
-        c.chunks_mut(task_len).enumerate().for_each(run);
+    let task = GROUP * MR;
+    for (t, rows) in c[..(m - 1) * ldc + b.n].chunks_mut(task * ldc).enumerate() {
+        let r0 = t * task;
+        block(
+            task.min(m - r0),
+            &a[r0 * lda..],
+            lda,
+            b,
+            rows,
+            ldc,
+            accumulate,
+            scale,
+        );
+    }
+}
+
+/// `C = prologue(C) + A · B`, then `epilogue(C)`, for a dense `C` (`ldc = n`), with
+/// blocks of rows spread over the current rayon pool. `prologue` and `epilogue` get
+/// whole rows of `C` and run on the task that computes those rows, while they are in
+/// cache: a bias, a residual, an activation or a layer norm costs no extra pass over
+/// memory nor another synchronisation of the threads.
+pub fn matmul_rows<P, E>(m: usize, a: &[f32], b: &PackedB, c: &mut [f32], prologue: P, epilogue: E)
+where
+    P: Fn(&mut [f32]) + Sync,
+    E: Fn(&mut [f32]) + Sync,
+{
+    let (k, n) = (b.k, b.n);
+    check(m, a, k, b, c, n);
+    let task = GROUP * MR;
+    c[..m * n]
+        .par_chunks_mut(task * n)
+        .enumerate()
+        .for_each(|(t, rows)| {
+            let r0 = t * task;
+            prologue(rows);
+            block(
+                rows.len() / n.max(1),
+                &a[r0 * k..],
+                k,
+                b,
+                rows,
+                n,
+                true,
+                1.0,
+            );
+            epilogue(rows);
+        });
+}
+
+fn check(m: usize, a: &[f32], lda: usize, b: &PackedB, c: &[f32], ldc: usize) {
+    if m > 0 {
+        assert!(
+            b.k == 0 || (m - 1) * lda + b.k <= a.len(),
+            "matmul: A too small"
+        );
+        assert!(
+            b.n == 0 || (m - 1) * ldc + b.n <= c.len(),
+            "matmul: C too small"
+        );
     }
 }
 
@@ -114,15 +155,21 @@ fn block(
 ) {
     let k = b.k;
     let blocks = rows.div_ceil(MR);
-    for p in 0..b.n.div_ceil(NR) {
-        let cols = NR.min(b.n - p * NR);
-        let panel = b.panel(p);
-        for i in 0..blocks {
-            let mr = MR.min(rows - i * MR);
-            let ai = &a[i * MR * lda..(i * MR + mr - 1) * lda + k];
-            let off = i * MR * ldc + p * NR;
-            let cp = &mut c[off..off + (mr - 1) * ldc + cols];
-            micro(k, ai, lda, panel, cp, ldc, mr, cols, accumulate, scale);
+    // Long inner dimensions (the FFN's 1536) are cut into KC slices, so that the rows of
+    // A under the micro-kernel stay in L1 and a slice of a panel in L2.
+    for k0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - k0);
+        for p in 0..b.n.div_ceil(NR) {
+            let cols = NR.min(b.n - p * NR);
+            let panel = &b.panel(p)[k0 * NR..(k0 + kc) * NR];
+            for i in 0..blocks {
+                let mr = MR.min(rows - i * MR);
+                let ai = &a[i * MR * lda + k0..(i * MR + mr - 1) * lda + k0 + kc];
+                let off = i * MR * ldc + p * NR;
+                let cp = &mut c[off..off + (mr - 1) * ldc + cols];
+                let acc = accumulate || k0 > 0;
+                micro(kc, ai, lda, panel, cp, ldc, mr, cols, acc, scale);
+            }
         }
     }
 }
@@ -319,7 +366,19 @@ mod tests {
                 // C with a wider row stride and a prior value, accumulated into.
                 let ldc = n + 3;
                 let mut c = vec![1.0; m * ldc];
-                matmul(m, &a, k, &packed, &mut c, ldc, true, 2.0, parallel);
+                if parallel {
+                    // The parallel form only takes dense C: use ldc = n there.
+                    let mut d = vec![1.0; m * n];
+                    let init = |r: &mut [f32]| r.iter_mut().for_each(|v| *v *= 0.5);
+                    matmul_rows(m, &a, &packed, &mut d, init, |r| {
+                        r.iter_mut().for_each(|v| *v *= 2.0)
+                    });
+                    for (x, y) in d.iter().zip(&want) {
+                        assert!((x - (1.0 + 2.0 * y)).abs() < 1e-4);
+                    }
+                    continue;
+                }
+                matmul(m, &a, k, &packed, &mut c, ldc, true, 2.0);
                 for i in 0..m {
                     for j in 0..n {
                         let w = 1.0 + 2.0 * want[i * n + j];
@@ -342,7 +401,7 @@ mod tests {
                 },
             );
             let mut c = vec![0.0; m * n];
-            matmul(m, &a, k, &packed, &mut c, n, false, 1.0, false);
+            matmul(m, &a, k, &packed, &mut c, n, false, 1.0);
             for (x, y) in c.iter().zip(&want) {
                 assert!((x - y).abs() < 1e-4);
             }
