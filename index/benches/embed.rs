@@ -103,11 +103,29 @@ fn texts(count: usize, words: usize, seed: u64) -> Vec<String> {
         .collect()
 }
 
+/// CPU time used by this process so far (user + system), in seconds, from
+/// /proc/self/stat; 0 where that is unavailable.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime and stime are the
+    // 12th and 13th, in ticks of 1/100 s on Linux.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    f.iter().sum::<f64>() / 100.0
+}
+
 /// Chunks per second over `rounds` passes of `texts` in batches of `batch`: best and
-/// median pass.
-fn measure(e: &BertEmbedder, texts: &[String], batch: usize, rounds: usize) -> (f64, f64) {
+/// median pass, and chunks per CPU-second over all passes (a figure that depends less
+/// on what else the machine runs).
+fn measure(e: &BertEmbedder, texts: &[String], batch: usize, rounds: usize) -> (f64, f64, f64) {
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     e.embed(&refs[..batch]).expect("warm-up");
+    let cpu = cpu_seconds();
     let mut rates: Vec<f64> = (0..rounds)
         .map(|_| {
             let t = Instant::now();
@@ -117,8 +135,9 @@ fn measure(e: &BertEmbedder, texts: &[String], batch: usize, rounds: usize) -> (
             refs.len() as f64 / t.elapsed().as_secs_f64()
         })
         .collect();
+    let per_cpu = (rounds * refs.len()) as f64 / (cpu_seconds() - cpu);
     rates.sort_by(f64::total_cmp);
-    (rates[rates.len() - 1], rates[rates.len() / 2])
+    (rates[rates.len() - 1], rates[rates.len() / 2], per_cpu)
 }
 
 fn main() {
@@ -138,14 +157,14 @@ fn main() {
         dir.display(),
         e.threads()
     );
-    let (best, median) = measure(&e, &long, 16, rounds);
-    println!(
-        "docket  {long_tokens:>3}-token chunks, batch 16: {best:7.1} chunks/s best, {median:7.1} median ({rounds} rounds of {})",
-        long.len()
-    );
-    let (best, median) = measure(&e, &short, 16, rounds);
-    println!(
-        "docket  {short_tokens:>3}-token texts,  batch 16: {best:7.1} chunks/s best, {median:7.1} median ({rounds} rounds of {})",
-        short.len()
-    );
+    for (name, items, tokens) in [
+        ("chunks", &long, long_tokens),
+        ("texts ", &short, short_tokens),
+    ] {
+        let (best, median, per_cpu) = measure(&e, items, 16, rounds);
+        println!(
+            "docket  {tokens:>3}-token {name}, batch 16: {best:7.1} chunks/s best, {median:7.1} median, {per_cpu:6.1} per CPU-second ({rounds} rounds of {})",
+            items.len()
+        );
+    }
 }

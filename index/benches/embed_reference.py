@@ -4,7 +4,8 @@
 
 (a venv with `pip install sentence-transformers`, see tests/fixtures/
 make_minilm_reference.py). Prints chunks/s at batch 16 for 256-token chunks and ~32-token
-texts, best and median of ROUNDS passes (default 5), with torch's thread count.
+texts, best and median of ROUNDS passes (default 5) and chunks per CPU-second, with
+torch's thread count.
 """
 
 import statistics
@@ -40,13 +41,15 @@ def texts(count, words, seed):
 
 def measure(model, items, batch, rounds):
     model.encode(items[:batch], batch_size=batch)
+    cpu = time.process_time()
     rates = []
     for _ in range(rounds):
         t = time.perf_counter()
         for i in range(0, len(items), batch):
             model.encode(items[i : i + batch], batch_size=batch)
         rates.append(len(items) / (time.perf_counter() - t))
-    return max(rates), statistics.median(rates)
+    per_cpu = rounds * len(items) / (time.process_time() - cpu)
+    return max(rates), statistics.median(rates), per_cpu
 
 
 def main():
@@ -59,10 +62,11 @@ def main():
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
     with torch.inference_mode():
         for name, items in (("chunks", long), ("texts ", short)):
-            best, median = measure(model, items, 16, rounds)
+            best, median, per_cpu = measure(model, items, 16, rounds)
             print(
                 f"pytorch {ntok(items[0]):>3}-token {name}, batch 16: {best:7.1f} chunks/s best, "
-                f"{median:7.1f} median ({rounds} rounds of {len(items)})"
+                f"{median:7.1f} median, {per_cpu:6.1f} per CPU-second "
+                f"({rounds} rounds of {len(items)})"
             )
 
 
