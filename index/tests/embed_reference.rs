@@ -85,6 +85,25 @@ fn vectors_match_sentence_transformers() {
 }
 
 #[test]
+fn the_check_tells_a_wrong_pipeline_apart() {
+    // The same weights with CLS pooling instead of mean pooling must fail the 0.999 bar
+    // on most sentences: the fixture is sensitive to mistakes of that size.
+    let dir = find_default_model().unwrap_or_else(|e| panic!("{e}"));
+    let cls = BertEmbedder::load_with_threads(&dir, 2)
+        .unwrap()
+        .with_pooling(Pooling::Cls);
+    let cases = cases();
+    let texts: Vec<&str> = cases.iter().map(|c| c.text.as_str()).collect();
+    let got = cls.embed(&texts).unwrap();
+    let failing = cases
+        .iter()
+        .zip(&got)
+        .filter(|(c, v)| cosine(v, &c.vector) < 0.999)
+        .count();
+    assert!(failing >= cases.len() - 1, "only {failing} fail");
+}
+
+#[test]
 fn long_inputs_are_truncated_to_max_seq_length() {
     let e = embedder();
     let cases = cases();

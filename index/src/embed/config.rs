@@ -192,3 +192,84 @@ fn pooling_from(path: &Path, f: &PoolingFile) -> Result<Pooling> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bert_json() -> &'static str {
+        r#"{"vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "intermediate_size": 16,
+            "max_position_embeddings": 512, "model_type": "bert"}"#
+    }
+
+    fn model_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), bert_json()).unwrap();
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    const MODULES: &str = r#"[
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]"#;
+
+    #[test]
+    fn pooling_and_length_come_from_the_sentence_transformers_files() {
+        let dir = model_dir(&[
+            ("modules.json", MODULES),
+            (
+                "1_Pooling/config.json",
+                r#"{"pooling_mode_cls_token": true}"#,
+            ),
+            ("sentence_bert_config.json", r#"{"max_seq_length": 128}"#),
+        ]);
+        let bert = BertConfig::load(dir.path()).unwrap();
+        let s = SentenceConfig::load(dir.path(), &bert).unwrap();
+        assert_eq!(
+            s,
+            SentenceConfig {
+                pooling: Pooling::Cls,
+                normalize: false,
+                max_seq_length: 128
+            }
+        );
+    }
+
+    #[test]
+    fn a_plain_encoder_gets_mean_pooling_and_normalisation() {
+        let dir = model_dir(&[]);
+        let bert = BertConfig::load(dir.path()).unwrap();
+        let s = SentenceConfig::load(dir.path(), &bert).unwrap();
+        assert_eq!(s.pooling, Pooling::Mean);
+        assert!(s.normalize);
+        assert_eq!(s.max_seq_length, 512);
+    }
+
+    #[test]
+    fn unsupported_settings_name_the_file() {
+        let dir = model_dir(&[
+            ("modules.json", MODULES),
+            (
+                "1_Pooling/config.json",
+                r#"{"pooling_mode_mean_sqrt_len_tokens": true}"#,
+            ),
+        ]);
+        let bert = BertConfig::load(dir.path()).unwrap();
+        let err = SentenceConfig::load(dir.path(), &bert)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("1_Pooling") && err.contains("mean_sqrt_len"),
+            "{err}"
+        );
+
+        let empty = tempfile::tempdir().unwrap();
+        let err = BertConfig::load(empty.path()).unwrap_err().to_string();
+        assert!(err.contains("config.json"), "{err}");
+    }
+}

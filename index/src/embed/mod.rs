@@ -143,6 +143,13 @@ impl BertEmbedder {
         self
     }
 
+    /// Override the pooling read from the model's files (for models that ship without
+    /// them, or to compare poolings).
+    pub fn with_pooling(mut self, pooling: Pooling) -> Self {
+        self.sentence.pooling = pooling;
+        self
+    }
+
     /// The pooling and normalisation read from the model's files.
     pub fn sentence_config(&self) -> SentenceConfig {
         self.sentence
