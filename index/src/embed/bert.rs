@@ -284,37 +284,37 @@ impl Encoder {
         let qkv = grow(&mut ws.qkv, total * 3 * h);
         let ctx = grow(&mut ws.ctx, total * h);
         let ffn = grow(&mut ws.ffn, total * self.intermediate);
-        let (eps, inter) = (self.eps, self.intermediate);
+        let eps = self.eps;
         for layer in &self.layers {
             let norm = |n| norm(n, eps);
-            matmul_rows(total, x, &layer.qkv.w, qkv, bias(&layer.qkv.b), |_| {});
+            matmul_rows(total, x, &layer.qkv.w, qkv, false, &layer.qkv.b, |_| {});
             self.attention(&starts, qkv, ctx);
             // x = LN(x + ctx · Wo + bo): the residual is already in x.
-            let (out, attn_norm) = (&layer.attn_out, &layer.attn_norm);
-            matmul_rows(total, ctx, &out.w, x, add_bias(&out.b), norm(attn_norm));
+            let out = &layer.attn_out;
+            matmul_rows(total, ctx, &out.w, x, true, &out.b, norm(&layer.attn_norm));
             let ffn_in = &layer.ffn_in;
             match self.act {
-                Act::GeluErf => {
-                    matmul_rows(total, x, &ffn_in.w, ffn, bias(&ffn_in.b), kernels::gelu_erf)
-                }
+                Act::GeluErf => matmul_rows(
+                    total,
+                    x,
+                    &ffn_in.w,
+                    ffn,
+                    false,
+                    &ffn_in.b,
+                    kernels::gelu_erf,
+                ),
                 Act::GeluTanh => matmul_rows(
                     total,
                     x,
                     &ffn_in.w,
                     ffn,
-                    bias(&ffn_in.b),
+                    false,
+                    &ffn_in.b,
                     kernels::gelu_tanh,
                 ),
             }
-            let (out, ffn_norm) = (&layer.ffn_out, &layer.ffn_norm);
-            matmul_rows(
-                total,
-                &ffn[..total * inter],
-                &out.w,
-                x,
-                add_bias(&out.b),
-                norm(ffn_norm),
-            );
+            let out = &layer.ffn_out;
+            matmul_rows(total, ffn, &out.w, x, true, &out.b, norm(&layer.ffn_norm));
         }
         starts
             .windows(2)
@@ -399,20 +399,6 @@ impl Encoder {
             });
         });
     }
-}
-
-/// A prologue setting every row to the bias `b`.
-fn bias(b: &[f32]) -> impl Fn(&mut [f32]) + Sync + '_ {
-    move |rows| {
-        for row in rows.chunks_exact_mut(b.len()) {
-            row.copy_from_slice(b);
-        }
-    }
-}
-
-/// A prologue adding the bias `b` to every row (which holds the residual).
-fn add_bias(b: &[f32]) -> impl Fn(&mut [f32]) + Sync + '_ {
-    move |rows| kernels::add_bias_rows(rows, b)
 }
 
 /// An epilogue applying the layer norm `n` to every row.

@@ -178,17 +178,6 @@ multiversion! {
     }
 }
 
-multiversion! {
-    /// `rows[r] += bias` for every row.
-    pub fn add_bias_rows(rows: &mut [f32], bias: &[f32]) {
-        for row in rows.chunks_exact_mut(bias.len()) {
-            for (v, b) in row.iter_mut().zip(bias) {
-                *v += b;
-            }
-        }
-    }
-}
-
 /// A strided matrix view: element (r, c) is `data[r * rs + c * cs]`.
 #[derive(Debug, Clone, Copy)]
 pub struct View<'a> {

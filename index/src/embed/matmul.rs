@@ -89,40 +89,40 @@ pub fn matmul(
             rows,
             ldc,
             accumulate,
+            None,
             scale,
         );
     }
 }
 
-/// `C = prologue(C) + A · B`, then `epilogue(C)`, for a dense `C` (`ldc = n`), with
-/// blocks of rows spread over the current rayon pool. `prologue` and `epilogue` get
-/// whole rows of `C` and run on the task that computes those rows, while they are in
-/// cache: a bias, a residual, an activation or a layer norm costs no extra pass over
-/// memory nor another synchronisation of the threads.
-pub fn matmul_rows<P, E>(m: usize, a: &[f32], b: &PackedB, c: &mut [f32], prologue: P, epilogue: E)
-where
-    P: Fn(&mut [f32]) + Sync,
+/// `C = (residual ? C : 0) + bias + A · B`, then `epilogue(C)`, for a dense `C`
+/// (`ldc = n`) and `bias` of `n` values added to every row, with blocks of rows spread
+/// over the current rayon pool. The bias is added by the micro-kernel, and `epilogue`
+/// gets whole rows of `C` on the task that computed them, while they are in cache: an
+/// activation or a layer norm costs no extra pass over memory nor another
+/// synchronisation of the threads.
+pub fn matmul_rows<E>(
+    m: usize,
+    a: &[f32],
+    b: &PackedB,
+    c: &mut [f32],
+    residual: bool,
+    bias: &[f32],
+    epilogue: E,
+) where
     E: Fn(&mut [f32]) + Sync,
 {
     let (k, n) = (b.k, b.n);
     check(m, a, k, b, c, n);
+    assert_eq!(bias.len(), n, "matmul: bias length");
     let task = GROUP * MR;
     c[..m * n]
         .par_chunks_mut(task * n)
         .enumerate()
         .for_each(|(t, rows)| {
             let r0 = t * task;
-            prologue(rows);
-            block(
-                rows.len() / n.max(1),
-                &a[r0 * k..],
-                k,
-                b,
-                rows,
-                n,
-                true,
-                1.0,
-            );
+            let m = rows.len() / n.max(1);
+            block(m, &a[r0 * k..], k, b, rows, n, residual, Some(bias), 1.0);
             epilogue(rows);
         });
 }
@@ -151,6 +151,7 @@ fn block(
     c: &mut [f32],
     ldc: usize,
     accumulate: bool,
+    bias: Option<&[f32]>,
     scale: f32,
 ) {
     let k = b.k;
@@ -168,13 +169,15 @@ fn block(
                 let off = i * MR * ldc + p * NR;
                 let cp = &mut c[off..off + (mr - 1) * ldc + cols];
                 let acc = accumulate || k0 > 0;
-                micro(kc, ai, lda, panel, cp, ldc, mr, cols, acc, scale);
+                let bias = bias.filter(|_| k0 == 0).map(|b| &b[p * NR..p * NR + cols]);
+                micro(kc, ai, lda, panel, cp, ldc, mr, cols, acc, bias, scale);
             }
         }
     }
 }
 
-/// `C[r][j] (+)= scale · Σ_kk a[r·lda + kk] · panel[kk·NR + j]` for r < mr, j < cols.
+/// `C[r][j] = (accumulate ? C[r][j] : 0) + bias[j] + scale · Σ_kk a[r·lda + kk] ·
+/// panel[kk·NR + j]` for r < mr, j < cols (no bias term without `bias`).
 #[allow(clippy::too_many_arguments)]
 fn micro(
     k: usize,
@@ -186,8 +189,10 @@ fn micro(
     mr: usize,
     cols: usize,
     accumulate: bool,
+    bias: Option<&[f32]>,
     scale: f32,
 ) {
+    debug_assert!(bias.is_none_or(|b| b.len() >= cols));
     debug_assert!(a.len() >= (mr - 1) * lda + k && panel.len() >= k * NR);
     debug_assert!(c.len() >= (mr - 1) * ldc + cols);
     #[cfg(target_arch = "x86_64")]
@@ -195,7 +200,7 @@ fn micro(
         // SAFETY: the CPU has AVX-512F; the slices cover every index the kernel touches
         // (rows < mr of k values in `a`, k·NR of `panel`, rows < mr of `cols` values in `c`), as the
         // callers' bounds and the debug assertions state.
-        unsafe { avx512::micro(k, a, lda, panel, c, ldc, mr, cols, accumulate, scale) };
+        unsafe { avx512::micro(k, a, lda, panel, c, ldc, mr, cols, accumulate, bias, scale) };
         return;
     }
     for r in 0..mr {
@@ -207,12 +212,9 @@ fn micro(
             }
         }
         let row = &mut c[r * ldc..r * ldc + cols];
-        for (o, s) in row.iter_mut().zip(acc) {
-            *o = if accumulate {
-                *o + scale * s
-            } else {
-                scale * s
-            };
+        for (j, (o, s)) in row.iter_mut().zip(acc).enumerate() {
+            let base = if accumulate { *o } else { 0.0 };
+            *o = base + bias.map_or(0.0, |b| b[j]) + scale * s;
         }
     }
 }
@@ -245,24 +247,26 @@ mod avx512 {
         mr: usize,
         cols: usize,
         acc: bool,
+        bias: Option<&[f32]>,
         scale: f32,
     ) {
         let (a, b, cp) = (ap.as_ptr(), panel.as_ptr(), c.as_mut_ptr());
+        let bias = bias.map_or(std::ptr::null(), <[f32]>::as_ptr);
         // SAFETY: forwarded from the caller.
         unsafe {
             match mr {
-                12 => kernel::<12>(k, a, lda, b, cp, ldc, cols, acc, scale),
-                11 => kernel::<11>(k, a, lda, b, cp, ldc, cols, acc, scale),
-                10 => kernel::<10>(k, a, lda, b, cp, ldc, cols, acc, scale),
-                9 => kernel::<9>(k, a, lda, b, cp, ldc, cols, acc, scale),
-                8 => kernel::<8>(k, a, lda, b, cp, ldc, cols, acc, scale),
-                7 => kernel::<7>(k, a, lda, b, cp, ldc, cols, acc, scale),
-                6 => kernel::<6>(k, a, lda, b, cp, ldc, cols, acc, scale),
-                5 => kernel::<5>(k, a, lda, b, cp, ldc, cols, acc, scale),
-                4 => kernel::<4>(k, a, lda, b, cp, ldc, cols, acc, scale),
-                3 => kernel::<3>(k, a, lda, b, cp, ldc, cols, acc, scale),
-                2 => kernel::<2>(k, a, lda, b, cp, ldc, cols, acc, scale),
-                _ => kernel::<1>(k, a, lda, b, cp, ldc, cols, acc, scale),
+                12 => kernel::<12>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                11 => kernel::<11>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                10 => kernel::<10>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                9 => kernel::<9>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                8 => kernel::<8>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                7 => kernel::<7>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                6 => kernel::<6>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                5 => kernel::<5>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                4 => kernel::<4>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                3 => kernel::<3>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                2 => kernel::<2>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                _ => kernel::<1>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
             }
         }
     }
@@ -279,6 +283,7 @@ mod avx512 {
         ldc: usize,
         cols: usize,
         accumulate: bool,
+        bias: *const f32,
         scale: f32,
     ) {
         let mut lo = [_mm512_setzero_ps(); R];
@@ -308,10 +313,18 @@ mod avx512 {
                 0
             };
             let s = _mm512_set1_ps(scale);
+            let (bias0, bias1) = if bias.is_null() {
+                (_mm512_setzero_ps(), _mm512_setzero_ps())
+            } else {
+                (
+                    _mm512_maskz_loadu_ps(m0, bias),
+                    _mm512_maskz_loadu_ps(m1, bias.add(16)),
+                )
+            };
             for r in 0..R {
                 let p = c.add(r * ldc);
-                let mut v0 = _mm512_mul_ps(lo[r], s);
-                let mut v1 = _mm512_mul_ps(hi[r], s);
+                let mut v0 = _mm512_fmadd_ps(lo[r], s, bias0);
+                let mut v1 = _mm512_fmadd_ps(hi[r], s, bias1);
                 if accumulate {
                     v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, p));
                     v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, p.add(16)));
@@ -369,12 +382,13 @@ mod tests {
                 if parallel {
                     // The parallel form only takes dense C: use ldc = n there.
                     let mut d = vec![1.0; m * n];
-                    let init = |r: &mut [f32]| r.iter_mut().for_each(|v| *v *= 0.5);
-                    matmul_rows(m, &a, &packed, &mut d, init, |r| {
-                        r.iter_mut().for_each(|v| *v *= 2.0)
-                    });
-                    for (x, y) in d.iter().zip(&want) {
-                        assert!((x - (1.0 + 2.0 * y)).abs() < 1e-4);
+                    let bias: Vec<f32> = (0..n).map(|j| j as f32).collect();
+                    let twice = |r: &mut [f32]| r.iter_mut().for_each(|v| *v *= 2.0);
+                    matmul_rows(m, &a, &packed, &mut d, true, &bias, twice);
+                    // d = (1 + j + AB) · 2
+                    for (i, (x, y)) in d.iter().zip(&want).enumerate() {
+                        let j = (i % n) as f32;
+                        assert!((x - 2.0 * (1.0 + j + y)).abs() < 1e-3, "{x} at {i}");
                     }
                     continue;
                 }
