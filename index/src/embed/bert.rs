@@ -285,36 +285,19 @@ impl Encoder {
         let ctx = grow(&mut ws.ctx, total * h);
         let ffn = grow(&mut ws.ffn, total * self.intermediate);
         let eps = self.eps;
-        for layer in &self.layers {
-            let norm = |n| norm(n, eps);
-            matmul_rows(total, x, &layer.qkv.w, qkv, false, &layer.qkv.b, |_| {});
+        let act: fn(&mut [f32]) = match self.act {
+            Act::GeluErf => kernels::gelu_erf,
+            Act::GeluTanh => kernels::gelu_tanh,
+        };
+        for l in &self.layers {
+            matmul_rows(total, x, &l.qkv.w, qkv, false, &l.qkv.b, |_| {});
             self.attention(&starts, qkv, ctx);
             // x = LN(x + ctx · Wo + bo): the residual is already in x.
-            let out = &layer.attn_out;
-            matmul_rows(total, ctx, &out.w, x, true, &out.b, norm(&layer.attn_norm));
-            let ffn_in = &layer.ffn_in;
-            match self.act {
-                Act::GeluErf => matmul_rows(
-                    total,
-                    x,
-                    &ffn_in.w,
-                    ffn,
-                    false,
-                    &ffn_in.b,
-                    kernels::gelu_erf,
-                ),
-                Act::GeluTanh => matmul_rows(
-                    total,
-                    x,
-                    &ffn_in.w,
-                    ffn,
-                    false,
-                    &ffn_in.b,
-                    kernels::gelu_tanh,
-                ),
-            }
-            let out = &layer.ffn_out;
-            matmul_rows(total, ffn, &out.w, x, true, &out.b, norm(&layer.ffn_norm));
+            let (out, ln) = (&l.attn_out, &l.attn_norm);
+            matmul_rows(total, ctx, &out.w, x, true, &out.b, norm(ln, eps));
+            matmul_rows(total, x, &l.ffn_in.w, ffn, false, &l.ffn_in.b, act);
+            let (out, ln) = (&l.ffn_out, &l.ffn_norm);
+            matmul_rows(total, ffn, &out.w, x, true, &out.b, norm(ln, eps));
         }
         starts
             .windows(2)

@@ -85,6 +85,10 @@ pub fn find_default_model() -> Result<PathBuf> {
 const MAX_BATCH_TOKENS: usize = 16 * 512;
 
 /// A BERT-family sentence-transformers model on the CPU.
+///
+/// Each call to [`embed`](Embedder::embed) runs on the embedder's own thread pool (all
+/// cores by default) and reuses one set of buffers; calls from several threads
+/// therefore take turns, which costs nothing since each one already uses every core.
 #[derive(Debug)]
 pub struct BertEmbedder {
     model_id: String,
