@@ -5,9 +5,10 @@
 (a venv with `pip install sentence-transformers`, see tests/fixtures/
 make_minilm_reference.py). Prints chunks/s at batch 16 for 256-token chunks and ~32-token
 texts, best and median of ROUNDS passes (default 5) and chunks per CPU-second, with
-torch's thread count.
+torch's thread count (set with DOCKET_BENCH_THREADS, as for the Rust bench).
 """
 
+import os
 import statistics
 import sys
 import time
@@ -56,6 +57,8 @@ def main():
     model_dir = sys.argv[1]
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     assert len(WORDS) == 64
+    if os.environ.get("DOCKET_BENCH_THREADS"):
+        torch.set_num_threads(int(os.environ["DOCKET_BENCH_THREADS"]))
     model = SentenceTransformer(model_dir, device="cpu")
     long, short = texts(64, 300, 1), texts(256, 28, 2)
     ntok = lambda s: min(len(model.tokenizer(s)["input_ids"]), model.max_seq_length)
