@@ -13,8 +13,9 @@ use super::kernels::View;
 
 /// Columns of one panel of packed `B`: two AVX-512 registers of f32.
 pub const NR: usize = 32;
-/// Rows of `A` per micro-kernel call: 2·MR accumulators + 2 `B` registers fit in 32.
-const MR: usize = 12;
+/// Rows of `A` per micro-kernel call: 2·MR accumulators + 2 `B` registers fit in the
+/// 32 vector registers (the broadcast of `A` can be an FMA memory operand).
+const MR: usize = 14;
 /// Row blocks handled together, so that each panel of `B` is loaded into L1 once per
 /// `GROUP · MR` rows.
 const GROUP: usize = 4;
@@ -255,6 +256,8 @@ mod avx512 {
         // SAFETY: forwarded from the caller.
         unsafe {
             match mr {
+                14 => kernel::<14>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                13 => kernel::<13>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
                 12 => kernel::<12>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
                 11 => kernel::<11>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
                 10 => kernel::<10>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
