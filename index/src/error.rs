@@ -1,12 +1,41 @@
-//! Errors of the index stage. Variants say who must act: the user (an index made with
-//! another model, a bad setting), the runtime (a store that failed; retry), or docket
-//! (a broken invariant).
+//! Errors of the index stage. Every variant names the index, file or model at fault, so
+//! a message read in a log says what to fix without a backtrace; variants say who must
+//! act: the user (an index made with another model, a bad setting or model file), the
+//! runtime (a store that failed), or docket (a broken invariant).
 
 use std::path::PathBuf;
 
-/// Errors of the index crate; each names the index, file or store at fault.
+/// Errors of the index crate.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// No model directory was given or found in the usual places.
+    #[error(
+        "no embedding model found (looked in {looked_in}); fetch it with `cargo run --release -- models fetch` or set DOCKET_EMBED_MODEL to a model directory"
+    )]
+    ModelNotFound {
+        /// The places searched, for the message.
+        looked_in: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A model configuration file (config.json, modules.json, ...) is malformed or asks
+    /// for something this crate does not implement.
+    #[error("invalid model configuration {path}: {reason}")]
+    Config { path: PathBuf, reason: String },
+    /// tokenizer.json could not be loaded or could not encode a text.
+    #[error("tokenizer {path}: {reason}")]
+    Tokenizer { path: PathBuf, reason: String },
+    /// model.safetensors is unreadable, or a tensor is missing or has the wrong shape.
+    #[error("weights {path}: {reason}")]
+    Weights { path: PathBuf, reason: String },
+    /// The embedder's thread pool could not be started.
+    #[error("model {model}: {reason}")]
+    Runtime { model: String, reason: String },
     /// The index at `path` was made with other settings than the ones asked for; using
     /// it would silently mix incompatible vectors or chunks.
     #[error(
@@ -18,7 +47,7 @@ pub enum Error {
         found: String,
         wanted: String,
     },
-    /// The index was written by a newer or older docket whose format this one cannot read.
+    /// The index was written by a docket whose on-disk format this one cannot read.
     #[error(
         "{path}: index schema version {found} is not supported (this docket reads {supported})"
     )]
@@ -30,13 +59,6 @@ pub enum Error {
     /// The catalog database failed.
     #[error("{path}: catalog: {reason}")]
     Catalog { path: PathBuf, reason: String },
-    /// A file of the index could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     /// A persisted file is not what docket wrote (damaged or edited by hand).
     #[error("{path}: cannot read: {reason}")]
     Corrupt { path: PathBuf, reason: String },

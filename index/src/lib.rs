@@ -1,7 +1,13 @@
 //! The index stage of docket: embeds chunks from [`docket_ingest`] into a vector store
 //! and a BM25 index, keeps a catalog of what is indexed, and retrieves.
+//!
+//! - [`embed`]: the sentence embedder (BERT-family models, vectors equal to
+//!   sentence-transformers'), on its own AVX-512 kernels.
+//! - [`catalog`] and [`manifest`]: what an index holds and the settings it was made with.
+//! - [`filter`]: metadata filters and hits shared by every retrieval backend.
 
 pub mod catalog;
+pub mod embed;
 pub mod error;
 pub mod filter;
 pub mod manifest;

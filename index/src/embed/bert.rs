@@ -1,0 +1,417 @@
+//! The BERT encoder's forward pass, written directly on [`kernels`](super::kernels)
+//! instead of candle's generic tensor ops. candle loads the weights (safetensors, any
+//! float dtype); the forward pass then runs on plain `f32` buffers that are reused for
+//! every layer.
+//!
+//! Sequences are not padded: the tokens of all sequences of a batch are stacked into
+//! one matrix of rows, the linear layers run on all rows at once, and attention runs per
+//! sequence and head over that sequence's own rows. The result equals a padded forward
+//! pass with an attention mask, without computing any padding.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use rayon::prelude::*;
+
+use super::config::{BertConfig, Pooling};
+use super::kernels::{self, View};
+use super::matmul::{PackedB, matmul, matmul_rows};
+use crate::error::{Error, Result};
+
+/// A linear layer `y = x · w + b`, its weight packed for [`matmul`].
+#[derive(Debug)]
+struct Linear {
+    w: PackedB,
+    b: Vec<f32>,
+}
+
+#[derive(Debug)]
+struct LayerNorm {
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
+}
+
+#[derive(Debug)]
+struct Layer {
+    /// Query, key and value projections fused into one `[hidden][3·hidden]` matrix.
+    qkv: Linear,
+    attn_out: Linear,
+    attn_norm: LayerNorm,
+    ffn_in: Linear,
+    ffn_out: Linear,
+    ffn_norm: LayerNorm,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Act {
+    GeluErf,
+    GeluTanh,
+}
+
+/// A BERT encoder ready to run.
+#[derive(Debug)]
+pub(crate) struct Encoder {
+    hidden: usize,
+    heads: usize,
+    intermediate: usize,
+    eps: f32,
+    act: Act,
+    vocab: usize,
+    max_pos: usize,
+    type_vocab: usize,
+    word: Vec<f32>,
+    position: Vec<f32>,
+    token_type: Vec<f32>,
+    emb_norm: LayerNorm,
+    layers: Vec<Layer>,
+}
+
+/// The tensors of model.safetensors, looked up with or without a `bert.` prefix.
+struct Weights {
+    path: PathBuf,
+    tensors: HashMap<String, Tensor>,
+}
+
+impl Weights {
+    fn err(&self, reason: String) -> Error {
+        Error::Weights {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+
+    /// The tensor `name` as f32, checked to have `shape`.
+    fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let t = ["", "bert.", "model."]
+            .iter()
+            .find_map(|p| self.tensors.get(&format!("{p}{name}")))
+            .ok_or_else(|| self.err(format!("tensor {name} is missing")))?;
+        if t.dims() != shape {
+            return Err(self.err(format!(
+                "tensor {name} has shape {:?}, expected {shape:?}",
+                t.dims()
+            )));
+        }
+        t.to_dtype(DType::F32)
+            .and_then(|t| t.flatten_all())
+            .and_then(|t| t.to_vec1::<f32>())
+            .map_err(|e| self.err(format!("tensor {name}: {e}")))
+    }
+
+    fn norm(&self, prefix: &str, n: usize) -> Result<LayerNorm> {
+        // Old checkpoints name the parameters gamma/beta.
+        let gamma = self
+            .get(&format!("{prefix}.weight"), &[n])
+            .or_else(|_| self.get(&format!("{prefix}.gamma"), &[n]))?;
+        let beta = self
+            .get(&format!("{prefix}.bias"), &[n])
+            .or_else(|_| self.get(&format!("{prefix}.beta"), &[n]))?;
+        Ok(LayerNorm { gamma, beta })
+    }
+
+    /// Several PyTorch linear layers (`weight` `[out][in]`) with the same input,
+    /// concatenated along their outputs and transposed to `[in][out]`.
+    fn linear(&self, prefixes: &[&str], n_in: usize, n_out_each: usize) -> Result<Linear> {
+        let n_out = n_out_each * prefixes.len();
+        let mut w = vec![0.0; n_in * n_out];
+        let mut b = Vec::with_capacity(n_out);
+        for (p, prefix) in prefixes.iter().enumerate() {
+            let wp = self.get(&format!("{prefix}.weight"), &[n_out_each, n_in])?;
+            for o in 0..n_out_each {
+                for i in 0..n_in {
+                    w[i * n_out + p * n_out_each + o] = wp[o * n_in + i];
+                }
+            }
+            b.extend(self.get(&format!("{prefix}.bias"), &[n_out_each])?);
+        }
+        let w = PackedB::pack(
+            n_in,
+            n_out,
+            View {
+                data: &w,
+                rs: n_out,
+                cs: 1,
+            },
+        );
+        Ok(Linear { w, b })
+    }
+}
+
+impl Encoder {
+    /// Load the weights of `config` from `path` (model.safetensors).
+    pub(crate) fn load(path: &Path, config: &BertConfig) -> Result<Self> {
+        let tensors =
+            candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| Error::Weights {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        let w = Weights {
+            path: path.to_path_buf(),
+            tensors,
+        };
+        let h = config.hidden_size;
+        let inter = config.intermediate_size;
+        let mut layers = Vec::with_capacity(config.num_hidden_layers);
+        for l in 0..config.num_hidden_layers {
+            let p = format!("encoder.layer.{l}");
+            layers.push(Layer {
+                qkv: w.linear(
+                    &[
+                        &format!("{p}.attention.self.query"),
+                        &format!("{p}.attention.self.key"),
+                        &format!("{p}.attention.self.value"),
+                    ],
+                    h,
+                    h,
+                )?,
+                attn_out: w.linear(&[&format!("{p}.attention.output.dense")], h, h)?,
+                attn_norm: w.norm(&format!("{p}.attention.output.LayerNorm"), h)?,
+                ffn_in: w.linear(&[&format!("{p}.intermediate.dense")], h, inter)?,
+                ffn_out: w.linear(&[&format!("{p}.output.dense")], inter, h)?,
+                ffn_norm: w.norm(&format!("{p}.output.LayerNorm"), h)?,
+            });
+        }
+        Ok(Encoder {
+            hidden: h,
+            heads: config.num_attention_heads,
+            intermediate: inter,
+            eps: config.layer_norm_eps as f32,
+            act: if config.hidden_act == "gelu" {
+                Act::GeluErf
+            } else {
+                Act::GeluTanh
+            },
+            vocab: config.vocab_size,
+            max_pos: config.max_position_embeddings,
+            type_vocab: config.type_vocab_size,
+            word: w.get("embeddings.word_embeddings.weight", &[config.vocab_size, h])?,
+            position: w.get(
+                "embeddings.position_embeddings.weight",
+                &[config.max_position_embeddings, h],
+            )?,
+            token_type: w.get(
+                "embeddings.token_type_embeddings.weight",
+                &[config.type_vocab_size, h],
+            )?,
+            emb_norm: w.norm("embeddings.LayerNorm", h)?,
+            layers,
+        })
+    }
+
+    pub(crate) fn hidden(&self) -> usize {
+        self.hidden
+    }
+
+    pub(crate) fn max_positions(&self) -> usize {
+        self.max_pos
+    }
+}
+
+/// One input sequence: token ids and token type ids, special tokens included.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seq<'a> {
+    pub ids: &'a [u32],
+    pub types: &'a [u32],
+}
+
+/// Buffers of one forward pass, kept between calls so that each batch does not fault in
+/// tens of megabytes of fresh pages.
+#[derive(Debug, Default)]
+pub(crate) struct Workspace {
+    x: Vec<f32>,
+    qkv: Vec<f32>,
+    ctx: Vec<f32>,
+    ffn: Vec<f32>,
+}
+
+fn grow(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+    &mut buf[..len]
+}
+
+/// A raw pointer that may cross threads; used where parallel tasks write disjoint parts
+/// of one buffer that the borrow checker cannot split.
+#[derive(Clone, Copy)]
+struct SyncPtr(*mut f32);
+// SAFETY: only used for writes to disjoint regions, see `attention`.
+unsafe impl Send for SyncPtr {}
+// SAFETY: as above.
+unsafe impl Sync for SyncPtr {}
+
+impl SyncPtr {
+    /// The pointer; a method so closures capture the whole `SyncPtr`, not the field.
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Per-thread buffers of the attention tasks.
+#[derive(Default)]
+struct AttnScratch {
+    scores: Vec<f32>,
+    keys: PackedB,
+    values: PackedB,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<AttnScratch> = std::cell::RefCell::default();
+}
+
+impl Encoder {
+    /// Run the encoder on `seqs` (ids must be valid, lengths within the position table)
+    /// and pool each sequence's token vectors into one vector. Runs on the current rayon
+    /// pool.
+    pub(crate) fn forward(
+        &self,
+        seqs: &[Seq<'_>],
+        pooling: Pooling,
+        ws: &mut Workspace,
+    ) -> Vec<Vec<f32>> {
+        let h = self.hidden;
+        let mut starts = Vec::with_capacity(seqs.len() + 1);
+        starts.push(0usize);
+        for s in seqs {
+            debug_assert!(s.ids.len() <= self.max_pos && s.ids.len() == s.types.len());
+            starts.push(starts.last().unwrap() + s.ids.len());
+        }
+        let total = *starts.last().unwrap();
+
+        let x = grow(&mut ws.x, total * h);
+        self.embed_tokens(seqs, &starts, x);
+        let qkv = grow(&mut ws.qkv, total * 3 * h);
+        let ctx = grow(&mut ws.ctx, total * h);
+        let ffn = grow(&mut ws.ffn, total * self.intermediate);
+        let eps = self.eps;
+        let act: fn(&mut [f32]) = match self.act {
+            Act::GeluErf => kernels::gelu_erf,
+            Act::GeluTanh => kernels::gelu_tanh,
+        };
+        for l in &self.layers {
+            matmul_rows(total, x, &l.qkv.w, qkv, false, &l.qkv.b, |_| {});
+            self.attention(&starts, qkv, ctx);
+            // x = LN(x + ctx · Wo + bo): the residual is already in x.
+            let (out, ln) = (&l.attn_out, &l.attn_norm);
+            matmul_rows(total, ctx, &out.w, x, true, &out.b, norm(ln, eps));
+            matmul_rows(total, x, &l.ffn_in.w, ffn, false, &l.ffn_in.b, act);
+            let (out, ln) = (&l.ffn_out, &l.ffn_norm);
+            matmul_rows(total, ffn, &out.w, x, true, &out.b, norm(ln, eps));
+        }
+        starts
+            .windows(2)
+            .map(|w| pool(&x[w[0] * h..w[1] * h], h, pooling))
+            .collect()
+    }
+
+    /// Word + position + token type embeddings, then layer norm, into `x`.
+    fn embed_tokens(&self, seqs: &[Seq<'_>], starts: &[usize], x: &mut [f32]) {
+        let h = self.hidden;
+        let mut parts = Vec::with_capacity(seqs.len());
+        let mut rest = x;
+        for w in starts.windows(2) {
+            let (head, tail) = rest.split_at_mut((w[1] - w[0]) * h);
+            parts.push(head);
+            rest = tail;
+        }
+        parts.into_par_iter().zip(seqs).for_each(|(rows, seq)| {
+            for (pos, (row, (&id, &ty))) in rows
+                .chunks_exact_mut(h)
+                .zip(seq.ids.iter().zip(seq.types))
+                .enumerate()
+            {
+                let id = (id as usize).min(self.vocab - 1);
+                let ty = (ty as usize).min(self.type_vocab - 1);
+                let word = &self.word[id * h..(id + 1) * h];
+                let position = &self.position[pos * h..(pos + 1) * h];
+                let token_type = &self.token_type[ty * h..(ty + 1) * h];
+                for (((o, a), b), c) in row.iter_mut().zip(word).zip(position).zip(token_type) {
+                    *o = a + b + c;
+                }
+            }
+            kernels::layer_norm_rows(rows, &self.emb_norm.gamma, &self.emb_norm.beta, self.eps);
+        });
+    }
+
+    /// Multi-head self-attention of each sequence over its own rows: `qkv` holds
+    /// `[q | k | v]` per row, the heads' outputs are written side by side into `ctx`.
+    fn attention(&self, starts: &[usize], qkv: &[f32], ctx: &mut [f32]) {
+        let h = self.hidden;
+        let dh = h / self.heads;
+        let scale = 1.0 / (dh as f32).sqrt();
+        let tasks: Vec<(usize, usize)> = (0..starts.len() - 1)
+            .flat_map(|s| (0..self.heads).map(move |head| (s, head)))
+            .collect();
+        let ctx_len = ctx.len();
+        let out = SyncPtr(ctx.as_mut_ptr());
+        tasks.into_par_iter().for_each(|(s, head)| {
+            let (r0, n) = (starts[s], starts[s + 1] - starts[s]);
+            if n == 0 {
+                return;
+            }
+            let rows = &qkv[r0 * 3 * h..(r0 + n) * 3 * h];
+            let q = &rows[head * dh..];
+            // Kᵀ: element (d, j) is key j's component d.
+            let kt = View {
+                data: &rows[h + head * dh..],
+                rs: 1,
+                cs: 3 * h,
+            };
+            let v = View {
+                data: &rows[2 * h + head * dh..],
+                rs: 3 * h,
+                cs: 1,
+            };
+            let start = r0 * h + head * dh;
+            let extent = (n - 1) * h + dh;
+            assert!(start + extent <= ctx_len);
+            // SAFETY: task (s, head) writes only rows r0..r0+n, columns head·dh..+dh of
+            // `ctx`; no two tasks share a (sequence, head) pair, so the regions are
+            // disjoint, and `ctx` is not otherwise used until all tasks are done. The
+            // slice spans other heads' columns between its rows, but `matmul` writes only
+            // the columns it is given (dst column stride 1, n = dh).
+            let dst = unsafe { std::slice::from_raw_parts_mut(out.get().add(start), extent) };
+            SCRATCH.with_borrow_mut(|s| {
+                s.keys.repack(dh, n, kt);
+                s.values.repack(n, dh, v);
+                let scores = grow(&mut s.scores, n * n);
+                matmul(n, q, 3 * h, &s.keys, scores, n, false, scale);
+                kernels::softmax_rows(scores, n);
+                matmul(n, scores, n, &s.values, dst, h, false, 1.0);
+            });
+        });
+    }
+}
+
+/// An epilogue applying the layer norm `n` to every row.
+fn norm(n: &LayerNorm, eps: f32) -> impl Fn(&mut [f32]) + Sync + '_ {
+    move |rows| kernels::layer_norm_rows(rows, &n.gamma, &n.beta, eps)
+}
+
+/// Pool the token vectors `rows` (`h` wide) of one sequence.
+fn pool(rows: &[f32], h: usize, pooling: Pooling) -> Vec<f32> {
+    let n = rows.len() / h;
+    match pooling {
+        Pooling::Cls => rows[..h].to_vec(),
+        Pooling::Mean => {
+            let mut out = vec![0.0; h];
+            for row in rows.chunks_exact(h) {
+                for (o, v) in out.iter_mut().zip(row) {
+                    *o += v;
+                }
+            }
+            out.iter_mut().for_each(|o| *o /= n.max(1) as f32);
+            out
+        }
+        Pooling::Max => {
+            let mut out = vec![f32::NEG_INFINITY; h];
+            for row in rows.chunks_exact(h) {
+                for (o, v) in out.iter_mut().zip(row) {
+                    *o = o.max(*v);
+                }
+            }
+            out
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! Sentence embeddings: the [`Embedder`] trait the index stage depends on, and
+//! [`BertEmbedder`], which runs a BERT-family sentence-transformers model (by default
+//! all-MiniLM-L6-v2) and reproduces sentence-transformers' vectors.
+//!
+//! [`BertEmbedder`] loads a Hugging Face model directory with candle and runs the
+//! encoder on its own kernels (see [`bert`]), because candle's generic tensor ops left
+//! most of the CPU idle: embedding is what bounds the pipeline's speed.
+
+mod bert;
+mod config;
+mod kernels;
+mod matmul;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+pub use config::{BertConfig, Pooling, SentenceConfig};
+
+use crate::error::{Error, Result};
+
+/// Turns texts into fixed-size vectors whose cosine similarity reflects meaning.
+pub trait Embedder: Send + Sync {
+    /// One vector of [`dim`](Embedder::dim) values per text, in the order of `texts`.
+    /// Texts longer than [`max_tokens`](Embedder::max_tokens) are truncated.
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+
+    /// The length of every vector.
+    fn dim(&self) -> usize;
+
+    /// An identifier of the model, recorded with an index so that vectors of different
+    /// models are never compared.
+    fn model_id(&self) -> &str;
+
+    /// The longest input in model tokens (special tokens included) that is embedded
+    /// whole; the chunker keeps chunks within it.
+    fn max_tokens(&self) -> usize;
+}
+
+/// Folder name of the default embedding model under `$DOCKET_HOME/models/`.
+pub const DEFAULT_MODEL: &str = "all-minilm-l6-v2";
+
+/// Where the default model is looked for, in order: `$DOCKET_EMBED_MODEL` (a model
+/// directory), `$DOCKET_HOME/models/all-minilm-l6-v2`, then the same under
+/// `$XDG_CACHE_HOME/docket` or `~/.cache/docket` (where `docket models fetch` puts it).
+pub fn default_model_candidates() -> Vec<PathBuf> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let mut out = Vec::new();
+    if let Some(dir) = var("DOCKET_EMBED_MODEL") {
+        out.push(dir);
+    }
+    if let Some(home) = var("DOCKET_HOME") {
+        out.push(home.join("models").join(DEFAULT_MODEL));
+    }
+    if let Some(cache) = var("XDG_CACHE_HOME") {
+        out.push(cache.join("docket/models").join(DEFAULT_MODEL));
+    }
+    if let Some(home) = var("HOME") {
+        out.push(home.join(".cache/docket/models").join(DEFAULT_MODEL));
+    }
+    out
+}
+
+/// The first of [`default_model_candidates`] that holds a model.
+pub fn find_default_model() -> Result<PathBuf> {
+    let candidates = default_model_candidates();
+    candidates
+        .iter()
+        .find(|d| d.join("model.safetensors").is_file())
+        .cloned()
+        .ok_or_else(|| Error::ModelNotFound {
+            looked_in: candidates
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// Inputs per forward pass are capped at this many tokens in all, which bounds the
+/// buffers (about 50 MB for MiniLM) whatever the number of texts.
+const MAX_BATCH_TOKENS: usize = 16 * 512;
+
+/// A BERT-family sentence-transformers model on the CPU.
+///
+/// Each call to [`embed`](Embedder::embed) runs on the embedder's own thread pool (all
+/// cores by default) and reuses one set of buffers; calls from several threads
+/// therefore take turns, which costs nothing since each one already uses every core.
+#[derive(Debug)]
+pub struct BertEmbedder {
+    model_id: String,
+    dir: PathBuf,
+    tokenizer: tokenizers::Tokenizer,
+    encoder: bert::Encoder,
+    sentence: SentenceConfig,
+    pool: rayon::ThreadPool,
+    workspace: Mutex<bert::Workspace>,
+}
+
+impl BertEmbedder {
+    /// Load the model in `dir` (config.json, tokenizer.json, model.safetensors and the
+    /// optional sentence-transformers files), running on all available cores.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::load_with_threads(dir, threads)
+    }
+
+    /// As [`load`](Self::load), with a pool of `threads` worker threads.
+    pub fn load_with_threads(dir: &Path, threads: usize) -> Result<Self> {
+        let model_id = dir
+            .file_name()
+            .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
+        let config = BertConfig::load(dir)?;
+        let sentence = SentenceConfig::load(dir, &config)?;
+        let tokenizer = load_tokenizer(&dir.join("tokenizer.json"), sentence.max_seq_length)?;
+        let encoder = bert::Encoder::load(&dir.join("model.safetensors"), &config)?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|i| format!("docket-embed-{i}"))
+            .build()
+            .map_err(|e| Error::Runtime {
+                model: model_id.clone(),
+                reason: format!("cannot start the embedding threads: {e}"),
+            })?;
+        Ok(BertEmbedder {
+            model_id,
+            dir: dir.to_path_buf(),
+            tokenizer,
+            encoder,
+            sentence,
+            pool,
+            workspace: Mutex::new(bert::Workspace::default()),
+        })
+    }
+
+    /// Load the default model (see [`find_default_model`]).
+    pub fn load_default() -> Result<Self> {
+        Self::load(&find_default_model()?)
+    }
+
+    /// Replace the model identifier (by default the directory's name).
+    pub fn with_model_id(mut self, id: impl Into<String>) -> Self {
+        self.model_id = id.into();
+        self
+    }
+
+    /// Override the pooling read from the model's files (for models that ship without
+    /// them, or to compare poolings).
+    pub fn with_pooling(mut self, pooling: Pooling) -> Self {
+        self.sentence.pooling = pooling;
+        self
+    }
+
+    /// The pooling and normalisation read from the model's files.
+    pub fn sentence_config(&self) -> SentenceConfig {
+        self.sentence
+    }
+
+    /// Worker threads of the forward pass.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// Token ids of `text` as the model sees it: special tokens added, truncated to
+    /// [`max_tokens`](Embedder::max_tokens).
+    pub fn token_count(&self, text: &str) -> Result<usize> {
+        Ok(self.encode(&[text])?[0].get_ids().len())
+    }
+
+    fn encode(&self, texts: &[&str]) -> Result<Vec<tokenizers::Encoding>> {
+        self.tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| Error::Tokenizer {
+                path: self.dir.join("tokenizer.json"),
+                reason: e.to_string(),
+            })
+    }
+}
+
+/// Load tokenizer.json with truncation at `max_len` tokens (special tokens included, as
+/// sentence-transformers does) and no padding: the file of all-MiniLM-L6-v2 asks for
+/// truncation at 128 and fixed padding to 128, neither of which sentence-transformers
+/// uses.
+fn load_tokenizer(path: &Path, max_len: usize) -> Result<tokenizers::Tokenizer> {
+    let err = |reason: String| Error::Tokenizer {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut tok = tokenizers::Tokenizer::from_file(path).map_err(|e| err(e.to_string()))?;
+    tok.with_padding(None);
+    tok.with_truncation(Some(tokenizers::TruncationParams {
+        max_length: max_len,
+        ..Default::default()
+    }))
+    .map_err(|e| err(e.to_string()))?;
+    Ok(tok)
+}
+
+impl Embedder for BertEmbedder {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encodings = self.pool.install(|| self.encode(texts))?;
+        // Longest first, so each forward pass gathers texts of similar length; with no
+        // padding this only keeps batches even, but it bounds the attention buffers.
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(encodings[i].get_ids().len()));
+        let mut out = vec![Vec::new(); texts.len()];
+        let mut guard = self
+            .workspace
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let ws: &mut bert::Workspace = &mut guard;
+        let max_pos = self.encoder.max_positions();
+        let mut i = 0;
+        while i < order.len() {
+            let mut batch = Vec::new();
+            let mut tokens = 0;
+            while i < order.len() {
+                let e = &encodings[order[i]];
+                let n = e.get_ids().len().min(max_pos);
+                if !batch.is_empty() && tokens + n > MAX_BATCH_TOKENS {
+                    break;
+                }
+                tokens += n;
+                batch.push(order[i]);
+                i += 1;
+            }
+            let seqs: Vec<bert::Seq<'_>> = batch
+                .iter()
+                .map(|&j| {
+                    let e = &encodings[j];
+                    let n = e.get_ids().len().min(max_pos);
+                    bert::Seq {
+                        ids: &e.get_ids()[..n],
+                        types: &e.get_type_ids()[..n],
+                    }
+                })
+                .collect();
+            let vectors = self
+                .pool
+                .install(|| self.encoder.forward(&seqs, self.sentence.pooling, ws));
+            for (j, mut v) in batch.into_iter().zip(vectors) {
+                if self.sentence.normalize {
+                    normalize(&mut v);
+                }
+                out[j] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    fn dim(&self) -> usize {
+        self.encoder.hidden()
+    }
+
+    fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    fn max_tokens(&self) -> usize {
+        self.sentence.max_seq_length
+    }
+}
+
+/// Scale `v` to unit L2 norm, as torch's `normalize` does (norm floored at 1e-12).
+fn normalize(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    v.iter_mut().for_each(|x| *x /= norm);
+}
