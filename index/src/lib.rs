@@ -1,7 +1,10 @@
 //! The index stage of docket: embeds chunks from [`docket_ingest`] into a vector store
-//! and a BM25 index, and retrieves them. Built in the index issue; this crate exists now
-//! so the workspace has the shape the architecture describes.
+//! and a BM25 index, and retrieves them; BM25 via [`lexical`].
 
+pub mod error;
 pub mod filter;
+pub mod lexical;
 
+pub use error::{Error, Result};
 pub use filter::{Filter, Hit};
+pub use lexical::{AnalyzerConfig, Bm25Index, LexicalConfig, LexicalIndex, Snippet};
