@@ -1,7 +1,8 @@
 //! The index stage of docket: embeds chunks from [`docket_ingest`] into a vector store
-//! and a BM25 index, and retrieves them; BM25 via [`lexical`].
+//! and a BM25 index, and retrieves them; [`eval`] measures retrieval on BEIR-format data.
 
 pub mod error;
+pub mod eval;
 pub mod filter;
 pub mod lexical;
 
