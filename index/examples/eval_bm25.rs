@@ -8,6 +8,14 @@
 //!
 //! Each corpus document becomes one chunk (BEIR `title` as the chunk's title, `text` as
 //! its text). `--run` writes the top 100 per query as `query-id<TAB>rank<TAB>doc-id<TAB>score`.
+//!
+//! On aclsum-passages-dev (5,846 sentences, 450 queries) this gives nDCG@10 0.6665,
+//! Recall@100 0.8329, MRR@10 0.9042, against 0.6625 / 0.8325 / 0.8992 for bm25s with the
+//! same analysis (Snowball English, Lucene's 33 stopwords). The remaining differences
+//! are parameters, not bugs: tantivy fixes k1 = 1.2 (bm25s defaults to 1.5; bm25s at 1.2
+//! scores 0.6668 / 0.8314 / 0.9020 and agrees with docket on 444 of 450 top hits), and
+//! docket keeps one-character tokens (`6` in `6.15`) that bm25s's `\w\w+` pattern drops.
+//! tantivy's scores are (k1 + 1) times bm25s's, which does not change rankings.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::{BTreeMap, HashMap};

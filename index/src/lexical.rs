@@ -23,7 +23,7 @@ use std::sync::{Mutex, MutexGuard};
 use docket_ingest::{Chunk, Format};
 use globset::{GlobBuilder, GlobMatcher};
 use serde::{Deserialize, Serialize};
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::TopDocs;
 use tantivy::directory::error::LockError;
 use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery, TermSetQuery,
@@ -902,11 +902,8 @@ impl LexicalIndex for Bm25Index {
     }
 
     fn count(&self) -> Result<u64> {
-        let searcher = self.reader.searcher();
-        searcher
-            .search(&tantivy::query::AllQuery, &Count)
-            .map(|n| n as u64)
-            .map_err(|e| self.lexical_error(e))
+        // Live documents per segment, from the segment metadata: no query needed.
+        Ok(self.reader.searcher().num_docs())
     }
 }
 
