@@ -238,6 +238,10 @@ fn filtered_index(dir: &Path) -> Bm25Index {
     pdf.format = Format::Pdf;
     pdf.metadata.insert("priority".into(), "high".into());
     pdf.metadata.insert("x.y".into(), "dotted".into());
+    // Values that look like numbers or dates are still matched as strings.
+    pdf.metadata.insert("year".into(), "2024".into());
+    pdf.metadata
+        .insert("date".into(), "2024-01-05T00:00:00Z".into());
     let mut policy = chunk("pol", 0, "budget policy");
     policy.source = "policies/hr/leave.md".into();
     policy.metadata.insert("priority".into(), "low".into());
@@ -289,6 +293,9 @@ fn filters_restrict_before_the_top_k_is_taken() {
         "dotted keys are literal"
     );
     assert!(search(meta("x", "dotted")).is_empty());
+    assert_eq!(search(meta("year", "2024")), ["pdf-0"]);
+    assert_eq!(search(meta("date", "2024-01-05T00:00:00Z")), ["pdf-0"]);
+    assert!(search(meta("year", "2024.0")).is_empty());
     assert!(search(meta("priority", "hig")).is_empty());
     let mut both = meta("priority", "high");
     both.formats = vec!["markdown".into()];
