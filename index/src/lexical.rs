@@ -89,7 +89,8 @@ pub trait LexicalIndex: Send + Sync {
         self.add(chunks)
     }
 
-    /// Make every queued change durable and visible, atomically.
+    /// Make every queued change durable and visible, atomically; also makes visible what
+    /// other writers (processes) committed since.
     fn commit(&self) -> Result<()>;
 
     /// Drop every change queued since the last commit.
@@ -810,7 +811,8 @@ impl LexicalIndex for Bm25Index {
     }
 
     fn commit(&self) -> Result<()> {
-        let mut guard = self.writer()?;
+        // No writer means nothing queued: do not take the write lock just to reload.
+        let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(writer) = guard.as_mut() {
             writer.commit().map_err(|e| self.lexical_error(e))?;
         }

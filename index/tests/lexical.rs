@@ -140,6 +140,11 @@ fn a_second_writer_is_refused_but_readers_are_not() {
     first.commit().unwrap();
     let second = open(dir.path());
     assert_eq!(second.search("text", 5, &none()).unwrap().len(), 1);
+    // A reader's commit only refreshes its view; it takes no lock.
+    first.add(&[chunk("c", 0, "text")]).unwrap();
+    first.commit().unwrap();
+    second.commit().unwrap();
+    assert_eq!(second.count().unwrap(), 2);
     let err = second.add(&[chunk("b", 0, "text")]).unwrap_err();
     assert!(matches!(err, Error::LexicalLocked { .. }), "{err}");
 }
