@@ -194,12 +194,15 @@ fn query_syntax_characters_are_plain_text() {
 fn ranking_prefers_rarer_and_repeated_terms() {
     let dir = tempfile::tempdir().unwrap();
     let idx = open(dir.path());
-    let mut chunks = vec![
-        chunk("a", 0, "zebra zebra zebra"),
-        chunk("b", 0, "zebra lion"),
-    ];
+    // Text only (no title, no headings), so lengths are exactly the texts'.
+    let plain = |doc: &str, text: &str| Chunk {
+        title: None,
+        heading_path: Vec::new(),
+        ..chunk(doc, 0, text)
+    };
+    let mut chunks = vec![plain("a", "zebra zebra zebra"), plain("b", "zebra lion")];
     for i in 0..5 {
-        chunks.push(chunk(&format!("c{i}"), 0, "lion pride"));
+        chunks.push(plain(&format!("c{i}"), "lion pride"));
     }
     idx.add(&chunks).unwrap();
     idx.commit().unwrap();
@@ -221,19 +224,44 @@ fn ranking_prefers_rarer_and_repeated_terms() {
 }
 
 #[test]
-fn title_and_headings_are_searchable_but_weigh_less_than_text() {
+fn title_and_headings_are_searchable_and_can_be_boosted() {
+    let chunks = || {
+        // Longer than the text match, so only a boost can put them first.
+        let mut in_title = chunk("t", 0, "nothing relevant here either way");
+        in_title.title = Some("Quarterly budget".into());
+        let mut in_heading = chunk("h", 0, "nothing relevant here either way");
+        in_heading.heading_path = vec!["Budget".into()];
+        let in_text = chunk("x", 0, "nothing relevant budget");
+        vec![in_title, in_heading, in_text]
+    };
     let dir = tempfile::tempdir().unwrap();
     let idx = open(dir.path());
-    let mut in_title = chunk("t", 0, "nothing relevant here");
-    in_title.title = Some("Quarterly budget".into());
-    let mut in_heading = chunk("h", 0, "nothing relevant here either");
-    in_heading.heading_path = vec!["Budget".into()];
-    let in_text = chunk("x", 0, "the budget was approved");
-    idx.add(&[in_title, in_heading, in_text]).unwrap();
+    idx.add(&chunks()).unwrap();
     idx.commit().unwrap();
     let hits = idx.search("budget", 10, &none()).unwrap();
-    assert_eq!(hits.len(), 3);
+    let mut got = ids(&hits);
+    got.sort();
+    assert_eq!(got, ["h-0", "t-0", "x-0"]);
     assert_eq!(hits[0].chunk_id, "x-0");
+
+    let boosted = LexicalConfig {
+        title_boost: 2.0,
+        ..LexicalConfig::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let idx = Bm25Index::open(dir.path(), boosted).unwrap();
+    idx.add(&chunks()).unwrap();
+    idx.commit().unwrap();
+    assert_eq!(idx.search("budget", 1, &none()).unwrap()[0].chunk_id, "t-0");
+    let boosted = LexicalConfig {
+        heading_boost: 2.0,
+        ..LexicalConfig::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let idx = Bm25Index::open(dir.path(), boosted).unwrap();
+    idx.add(&chunks()).unwrap();
+    idx.commit().unwrap();
+    assert_eq!(idx.search("budget", 1, &none()).unwrap()[0].chunk_id, "h-0");
 }
 
 fn filtered_index(dir: &Path) -> Bm25Index {
