@@ -481,6 +481,8 @@ impl Bm25Index {
     /// existing index must have been built with the same analyzer settings.
     pub fn open(dir: &Path, config: LexicalConfig) -> Result<Bm25Index> {
         config.validate()?;
+        // Before touching the disk, so settings that cannot work leave nothing behind.
+        let analyzer = config.analyzer.build()?;
         let path = dir.to_owned();
         let io = |source| Error::Io {
             path: path.clone(),
@@ -514,7 +516,6 @@ impl Bm25Index {
             Index::create_in_dir(dir, Fields::schema()).map_err(lexical)?
         };
         let fields = Fields::from_schema(&index.schema(), dir)?;
-        let analyzer = config.analyzer.build()?;
         index.tokenizers().register(ANALYZER, analyzer.clone());
         let reader = index
             .reader_builder()

@@ -471,10 +471,15 @@ fn config_is_validated_and_deserialized_strictly() {
         },
         ..LexicalConfig::default()
     };
+    let tamil_dir = dir.path().join("tamil");
     assert!(matches!(
-        Bm25Index::open(dir.path(), tamil),
+        Bm25Index::open(&tamil_dir, tamil),
         Err(Error::Config { .. })
     ));
+    assert!(
+        !tamil_dir.exists(),
+        "a refused config leaves nothing behind"
+    );
     let c: LexicalConfig = serde_json::from_str(r#"{"analyzer": {"language": "french"}}"#).unwrap();
     assert_eq!(c.analyzer.language, Language::French);
     assert!(c.analyzer.stemming && c.analyzer.stopwords);
