@@ -1014,3 +1014,36 @@ fn write_settings(path: &Path, settings: &Settings) -> Result<()> {
     fs::write(&tmp, json).map_err(io)?;
     fs::rename(&tmp, path).map_err(io)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marked_wraps_each_range_and_keeps_the_rest() {
+        let s = Snippet {
+            fragment: "über budget, budgets".to_string(),
+            highlighted: vec![0..5, 6..12],
+        };
+        assert_eq!(s.marked("<", ">"), "<über> <budget>, budgets");
+        let none = Snippet {
+            fragment: "plain".into(),
+            highlighted: Vec::new(),
+        };
+        assert_eq!(none.marked("<", ">"), "plain");
+    }
+
+    #[test]
+    fn metadata_keys_are_escaped_literally() {
+        let schema = Fields::schema();
+        let f = schema.get_field(F_METADATA).expect("field");
+        // Unescaped, "a.b" would be the path a -> b of a nested object.
+        let mut nested = Term::from_field_json_path(f, "a.b", false);
+        nested.append_type_and_str("v");
+        assert_ne!(metadata_term(f, "a.b", "v"), nested);
+        let mut literal = Term::from_field_json_path(f, "a\\.b", false);
+        literal.append_type_and_str("v");
+        assert_eq!(metadata_term(f, "a.b", "v"), literal);
+        assert_ne!(metadata_term(f, "a\\", "v"), metadata_term(f, "a", "v"));
+    }
+}
