@@ -59,9 +59,54 @@ pub enum Error {
     /// The catalog database failed.
     #[error("{path}: catalog: {reason}")]
     Catalog { path: PathBuf, reason: String },
-    /// A persisted file is not what docket wrote (damaged or edited by hand).
+    /// A persisted file is not what docket wrote (damaged, edited by hand, or from
+    /// another version of docket).
     #[error("{path}: cannot read: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    /// The BM25 index in `path` could not be opened, written or committed.
+    #[error("BM25 index {path}: {source}")]
+    Lexical {
+        path: PathBuf,
+        #[source]
+        source: tantivy::TantivyError,
+    },
+    /// Another process (or another handle in this one) is writing the BM25 index.
+    #[error("BM25 index {path} is locked by another writer; close it first")]
+    LexicalLocked { path: PathBuf },
+    /// The BM25 index in `path` was built with other analyzer settings than requested;
+    /// its terms would not match queries analyzed the new way.
+    #[error(
+        "BM25 index {path} was built with analyzer {found}, not {wanted}; rebuild it or use its settings"
+    )]
+    AnalyzerMismatch {
+        path: PathBuf,
+        found: String,
+        wanted: String,
+    },
+    /// A search could not be run.
+    #[error("search {query:?}: {source}")]
+    Search {
+        query: String,
+        #[source]
+        source: tantivy::TantivyError,
+    },
+    /// A filter's source glob does not parse.
+    #[error("invalid source glob {glob:?}: {source}")]
+    Glob {
+        glob: String,
+        #[source]
+        source: globset::Error,
+    },
+    /// A setting is out of range.
+    #[error("invalid setting {name}: {reason}")]
+    Setting { name: &'static str, reason: String },
+    /// A data file (BEIR corpus, queries, qrels) has a malformed line.
+    #[error("{path}:{line}: {reason}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
 }
 
 impl Error {

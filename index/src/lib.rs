@@ -4,15 +4,19 @@
 //! - [`embed`]: the sentence embedder (BERT-family models, vectors equal to
 //!   sentence-transformers'), on its own AVX-512 kernels.
 //! - [`catalog`] and [`manifest`]: what an index holds and the settings it was made with.
+//! - [`lexical`]: the BM25 index on tantivy; [`eval`]: retrieval metrics on BEIR data.
 //! - [`filter`]: metadata filters and hits shared by every retrieval backend.
 
 pub mod catalog;
 pub mod embed;
 pub mod error;
+pub mod eval;
 pub mod filter;
+pub mod lexical;
 pub mod manifest;
 
 pub use catalog::{Catalog, DocEntry, DocState};
 pub use error::{Error, Result};
 pub use filter::{Filter, Hit};
+pub use lexical::{AnalyzerConfig, Bm25Index, LexicalConfig, LexicalIndex, Snippet};
 pub use manifest::{Manifest, SCHEMA_VERSION};

@@ -1,0 +1,1049 @@
+//! The BM25 leg of retrieval: a lexical index of chunks on tantivy, persisted in a
+//! directory (by convention [`DIR_NAME`] under an index directory).
+//!
+//! Chunk text, title and heading path are analyzed with one configurable analyzer
+//! (English Snowball stemming and Lucene's English stopwords by default) and scored as
+//! one field, `body` (title, headings, then text), the "flat" layout of the standard BM25
+//! baselines; title and headings also have fields of their own for an optional extra
+//! boost. Chunk id, doc
+//! id, source and format are indexed raw so deletes and filters match them exactly, and
+//! ingest metadata goes into a JSON field so a filter on any metadata key is an exact
+//! term lookup. Every field of the chunk is stored, so a hit can be shown (and
+//! highlighted) without another store.
+//!
+//! Queries are plain text, never query syntax: the text is run through the same analyzer
+//! and every resulting term is an optional clause, so user input cannot fail to parse
+//! and a term repeated in the query weighs more, as in BM25's bag-of-words definition.
+//! Filters are required, zero-scoring clauses of the same query, so they restrict the
+//! candidates before the top `k` are taken (no post-filtering shortfall).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use docket_ingest::{Chunk, Format};
+use globset::{GlobBuilder, GlobMatcher};
+use serde::{Deserialize, Serialize};
+use tantivy::collector::TopDocs;
+use tantivy::directory::error::LockError;
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery, TermSetQuery,
+};
+use tantivy::schema::{
+    Field, IndexRecordOption, JsonObjectOptions, OwnedValue, STORED, STRING, Schema,
+    TextFieldIndexing, TextOptions, Value,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
+    TextAnalyzer,
+};
+use tantivy::{
+    Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, TantivyError, Term,
+};
+
+use crate::error::{Error, Result};
+use crate::filter::{Filter, Hit};
+
+/// Conventional name of the BM25 directory inside an index directory.
+pub const DIR_NAME: &str = "bm25";
+
+/// File in the BM25 directory that records the analyzer the index was built with.
+const SETTINGS_FILE: &str = "docket-bm25.json";
+
+/// Name under which the analyzer is registered with tantivy (recorded in the schema).
+const ANALYZER: &str = "docket_text";
+
+/// Tokens longer than this many bytes (base64 blobs, URLs glued to text) are dropped:
+/// they are never typed in a query and only bloat the term dictionary.
+const MAX_TOKEN_BYTES: usize = 40;
+
+const F_CHUNK_ID: &str = "chunk_id";
+const F_DOC_ID: &str = "doc_id";
+const F_TEXT: &str = "text";
+const F_BODY: &str = "body";
+const F_TITLE: &str = "title";
+const F_HEADING: &str = "heading";
+const F_SOURCE: &str = "source";
+const F_FORMAT: &str = "format";
+const F_METADATA: &str = "metadata";
+const F_ORDINAL: &str = "ordinal";
+const F_START: &str = "start";
+const F_END: &str = "end";
+const F_PAGE_START: &str = "page_start";
+const F_PAGE_END: &str = "page_end";
+const F_TOKEN_COUNT: &str = "token_count";
+
+/// A lexical (BM25) index of chunks. Writes become visible to searches only after
+/// [`commit`](LexicalIndex::commit); a crash before it loses them, never half of them.
+pub trait LexicalIndex: Send + Sync {
+    /// Queue chunks for indexing.
+    fn add(&self, chunks: &[Chunk]) -> Result<()>;
+
+    /// Queue the removal of every chunk of a document. Chunks of that document added
+    /// after this call (before or after the next commit) are kept, so delete then add is
+    /// a replacement.
+    fn delete_document(&self, doc_id: &str) -> Result<()>;
+
+    /// Replace all chunks of `doc_id` by `chunks` (at the next commit).
+    fn replace_document(&self, doc_id: &str, chunks: &[Chunk]) -> Result<()> {
+        self.delete_document(doc_id)?;
+        self.add(chunks)
+    }
+
+    /// Make every queued change durable and visible, atomically; also makes visible what
+    /// other writers (processes) committed since.
+    fn commit(&self) -> Result<()>;
+
+    /// Drop every change queued since the last commit.
+    fn rollback(&self) -> Result<()>;
+
+    /// The `k` best chunks for a plain-text query among those matching `filter`, best
+    /// first. A query without any searchable term (only stopwords, punctuation) has no
+    /// hits.
+    fn search(&self, query: &str, k: usize, filter: &Filter) -> Result<Vec<Hit>>;
+
+    /// The best fragment (about `max_chars` long) of a chunk's text for a query, with the
+    /// query's terms marked; `None` if the chunk is not in the index.
+    fn snippet(&self, query: &str, chunk_id: &str, max_chars: usize) -> Result<Option<Snippet>>;
+
+    /// The stored chunk with this id, if indexed.
+    fn chunk(&self, chunk_id: &str) -> Result<Option<Chunk>>;
+
+    /// Number of committed chunks.
+    fn count(&self) -> Result<u64>;
+}
+
+/// Languages the text analyzer can stem (Snowball) and, for most, remove stopwords of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum Language {
+    Arabic,
+    Danish,
+    Dutch,
+    English,
+    Finnish,
+    French,
+    German,
+    Greek,
+    Hungarian,
+    Italian,
+    Norwegian,
+    Portuguese,
+    Romanian,
+    Russian,
+    Spanish,
+    Swedish,
+    Tamil,
+    Turkish,
+}
+
+impl Language {
+    fn tantivy(self) -> tantivy::tokenizer::Language {
+        use tantivy::tokenizer::Language as T;
+        match self {
+            Language::Arabic => T::Arabic,
+            Language::Danish => T::Danish,
+            Language::Dutch => T::Dutch,
+            Language::English => T::English,
+            Language::Finnish => T::Finnish,
+            Language::French => T::French,
+            Language::German => T::German,
+            Language::Greek => T::Greek,
+            Language::Hungarian => T::Hungarian,
+            Language::Italian => T::Italian,
+            Language::Norwegian => T::Norwegian,
+            Language::Portuguese => T::Portuguese,
+            Language::Romanian => T::Romanian,
+            Language::Russian => T::Russian,
+            Language::Spanish => T::Spanish,
+            Language::Swedish => T::Swedish,
+            Language::Tamil => T::Tamil,
+            Language::Turkish => T::Turkish,
+        }
+    }
+}
+
+/// How text is cut into terms. Persisted with the index: opening an index with other
+/// analyzer settings is an error, since its terms would no longer match queries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyzerConfig {
+    /// Language of the stemmer and stopword list.
+    #[serde(default = "AnalyzerConfig::default_language")]
+    pub language: Language,
+    /// Reduce words to their Snowball stem (`models` and `modeling` match `model`).
+    #[serde(default = "AnalyzerConfig::default_stemming")]
+    pub stemming: bool,
+    /// Drop the language's stopwords (for English, Lucene's list of 33 words), which
+    /// carry no topical signal and slow down every query that contains them.
+    #[serde(default = "AnalyzerConfig::default_stopwords")]
+    pub stopwords: bool,
+    /// Fold accented Latin letters to ASCII (`café` matches `cafe`). Off by default:
+    /// it merges distinct words in languages other than English.
+    #[serde(default)]
+    pub ascii_folding: bool,
+}
+
+impl AnalyzerConfig {
+    pub fn default_language() -> Language {
+        Language::English
+    }
+    pub fn default_stemming() -> bool {
+        true
+    }
+    pub fn default_stopwords() -> bool {
+        true
+    }
+
+    /// The tantivy analyzer these settings describe.
+    fn build(&self) -> Result<TextAnalyzer> {
+        let mut builder = TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+            .filter(LowerCaser)
+            .dynamic();
+        if self.ascii_folding {
+            builder = builder.filter_dynamic(AsciiFoldingFilter);
+        }
+        if self.stopwords {
+            let filter =
+                StopWordFilter::new(self.language.tantivy()).ok_or_else(|| Error::Setting {
+                    name: "analyzer.stopwords",
+                    reason: format!("no stopword list for {:?}", self.language),
+                })?;
+            builder = builder.filter_dynamic(filter);
+        }
+        if self.stemming {
+            builder = builder.filter_dynamic(Stemmer::new(self.language.tantivy()));
+        }
+        Ok(builder.build())
+    }
+}
+
+impl Default for AnalyzerConfig {
+    fn default() -> Self {
+        AnalyzerConfig {
+            language: Self::default_language(),
+            stemming: Self::default_stemming(),
+            stopwords: Self::default_stopwords(),
+            ascii_folding: false,
+        }
+    }
+}
+
+/// Settings of the BM25 index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LexicalConfig {
+    #[serde(default)]
+    pub analyzer: AnalyzerConfig,
+    /// Extra weight of a match in the document title, scored as a field of its own on
+    /// top of the body (which already holds the title). 0 by default: a short field's
+    /// BM25 saturates at once and its term statistics make common words look rare, so
+    /// a separate title field adds noise (aclsum-docs-dev, nDCG@10: 0.9871 at 0, the
+    /// same as bm25s with title and text concatenated; 0.9804 at 0.5).
+    #[serde(default = "LexicalConfig::default_title_boost")]
+    pub title_boost: f32,
+    /// Extra weight of a match in the enclosing headings, like `title_boost`.
+    #[serde(default = "LexicalConfig::default_heading_boost")]
+    pub heading_boost: f32,
+    /// Indexing memory, in MiB, shared by the writer threads (at least 15 per thread);
+    /// a segment is flushed when it is used up.
+    #[serde(default = "LexicalConfig::default_writer_memory_mib")]
+    pub writer_memory_mib: usize,
+    /// Indexing threads. One by default: indexing is cheap next to embedding, which
+    /// should get the other cores.
+    #[serde(default = "LexicalConfig::default_writer_threads")]
+    pub writer_threads: usize,
+}
+
+impl LexicalConfig {
+    pub fn default_title_boost() -> f32 {
+        0.0
+    }
+    pub fn default_heading_boost() -> f32 {
+        0.0
+    }
+    pub fn default_writer_memory_mib() -> usize {
+        64
+    }
+    pub fn default_writer_threads() -> usize {
+        1
+    }
+
+    /// Reject settings tantivy would refuse or that make no sense.
+    pub fn validate(&self) -> Result<()> {
+        for (name, boost) in [
+            ("title_boost", self.title_boost),
+            ("heading_boost", self.heading_boost),
+        ] {
+            if !(boost.is_finite() && boost >= 0.0) {
+                return Err(Error::Setting {
+                    name,
+                    reason: format!("{boost} is not a non-negative number"),
+                });
+            }
+        }
+        if self.writer_threads == 0 || self.writer_threads > 8 {
+            return Err(Error::Setting {
+                name: "writer_threads",
+                reason: format!("{} is not between 1 and 8", self.writer_threads),
+            });
+        }
+        let min = 15 * self.writer_threads;
+        if self.writer_memory_mib < min || self.writer_memory_mib > 4000 {
+            return Err(Error::Setting {
+                name: "writer_memory_mib",
+                reason: format!(
+                    "{} is not between {min} (15 per thread) and 4000",
+                    self.writer_memory_mib
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for LexicalConfig {
+    fn default() -> Self {
+        LexicalConfig {
+            analyzer: AnalyzerConfig::default(),
+            title_boost: Self::default_title_boost(),
+            heading_boost: Self::default_heading_boost(),
+            writer_memory_mib: Self::default_writer_memory_mib(),
+            writer_threads: Self::default_writer_threads(),
+        }
+    }
+}
+
+/// What is persisted next to the tantivy files.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    analyzer: AnalyzerConfig,
+}
+
+/// A fragment of a chunk's text with the query's terms located in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snippet {
+    pub fragment: String,
+    /// Byte ranges of `fragment` that matched a query term, in order, not overlapping.
+    pub highlighted: Vec<Range<usize>>,
+}
+
+impl Snippet {
+    /// The fragment with each highlighted range wrapped in `open` and `close` (e.g.
+    /// ANSI bold for a terminal, `**` for Markdown).
+    pub fn marked(&self, open: &str, close: &str) -> String {
+        let mut out = String::with_capacity(self.fragment.len() + 8 * self.highlighted.len());
+        let mut at = 0;
+        for r in &self.highlighted {
+            // Ranges come from the analyzer's token offsets, so they are in bounds and on
+            // char boundaries; `get` keeps a bad one from panicking all the same.
+            let (Some(before), Some(word)) =
+                (self.fragment.get(at..r.start), self.fragment.get(r.clone()))
+            else {
+                continue;
+            };
+            out.push_str(before);
+            out.push_str(open);
+            out.push_str(word);
+            out.push_str(close);
+            at = r.end;
+        }
+        out.push_str(self.fragment.get(at..).unwrap_or_default());
+        out
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fields {
+    chunk_id: Field,
+    doc_id: Field,
+    text: Field,
+    body: Field,
+    title: Field,
+    heading: Field,
+    source: Field,
+    format: Field,
+    metadata: Field,
+    ordinal: Field,
+    start: Field,
+    end: Field,
+    page_start: Field,
+    page_end: Field,
+    token_count: Field,
+}
+
+impl Fields {
+    fn schema() -> Schema {
+        let mut b = Schema::builder();
+        let analyzed = TextOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(ANALYZER)
+                    .set_index_option(IndexRecordOption::WithFreqs),
+            )
+            .set_stored();
+        b.add_text_field(F_CHUNK_ID, STRING | STORED);
+        b.add_text_field(F_DOC_ID, STRING | STORED);
+        // Indexed as well as stored: the snippet generator weighs terms by their
+        // document frequency in the field it highlights.
+        b.add_text_field(F_TEXT, analyzed.clone());
+        b.add_text_field(
+            F_BODY,
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(ANALYZER)
+                    .set_index_option(IndexRecordOption::WithFreqs),
+            ),
+        );
+        b.add_text_field(F_TITLE, analyzed.clone());
+        b.add_text_field(F_HEADING, analyzed);
+        b.add_text_field(F_SOURCE, STRING | STORED);
+        b.add_text_field(F_FORMAT, STRING | STORED);
+        // Raw: metadata filters are exact matches on whole values. Dots in keys are kept
+        // as part of the key (no nesting), so any ingest key can be filtered on.
+        b.add_json_field(
+            F_METADATA,
+            JsonObjectOptions::default()
+                .set_stored()
+                .set_indexing_options(TextFieldIndexing::default().set_tokenizer("raw")),
+        );
+        for f in [
+            F_ORDINAL,
+            F_START,
+            F_END,
+            F_PAGE_START,
+            F_PAGE_END,
+            F_TOKEN_COUNT,
+        ] {
+            b.add_u64_field(f, STORED);
+        }
+        b.build()
+    }
+
+    fn from_schema(schema: &Schema, path: &Path) -> Result<Fields> {
+        let get = |name: &str| {
+            schema.get_field(name).map_err(|_| Error::Corrupt {
+                path: path.to_owned(),
+                reason: format!("the schema has no field {name:?} (built by another version?)"),
+            })
+        };
+        Ok(Fields {
+            chunk_id: get(F_CHUNK_ID)?,
+            doc_id: get(F_DOC_ID)?,
+            text: get(F_TEXT)?,
+            body: get(F_BODY)?,
+            title: get(F_TITLE)?,
+            heading: get(F_HEADING)?,
+            source: get(F_SOURCE)?,
+            format: get(F_FORMAT)?,
+            metadata: get(F_METADATA)?,
+            ordinal: get(F_ORDINAL)?,
+            start: get(F_START)?,
+            end: get(F_END)?,
+            page_start: get(F_PAGE_START)?,
+            page_end: get(F_PAGE_END)?,
+            token_count: get(F_TOKEN_COUNT)?,
+        })
+    }
+}
+
+/// The tantivy implementation of [`LexicalIndex`].
+///
+/// The writer is opened on the first write, so a process that only searches does not
+/// take the index's write lock and can run while another one indexes.
+pub struct Bm25Index {
+    path: PathBuf,
+    config: LexicalConfig,
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<Option<IndexWriter<TantivyDocument>>>,
+    analyzer: TextAnalyzer,
+    fields: Fields,
+}
+
+impl std::fmt::Debug for Bm25Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bm25Index")
+            .field("path", &self.path)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bm25Index {
+    /// Open the BM25 index in `dir`, creating it (and `dir`) if there is none. An
+    /// existing index must have been built with the same analyzer settings.
+    pub fn open(dir: &Path, config: LexicalConfig) -> Result<Bm25Index> {
+        config.validate()?;
+        // Before touching the disk, so settings that cannot work leave nothing behind.
+        let analyzer = config.analyzer.build()?;
+        let path = dir.to_owned();
+        let io = |source| Error::Io {
+            path: path.clone(),
+            source,
+        };
+        let lexical = |source| Error::Lexical {
+            path: path.clone(),
+            source,
+        };
+        fs::create_dir_all(dir).map_err(io)?;
+        let settings_path = dir.join(SETTINGS_FILE);
+        let exists = dir.join("meta.json").exists();
+        let index = if exists {
+            let found = read_settings(&settings_path)?;
+            if found.analyzer != config.analyzer {
+                return Err(Error::AnalyzerMismatch {
+                    path,
+                    found: describe(&found.analyzer),
+                    wanted: describe(&config.analyzer),
+                });
+            }
+            Index::open_in_dir(dir).map_err(lexical)?
+        } else {
+            // Settings first: an index whose settings are unknown could not be opened.
+            write_settings(
+                &settings_path,
+                &Settings {
+                    analyzer: config.analyzer.clone(),
+                },
+            )?;
+            Index::create_in_dir(dir, Fields::schema()).map_err(lexical)?
+        };
+        let fields = Fields::from_schema(&index.schema(), dir)?;
+        index.tokenizers().register(ANALYZER, analyzer.clone());
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(lexical)?;
+        Ok(Bm25Index {
+            path,
+            config,
+            index,
+            reader,
+            writer: Mutex::new(None),
+            analyzer,
+            fields,
+        })
+    }
+
+    /// Directory the index lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn config(&self) -> &LexicalConfig {
+        &self.config
+    }
+
+    /// The analyzed terms of a text, as they are indexed and searched.
+    pub fn analyze(&self, text: &str) -> Vec<String> {
+        let mut analyzer = self.analyzer.clone();
+        let mut stream = analyzer.token_stream(text);
+        let mut terms = Vec::new();
+        stream.process(&mut |t| terms.push(t.text.clone()));
+        terms
+    }
+
+    fn lexical_error(&self, source: TantivyError) -> Error {
+        Error::Lexical {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The writer, opened (and the write lock taken) on first use.
+    fn writer(&self) -> Result<MutexGuard<'_, Option<IndexWriter<TantivyDocument>>>> {
+        // A panic while holding the lock leaves tantivy's writer consistent (uncommitted
+        // work is at worst lost at the next rollback), so a poisoned lock is usable.
+        let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            let budget = self.config.writer_memory_mib * 1024 * 1024;
+            let writer = self
+                .index
+                .writer_with_num_threads(self.config.writer_threads, budget)
+                .map_err(|e| match e {
+                    TantivyError::LockFailure(LockError::LockBusy, _) => Error::LexicalLocked {
+                        path: self.path.clone(),
+                    },
+                    e => self.lexical_error(e),
+                })?;
+            *guard = Some(writer);
+        }
+        Ok(guard)
+    }
+
+    fn document(&self, chunk: &Chunk) -> TantivyDocument {
+        let f = &self.fields;
+        let mut doc = TantivyDocument::new();
+        doc.add_text(f.chunk_id, &chunk.id);
+        doc.add_text(f.doc_id, &chunk.doc_id);
+        doc.add_text(f.text, &chunk.text);
+        if let Some(title) = &chunk.title {
+            doc.add_text(f.title, title);
+            doc.add_text(f.body, title);
+        }
+        for heading in &chunk.heading_path {
+            doc.add_text(f.heading, heading);
+            doc.add_text(f.body, heading);
+        }
+        doc.add_text(f.body, &chunk.text);
+        doc.add_text(f.source, &chunk.source);
+        doc.add_text(f.format, chunk.format.name());
+        let metadata: BTreeMap<String, OwnedValue> = chunk
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), OwnedValue::Str(v.clone())))
+            .collect();
+        doc.add_object(f.metadata, metadata);
+        doc.add_u64(f.ordinal, u64::from(chunk.ordinal));
+        doc.add_u64(f.start, chunk.start as u64);
+        doc.add_u64(f.end, chunk.end as u64);
+        doc.add_u64(f.page_start, u64::from(chunk.page_start));
+        doc.add_u64(f.page_end, u64::from(chunk.page_end));
+        doc.add_u64(f.token_count, u64::from(chunk.token_count));
+        doc
+    }
+
+    /// The scoring part of a query: every analyzed term of `query`, in the body and the
+    /// boosted fields, weighted by its count in the query. `None` if there is no term.
+    fn scoring_query(&self, query: &str) -> Option<Box<dyn Query>> {
+        let f = &self.fields;
+        self.terms_query(
+            query,
+            &[
+                (f.body, 1.0),
+                (f.title, self.config.title_boost),
+                (f.heading, self.config.heading_boost),
+            ],
+        )
+    }
+
+    fn terms_query(&self, query: &str, fields: &[(Field, f32)]) -> Option<Box<dyn Query>> {
+        let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+        for term in self.analyze(query) {
+            *counts.entry(term).or_default() += 1;
+        }
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (term, count) in &counts {
+            for &(field, boost) in fields {
+                if boost <= 0.0 {
+                    continue;
+                }
+                let q = TermQuery::new(
+                    Term::from_field_text(field, term),
+                    IndexRecordOption::WithFreqs,
+                );
+                let weight = boost * *count as f32;
+                let q: Box<dyn Query> = if weight == 1.0 {
+                    Box::new(q)
+                } else {
+                    Box::new(BoostQuery::new(Box::new(q), weight))
+                };
+                clauses.push((Occur::Should, q));
+            }
+        }
+        if clauses.is_empty() {
+            None
+        } else {
+            Some(Box::new(BooleanQuery::new(clauses)))
+        }
+    }
+
+    /// Required, zero-scoring clauses for a filter; `None` if no chunk can match it.
+    fn filter_clauses(
+        &self,
+        searcher: &Searcher,
+        filter: &Filter,
+    ) -> Result<Option<Vec<Box<dyn Query>>>> {
+        let f = &self.fields;
+        let mut clauses: Vec<Box<dyn Query>> = Vec::new();
+        let raw_set = |field: Field, values: &[String]| -> Box<dyn Query> {
+            Box::new(TermSetQuery::new(
+                values.iter().map(|v| Term::from_field_text(field, v)),
+            ))
+        };
+        if !filter.doc_ids.is_empty() {
+            clauses.push(raw_set(f.doc_id, &filter.doc_ids));
+        }
+        if !filter.formats.is_empty() {
+            clauses.push(raw_set(f.format, &filter.formats));
+        }
+        for (key, value) in &filter.metadata {
+            clauses.push(Box::new(TermQuery::new(
+                metadata_term(f.metadata, key, value),
+                IndexRecordOption::Basic,
+            )));
+        }
+        if let Some(glob) = &filter.source_glob {
+            // Exact, not approximate: the glob is matched against every distinct source
+            // in the index (there is one per document, so this is cheap), and the
+            // matching ones become a term set.
+            let matcher = SourceMatcher::new(glob)?;
+            let sources = self.sources(searcher)?;
+            let matching: Vec<String> = sources
+                .into_iter()
+                .filter(|s| matcher.is_match(s))
+                .collect();
+            if matching.is_empty() {
+                return Ok(None);
+            }
+            clauses.push(raw_set(f.source, &matching));
+        }
+        Ok(Some(
+            clauses
+                .into_iter()
+                .map(|q| Box::new(ConstScoreQuery::new(q, 0.0)) as Box<dyn Query>)
+                .collect(),
+        ))
+    }
+
+    /// Every distinct source path in the committed index (possibly including those of
+    /// deleted chunks until segments are merged; they match no live chunk).
+    fn sources(&self, searcher: &Searcher) -> Result<BTreeSet<String>> {
+        let mut out = BTreeSet::new();
+        for segment in searcher.segment_readers() {
+            let inverted = segment
+                .inverted_index(self.fields.source)
+                .map_err(|e| self.lexical_error(e))?;
+            let mut stream = inverted
+                .terms()
+                .stream()
+                .map_err(|e| self.lexical_error(e.into()))?;
+            while stream.advance() {
+                if let Ok(s) = std::str::from_utf8(stream.key()) {
+                    out.insert(s.to_owned());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn stored(&self, searcher: &Searcher, chunk_id: &str) -> Result<Option<TantivyDocument>> {
+        let q = TermQuery::new(
+            Term::from_field_text(self.fields.chunk_id, chunk_id),
+            IndexRecordOption::Basic,
+        );
+        let top = searcher
+            .search(&q, &TopDocs::with_limit(1).order_by_score())
+            .map_err(|source| Error::Search {
+                query: format!("chunk_id:{chunk_id}"),
+                source,
+            })?;
+        match top.first() {
+            None => Ok(None),
+            Some((_, addr)) => searcher
+                .doc(*addr)
+                .map(Some)
+                .map_err(|e| self.lexical_error(e)),
+        }
+    }
+
+    fn str_field<'a>(&self, doc: &'a TantivyDocument, field: Field, name: &str) -> Result<&'a str> {
+        doc.get_first(field)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| self.corrupt(format!("no {name}")))
+    }
+
+    fn u64_field(&self, doc: &TantivyDocument, field: Field, name: &str) -> Result<u64> {
+        doc.get_first(field)
+            .and_then(|v| v.as_u64())
+            .ok_or_else(|| self.corrupt(format!("no {name}")))
+    }
+
+    fn corrupt(&self, reason: String) -> Error {
+        Error::Corrupt {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+
+    fn to_chunk(&self, doc: &TantivyDocument) -> Result<Chunk> {
+        let f = &self.fields;
+        let id = self.str_field(doc, f.chunk_id, F_CHUNK_ID)?.to_owned();
+        let narrow = |v: u64, name: &str| {
+            u32::try_from(v).map_err(|_| self.corrupt(format!("{name} {v} of {id} is too large")))
+        };
+        let wide = |v: u64, name: &str| {
+            usize::try_from(v).map_err(|_| self.corrupt(format!("{name} {v} of {id} is too large")))
+        };
+        let format_name = self.str_field(doc, f.format, F_FORMAT)?;
+        let format: Format =
+            serde_json::from_value(serde_json::Value::String(format_name.to_owned()))
+                .map_err(|_| self.corrupt(format!("unknown format {format_name:?} of {id}")))?;
+        let mut metadata = BTreeMap::new();
+        if let Some(obj) = doc.get_first(f.metadata).and_then(|v| v.as_object()) {
+            for (k, v) in obj {
+                if let Some(v) = v.as_str() {
+                    metadata.insert(k.to_owned(), v.to_owned());
+                }
+            }
+        }
+        Ok(Chunk {
+            doc_id: self.str_field(doc, f.doc_id, F_DOC_ID)?.to_owned(),
+            ordinal: narrow(self.u64_field(doc, f.ordinal, F_ORDINAL)?, F_ORDINAL)?,
+            text: self.str_field(doc, f.text, F_TEXT)?.to_owned(),
+            start: wide(self.u64_field(doc, f.start, F_START)?, F_START)?,
+            end: wide(self.u64_field(doc, f.end, F_END)?, F_END)?,
+            page_start: narrow(
+                self.u64_field(doc, f.page_start, F_PAGE_START)?,
+                F_PAGE_START,
+            )?,
+            page_end: narrow(self.u64_field(doc, f.page_end, F_PAGE_END)?, F_PAGE_END)?,
+            heading_path: doc
+                .get_all(f.heading)
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            token_count: narrow(
+                self.u64_field(doc, f.token_count, F_TOKEN_COUNT)?,
+                F_TOKEN_COUNT,
+            )?,
+            source: self.str_field(doc, f.source, F_SOURCE)?.to_owned(),
+            title: doc
+                .get_first(f.title)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            format,
+            metadata,
+            id,
+        })
+    }
+}
+
+impl LexicalIndex for Bm25Index {
+    fn add(&self, chunks: &[Chunk]) -> Result<()> {
+        let guard = self.writer()?;
+        let Some(writer) = guard.as_ref() else {
+            return Ok(());
+        };
+        for chunk in chunks {
+            writer
+                .add_document(self.document(chunk))
+                .map_err(|e| self.lexical_error(e))?;
+        }
+        Ok(())
+    }
+
+    fn delete_document(&self, doc_id: &str) -> Result<()> {
+        let guard = self.writer()?;
+        if let Some(writer) = guard.as_ref() {
+            writer.delete_term(Term::from_field_text(self.fields.doc_id, doc_id));
+        }
+        Ok(())
+    }
+
+    fn commit(&self) -> Result<()> {
+        // No writer means nothing queued: do not take the write lock just to reload.
+        let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(writer) = guard.as_mut() {
+            writer.commit().map_err(|e| self.lexical_error(e))?;
+        }
+        drop(guard);
+        self.reader.reload().map_err(|e| self.lexical_error(e))
+    }
+
+    fn rollback(&self) -> Result<()> {
+        let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(writer) = guard.as_mut() {
+            writer.rollback().map_err(|e| self.lexical_error(e))?;
+        }
+        Ok(())
+    }
+
+    fn search(&self, query: &str, k: usize, filter: &Filter) -> Result<Vec<Hit>> {
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let Some(scoring) = self.scoring_query(query) else {
+            return Ok(Vec::new());
+        };
+        let searcher = self.reader.searcher();
+        let q: Box<dyn Query> = if filter.is_empty() {
+            scoring
+        } else {
+            let Some(filters) = self.filter_clauses(&searcher, filter)? else {
+                return Ok(Vec::new());
+            };
+            let mut clauses = vec![(Occur::Must, scoring)];
+            clauses.extend(filters.into_iter().map(|q| (Occur::Must, q)));
+            Box::new(BooleanQuery::new(clauses))
+        };
+        let top = searcher
+            .search(&q, &TopDocs::with_limit(k).order_by_score())
+            .map_err(|source| Error::Search {
+                query: query.to_owned(),
+                source,
+            })?;
+        let f = &self.fields;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr).map_err(|e| self.lexical_error(e))?;
+            hits.push(Hit {
+                chunk_id: self.str_field(&doc, f.chunk_id, F_CHUNK_ID)?.to_owned(),
+                doc_id: self.str_field(&doc, f.doc_id, F_DOC_ID)?.to_owned(),
+                score,
+            });
+        }
+        Ok(hits)
+    }
+
+    fn snippet(&self, query: &str, chunk_id: &str, max_chars: usize) -> Result<Option<Snippet>> {
+        let searcher = self.reader.searcher();
+        let Some(doc) = self.stored(&searcher, chunk_id)? else {
+            return Ok(None);
+        };
+        let text = self.str_field(&doc, self.fields.text, F_TEXT)?;
+        let Some(q) = self.terms_query(query, &[(self.fields.text, 1.0)]) else {
+            // Nothing to highlight: the start of the text, cut at a char boundary.
+            let end = text
+                .char_indices()
+                .nth(max_chars)
+                .map_or(text.len(), |(i, _)| i);
+            return Ok(Some(Snippet {
+                fragment: text[..end].to_owned(),
+                highlighted: Vec::new(),
+            }));
+        };
+        let mut generator = SnippetGenerator::create(&searcher, q.as_ref(), self.fields.text)
+            .map_err(|source| Error::Search {
+                query: query.to_owned(),
+                source,
+            })?;
+        generator.set_max_num_chars(max_chars);
+        let snippet = generator.snippet(text);
+        Ok(Some(Snippet {
+            fragment: snippet.fragment().to_owned(),
+            highlighted: snippet.highlighted().to_vec(),
+        }))
+    }
+
+    fn chunk(&self, chunk_id: &str) -> Result<Option<Chunk>> {
+        let searcher = self.reader.searcher();
+        match self.stored(&searcher, chunk_id)? {
+            None => Ok(None),
+            Some(doc) => self.to_chunk(&doc).map(Some),
+        }
+    }
+
+    fn count(&self) -> Result<u64> {
+        // Live documents per segment, from the segment metadata: no query needed.
+        Ok(self.reader.searcher().num_docs())
+    }
+}
+
+/// The term of a metadata key/value pair. Keys are literal: `.` and `\` are escaped so
+/// tantivy does not read them as path separators.
+fn metadata_term(field: Field, key: &str, value: &str) -> Term {
+    let escaped = key.replace('\\', "\\\\").replace('.', "\\.");
+    let mut term = Term::from_field_json_path(field, &escaped, false);
+    term.append_type_and_str(value);
+    term
+}
+
+/// A compiled `--filter` source glob, with the conventions of `.gitignore`: `*` and `?`
+/// stay within one path segment and `**` crosses them; a pattern without `/` matches the
+/// file name at any depth (`*.pdf` is every PDF), one with `/` the whole path
+/// (`policies/**`). The vector stores follow the same rules.
+#[derive(Debug, Clone)]
+struct SourceMatcher {
+    matcher: GlobMatcher,
+    file_name_only: bool,
+}
+
+impl SourceMatcher {
+    fn new(glob: &str) -> Result<SourceMatcher> {
+        let matcher = GlobBuilder::new(glob)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .map_err(|source| Error::Glob {
+                glob: glob.to_owned(),
+                source,
+            })?
+            .compile_matcher();
+        Ok(SourceMatcher {
+            matcher,
+            file_name_only: !glob.contains('/'),
+        })
+    }
+
+    fn is_match(&self, source: &str) -> bool {
+        if self.file_name_only {
+            let name = source.rsplit('/').next().unwrap_or(source);
+            self.matcher.is_match(name)
+        } else {
+            self.matcher.is_match(source)
+        }
+    }
+}
+
+fn describe(a: &AnalyzerConfig) -> String {
+    serde_json::to_string(a).unwrap_or_else(|_| format!("{a:?}"))
+}
+
+fn read_settings(path: &Path) -> Result<Settings> {
+    let bytes = fs::read(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Parse {
+        path: path.to_owned(),
+        line: e.line(),
+        reason: e.to_string(),
+    })
+}
+
+/// Write the settings file atomically (temporary file, then rename), so a crash leaves
+/// either no file or a whole one.
+fn write_settings(path: &Path, settings: &Settings) -> Result<()> {
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let json = serde_json::to_vec_pretty(settings).map_err(|e| Error::Setting {
+        name: "analyzer",
+        reason: e.to_string(),
+    })?;
+    let tmp = path.with_extension("json.tmp");
+    fs::write(&tmp, json).map_err(io)?;
+    fs::rename(&tmp, path).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marked_wraps_each_range_and_keeps_the_rest() {
+        let s = Snippet {
+            fragment: "über budget, budgets".to_string(),
+            highlighted: vec![0..5, 6..12],
+        };
+        assert_eq!(s.marked("<", ">"), "<über> <budget>, budgets");
+        let none = Snippet {
+            fragment: "plain".into(),
+            highlighted: Vec::new(),
+        };
+        assert_eq!(none.marked("<", ">"), "plain");
+    }
+
+    #[test]
+    fn metadata_keys_are_escaped_literally() {
+        let schema = Fields::schema();
+        let f = schema.get_field(F_METADATA).expect("field");
+        // Unescaped, "a.b" would be the path a -> b of a nested object.
+        let mut nested = Term::from_field_json_path(f, "a.b", false);
+        nested.append_type_and_str("v");
+        assert_ne!(metadata_term(f, "a.b", "v"), nested);
+        let mut literal = Term::from_field_json_path(f, "a\\.b", false);
+        literal.append_type_and_str("v");
+        assert_eq!(metadata_term(f, "a.b", "v"), literal);
+        assert_ne!(metadata_term(f, "a\\", "v"), metadata_term(f, "a", "v"));
+    }
+}
