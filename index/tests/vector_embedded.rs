@@ -346,10 +346,11 @@ fn optimize_keeps_results() {
     );
 }
 
-/// Env var telling the child test where its store is.
+/// Env vars telling the child test where its store is and whether it flushes once.
 const CHILD_DIR: &str = "DOCKET_TEST_KILL_CHILD_DIR";
+const CHILD_FLUSHES: &str = "DOCKET_TEST_KILL_CHILD_FLUSHES";
 
-/// Child half of [`kill_before_flush`]: does nothing unless run by it.
+/// Child half of the kill tests: does nothing unless run by [`kill_child`].
 #[test]
 #[allow(clippy::print_stdout)]
 fn kill_before_flush_child() {
@@ -358,31 +359,32 @@ fn kill_before_flush_child() {
     };
     let store = open(std::path::Path::new(&dir));
     let (chunks, vectors) = corpus(4, 25, DIM, 29);
-    upsert_all(&store, &chunks[..50], &vectors[..50]);
-    store.flush().expect("flush");
+    if std::env::var_os(CHILD_FLUSHES).is_some() {
+        upsert_all(&store, &chunks[..50], &vectors[..50]);
+        store.flush().expect("flush");
+    }
     upsert_all(&store, &chunks[50..], &vectors[50..]);
     store.delete_document("doc0").expect("delete");
     println!("READY");
     std::thread::sleep(std::time::Duration::from_secs(120));
 }
 
-/// What a `kill -9` after an upsert but before a flush leaves: the store as of the last
-/// flush (qdrant-edge 0.7.0 does not replay its WAL on load), which reopens cleanly.
-#[test]
-fn kill_before_flush() {
-    let dir = tempfile::tempdir().expect("tempdir");
+/// Run the child on `dir` and SIGKILL it once it has upserted without flushing.
+fn kill_child(dir: &std::path::Path, flush_first: bool) {
     let exe = std::env::current_exe().expect("test binary");
-    let mut child = Command::new(exe)
-        .args([
-            "--exact",
-            "kill_before_flush_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_DIR, dir.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn child");
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        "--exact",
+        "kill_before_flush_child",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD_DIR, dir)
+    .stdout(Stdio::piped());
+    if flush_first {
+        cmd.env(CHILD_FLUSHES, "1");
+    }
+    let mut child = cmd.spawn().expect("spawn child");
     let stdout = child.stdout.take().expect("piped");
     let ready = BufReader::new(stdout)
         .lines()
@@ -391,6 +393,14 @@ fn kill_before_flush() {
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
     assert!(ready, "child never got to its upserts");
+}
+
+/// What a `kill -9` after an upsert but before a flush leaves: the store as of the last
+/// flush (qdrant-edge 0.7.0 does not replay its WAL on load), which reopens cleanly.
+#[test]
+fn kill_before_flush() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    kill_child(dir.path(), true);
 
     let store = open(dir.path());
     let (chunks, vectors) = corpus(4, 25, DIM, 29);
@@ -401,9 +411,23 @@ fn kill_before_flush() {
         .expect("search");
     assert_eq!(hits.len(), 50);
     assert_eq!(hits[0].chunk_id, chunks[10].id);
+    assert_eq!(store.chunks(&[&chunks[60].id]).expect("chunks"), vec![]);
     // Recovery: upsert what was not committed, again.
     upsert_all(&store, &chunks[50..], &vectors[50..]);
     store.delete_document("doc0").expect("delete");
     store.flush().expect("flush");
     assert_eq!(store.count().expect("count"), 75);
+}
+
+/// A store killed before its first flush reopens empty (and usable).
+#[test]
+fn kill_before_first_flush() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    kill_child(dir.path(), false);
+    let store = open(dir.path());
+    assert_eq!(store.count().expect("count"), 0);
+    let (chunks, vectors) = corpus(4, 25, DIM, 29);
+    upsert_all(&store, &chunks, &vectors);
+    store.flush().expect("flush");
+    assert_eq!(store.count().expect("count"), 100);
 }

@@ -184,16 +184,17 @@ impl EmbeddedStore {
 
     /// Sources present among the points passing `must`.
     fn distinct_sources(&self, shard: &EdgeShard, must: &[Condition]) -> Result<Vec<String>> {
+        // An upper bound on the number of distinct sources; exact, because an estimate
+        // below it would silently drop sources from the answer.
         let total = shard
             .count(CountRequest {
                 filter: None,
-                exact: false,
+                exact: true,
             })
             .map_err(edge_err(&self.path, "count"))?;
         let response = shard
             .facet(FacetRequest {
                 key: json_path(SOURCE),
-                // At most one source per point; the engine sizes its top-k buffer by it.
                 limit: total.max(1),
                 filter: filter_of(must.to_vec()),
                 exact: true,
