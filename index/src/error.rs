@@ -100,6 +100,63 @@ pub enum Error {
     /// A setting is out of range.
     #[error("invalid setting {name}: {reason}")]
     Setting { name: &'static str, reason: String },
+    /// A filter given by the user cannot be applied (e.g. a malformed source glob).
+    #[error("invalid filter: {reason}")]
+    InvalidFilter { reason: String },
+    /// A vector's length is not the store's dimension, or a store was opened with another
+    /// dimension than the one it was created with (re-embedding with another model needs a
+    /// new index).
+    #[error("{store}: vectors have {expected} dimensions here, got {found}")]
+    DimensionMismatch {
+        store: String,
+        expected: usize,
+        found: usize,
+    },
+    /// A store was created with another distance than the one asked for.
+    #[error("{store}: created with distance {existing}, opened with {requested}")]
+    DistanceMismatch {
+        store: String,
+        existing: String,
+        requested: String,
+    },
+    /// A vector holds NaN or an infinity, which no distance can rank.
+    #[error("vector of chunk {chunk_id} is not finite")]
+    NonFiniteVector { chunk_id: String },
+    /// Another process (or another handle in this one) holds the vector store open.
+    #[error("{}: the vector store is in use by another process", path.display())]
+    Locked { path: PathBuf },
+    /// The embedded vector engine (qdrant-edge) failed on the store at `path`.
+    #[error("embedded vector store {}: {operation} failed: {reason}", path.display())]
+    Embedded {
+        path: PathBuf,
+        operation: &'static str,
+        reason: String,
+    },
+    /// A Qdrant server error that may succeed if tried again (unavailable, timeout,
+    /// rate-limited); returned once the configured retries are used up.
+    #[error(
+        "qdrant collection {collection}: {operation} failed after {attempts} attempts: {reason}"
+    )]
+    ServerTransient {
+        collection: String,
+        operation: &'static str,
+        attempts: u32,
+        reason: String,
+    },
+    /// A Qdrant server error that retrying will not fix (bad request, auth, not found).
+    #[error("qdrant collection {collection}: {operation} failed: {reason}")]
+    Server {
+        collection: String,
+        operation: &'static str,
+        reason: String,
+    },
+    /// A stored payload is not the shape this version writes (e.g. written by another tool).
+    #[error("{store}: point {point} has an unreadable payload: {reason}")]
+    Payload {
+        store: String,
+        point: String,
+        reason: String,
+    },
     /// A data file (BEIR corpus, queries, qrels) has a malformed line.
     #[error("{path}:{line}: {reason}")]
     Parse {
@@ -110,6 +167,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the operation may succeed if the caller tries again later (a server that
+    /// timed out, a store another process holds).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::ServerTransient { .. } | Error::Locked { .. })
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

@@ -5,6 +5,7 @@
 //!   sentence-transformers'), on its own AVX-512 kernels.
 //! - [`catalog`] and [`manifest`]: what an index holds and the settings it was made with.
 //! - [`lexical`]: the BM25 index on tantivy; [`eval`]: retrieval metrics on BEIR data.
+//! - [`vector`]: the vector stores, embedded (qdrant-edge) and Qdrant server.
 //! - [`filter`]: metadata filters and hits shared by every retrieval backend.
 
 pub mod catalog;
@@ -14,9 +15,11 @@ pub mod eval;
 pub mod filter;
 pub mod lexical;
 pub mod manifest;
+pub mod vector;
 
 pub use catalog::{Catalog, DocEntry, DocState};
 pub use error::{Error, Result};
 pub use filter::{Filter, Hit};
 pub use lexical::{AnalyzerConfig, Bm25Index, LexicalConfig, LexicalIndex, Snippet};
 pub use manifest::{Manifest, SCHEMA_VERSION};
+pub use vector::{VectorSpec, VectorStore, VectorStoreConfig, open_store};

@@ -1,0 +1,459 @@
+//! The server vector store: a collection on a Qdrant server or cluster, over gRPC.
+//!
+//! The client is async; this store owns a small current-thread tokio runtime and blocks on
+//! it, so it must be called from ordinary threads (inside an async runtime, use
+//! `spawn_blocking`; calling it from an async task is reported as an error, not a panic).
+//! Writes use `wait=true`: once a call returns, the server has applied the write to its WAL,
+//! so [`VectorStore::flush`] has nothing left to do. Transient failures (unavailable,
+//! deadline exceeded, rate-limited, I/O) are retried with exponential backoff; all writes
+//! are idempotent (deterministic point ids, delete by filter), so a retry after a lost reply
+//! is safe.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use docket_ingest::Chunk;
+use qdrant_client::qdrant::{
+    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
+    DeletePointsBuilder, Distance as QDistance, FacetCountsBuilder, FieldType, Filter as QFilter,
+    GetPointsBuilder, PayloadIncludeSelector, PointId, PointStruct, Query, QueryPointsBuilder,
+    UpsertPointsBuilder, VectorParamsBuilder, facet_value, vectors_config,
+};
+use qdrant_client::{Payload, Qdrant, QdrantError};
+use tokio::runtime::Runtime;
+
+use crate::error::{Error, Result};
+use crate::filter::{Filter, Hit};
+
+use super::config::VectorStoreConfig;
+use super::payload::{
+    CHUNK_ID, DOC_ID, FORMAT, INDEXED_FIELDS, METADATA_KV, SOURCE, chunk_from_payload,
+    chunk_payload, point_id,
+};
+use super::plan::FilterPlan;
+use super::{Distance, Point, VectorSpec, VectorStore, check_vector};
+
+/// Points per upsert request: keeps a request around a megabyte with 384-d vectors and
+/// chunk text, well under gRPC message limits.
+const UPSERT_BATCH: usize = 256;
+
+/// Longest wait between two retries.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Chunk embeddings in a collection of a Qdrant server or cluster.
+pub struct ServerStore {
+    client: Qdrant,
+    runtime: Runtime,
+    url: String,
+    collection: String,
+    spec: VectorSpec,
+    max_retries: u32,
+    initial_backoff: Duration,
+}
+
+impl std::fmt::Debug for ServerStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerStore")
+            .field("url", &self.url)
+            .field("collection", &self.collection)
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a failed request may succeed later, and how long the server asked us to wait.
+enum Failure {
+    Transient(Option<Duration>),
+    Permanent,
+}
+
+fn classify(e: &QdrantError) -> Failure {
+    use tonic::Code;
+    match e {
+        QdrantError::ResponseError { status } => match status.code() {
+            Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::Aborted
+            | Code::ResourceExhausted
+            | Code::Cancelled => Failure::Transient(None),
+            // The client reports a refused or dropped connection as "internal" or "unknown".
+            Code::Internal if status.message().starts_with("Failed to connect") => {
+                Failure::Transient(None)
+            }
+            Code::Unknown if status.message().contains("transport error") => {
+                Failure::Transient(None)
+            }
+            _ => Failure::Permanent,
+        },
+        QdrantError::ResourceExhaustedError {
+            retry_after_seconds,
+            ..
+        } => Failure::Transient(Some(Duration::from_secs(*retry_after_seconds))),
+        QdrantError::Io(_) => Failure::Transient(None),
+        _ => Failure::Permanent,
+    }
+}
+
+impl ServerStore {
+    /// Connect to the server at `url` and make sure the collection exists for `spec`: create
+    /// it (with the configured shards and replicas) if missing, else check that its vectors
+    /// have the same dimension and distance. Also creates the payload indexes filters need.
+    /// The API key, if any, is read from the environment variable `config.api_key_env`.
+    pub fn connect(url: &str, config: &VectorStoreConfig, spec: VectorSpec) -> Result<Self> {
+        config.validate()?;
+        let collection = config.collection.clone();
+        let api_key = std::env::var(&config.api_key_env)
+            .ok()
+            .filter(|k| !k.is_empty());
+        let client = Qdrant::from_url(url)
+            .api_key(api_key)
+            .timeout(Duration::from_secs(config.timeout_secs))
+            .connect_timeout(Duration::from_secs(config.timeout_secs))
+            // The compatibility check prints to stdout; the first request below tells
+            // whether the server answers.
+            .skip_compatibility_check()
+            .build()
+            .map_err(|e| Error::Server {
+                collection: collection.clone(),
+                operation: "connect",
+                reason: e.to_string(),
+            })?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Server {
+                collection: collection.clone(),
+                operation: "start client runtime",
+                reason: e.to_string(),
+            })?;
+        let store = ServerStore {
+            client,
+            runtime,
+            url: url.to_owned(),
+            collection,
+            spec,
+            max_retries: config.max_retries,
+            initial_backoff: Duration::from_millis(config.initial_backoff_ms),
+        };
+        store.ensure_collection(config)?;
+        Ok(store)
+    }
+
+    pub fn collection(&self) -> &str {
+        &self.collection
+    }
+
+    /// Run one request to completion, retrying transient failures with exponential backoff.
+    fn call<T, F, Fut>(&self, operation: &'static str, mut request: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = std::result::Result<T, QdrantError>>,
+    {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::Server {
+                collection: self.collection.clone(),
+                operation,
+                reason: "called from inside an async runtime; call it from a blocking thread"
+                    .into(),
+            });
+        }
+        self.runtime.block_on(async {
+            let mut backoff = self.initial_backoff;
+            let mut attempt = 1;
+            loop {
+                let err = match request().await {
+                    Ok(v) => return Ok(v),
+                    Err(e) => e,
+                };
+                match classify(&err) {
+                    Failure::Transient(asked) if attempt <= self.max_retries => {
+                        let wait = asked.unwrap_or(backoff).max(backoff).min(MAX_BACKOFF);
+                        tokio::time::sleep(wait).await;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        attempt += 1;
+                    }
+                    Failure::Transient(_) => {
+                        return Err(Error::ServerTransient {
+                            collection: self.collection.clone(),
+                            operation,
+                            attempts: attempt,
+                            reason: err.to_string(),
+                        });
+                    }
+                    Failure::Permanent => {
+                        return Err(Error::Server {
+                            collection: self.collection.clone(),
+                            operation,
+                            reason: err.to_string(),
+                        });
+                    }
+                }
+            }
+        })
+    }
+
+    fn ensure_collection(&self, config: &VectorStoreConfig) -> Result<()> {
+        let name = &self.collection;
+        let exists = self.call("check collection", || self.client.collection_exists(name))?;
+        if !exists {
+            let created = self.call("create collection", || {
+                self.client.create_collection(
+                    CreateCollectionBuilder::new(name)
+                        .vectors_config(VectorParamsBuilder::new(
+                            self.spec.dimension as u64,
+                            server_distance(self.spec.distance),
+                        ))
+                        .shard_number(config.shard_number)
+                        .replication_factor(config.replication_factor),
+                )
+            });
+            // Another process may have created it in between; the check below decides.
+            if let Err(e) = created
+                && !self.call("check collection", || self.client.collection_exists(name))?
+            {
+                return Err(e);
+            }
+        }
+        self.check_spec()?;
+        for field in INDEXED_FIELDS {
+            // Creating an index that exists is accepted by the server.
+            self.call("create payload index", || {
+                self.client.create_field_index(
+                    CreateFieldIndexCollectionBuilder::new(name, field, FieldType::Keyword)
+                        .wait(true),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    fn check_spec(&self) -> Result<()> {
+        let info = self.call("read collection", || {
+            self.client.collection_info(&self.collection)
+        })?;
+        let params = info
+            .result
+            .and_then(|i| i.config)
+            .and_then(|c| c.params)
+            .and_then(|p| p.vectors_config)
+            .and_then(|v| v.config);
+        let Some(vectors_config::Config::Params(params)) = params else {
+            return Err(Error::Server {
+                collection: self.collection.clone(),
+                operation: "read collection",
+                reason: "the collection has no single unnamed vector (not created by docket?)"
+                    .into(),
+            });
+        };
+        let store = format!("{} collection {}", self.url, self.collection);
+        if params.size != self.spec.dimension as u64 {
+            return Err(Error::DimensionMismatch {
+                store,
+                expected: usize::try_from(params.size).unwrap_or(usize::MAX),
+                found: self.spec.dimension,
+            });
+        }
+        let wanted = server_distance(self.spec.distance);
+        if params.distance != wanted as i32 {
+            return Err(Error::DistanceMismatch {
+                store,
+                existing: QDistance::try_from(params.distance)
+                    .map(|d| d.as_str_name().to_lowercase())
+                    .unwrap_or_else(|_| params.distance.to_string()),
+                requested: self.spec.distance.name().to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    fn store_name(&self) -> String {
+        format!("{} collection {}", self.url, self.collection)
+    }
+
+    /// Conditions for everything but the source glob.
+    fn base_conditions(plan: &FilterPlan) -> Vec<Condition> {
+        let mut must = Vec::new();
+        if !plan.doc_ids.is_empty() {
+            must.push(Condition::matches(DOC_ID, plan.doc_ids.clone()));
+        }
+        if !plan.formats.is_empty() {
+            must.push(Condition::matches(FORMAT, plan.formats.clone()));
+        }
+        for kv in &plan.metadata_kv {
+            must.push(Condition::matches(METADATA_KV, kv.clone()));
+        }
+        must
+    }
+
+    fn distinct_sources(&self, must: &[Condition]) -> Result<Vec<String>> {
+        let total = self.count()?;
+        let response = self.call("list sources", || {
+            let mut request = FacetCountsBuilder::new(&self.collection, SOURCE)
+                .limit(total.max(1) as u64)
+                .exact(true);
+            if !must.is_empty() {
+                request = request.filter(QFilter::must(must.to_vec()));
+            }
+            self.client.facet(request)
+        })?;
+        Ok(response
+            .hits
+            .into_iter()
+            .filter_map(|hit| match hit.value?.variant? {
+                facet_value::Variant::StringValue(s) => Some(s),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+impl VectorStore for ServerStore {
+    fn spec(&self) -> VectorSpec {
+        self.spec
+    }
+
+    fn upsert(&self, points: &[Point<'_>]) -> Result<()> {
+        let name = self.store_name();
+        let mut all = Vec::with_capacity(points.len());
+        for p in points {
+            check_vector(&name, self.spec, &p.chunk.id, p.vector)?;
+            all.push(PointStruct::new(
+                point_id(&p.chunk.id).to_string(),
+                p.vector.to_vec(),
+                Payload::from(chunk_payload(p.chunk)?),
+            ));
+        }
+        for batch in all.chunks(UPSERT_BATCH) {
+            self.call("upsert", || {
+                self.client.upsert_points(
+                    UpsertPointsBuilder::new(&self.collection, batch.to_vec()).wait(true),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    fn delete_document(&self, doc_id: &str) -> Result<()> {
+        self.call("delete document", || {
+            self.client.delete_points(
+                DeletePointsBuilder::new(&self.collection)
+                    .points(QFilter::must([Condition::matches(
+                        DOC_ID,
+                        doc_id.to_owned(),
+                    )]))
+                    .wait(true),
+            )
+        })?;
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<()> {
+        // Every write already waited for the server to apply it.
+        Ok(())
+    }
+
+    fn search(&self, vector: &[f32], k: usize, filter: &Filter) -> Result<Vec<Hit>> {
+        check_vector(&self.store_name(), self.spec, "<query>", vector)?;
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let plan = FilterPlan::new(filter)?;
+        let mut must = Self::base_conditions(&plan);
+        if plan.needs_sources() {
+            let sources = plan.select_sources(self.distinct_sources(&must)?);
+            if sources.is_empty() {
+                return Ok(Vec::new());
+            }
+            must.push(Condition::matches(SOURCE, sources));
+        }
+        let response = self.call("search", || {
+            let mut request = QueryPointsBuilder::new(&self.collection)
+                .query(Query::new_nearest(vector.to_vec()))
+                .limit(k as u64)
+                .with_payload(PayloadIncludeSelector::new(vec![
+                    CHUNK_ID.to_owned(),
+                    DOC_ID.to_owned(),
+                ]));
+            if !must.is_empty() {
+                request = request.filter(QFilter::must(must.clone()));
+            }
+            self.client.query(request)
+        })?;
+        response
+            .result
+            .into_iter()
+            .map(|p| {
+                let field = |key: &str| {
+                    p.payload
+                        .get(key)
+                        .and_then(|v| v.as_str())
+                        .map(|s| s.to_owned())
+                };
+                match (field(CHUNK_ID), field(DOC_ID)) {
+                    (Some(chunk_id), Some(doc_id)) => Ok(Hit {
+                        chunk_id,
+                        doc_id,
+                        score: p.score,
+                    }),
+                    _ => Err(Error::Payload {
+                        store: self.store_name(),
+                        point: format!("{:?}", p.id),
+                        reason: "no chunk id or document id".into(),
+                    }),
+                }
+            })
+            .collect()
+    }
+
+    fn count(&self) -> Result<usize> {
+        let response = self.call("count", || {
+            self.client
+                .count(CountPointsBuilder::new(&self.collection).exact(true))
+        })?;
+        let count = response.result.map(|r| r.count).unwrap_or(0);
+        Ok(usize::try_from(count).unwrap_or(usize::MAX))
+    }
+
+    fn chunks(&self, chunk_ids: &[&str]) -> Result<Vec<Chunk>> {
+        if chunk_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<PointId> = chunk_ids
+            .iter()
+            .map(|id| PointId::from(point_id(id).to_string()))
+            .collect();
+        let response = self.call("retrieve", || {
+            self.client
+                .get_points(GetPointsBuilder::new(&self.collection, ids.clone()).with_payload(true))
+        })?;
+        let name = self.store_name();
+        let mut by_id: HashMap<String, Chunk> = HashMap::new();
+        for p in response.result {
+            let map = p
+                .payload
+                .into_iter()
+                .map(|(k, v)| (k, v.into_json()))
+                .collect();
+            let chunk = chunk_from_payload(&name, map)?;
+            by_id.insert(chunk.id.clone(), chunk);
+        }
+        // The server answers in its own order; give the caller theirs.
+        Ok(chunk_ids
+            .iter()
+            .filter_map(|id| by_id.remove(*id))
+            .collect())
+    }
+
+    fn optimize(&self) -> Result<bool> {
+        // The server's optimisers run in the background.
+        Ok(false)
+    }
+}
+
+fn server_distance(d: Distance) -> QDistance {
+    match d {
+        Distance::Cosine => QDistance::Cosine,
+        Distance::Dot => QDistance::Dot,
+    }
+}
