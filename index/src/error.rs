@@ -100,9 +100,6 @@ pub enum Error {
     /// A setting is out of range.
     #[error("invalid setting {name}: {reason}")]
     Setting { name: &'static str, reason: String },
-    /// A filter given by the user cannot be applied (e.g. a malformed source glob).
-    #[error("invalid filter: {reason}")]
-    InvalidFilter { reason: String },
     /// A vector's length is not the store's dimension, or a store was opened with another
     /// dimension than the one it was created with (re-embedding with another model needs a
     /// new index).

@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use globset::{GlobBuilder, GlobMatcher};
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
 
 /// Conditions a chunk must meet to be returned; all given conditions must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,4 +38,42 @@ pub struct Hit {
     pub doc_id: String,
     /// Higher is better; comparable only within one backend's ranking.
     pub score: f32,
+}
+
+/// A compiled `--filter` source glob, with the conventions of `.gitignore`: `*` and `?`
+/// stay within one path segment and `**` crosses them; a pattern without `/` matches the
+/// file name at any depth (`*.pdf` is every PDF), one with `/` the whole relative path
+/// (`policies/**`). Every backend matches sources with it, so a filter means the same in
+/// every search mode.
+#[derive(Debug, Clone)]
+pub struct SourceMatcher {
+    matcher: GlobMatcher,
+    file_name_only: bool,
+}
+
+impl SourceMatcher {
+    pub fn new(glob: &str) -> Result<SourceMatcher> {
+        let matcher = GlobBuilder::new(glob)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .map_err(|source| Error::Glob {
+                glob: glob.to_owned(),
+                source,
+            })?
+            .compile_matcher();
+        Ok(SourceMatcher {
+            matcher,
+            file_name_only: !glob.contains('/'),
+        })
+    }
+
+    pub fn is_match(&self, source: &str) -> bool {
+        if self.file_name_only {
+            let name = source.rsplit('/').next().unwrap_or(source);
+            self.matcher.is_match(name)
+        } else {
+            self.matcher.is_match(source)
+        }
+    }
 }

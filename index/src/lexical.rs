@@ -24,7 +24,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use docket_ingest::{Chunk, Format};
-use globset::{GlobBuilder, GlobMatcher};
 use serde::{Deserialize, Serialize};
 use tantivy::collector::TopDocs;
 use tantivy::directory::error::LockError;
@@ -45,7 +44,7 @@ use tantivy::{
 };
 
 use crate::error::{Error, Result};
-use crate::filter::{Filter, Hit};
+use crate::filter::{Filter, Hit, SourceMatcher};
 
 /// Conventional name of the BM25 directory inside an index directory.
 pub const DIR_NAME: &str = "bm25";
@@ -944,43 +943,6 @@ fn metadata_term(field: Field, key: &str, value: &str) -> Term {
     let mut term = Term::from_field_json_path(field, &escaped, false);
     term.append_type_and_str(value);
     term
-}
-
-/// A compiled `--filter` source glob, with the conventions of `.gitignore`: `*` and `?`
-/// stay within one path segment and `**` crosses them; a pattern without `/` matches the
-/// file name at any depth (`*.pdf` is every PDF), one with `/` the whole path
-/// (`policies/**`). The vector stores follow the same rules.
-#[derive(Debug, Clone)]
-struct SourceMatcher {
-    matcher: GlobMatcher,
-    file_name_only: bool,
-}
-
-impl SourceMatcher {
-    fn new(glob: &str) -> Result<SourceMatcher> {
-        let matcher = GlobBuilder::new(glob)
-            .literal_separator(true)
-            .backslash_escape(true)
-            .build()
-            .map_err(|source| Error::Glob {
-                glob: glob.to_owned(),
-                source,
-            })?
-            .compile_matcher();
-        Ok(SourceMatcher {
-            matcher,
-            file_name_only: !glob.contains('/'),
-        })
-    }
-
-    fn is_match(&self, source: &str) -> bool {
-        if self.file_name_only {
-            let name = source.rsplit('/').next().unwrap_or(source);
-            self.matcher.is_match(name)
-        } else {
-            self.matcher.is_match(source)
-        }
-    }
 }
 
 fn describe(a: &AnalyzerConfig) -> String {

@@ -144,7 +144,7 @@ fn filters_match_an_exact_scan() {
     let bad = filter_glob("a[");
     assert!(matches!(
         store.search(&vectors[0], 5, &bad),
-        Err(Error::InvalidFilter { .. })
+        Err(Error::Glob { .. })
     ));
 }
 

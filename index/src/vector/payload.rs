@@ -6,11 +6,11 @@
 //! other characters a payload path would have to escape.
 
 use docket_ingest::Chunk;
-use globset::{GlobBuilder, GlobMatcher};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
+pub use crate::filter::SourceMatcher;
 
 /// Keyword fields every backend indexes, because filters and deletes select on them.
 pub(crate) const INDEXED_FIELDS: [&str; 4] = [DOC_ID, SOURCE, FORMAT, METADATA_KV];
@@ -74,41 +74,9 @@ pub(crate) fn chunk_from_payload(store: &str, mut map: Map<String, Value>) -> Re
     })
 }
 
-/// Compile a `--filter` source glob. Like `.gitignore` patterns: `*` and `?` stay within one
-/// path segment and `**` crosses them; a pattern without `/` matches the file name at any
-/// depth (`*.pdf` is every PDF), one with `/` matches the whole relative path
-/// (`policies/**`).
+/// Compile a `--filter` source glob (see [`SourceMatcher`]).
 pub fn source_glob_matcher(glob: &str) -> Result<SourceMatcher> {
-    let matcher = GlobBuilder::new(glob)
-        .literal_separator(true)
-        .backslash_escape(true)
-        .build()
-        .map_err(|e| Error::InvalidFilter {
-            reason: format!("source glob {glob:?}: {e}"),
-        })?
-        .compile_matcher();
-    Ok(SourceMatcher {
-        matcher,
-        file_name_only: !glob.contains('/'),
-    })
-}
-
-/// A compiled source glob; see [`source_glob_matcher`].
-#[derive(Debug, Clone)]
-pub struct SourceMatcher {
-    matcher: GlobMatcher,
-    file_name_only: bool,
-}
-
-impl SourceMatcher {
-    pub fn is_match(&self, source: &str) -> bool {
-        if self.file_name_only {
-            let name = source.rsplit('/').next().unwrap_or(source);
-            self.matcher.is_match(name)
-        } else {
-            self.matcher.is_match(source)
-        }
-    }
+    SourceMatcher::new(glob)
 }
 
 #[cfg(test)]
@@ -146,7 +114,7 @@ mod tests {
         assert!(!one.is_match("policies/hr/a.md"));
         assert!(matches!(
             source_glob_matcher("a[").map(|_| ()),
-            Err(Error::InvalidFilter { .. })
+            Err(Error::Glob { .. })
         ));
     }
 }
