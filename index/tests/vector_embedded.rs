@@ -10,7 +10,6 @@ use docket_index::Error;
 use docket_index::filter::Filter;
 use docket_index::vector::{
     EmbeddedStore, Point, VectorSpec, VectorStore, VectorStoreConfig, open_store,
-    source_glob_matcher,
 };
 use docket_ingest::Chunk;
 
@@ -112,23 +111,7 @@ fn filters_match_an_exact_scan() {
     ];
     let mut rng = Rng::new(5);
     for filter in &filters {
-        let glob = filter
-            .source_glob
-            .as_deref()
-            .map(|g| source_glob_matcher(g).expect("glob"));
-        let keep = |c: &Chunk| {
-            glob.as_ref().is_none_or(|m| m.is_match(&c.source))
-                && (filter.formats.is_empty()
-                    || filter
-                        .formats
-                        .iter()
-                        .any(|f| f.eq_ignore_ascii_case(c.format.name())))
-                && filter
-                    .metadata
-                    .iter()
-                    .all(|(k, v)| c.metadata.get(k) == Some(v))
-                && (filter.doc_ids.is_empty() || filter.doc_ids.contains(&c.doc_id))
-        };
+        let keep = |c: &Chunk| filter_keeps(filter, c);
         let expected_any = chunks.iter().any(keep);
         for _ in 0..3 {
             let q = rng.unit_vector(DIM);

@@ -10,9 +10,7 @@ use std::io::Write as _;
 use common::*;
 use docket_index::Error;
 use docket_index::filter::Filter;
-use docket_index::vector::{
-    Point, ServerStore, VectorSpec, VectorStore, VectorStoreConfig, source_glob_matcher,
-};
+use docket_index::vector::{Point, ServerStore, VectorSpec, VectorStore, VectorStoreConfig};
 use docket_ingest::Chunk;
 
 const DIM: usize = 16;
@@ -101,20 +99,7 @@ fn server_search_filters_delete_and_reupsert() {
         },
     ];
     for filter in &filters {
-        let glob = filter
-            .source_glob
-            .as_deref()
-            .map(|g| source_glob_matcher(g).expect("glob"));
-        let keep = |c: &Chunk| {
-            glob.as_ref().is_none_or(|m| m.is_match(&c.source))
-                && (filter.formats.is_empty()
-                    || filter.formats.iter().any(|f| f == c.format.name()))
-                && filter
-                    .metadata
-                    .iter()
-                    .all(|(k, v)| c.metadata.get(k) == Some(v))
-                && (filter.doc_ids.is_empty() || filter.doc_ids.contains(&c.doc_id))
-        };
+        let keep = |c: &Chunk| filter_keeps(filter, c);
         let q = rng.unit_vector(DIM);
         let hits = store.search(&q, 10, filter).expect("search");
         assert_eq!(

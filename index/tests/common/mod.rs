@@ -149,3 +149,23 @@ pub fn filter_glob(glob: &str) -> Filter {
         ..Filter::default()
     }
 }
+
+/// Whether `filter` keeps chunk `c`: the reference semantics of [`Filter`], which every
+/// store's filtered search must reproduce exactly.
+pub fn filter_keeps(filter: &Filter, c: &Chunk) -> bool {
+    let glob = filter
+        .source_glob
+        .as_deref()
+        .map(|g| docket_index::filter::SourceMatcher::new(g).expect("glob"));
+    glob.as_ref().is_none_or(|m| m.is_match(&c.source))
+        && (filter.formats.is_empty()
+            || filter
+                .formats
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(c.format.name())))
+        && filter
+            .metadata
+            .iter()
+            .all(|(k, v)| c.metadata.get(k) == Some(v))
+        && (filter.doc_ids.is_empty() || filter.doc_ids.contains(&c.doc_id))
+}
