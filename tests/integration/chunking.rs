@@ -6,19 +6,17 @@ use docket_ingest::{HfTokenizer, TokenCounter};
 
 use crate::util::docket;
 
-/// Where `docket models fetch` puts the default embedder (same rules as the binary).
+/// Where `docket models fetch` puts the default embedder, as the binary itself reports
+/// it (`docket models list`), so the test follows the binary's rules.
 fn default_embedder_dir() -> PathBuf {
-    let home = std::env::var_os("DOCKET_HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME")
-                .filter(|h| !h.is_empty())
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"))
-                .join("docket")
-        });
-    home.join("models").join("all-minilm-l6-v2")
+    let run = docket(["models", "list"]);
+    run.expect_code(0);
+    let home = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("home: "))
+        .unwrap_or_else(|| panic!("no home line\n{}", run.describe()));
+    PathBuf::from(home).join("models").join("all-minilm-l6-v2")
 }
 
 #[test]
