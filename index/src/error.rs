@@ -56,6 +56,13 @@ pub enum Error {
         found: u32,
         supported: u32,
     },
+    /// A directory given as an index holds no manifest: it is not a docket index.
+    #[error("{}: not a docket index (no manifest.json); create it with `docket index`", path.display())]
+    NotAnIndex { path: PathBuf },
+    /// The index holds vectors, so writing to it or a dense search needs the embedding
+    /// model it was made with.
+    #[error("{}: the index holds vectors; this needs its embedding model (see --embed-model)", path.display())]
+    EmbedderRequired { path: PathBuf },
     /// The catalog database failed.
     #[error("{path}: catalog: {reason}")]
     Catalog { path: PathBuf, reason: String },

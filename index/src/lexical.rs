@@ -949,6 +949,15 @@ fn describe(a: &AnalyzerConfig) -> String {
     serde_json::to_string(a).unwrap_or_else(|_| format!("{a:?}"))
 }
 
+/// The analyzer settings an existing BM25 index in `dir` was built with (the default for
+/// a directory that holds no index yet), so that it can be reopened as it was made.
+pub fn read_analyzer(dir: &Path) -> Result<AnalyzerConfig> {
+    if !dir.join("meta.json").exists() {
+        return Ok(AnalyzerConfig::default());
+    }
+    Ok(read_settings(&dir.join(SETTINGS_FILE))?.analyzer)
+}
+
 fn read_settings(path: &Path) -> Result<Settings> {
     let bytes = fs::read(path).map_err(|source| Error::Io {
         path: path.to_owned(),

@@ -12,6 +12,8 @@ use docket_ingest::ChunkingConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::fusion::FusionConfig;
+use crate::vector::VectorStoreConfig;
 
 /// Version of the on-disk layout of an index directory.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -20,7 +22,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const MANIFEST_FILE: &str = "manifest.json";
 
 /// The settings an index's contents depend on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub schema_version: u32,
@@ -31,6 +33,14 @@ pub struct Manifest {
     /// Tokenizer chunk sizes are counted with.
     pub tokenizer: String,
     pub chunking: ChunkingConfig,
+    /// Where the vectors live: the embedded store, or a Qdrant server and collection.
+    /// Later runs use it without being told again. The API key is never stored.
+    #[serde(default)]
+    pub vectors: VectorStoreConfig,
+    /// Fusion settings tuned for this index by `docket eval retrieval --tune`; `None`
+    /// means the default.
+    #[serde(default)]
+    pub fusion: Option<FusionConfig>,
 }
 
 impl Manifest {
@@ -113,6 +123,21 @@ impl Manifest {
                 wanted.tokenizer.clone(),
             ));
         }
+        let backend = |v: &VectorStoreConfig| match &v.qdrant_url {
+            Some(url) => format!("Qdrant at {url}, collection {}", v.collection),
+            None => "the embedded vector store".to_owned(),
+        };
+        if self.dimension.is_some()
+            && (self.vectors.qdrant_url != wanted.vectors.qdrant_url
+                || (self.vectors.qdrant_url.is_some()
+                    && self.vectors.collection != wanted.vectors.collection))
+        {
+            return Err(mismatch(
+                "vectors in",
+                backend(&self.vectors),
+                backend(&wanted.vectors),
+            ));
+        }
         if self.chunking != wanted.chunking {
             let c = |c: &ChunkingConfig| {
                 format!(
@@ -137,6 +162,8 @@ mod tests {
             dimension: Some(384),
             tokenizer: "all-minilm-l6-v2".into(),
             chunking: ChunkingConfig::default(),
+            vectors: VectorStoreConfig::default(),
+            fusion: None,
         }
     }
 

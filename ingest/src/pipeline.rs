@@ -84,8 +84,14 @@ impl Ingestor {
 
     /// Load a single-document file.
     pub fn load(&self, file: &SourceFile) -> Result<Document> {
-        let fail = |reason| Error::document(&file.path, reason);
         let bytes = self.read(file)?;
+        self.load_bytes(file, bytes)
+    }
+
+    /// Load a single-document file from bytes already read with [`read`](Self::read)
+    /// (an incremental run hashes them first and parses only what changed).
+    pub fn load_bytes(&self, file: &SourceFile, bytes: Vec<u8>) -> Result<Document> {
+        let fail = |reason| Error::document(&file.path, reason);
         let format = detect(file, &bytes).ok_or_else(|| {
             fail(DocError::Unsupported(match file.path.extension() {
                 Some(ext) => format!("no loader for .{} files", ext.to_string_lossy()),

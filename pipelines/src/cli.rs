@@ -24,6 +24,16 @@ enum Command {
     Extract(ExtractArgs),
     /// Parse and chunk documents under the given paths and print the chunks.
     Ingest(IngestArgs),
+    /// Ingest documents and index them for search, incrementally: only new or changed
+    /// documents are embedded.
+    Index(IndexArgs),
+    /// Search an index.
+    Search(SearchArgs),
+    /// Show what an index holds: documents, chunks, model, store, size.
+    Status(StatusArgs),
+    /// Measure quality on labelled data.
+    #[command(subcommand)]
+    Eval(EvalCommand),
     /// Provision or list the default models.
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -48,6 +58,17 @@ pub struct IngestArgs {
     /// Print every chunk as a JSON line instead of a human summary.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    #[command(flatten)]
+    pub parse: ParseArgs,
+    #[command(flatten)]
+    pub chunking: ChunkArgs,
+}
+
+/// Flags that choose which files under the given folders are read.
+#[derive(Debug, Args)]
+pub struct WalkArgs {
     /// Only files whose path (relative to the folder given) matches one of these globs.
     #[arg(long, value_name = "GLOB")]
     pub include: Vec<String>,
@@ -60,8 +81,187 @@ pub struct IngestArgs {
     /// Do not honour .gitignore, .ignore and .docketignore files.
     #[arg(long)]
     pub no_ignore: bool,
+}
+
+impl WalkArgs {
+    pub fn options(&self) -> docket_ingest::WalkOptions {
+        docket_ingest::WalkOptions {
+            include: self.include.clone(),
+            exclude: self.exclude.clone(),
+            hidden: self.hidden,
+            no_ignore: self.no_ignore,
+        }
+    }
+}
+
+/// The index directory a command works on.
+#[derive(Debug, Args)]
+pub struct IndexDirArgs {
+    /// Index directory (created by `docket index`).
+    #[arg(
+        long = "index",
+        value_name = "DIR",
+        env = "DOCKET_INDEX",
+        default_value = ".docket/index"
+    )]
+    pub dir: PathBuf,
+}
+
+/// Where the vectors of a new index go.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// gRPC URL of a Qdrant server or cluster to keep the vectors in, instead of the
+    /// embedded store (recorded in the index; later commands need not repeat it).
+    #[arg(long, value_name = "URL", env = "DOCKET_QDRANT_URL")]
+    pub qdrant_url: Option<String>,
+    /// Qdrant collection holding the chunks.
+    #[arg(long, value_name = "NAME", default_value = "docket_chunks")]
+    pub qdrant_collection: String,
+    /// Shards of a new Qdrant collection.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub qdrant_shards: u32,
+    /// Replicas of each shard of a new Qdrant collection.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub qdrant_replicas: u32,
+    /// Environment variable holding the Qdrant API key.
+    #[arg(long, value_name = "VAR", default_value = "QDRANT_API_KEY")]
+    pub qdrant_api_key_env: String,
+}
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// Files and folders to index (folders recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub index: IndexDirArgs,
+    /// Delete from the index the documents whose files are no longer under the paths.
+    #[arg(long)]
+    pub prune: bool,
+    /// Print what would be added, updated, deleted and kept, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print a one-line JSON summary at the end (with --dry-run: one JSON line per
+    /// document).
+    #[arg(long)]
+    pub json: bool,
+    /// Commit both stores after every N chunks written: a killed run redoes at most the
+    /// chunks since the last commit.
+    #[arg(long, value_name = "N", default_value_t = docket_index::WriteConfig::default_commit_chunks())]
+    pub commit_every: usize,
+    /// Build a BM25-only index, without embeddings (no model needed; no dense or
+    /// hybrid search).
+    #[arg(long)]
+    pub no_embed: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub walk: WalkArgs,
     #[command(flatten)]
     pub parse: ParseArgs,
+    #[command(flatten)]
+    pub chunking: ChunkArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// What to look for, in your own words or keywords.
+    pub query: String,
+    #[command(flatten)]
+    pub index: IndexDirArgs,
+    /// Number of results.
+    #[arg(short, long, value_name = "N", default_value_t = 10)]
+    pub k: usize,
+    /// Retrieval mode: hybrid (fused dense and BM25), dense or bm25.
+    #[arg(long, value_enum, default_value_t = ModeArg::Hybrid)]
+    pub mode: ModeArg,
+    /// Keep only chunks matching KEY=VALUE: `source=GLOB` (path glob), `format=pdf`,
+    /// `doc=ID`, or any ingest metadata field (`priority=high`). Repeat to combine.
+    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
+    /// Print each hit as a JSON line.
+    #[arg(long)]
+    pub json: bool,
+    /// Longest snippet, in characters.
+    #[arg(long, value_name = "N", default_value_t = 240)]
+    pub snippet_chars: usize,
+    /// Fusion method for hybrid search (default: the index's tuned or default setting).
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub fusion: Option<FusionArg>,
+    /// Weight of BM25 in hybrid search, 0 to 1 (the dense leg gets the rest).
+    #[arg(long, value_name = "W")]
+    pub bm25_weight: Option<f32>,
+    /// Folder of the embedding model the index was made with (default: the default
+    /// model).
+    #[arg(long, value_name = "DIR", env = "DOCKET_EMBED_MODEL")]
+    pub embed_model: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    Hybrid,
+    Dense,
+    Bm25,
+}
+
+impl From<ModeArg> for docket_index::Mode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Hybrid => docket_index::Mode::Hybrid,
+            ModeArg::Dense => docket_index::Mode::Dense,
+            ModeArg::Bm25 => docket_index::Mode::Bm25,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FusionArg {
+    Convex,
+    Rrf,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub index: IndexDirArgs,
+    /// Print the status as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Retrieval quality on a BEIR-format data set (corpus.jsonl, queries.jsonl,
+    /// qrels.tsv): nDCG@10, Recall@100 and MRR@10 per mode.
+    Retrieval(EvalRetrievalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalRetrievalArgs {
+    /// Folder of the data set.
+    pub dir: PathBuf,
+    /// Modes to evaluate (default: dense, bm25 and hybrid).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub mode: Vec<ModeArg>,
+    /// Print one JSON line: {"dense": {"ndcg@10": ..}, "bm25": {..}, "hybrid": {..}}.
+    #[arg(long)]
+    pub json: bool,
+    /// Search the fusion weights that maximise nDCG@10 on this set; with --index, store
+    /// them in that index for its hybrid searches.
+    #[arg(long)]
+    pub tune: bool,
+    /// With --tune: the index to store the tuned fusion in.
+    #[arg(long, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+    /// The qrels split to read when there is no qrels.tsv (qrels/SPLIT.tsv).
+    #[arg(long, value_name = "SPLIT", default_value = "test")]
+    pub split: String,
+    /// Fusion method for the hybrid figures (default: the default fusion).
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub fusion: Option<FusionArg>,
+    /// Weight of BM25 for the hybrid figures.
+    #[arg(long, value_name = "W")]
+    pub bm25_weight: Option<f32>,
     #[command(flatten)]
     pub chunking: ChunkArgs,
 }
@@ -131,6 +331,10 @@ impl Cli {
         match self.command {
             Command::Extract(args) => crate::ingest_cmd::extract(args),
             Command::Ingest(args) => crate::ingest_cmd::ingest(args),
+            Command::Index(args) => crate::index_cmd::index(args),
+            Command::Search(args) => crate::search_cmd::search(args),
+            Command::Status(args) => crate::search_cmd::status(args),
+            Command::Eval(EvalCommand::Retrieval(args)) => crate::eval_cmd::retrieval(args),
             Command::Models(ModelsCommand::Fetch { force }) => {
                 for m in models::DEFAULTS {
                     if force || !m.is_present() {

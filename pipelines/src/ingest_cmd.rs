@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use docket_ingest::{
     ApproxTokenizer, Chunk, Chunker, ChunkingConfig, Document, Error, Format, HfTokenizer,
-    IngestOptions, Ingestor, SourceFile, TokenCounter, WalkOptions,
+    IngestOptions, Ingestor, SourceFile, TokenCounter,
 };
 use serde_json::json;
 
@@ -175,13 +175,7 @@ struct FileLine {
 }
 
 pub fn ingest(args: IngestArgs) -> Result<Outcome> {
-    let walk_options = WalkOptions {
-        include: args.include.clone(),
-        exclude: args.exclude.clone(),
-        hidden: args.hidden,
-        no_ignore: args.no_ignore,
-    };
-    let walk = docket_ingest::walk(&args.paths, &walk_options)?;
+    let walk = docket_ingest::walk(&args.paths, &args.walk.options())?;
     let chunker = args.chunking.chunker()?;
     let ingestor = Ingestor::new(args.parse.ingest_options());
     let started = std::time::Instant::now();

@@ -6,9 +6,12 @@
 //! documents failed, the rest were processed); 64 usage error (bad flags or settings).
 
 mod cli;
+mod eval_cmd;
+mod index_cmd;
 mod ingest_cmd;
 mod models;
 mod par;
+mod search_cmd;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -63,6 +66,15 @@ fn main() -> ExitCode {
                 || matches!(
                     e.downcast_ref::<docket_ingest::Error>(),
                     Some(docket_ingest::Error::Config { .. })
+                )
+                || matches!(
+                    e.downcast_ref::<docket_index::Error>(),
+                    Some(
+                        docket_index::Error::ManifestMismatch { .. }
+                            | docket_index::Error::NotAnIndex { .. }
+                            | docket_index::Error::Setting { .. }
+                            | docket_index::Error::Glob { .. }
+                    )
                 );
             ExitCode::from(if usage { EXIT_USAGE } else { EXIT_FATAL })
         }

@@ -9,8 +9,10 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use docket_index::embed::{BertEmbedder, Embedder};
 
 /// A model docket can provision by itself.
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +57,29 @@ pub fn docket_home() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(std::env::temp_dir);
     cache.join("docket")
+}
+
+/// The embedding model in `explicit`, else the default one (fetched on first use).
+pub fn load_embedder(explicit: Option<&Path>) -> Result<Arc<dyn Embedder>> {
+    let dir = match explicit {
+        Some(dir) => dir.to_path_buf(),
+        None => EMBEDDER.ensure()?,
+    };
+    let embedder = BertEmbedder::load(&dir)
+        .with_context(|| format!("cannot load the embedding model in {}", dir.display()))?;
+    Ok(Arc::new(embedder))
+}
+
+/// The embedder that embeds queries for an index made with model `model_id`: the one
+/// in `explicit`, else the default model if that is the index's.
+pub fn query_embedder(model_id: &str, explicit: Option<&Path>) -> Result<Arc<dyn Embedder>> {
+    match explicit {
+        Some(dir) => load_embedder(Some(dir)),
+        None if model_id == EMBEDDER.name => load_embedder(None),
+        None => bail!(
+            "the index was made with the embedding model {model_id}; pass its folder with --embed-model"
+        ),
+    }
 }
 
 impl DefaultModel {

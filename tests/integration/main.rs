@@ -4,6 +4,7 @@
 //! runs whatever the state of the CLI. The other modules drive `docket` itself.
 
 mod chunking;
+mod index_search;
 mod pdf_fixtures;
 mod pdfgen;
 mod pdfgen_sanity;

@@ -1,0 +1,707 @@
+//! An index directory: the manifest, the catalog, the BM25 index and the vector store,
+//! kept in step. This is the one type the commands use to write and to search.
+//!
+//! ```text
+//! <dir>/manifest.json   settings the contents depend on (model, chunking, backend, fusion)
+//! <dir>/catalog.redb    one entry per document: content hash, state, chunk count
+//! <dir>/bm25/           tantivy index of chunk text, metadata and stored chunks
+//! <dir>/vectors/        embedded Qdrant shard (absent when vectors live on a server)
+//! ```
+//!
+//! Writing is crash-safe by ordering, not by a distributed transaction. For each batch:
+//! embed, then mark the batch's documents `Pending` in the catalog (durably), then
+//! replace their chunks in both stores, and at a commit point commit BM25, flush the
+//! vectors and only then mark the documents `Indexed`. A process killed at any moment
+//! leaves each document either as it was (the catalog still says `Indexed` with the old
+//! hash, or has no entry) or `Pending`; [`Index::plan`] redoes both, and since chunk ids
+//! are stable and documents are replaced by id, the redo neither duplicates nor loses
+//! chunks.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use docket_ingest::{Chunk, ChunkingConfig, Document, Format};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Catalog, DocEntry, DocState, unix_now};
+use crate::embed::Embedder;
+use crate::error::{Error, Result};
+use crate::filter::{Filter, Hit};
+use crate::fusion::{FusedHit, FusionConfig, LegHit, fuse, single_leg};
+use crate::lexical::{Bm25Index, LexicalConfig, LexicalIndex, Snippet};
+use crate::manifest::{Manifest, SCHEMA_VERSION};
+use crate::vector::{EmbeddedStore, Point, VectorSpec, VectorStore, VectorStoreConfig, open_store};
+
+/// File name of the catalog inside an index directory.
+pub const CATALOG_FILE: &str = "catalog.redb";
+/// Folder of the BM25 index inside an index directory.
+pub const LEXICAL_DIR: &str = "bm25";
+
+/// The settings an index is created with (and checked against when reopened).
+#[derive(Debug, Clone, Default)]
+pub struct IndexSettings {
+    /// Name of the tokenizer chunk sizes were counted with.
+    pub tokenizer: String,
+    pub chunking: ChunkingConfig,
+    /// Where the vectors go. `None` keeps what the index was made with (the embedded
+    /// store for a new index).
+    pub vectors: Option<VectorStoreConfig>,
+    pub lexical: LexicalConfig,
+    pub write: WriteConfig,
+}
+
+/// How often a writing run embeds and commits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WriteConfig {
+    /// Chunks gathered before they are embedded and written in one go: large enough to
+    /// keep the embedder's batches full, small enough to bound memory.
+    #[serde(default = "WriteConfig::default_batch_chunks")]
+    pub batch_chunks: usize,
+    /// Chunks written between commits. A commit makes everything before it survive a
+    /// crash; more frequent commits cost a little speed and lose less work.
+    #[serde(default = "WriteConfig::default_commit_chunks")]
+    pub commit_chunks: usize,
+    /// Longest time between commits, in seconds, for slow (large-model) runs.
+    #[serde(default = "WriteConfig::default_commit_secs")]
+    pub commit_secs: u64,
+}
+
+impl WriteConfig {
+    pub fn default_batch_chunks() -> usize {
+        256
+    }
+    pub fn default_commit_chunks() -> usize {
+        4096
+    }
+    pub fn default_commit_secs() -> u64 {
+        60
+    }
+}
+
+impl Default for WriteConfig {
+    fn default() -> Self {
+        WriteConfig {
+            batch_chunks: Self::default_batch_chunks(),
+            commit_chunks: Self::default_commit_chunks(),
+            commit_secs: Self::default_commit_secs(),
+        }
+    }
+}
+
+/// What a writing run must do with one document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Not in the index yet.
+    Add,
+    /// In the index with other content, or left half-written by an interrupted run.
+    Update,
+    /// In the index with this content.
+    Keep,
+}
+
+/// Counts of what a writing run did so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WriteStats {
+    pub added: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    /// Chunks embedded (0 for a BM25-only index).
+    pub chunks_embedded: usize,
+    /// Chunks written to the stores.
+    pub chunks_written: usize,
+    /// Documents committed (marked indexed).
+    pub committed: usize,
+}
+
+/// Search mode: which legs run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Both legs, fused.
+    Hybrid,
+    /// Nearest vectors only.
+    Dense,
+    /// BM25 only.
+    Bm25,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Hybrid => "hybrid",
+            Mode::Dense => "dense",
+            Mode::Bm25 => "bm25",
+        }
+    }
+}
+
+/// Why a search ran in another mode than asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fallback {
+    /// The index holds no vectors (it was built without an embedding model).
+    NoVectors,
+    /// The index has vectors but no embedding model was given to embed the query.
+    NoEmbedder,
+}
+
+/// One search hit: the chunk, its fused score and where each leg ranked it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchHit {
+    pub chunk: Chunk,
+    pub score: f32,
+    pub dense: Option<LegHit>,
+    pub bm25: Option<LegHit>,
+}
+
+/// The result of [`Index::search`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchResults {
+    /// The mode that actually ran.
+    pub mode: Mode,
+    /// Set when `mode` is not the one asked for.
+    pub fallback: Option<Fallback>,
+    pub hits: Vec<SearchHit>,
+}
+
+/// The two legs' rankings of one query, before fusion.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Legs {
+    pub dense: Vec<Hit>,
+    pub bm25: Vec<Hit>,
+}
+
+/// What `docket status` shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    pub path: PathBuf,
+    pub documents: usize,
+    /// Documents left `Pending` by an interrupted run (redone by the next one).
+    pub pending: usize,
+    /// Chunks according to the catalog.
+    pub chunks: u64,
+    /// Chunks in the BM25 index.
+    pub bm25_chunks: u64,
+    /// Points in the vector store (`None` without vectors).
+    pub vector_points: Option<usize>,
+    pub pages: u64,
+    pub embedder: Option<String>,
+    pub dimension: Option<usize>,
+    /// `embedded` or the server's URL and collection.
+    pub backend: String,
+    pub tokenizer: String,
+    pub chunking: ChunkingConfig,
+    pub fusion: FusionConfig,
+    pub documents_by_format: BTreeMap<String, usize>,
+    /// Bytes under the index directory.
+    pub bytes_on_disk: u64,
+    /// Unix seconds of the latest catalog change.
+    pub updated_at: Option<u64>,
+}
+
+/// A document and its chunks waiting to be embedded and written.
+struct Staged {
+    entry: DocEntry,
+    action: Action,
+    chunks: Vec<Chunk>,
+}
+
+/// An open index directory.
+pub struct Index {
+    dir: PathBuf,
+    manifest: Manifest,
+    catalog: Catalog,
+    lexical: Bm25Index,
+    vectors: Option<Box<dyn VectorStore>>,
+    embedder: Option<Arc<dyn Embedder>>,
+    write: WriteConfig,
+    staged: Vec<Staged>,
+    staged_chunks: usize,
+    /// Documents written since the last commit, to be marked indexed by it.
+    uncommitted: Vec<String>,
+    uncommitted_chunks: usize,
+    last_commit: Instant,
+    stats: WriteStats,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("dir", &self.dir)
+            .field("manifest", &self.manifest)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Index {
+    /// Open the index at `dir` for writing, creating it with `settings` if it does not
+    /// exist. An existing index must have been made with the same model, tokenizer,
+    /// chunking and vector backend ([`Error::ManifestMismatch`] otherwise). Without an
+    /// embedder the index is BM25-only.
+    pub fn create_or_open(
+        dir: &Path,
+        embedder: Option<Arc<dyn Embedder>>,
+        settings: &IndexSettings,
+    ) -> Result<Index> {
+        let wanted = Manifest {
+            schema_version: SCHEMA_VERSION,
+            embedder: embedder.as_ref().map(|e| e.model_id().to_owned()),
+            dimension: embedder.as_ref().map(|e| e.dim()),
+            tokenizer: settings.tokenizer.clone(),
+            chunking: settings.chunking.clone(),
+            vectors: settings.vectors.clone().unwrap_or_default(),
+            fusion: None,
+        };
+        let manifest = match Manifest::load(dir)? {
+            Some(found) => {
+                let wanted = Manifest {
+                    // Keep the recorded backend unless one was asked for explicitly.
+                    vectors: settings
+                        .vectors
+                        .clone()
+                        .unwrap_or_else(|| found.vectors.clone()),
+                    fusion: found.fusion.clone(),
+                    ..wanted
+                };
+                found.check(&wanted, dir)?;
+                found
+            }
+            None => {
+                wanted.vectors.validate()?;
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                wanted.save(dir)?;
+                wanted
+            }
+        };
+        Self::open_parts(
+            dir,
+            manifest,
+            embedder,
+            settings.lexical.clone(),
+            settings.write.clone(),
+        )
+    }
+
+    /// Open an existing index to search it or read its status. `embedder` embeds
+    /// queries; it must be the model the index was made with. Without it, searches fall
+    /// back to BM25.
+    pub fn open(dir: &Path, embedder: Option<Arc<dyn Embedder>>) -> Result<Index> {
+        let manifest = Manifest::load(dir)?.ok_or_else(|| Error::NotAnIndex {
+            path: dir.to_owned(),
+        })?;
+        if let Some(e) = &embedder {
+            let wanted = Manifest {
+                embedder: Some(e.model_id().to_owned()),
+                dimension: Some(e.dim()),
+                ..manifest.clone()
+            };
+            manifest.check(&wanted, dir)?;
+        }
+        let lexical = LexicalConfig {
+            analyzer: crate::lexical::read_analyzer(&dir.join(LEXICAL_DIR))?,
+            ..LexicalConfig::default()
+        };
+        Self::open_parts(dir, manifest, embedder, lexical, WriteConfig::default())
+    }
+
+    fn open_parts(
+        dir: &Path,
+        manifest: Manifest,
+        embedder: Option<Arc<dyn Embedder>>,
+        lexical: LexicalConfig,
+        write: WriteConfig,
+    ) -> Result<Index> {
+        let catalog = Catalog::open(&dir.join(CATALOG_FILE))?;
+        let lexical = Bm25Index::open(&dir.join(LEXICAL_DIR), lexical)?;
+        let vectors = match manifest.dimension {
+            Some(dimension) => Some(open_store(
+                &manifest.vectors,
+                dir,
+                VectorSpec::cosine(dimension),
+            )?),
+            None => None,
+        };
+        Ok(Index {
+            dir: dir.to_owned(),
+            manifest,
+            catalog,
+            lexical,
+            vectors,
+            embedder,
+            write,
+            staged: Vec::new(),
+            staged_chunks: 0,
+            uncommitted: Vec::new(),
+            uncommitted_chunks: 0,
+            last_commit: Instant::now(),
+            stats: WriteStats::default(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Whether dense search can run: the index has vectors and a query embedder.
+    pub fn has_dense(&self) -> bool {
+        self.vectors.is_some() && self.embedder.is_some()
+    }
+
+    /// The fusion settings searches use: those tuned for this index, else the default.
+    pub fn fusion(&self) -> FusionConfig {
+        self.manifest.fusion.clone().unwrap_or_default()
+    }
+
+    /// Store tuned fusion settings in the manifest, for every later search.
+    pub fn set_fusion(&mut self, fusion: FusionConfig) -> Result<()> {
+        fusion.validate()?;
+        self.manifest.fusion = Some(fusion);
+        self.manifest.save(&self.dir)
+    }
+
+    /// What a run must do with a document of this id and content hash, given the
+    /// catalog's entry for it (see [`Catalog::entries`] to look many up at once).
+    pub fn action(known: Option<&DocEntry>, content_hash: &str) -> Action {
+        match known {
+            None => Action::Add,
+            Some(e) if e.state == DocState::Indexed && e.content_hash == content_hash => {
+                Action::Keep
+            }
+            Some(_) => Action::Update,
+        }
+    }
+
+    /// Queue a document and its chunks for writing; embeds and writes once enough
+    /// chunks are queued, and commits at the configured interval. `action` comes from
+    /// [`Index::action`]; a kept document is ignored.
+    pub fn stage(&mut self, doc: &Document, chunks: Vec<Chunk>, action: Action) -> Result<()> {
+        if action == Action::Keep {
+            return Ok(());
+        }
+        let entry = DocEntry {
+            doc_id: doc.id.clone(),
+            source: doc.source.clone(),
+            format: doc.format,
+            title: doc.title.clone(),
+            content_hash: doc.content_hash.clone(),
+            state: DocState::Pending,
+            chunks: chunks.len() as u32,
+            pages: doc.pages.len() as u32,
+            updated_at: unix_now(),
+        };
+        self.staged_chunks += chunks.len();
+        self.staged.push(Staged {
+            entry,
+            action,
+            chunks,
+        });
+        if self.staged_chunks >= self.write.batch_chunks {
+            self.write_staged()?;
+        }
+        if self.uncommitted_chunks >= self.write.commit_chunks
+            || (!self.uncommitted.is_empty()
+                && self.last_commit.elapsed().as_secs() >= self.write.commit_secs)
+        {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Embed and write everything staged (not yet committed).
+    fn write_staged(&mut self) -> Result<()> {
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        let staged = std::mem::take(&mut self.staged);
+        self.staged_chunks = 0;
+        // Embedding first: it is the slow step, and a crash during it changes nothing.
+        let vectors = match (&self.vectors, &self.embedder) {
+            (Some(_), Some(embedder)) => {
+                let texts: Vec<String> = staged
+                    .iter()
+                    .flat_map(|s| s.chunks.iter().map(embedding_text))
+                    .collect();
+                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                let v = embedder.embed(&refs)?;
+                self.stats.chunks_embedded += v.len();
+                Some(v)
+            }
+            (Some(_), None) => {
+                return Err(Error::EmbedderRequired {
+                    path: self.dir.clone(),
+                });
+            }
+            _ => None,
+        };
+        let entries: Vec<DocEntry> = staged.iter().map(|s| s.entry.clone()).collect();
+        self.catalog.put(&entries)?;
+        let mut next = 0;
+        for s in &staged {
+            let id = &s.entry.doc_id;
+            if s.action == Action::Update {
+                self.lexical.delete_document(id)?;
+                if let Some(store) = &self.vectors {
+                    store.delete_document(id)?;
+                }
+            }
+            self.lexical.add(&s.chunks)?;
+            if let (Some(store), Some(vectors)) = (&self.vectors, &vectors) {
+                let points: Vec<Point<'_>> = s
+                    .chunks
+                    .iter()
+                    .zip(&vectors[next..next + s.chunks.len()])
+                    .map(|(chunk, vector)| Point { chunk, vector })
+                    .collect();
+                store.upsert(&points)?;
+            }
+            next += s.chunks.len();
+            match s.action {
+                Action::Add => self.stats.added += 1,
+                Action::Update => self.stats.updated += 1,
+                Action::Keep => {}
+            }
+            self.stats.chunks_written += s.chunks.len();
+            self.uncommitted_chunks += s.chunks.len();
+            self.uncommitted.push(id.clone());
+        }
+        Ok(())
+    }
+
+    /// Write what is staged, commit both stores, then mark the documents indexed.
+    pub fn commit(&mut self) -> Result<()> {
+        self.write_staged()?;
+        self.lexical.commit()?;
+        if let Some(store) = &self.vectors {
+            store.flush()?;
+        }
+        let ids: Vec<&str> = self.uncommitted.iter().map(String::as_str).collect();
+        self.catalog.mark_indexed(&ids)?;
+        self.stats.committed += ids.len();
+        self.uncommitted.clear();
+        self.uncommitted_chunks = 0;
+        self.last_commit = Instant::now();
+        Ok(())
+    }
+
+    /// Delete documents from both stores, commit, then forget them in the catalog.
+    /// Anything staged is committed first.
+    pub fn delete(&mut self, doc_ids: &[String]) -> Result<()> {
+        self.commit()?;
+        if doc_ids.is_empty() {
+            return Ok(());
+        }
+        for id in doc_ids {
+            self.lexical.delete_document(id)?;
+            if let Some(store) = &self.vectors {
+                store.delete_document(id)?;
+            }
+        }
+        self.lexical.commit()?;
+        if let Some(store) = &self.vectors {
+            store.flush()?;
+        }
+        let ids: Vec<&str> = doc_ids.iter().map(String::as_str).collect();
+        self.catalog.remove(&ids)?;
+        self.stats.deleted += ids.len();
+        Ok(())
+    }
+
+    /// What this handle wrote so far.
+    pub fn stats(&self) -> WriteStats {
+        self.stats
+    }
+
+    /// The two legs' rankings for a query, `n` hits each. The dense leg is empty when
+    /// the index cannot run it.
+    pub fn legs(&self, query: &str, n: usize, filter: &Filter, mode: Mode) -> Result<Legs> {
+        let mut legs = Legs::default();
+        if mode != Mode::Dense {
+            legs.bm25 = self.lexical.search(query, n, filter)?;
+        }
+        if mode != Mode::Bm25
+            && let (Some(store), Some(embedder)) = (&self.vectors, &self.embedder)
+        {
+            let v = embedder.embed(&[query])?;
+            legs.dense = store.search(&v[0], n, filter)?;
+        }
+        Ok(legs)
+    }
+
+    /// Search: the `k` best chunks for `query` that pass `filter`. Hybrid and dense
+    /// searches fall back to BM25 when the index cannot embed the query, saying so in
+    /// [`SearchResults::fallback`]; an explicit dense search fails instead.
+    pub fn search(
+        &self,
+        query: &str,
+        k: usize,
+        mode: Mode,
+        filter: &Filter,
+        fusion: Option<&FusionConfig>,
+    ) -> Result<SearchResults> {
+        let fallback = if self.vectors.is_none() {
+            Some(Fallback::NoVectors)
+        } else if self.embedder.is_none() {
+            Some(Fallback::NoEmbedder)
+        } else {
+            None
+        };
+        let (mode, fallback) = match (mode, fallback) {
+            (Mode::Bm25, _) => (Mode::Bm25, None),
+            (_, None) => (mode, None),
+            (Mode::Dense, Some(_)) => {
+                return Err(Error::EmbedderRequired {
+                    path: self.dir.clone(),
+                });
+            }
+            (Mode::Hybrid, Some(f)) => (Mode::Bm25, Some(f)),
+        };
+        let default_fusion = self.fusion();
+        let fusion = fusion.unwrap_or(&default_fusion);
+        fusion.validate()?;
+        let n = if mode == Mode::Hybrid {
+            fusion.candidates.max(k)
+        } else {
+            k
+        };
+        let legs = self.legs(query, n, filter, mode)?;
+        let fused: Vec<FusedHit> = match mode {
+            Mode::Hybrid => fuse(&legs.dense, &legs.bm25, fusion),
+            Mode::Dense => single_leg(&legs.dense, true),
+            Mode::Bm25 => single_leg(&legs.bm25, false),
+        };
+        let mut hits = Vec::with_capacity(k.min(fused.len()));
+        for f in fused.into_iter().take(k) {
+            // Both stores hold every chunk; BM25's copy is one read away.
+            let Some(chunk) = self.lexical.chunk(&f.chunk_id)? else {
+                continue;
+            };
+            hits.push(SearchHit {
+                chunk,
+                score: f.score,
+                dense: f.dense,
+                bm25: f.bm25,
+            });
+        }
+        Ok(SearchResults {
+            mode,
+            fallback,
+            hits,
+        })
+    }
+
+    /// A fragment of a chunk around the query's terms (its start when none occurs).
+    pub fn snippet(&self, query: &str, chunk: &Chunk, max_chars: usize) -> Result<Snippet> {
+        let found = self.lexical.snippet(query, &chunk.id, max_chars)?;
+        Ok(match found {
+            Some(s) if !s.fragment.is_empty() => s,
+            _ => {
+                let text = chunk.text.trim_start();
+                let end = text
+                    .char_indices()
+                    .nth(max_chars)
+                    .map_or(text.len(), |(i, _)| i);
+                Snippet {
+                    fragment: text[..end].to_owned(),
+                    highlighted: Vec::new(),
+                }
+            }
+        })
+    }
+
+    /// Documents, chunks, model, backend and size on disk.
+    pub fn status(&self) -> Result<Status> {
+        let entries = self.catalog.entries()?;
+        let mut by_format: BTreeMap<String, usize> = BTreeMap::new();
+        for e in &entries {
+            *by_format.entry(format_name(e.format)).or_default() += 1;
+        }
+        let backend = match &self.manifest.vectors.qdrant_url {
+            _ if self.manifest.dimension.is_none() => "none (BM25 only)".to_owned(),
+            Some(url) => format!(
+                "qdrant {url} collection {}",
+                self.manifest.vectors.collection
+            ),
+            None => format!("embedded ({})", EmbeddedStore::DIR_NAME),
+        };
+        Ok(Status {
+            path: self.dir.clone(),
+            documents: entries.len(),
+            pending: entries
+                .iter()
+                .filter(|e| e.state == DocState::Pending)
+                .count(),
+            chunks: entries.iter().map(|e| u64::from(e.chunks)).sum(),
+            bm25_chunks: self.lexical.count()?,
+            vector_points: match &self.vectors {
+                Some(store) => Some(store.count()?),
+                None => None,
+            },
+            pages: entries.iter().map(|e| u64::from(e.pages)).sum(),
+            embedder: self.manifest.embedder.clone(),
+            dimension: self.manifest.dimension,
+            backend,
+            tokenizer: self.manifest.tokenizer.clone(),
+            chunking: self.manifest.chunking.clone(),
+            fusion: self.fusion(),
+            documents_by_format: by_format,
+            bytes_on_disk: dir_size(&self.dir),
+            updated_at: entries.iter().map(|e| e.updated_at).max(),
+        })
+    }
+
+    /// The catalog's entries by document id, for planning a run.
+    pub fn known(&self) -> Result<HashMap<String, DocEntry>> {
+        Ok(self
+            .catalog
+            .entries()?
+            .into_iter()
+            .map(|e| (e.doc_id.clone(), e))
+            .collect())
+    }
+}
+
+/// The text a chunk is embedded as: its title (when it has one that the text does not
+/// already start with) and its text. A chunk cut from the middle of a document often
+/// does not name what it is about; the title puts it back in context.
+pub fn embedding_text(chunk: &Chunk) -> String {
+    match chunk.title.as_deref().map(str::trim) {
+        Some(t) if !t.is_empty() && !chunk.text.trim_start().starts_with(t) => {
+            format!("{t}\n\n{}", chunk.text)
+        }
+        _ => chunk.text.clone(),
+    }
+}
+
+fn format_name(format: Format) -> String {
+    serde_json::to_value(format)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{format:?}").to_lowercase())
+}
+
+/// Bytes of the files under `dir` (0 for what cannot be read).
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            Ok(_) => e.metadata().map_or(0, |m| m.len()),
+            Err(_) => 0,
+        })
+        .sum()
+}
