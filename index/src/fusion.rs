@@ -51,12 +51,13 @@ impl FusionConfig {
     pub fn default_method() -> FusionMethod {
         FusionMethod::Convex
     }
-    /// Measured on aclsum-passages-dev (`docket eval retrieval`), where BM25 (nDCG@10
-    /// 0.667) is far ahead of MiniLM (0.531), and on the same kind of data where dense is
-    /// ahead: see the README's retrieval figures. An even split lets a strong dense leg
-    /// pull the weak one up without letting it drag a strong BM25 leg down.
+    /// Measured with `docket eval retrieval --tune` on aclsum-passages-dev (BM25 nDCG@10
+    /// 0.667, MiniLM dense 0.531): convex fusion gives 0.652 at 0.5, 0.665 at 0.6, 0.674
+    /// at 0.7 and 0.672-0.674 up to 0.9. 0.7 is the smallest weight that keeps the
+    /// hybrid above its best leg there, which leaves the dense leg as much say as that
+    /// allows for data where it is the stronger one. Tune per index where labels exist.
     pub fn default_bm25_weight() -> f32 {
-        0.5
+        0.7
     }
     /// The customary value from the RRF paper (Cormack et al., 2009).
     pub fn default_rrf_k() -> f32 {
@@ -252,19 +253,15 @@ mod tests {
                 bm25_weight: 1.0,
                 ..FusionConfig::default()
             };
-            assert_eq!(
-                &ids(&fuse(&dense, &bm25, &only_bm25))[..3],
-                ["c-0", "b-0", "d-0"]
-            );
+            // (Min-max maps a leg's last candidate to 0, like an absent one: compare
+            // the top two.)
+            assert_eq!(&ids(&fuse(&dense, &bm25, &only_bm25))[..2], ["c-0", "b-0"]);
             let only_dense = FusionConfig {
                 method,
                 bm25_weight: 0.0,
                 ..FusionConfig::default()
             };
-            assert_eq!(
-                &ids(&fuse(&dense, &bm25, &only_dense))[..3],
-                ["a-0", "b-0", "c-0"]
-            );
+            assert_eq!(&ids(&fuse(&dense, &bm25, &only_dense))[..2], ["a-0", "b-0"]);
         }
     }
 

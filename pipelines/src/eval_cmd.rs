@@ -22,9 +22,6 @@ use crate::cli::{EvalRetrievalArgs, ModeArg};
 use crate::search_cmd::fusion_override;
 use crate::{Outcome, UsageError, log, models};
 
-/// Hits fetched per leg and query: enough for Recall@100 at the document level even
-/// when documents have several chunks.
-const CANDIDATES: usize = 200;
 
 pub fn retrieval(args: EvalRetrievalArgs) -> Result<Outcome> {
     let data = BeirDataset::load(&args.dir, &args.split)
@@ -95,7 +92,9 @@ pub fn retrieval(args: EvalRetrievalArgs) -> Result<Outcome> {
     let leg_mode = if dense { Mode::Hybrid } else { Mode::Bm25 };
     let mut legs: Vec<(String, Legs)> = Vec::with_capacity(data.queries.len());
     for q in &data.queries {
-        let l = index.legs(&q.text, CANDIDATES, &Filter::default(), leg_mode)?;
+        // As many hits per leg as `docket search` fuses, so the figures are its figures
+        // (and at least 100 for Recall@100).
+        let l = index.legs(&q.text, fusion.candidates.max(100), &Filter::default(), leg_mode)?;
         legs.push((q.id.clone(), l));
     }
     let query_secs = started.elapsed().as_secs_f64();
