@@ -354,6 +354,16 @@ impl Index {
         &self.catalog
     }
 
+    /// The terms of `text` as the BM25 index sees them (stemmed, stopwords removed).
+    pub fn analyze(&self, text: &str) -> Vec<String> {
+        self.lexical.analyze(text)
+    }
+
+    /// The embedder queries are embedded with, if any.
+    pub fn embedder(&self) -> Option<&dyn Embedder> {
+        self.embedder.as_deref()
+    }
+
     /// Whether dense search can run: the index has vectors and a query embedder.
     pub fn has_dense(&self) -> bool {
         self.vectors.is_some() && self.embedder.is_some()
@@ -691,7 +701,20 @@ fn format_name(format: Format) -> String {
         .unwrap_or_else(|| format!("{format:?}").to_lowercase())
 }
 
-/// Bytes of the files under `dir` (0 for what cannot be read).
+/// Bytes a file takes on disk: its allocated blocks, since the vector store's WAL and
+/// mmap files are sparse (64 MiB long, mostly holes, for a small index).
+#[cfg(unix)]
+fn disk_bytes(m: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    m.blocks() * 512
+}
+
+#[cfg(not(unix))]
+fn disk_bytes(m: &std::fs::Metadata) -> u64 {
+    m.len()
+}
+
+/// Bytes of the files under `dir` on disk (0 for what cannot be read).
 fn dir_size(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
@@ -700,7 +723,7 @@ fn dir_size(dir: &Path) -> u64 {
         .flatten()
         .map(|e| match e.file_type() {
             Ok(t) if t.is_dir() => dir_size(&e.path()),
-            Ok(_) => e.metadata().map_or(0, |m| m.len()),
+            Ok(_) => e.metadata().map_or(0, |m| disk_bytes(&m)),
             Err(_) => 0,
         })
         .sum()

@@ -29,6 +29,9 @@ enum Command {
     Index(IndexArgs),
     /// Search an index.
     Search(SearchArgs),
+    /// Answer a question from an index, citing file, page and the supporting span of
+    /// every sentence, or say that the documents do not hold the answer.
+    Ask(AskArgs),
     /// Show what an index holds: documents, chunks, model, store, size.
     Status(StatusArgs),
     /// Measure quality on labelled data.
@@ -102,7 +105,7 @@ pub struct IndexDirArgs {
         long = "index",
         value_name = "DIR",
         env = "DOCKET_INDEX",
-        default_value = ".docket/index"
+        default_value = ".docket"
     )]
     pub dir: PathBuf,
 }
@@ -191,6 +194,30 @@ pub struct SearchArgs {
     /// Weight of BM25 in hybrid search, 0 to 1 (the dense leg gets the rest).
     #[arg(long, value_name = "W")]
     pub bm25_weight: Option<f32>,
+    /// Folder of the embedding model the index was made with (default: the default
+    /// model).
+    #[arg(long, value_name = "DIR", env = "DOCKET_EMBED_MODEL")]
+    pub embed_model: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The question.
+    pub question: String,
+    #[command(flatten)]
+    pub index: IndexDirArgs,
+    /// Chunks retrieved (the best that fit the model's context go into the prompt).
+    #[arg(short, long, value_name = "N", default_value_t = docket_generate::answer::AnswerConfig::default_k())]
+    pub k: usize,
+    /// Keep only chunks matching KEY=VALUE (as for `docket search`).
+    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
+    /// Print the answer, its checked sentences and sources as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Answer with the sources' own sentences instead of generating text.
+    #[arg(long)]
+    pub extractive: bool,
     /// Folder of the embedding model the index was made with (default: the default
     /// model).
     #[arg(long, value_name = "DIR", env = "DOCKET_EMBED_MODEL")]
@@ -334,6 +361,7 @@ impl Cli {
             Command::Index(args) => crate::index_cmd::index(args),
             Command::Search(args) => crate::search_cmd::search(args),
             Command::Status(args) => crate::search_cmd::status(args),
+            Command::Ask(args) => crate::ask_cmd::ask(args),
             Command::Eval(EvalCommand::Retrieval(args)) => crate::eval_cmd::retrieval(args),
             Command::Models(ModelsCommand::Fetch { force }) => {
                 for m in models::DEFAULTS {

@@ -22,7 +22,6 @@ use crate::cli::{EvalRetrievalArgs, ModeArg};
 use crate::search_cmd::fusion_override;
 use crate::{Outcome, UsageError, log, models};
 
-
 pub fn retrieval(args: EvalRetrievalArgs) -> Result<Outcome> {
     let data = BeirDataset::load(&args.dir, &args.split)
         .with_context(|| format!("cannot read the data set in {}", args.dir.display()))?;
@@ -94,7 +93,12 @@ pub fn retrieval(args: EvalRetrievalArgs) -> Result<Outcome> {
     for q in &data.queries {
         // As many hits per leg as `docket search` fuses, so the figures are its figures
         // (and at least 100 for Recall@100).
-        let l = index.legs(&q.text, fusion.candidates.max(100), &Filter::default(), leg_mode)?;
+        let l = index.legs(
+            &q.text,
+            fusion.candidates.max(100),
+            &Filter::default(),
+            leg_mode,
+        )?;
         legs.push((q.id.clone(), l));
     }
     let query_secs = started.elapsed().as_secs_f64();

@@ -270,9 +270,11 @@ pub fn index(args: IndexArgs) -> Result<Outcome> {
         }
         progress.bar.inc(1);
         if let Some(index) = &index {
+            let embedded = index.stats().chunks_embedded;
+            let rate = embedded as f64 / started.elapsed().as_secs_f64().max(1e-3);
             progress
                 .bar
-                .set_message(format!("{} chunks embedded", index.stats().chunks_embedded));
+                .set_message(format!("{embedded} chunks embedded ({rate:.1}/s)"));
         }
         Ok(())
     })?;

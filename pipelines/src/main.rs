@@ -5,6 +5,7 @@
 //! Exit codes: 0 success; 1 fatal error (nothing could be done); 2 partial failure (some
 //! documents failed, the rest were processed); 64 usage error (bad flags or settings).
 
+mod ask_cmd;
 mod cli;
 mod eval_cmd;
 mod index_cmd;

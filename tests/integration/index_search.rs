@@ -375,3 +375,59 @@ fn kill_9_during_indexing_then_rerun_leaves_a_complete_index_without_duplicates(
         assert_eq!(hits[0]["source"], format!("d{i:03}.txt"));
     }
 }
+
+#[test]
+fn ask_cites_file_page_and_span_or_abstains_on_an_unrelated_question() {
+    let tmp = temp_dir();
+    let ix = tmp.path().join("ix");
+    index(&sample_archive(), &ix, &[]).expect_code(0);
+    let ask = |q: &str| {
+        docket([
+            "ask",
+            q,
+            "--extractive",
+            "--json",
+            "--index",
+            &ix.display().to_string(),
+        ])
+        .expect_code(0)
+        .json()
+    };
+    let a = ask("How long are customer invoices kept?");
+    let answer = a["answer"]
+        .as_str()
+        .unwrap_or_else(|| panic!("abstained: {a}"));
+    assert!(answer.contains("7 years"), "{a}");
+    let sources = a["sources"].as_array().unwrap();
+    assert!(!sources.is_empty());
+    let src = &sources[0];
+    assert_eq!(src["source"], "policies/data-retention.md", "{a}");
+    // The span is the document's own text at those byte offsets.
+    let span = &src["spans"][0];
+    let doc = std::fs::read_to_string(sample_archive().join("policies/data-retention.md")).unwrap();
+    let extracted = docket([
+        "extract",
+        &sample_archive()
+            .join("policies/data-retention.md")
+            .display()
+            .to_string(),
+    ])
+    .expect_code(0)
+    .stdout
+    .clone();
+    let (start, end) = (
+        span["start"].as_u64().unwrap() as usize,
+        span["end"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(&extracted[start..end], span["text"].as_str().unwrap());
+    assert!(doc.contains("7 years"));
+
+    for q in [
+        "What is the capital of Mongolia?",
+        "Who won the football world cup in 2014?",
+    ] {
+        let a = ask(q);
+        assert!(a["answer"].is_null(), "{q}: {a}");
+        assert_eq!(a["abstained"], "nothing_relevant", "{q}: {a}");
+    }
+}

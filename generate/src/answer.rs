@@ -1,0 +1,710 @@
+//! Grounded answers: pack retrieved chunks into a numbered context, and check every
+//! sentence of an answer against the sources it cites, by program, before anyone reads
+//! it.
+//!
+//! The promise is traceability: each kept sentence carries the source, page and exact
+//! byte span (in the ingested document's text) that supports it. A sentence is
+//! supported by a source when (1) every number it states occurs in that source, and (2)
+//! most of its content terms occur in one or two consecutive sentences of the source
+//! (stemmed, as BM25 sees them) or, when an embedder is given, it is close in meaning to
+//! them. Numbers get the strict rule because a wrong figure is the costliest kind of
+//! hallucination and paraphrase never changes a number. Unsupported sentences are
+//! dropped (and reported), and when nothing survives, or retrieval found nothing
+//! relevant, the answer is "not found in the documents".
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use docket_index::SearchHit;
+use docket_index::embed::Embedder;
+use docket_ingest::Chunk;
+use serde::{Deserialize, Serialize};
+use unicode_segmentation::UnicodeSegmentation;
+
+/// Settings of answering and of citation checking.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerConfig {
+    /// Chunks retrieved for a question (at most this many go into the prompt).
+    #[serde(default = "AnswerConfig::default_k")]
+    pub k: usize,
+    /// Budget for the numbered sources in the prompt, in model tokens.
+    #[serde(default = "AnswerConfig::default_context_tokens")]
+    pub context_tokens: usize,
+    /// Share of a sentence's content terms that must occur in the supporting span.
+    #[serde(default = "AnswerConfig::default_min_term_support")]
+    pub min_term_support: f32,
+    /// Cosine similarity between a sentence and its span that counts as support on its
+    /// own (paraphrase), with an embedder.
+    #[serde(default = "AnswerConfig::default_min_cosine_support")]
+    pub min_cosine_support: f32,
+    /// A retrieved chunk is relevant to the question when this share of the question's
+    /// content terms occurs in it...
+    #[serde(default = "AnswerConfig::default_min_term_relevance")]
+    pub min_term_relevance: f32,
+    /// ...or its embedding is at least this close to the question's. Below both for
+    /// every chunk, docket abstains without asking the model.
+    #[serde(default = "AnswerConfig::default_min_cosine_relevance")]
+    pub min_cosine_relevance: f32,
+    /// Sentences of an extractive answer.
+    #[serde(default = "AnswerConfig::default_extractive_sentences")]
+    pub extractive_sentences: usize,
+}
+
+impl AnswerConfig {
+    pub fn default_k() -> usize {
+        6
+    }
+    /// Leaves room, in a 2,048-token context (SmolLM2's), for instructions, the
+    /// question and the answer.
+    pub fn default_context_tokens() -> usize {
+        1200
+    }
+    pub fn default_min_term_support() -> f32 {
+        0.6
+    }
+    /// MiniLM puts paraphrases above ~0.7 and topical neighbours at 0.4-0.6.
+    pub fn default_min_cosine_support() -> f32 {
+        0.75
+    }
+    pub fn default_min_term_relevance() -> f32 {
+        0.6
+    }
+    pub fn default_min_cosine_relevance() -> f32 {
+        0.45
+    }
+    pub fn default_extractive_sentences() -> usize {
+        2
+    }
+}
+
+impl Default for AnswerConfig {
+    fn default() -> Self {
+        AnswerConfig {
+            k: Self::default_k(),
+            context_tokens: Self::default_context_tokens(),
+            min_term_support: Self::default_min_term_support(),
+            min_cosine_support: Self::default_min_cosine_support(),
+            min_term_relevance: Self::default_min_term_relevance(),
+            min_cosine_relevance: Self::default_min_cosine_relevance(),
+            extractive_sentences: Self::default_extractive_sentences(),
+        }
+    }
+}
+
+/// A chunk given to the model as source `[n]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Source {
+    /// 1-based number the prompt and the answer use.
+    pub n: usize,
+    pub chunk: Chunk,
+}
+
+/// The span of a source that supports a sentence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Support {
+    /// Source number.
+    pub n: usize,
+    pub source: String,
+    pub page: u32,
+    /// Byte range in the ingested document's text (as `docket extract` prints it).
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+    /// Share of the sentence's content terms found in the span.
+    pub term_support: f32,
+    /// Cosine similarity of sentence and span, with an embedder.
+    pub cosine: Option<f32>,
+}
+
+/// One sentence of an answer, checked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Claim {
+    pub text: String,
+    /// Source numbers the sentence cited.
+    pub cited: Vec<usize>,
+    /// The best supporting span among the cited sources (or, for a sentence that cited
+    /// none or the wrong one, among all sources).
+    pub support: Option<Support>,
+    pub supported: bool,
+    /// Why it is not supported, or why its citation was corrected.
+    pub note: Option<String>,
+}
+
+/// Words that are numbers (with their decimal point or comma kept), for the rule that
+/// a supported sentence states no number its source does not.
+fn numbers(text: &str) -> HashSet<String> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
+        .map(|w| w.trim_matches(|c| c == '.' || c == ','))
+        .filter(|w| w.chars().any(|c| c.is_ascii_digit()))
+        .map(|w| w.replace(',', ""))
+        .collect()
+}
+
+/// Sentences of `text` with their byte ranges, blank ones left out.
+///
+/// Unicode sentence boundaries break at every line feed, which cuts hard-wrapped prose
+/// mid-sentence; so a single line break inside a paragraph is read as a space, unless
+/// the next line starts a list item or table row. (Replacing one byte by one byte keeps
+/// the ranges valid in `text`.)
+pub fn sentences(text: &str) -> Vec<(Range<usize>, &str)> {
+    let bytes = text.as_bytes();
+    let mut joined = String::with_capacity(text.len());
+    for (i, c) in text.char_indices() {
+        let soft = c == '\n'
+            && i > 0
+            && bytes[i - 1] != b'\n'
+            && !matches!(bytes[i - 1], b'.' | b'!' | b'?' | b':')
+            && bytes.get(i + 1).is_some_and(|&n| {
+                !matches!(n, b'\n' | b'-' | b'*' | b'|' | b'\x0c') && !n.is_ascii_digit()
+            });
+        joined.push(if soft { ' ' } else { c });
+    }
+    joined
+        .split_sentence_bound_indices()
+        .filter(|(_, s)| s.chars().any(char::is_alphanumeric))
+        .map(|(i, s)| {
+            let start = i + (s.len() - s.trim_start().len());
+            let end = start + s.trim().len();
+            (start..end, &text[start..end])
+        })
+        .collect()
+}
+
+/// Take hits best first while their text fits `budget` tokens (as `count` measures),
+/// numbering them from 1. The best hit always goes in, cut to the budget if need be.
+pub fn pack(hits: &[SearchHit], budget: usize, count: &dyn Fn(&str) -> usize) -> Vec<Source> {
+    let mut used = 0;
+    let mut out = Vec::new();
+    for hit in hits {
+        let tokens = count(&hit.chunk.text);
+        if used + tokens > budget && !out.is_empty() {
+            continue;
+        }
+        used += tokens;
+        out.push(Source {
+            n: out.len() + 1,
+            chunk: hit.chunk.clone(),
+        });
+    }
+    out
+}
+
+/// The citation numbers `[n]` (also `[1, 2]` and `[1][2]`) in a sentence, and the
+/// sentence without them.
+pub fn citations(sentence: &str) -> (Vec<usize>, String) {
+    let mut cited = Vec::new();
+    let mut clean = String::with_capacity(sentence.len());
+    let mut rest = sentence;
+    while let Some(open) = rest.find('[') {
+        let Some(close) = rest[open..].find(']').map(|c| open + c) else {
+            break;
+        };
+        let inner = &rest[open + 1..close];
+        let nums: Option<Vec<usize>> = inner
+            .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+            .filter(|p| !p.is_empty())
+            .map(|p| p.trim().parse().ok())
+            .collect();
+        match nums {
+            Some(n) if !n.is_empty() => {
+                cited.extend(n);
+                clean.push_str(rest[..open].trim_end());
+            }
+            _ => clean.push_str(&rest[..=close]),
+        }
+        rest = &rest[close + 1..];
+    }
+    clean.push_str(rest);
+    cited.dedup();
+    (cited, clean.trim().to_owned())
+}
+
+/// Checks answer sentences against sources.
+pub struct Verifier<'a> {
+    pub config: &'a AnswerConfig,
+    /// Content terms of a text, stemmed and without stopwords (the BM25 analyzer).
+    pub analyze: &'a dyn Fn(&str) -> Vec<String>,
+    pub embedder: Option<&'a dyn Embedder>,
+}
+
+impl std::fmt::Debug for Verifier<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("config", self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A candidate supporting span of a source: one sentence or two consecutive ones.
+struct Span<'s> {
+    n: usize,
+    source: &'s Source,
+    range: Range<usize>,
+}
+
+impl Verifier<'_> {
+    fn terms(&self, text: &str) -> HashSet<String> {
+        (self.analyze)(text).into_iter().collect()
+    }
+
+    fn spans<'s>(&self, sources: &'s [Source], only: Option<&[usize]>) -> Vec<Span<'s>> {
+        let mut out = Vec::new();
+        for s in sources {
+            if only.is_some_and(|o| !o.contains(&s.n)) {
+                continue;
+            }
+            let sents = sentences(&s.chunk.text);
+            for (i, (r, _)) in sents.iter().enumerate() {
+                out.push(Span {
+                    n: s.n,
+                    source: s,
+                    range: r.clone(),
+                });
+                if let Some((next, _)) = sents.get(i + 1) {
+                    out.push(Span {
+                        n: s.n,
+                        source: s,
+                        range: r.start..next.end,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The best span for `sentence` among `spans`, and whether it supports it.
+    fn best(&self, sentence: &str, spans: &[Span<'_>]) -> Option<(Support, bool)> {
+        let wanted = self.terms(sentence);
+        let nums = numbers(sentence);
+        let cos: Option<Vec<f32>> = match self.embedder {
+            Some(e) if !spans.is_empty() => {
+                let mut texts: Vec<&str> = vec![sentence];
+                texts.extend(spans.iter().map(|s| &s.source.chunk.text[s.range.clone()]));
+                e.embed(&texts).ok().map(|v| {
+                    let q = &v[0];
+                    v[1..].iter().map(|x| dot(q, x)).collect()
+                })
+            }
+            _ => None,
+        };
+        let mut best: Option<(Support, bool, f32)> = None;
+        for (i, span) in spans.iter().enumerate() {
+            let text = &span.source.chunk.text[span.range.clone()];
+            let have = self.terms(text);
+            let term_support = if wanted.is_empty() {
+                0.0
+            } else {
+                wanted.intersection(&have).count() as f32 / wanted.len() as f32
+            };
+            let cosine = cos.as_ref().map(|c| c[i]);
+            let source_nums = numbers(&span.source.chunk.text);
+            let numbers_ok = nums.iter().all(|n| source_nums.contains(n));
+            let ok = numbers_ok
+                && (term_support >= self.config.min_term_support
+                    || cosine.is_some_and(|c| c >= self.config.min_cosine_support));
+            // Supported first, then the closest; on a tie the shorter span, which
+            // points more exactly.
+            let rank = term_support.max(cosine.unwrap_or(0.0)) + if ok { 10.0 } else { 0.0 }
+                - span.range.len() as f32 * 1e-6;
+            if best.as_ref().is_none_or(|b| rank > b.2) {
+                let c = &span.source.chunk;
+                best = Some((
+                    Support {
+                        n: span.n,
+                        source: c.source.clone(),
+                        page: page_at(c, span.range.start),
+                        start: c.start + span.range.start,
+                        end: c.start + span.range.end,
+                        text: text.to_owned(),
+                        term_support,
+                        cosine,
+                    },
+                    ok,
+                    rank,
+                ));
+            }
+        }
+        best.map(|(s, ok, _)| (s, ok))
+    }
+
+    /// Check each sentence of `answer` against `sources`. Cited sources are tried
+    /// first; a sentence they do not support (or that cites nothing) is checked against
+    /// all sources and kept with a corrected citation if one supports it.
+    pub fn verify(&self, answer: &str, sources: &[Source]) -> Vec<Claim> {
+        let mut claims = Vec::new();
+        for (_, raw) in sentences(answer) {
+            let (cited, text) = citations(raw);
+            if text.chars().filter(|c| c.is_alphanumeric()).count() < 3 {
+                continue;
+            }
+            let valid: Vec<usize> = cited
+                .iter()
+                .copied()
+                .filter(|n| sources.iter().any(|s| s.n == *n))
+                .collect();
+            let mut notes = Vec::new();
+            if valid.len() < cited.len() {
+                notes.push(format!(
+                    "cited a source that does not exist ({:?})",
+                    cited
+                        .iter()
+                        .filter(|n| !valid.contains(n))
+                        .collect::<Vec<_>>()
+                ));
+            }
+            let from_cited = if valid.is_empty() {
+                None
+            } else {
+                self.best(&text, &self.spans(sources, Some(&valid)))
+            };
+            let (support, supported) = match from_cited {
+                Some((s, true)) => (Some(s), true),
+                other => match self.best(&text, &self.spans(sources, None)) {
+                    Some((s, true)) => {
+                        notes.push(if valid.is_empty() {
+                            format!("no valid citation given; supported by [{}]", s.n)
+                        } else {
+                            format!("cited {valid:?}, but supported by [{}]", s.n)
+                        });
+                        (Some(s), true)
+                    }
+                    best => {
+                        notes.push("not supported by the sources".to_owned());
+                        (other.or(best).map(|(s, _)| s), false)
+                    }
+                },
+            };
+            claims.push(Claim {
+                text,
+                cited,
+                support,
+                supported,
+                note: (!notes.is_empty()).then(|| notes.join("; ")),
+            });
+        }
+        claims
+    }
+
+    /// Whether retrieval found anything relevant to `question` among `hits`: some chunk
+    /// holds most of its content terms, or is close to it in meaning (the dense leg's
+    /// cosine, when it ran).
+    pub fn relevant(&self, question: &str, hits: &[SearchHit]) -> bool {
+        let wanted = self.terms(question);
+        hits.iter().any(|h| {
+            let cosine_ok = h
+                .dense
+                .is_some_and(|d| d.score >= self.config.min_cosine_relevance);
+            let have = self.terms(&h.chunk.text);
+            let terms_ok = !wanted.is_empty()
+                && wanted.intersection(&have).count() as f32 / wanted.len() as f32
+                    >= self.config.min_term_relevance;
+            cosine_ok || terms_ok
+        })
+    }
+
+    /// An extractive answer: the sources' sentences closest to the question, each with
+    /// its own citation (the fallback when no LLM is available).
+    pub fn extract(&self, question: &str, sources: &[Source]) -> Vec<Claim> {
+        let spans: Vec<Span<'_>> = sources
+            .iter()
+            .flat_map(|s| {
+                sentences(&s.chunk.text)
+                    .into_iter()
+                    .map(move |(r, _)| Span {
+                        n: s.n,
+                        source: s,
+                        range: r,
+                    })
+            })
+            .filter(|s| s.range.len() >= 20)
+            .collect();
+        if spans.is_empty() {
+            return Vec::new();
+        }
+        let wanted = self.terms(question);
+        let cos: Option<Vec<f32>> = self.embedder.and_then(|e| {
+            let mut texts: Vec<&str> = vec![question];
+            texts.extend(spans.iter().map(|s| &s.source.chunk.text[s.range.clone()]));
+            e.embed(&texts)
+                .ok()
+                .map(|v| v[1..].iter().map(|x| dot(&v[0], x)).collect())
+        });
+        let mut scored: Vec<(f32, usize)> = spans
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let have = self.terms(&s.source.chunk.text[s.range.clone()]);
+                let terms = if wanted.is_empty() {
+                    0.0
+                } else {
+                    wanted.intersection(&have).count() as f32 / wanted.len() as f32
+                };
+                (
+                    0.5 * terms + cos.as_ref().map_or(0.5 * terms, |c| 0.5 * c[i]),
+                    i,
+                )
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut picked: Vec<usize> = scored
+            .iter()
+            .take(self.config.extractive_sentences)
+            .filter(|(s, _)| *s > 0.0)
+            .map(|(_, i)| *i)
+            .collect();
+        // In source order, so two sentences of one passage read as written.
+        picked.sort_by_key(|&i| (spans[i].n, spans[i].range.start));
+        picked
+            .into_iter()
+            .map(|i| {
+                let span = &spans[i];
+                let c = &span.source.chunk;
+                let text = c.text[span.range.clone()].to_owned();
+                Claim {
+                    text: text.clone(),
+                    cited: vec![span.n],
+                    support: Some(Support {
+                        n: span.n,
+                        source: c.source.clone(),
+                        page: page_at(c, span.range.start),
+                        start: c.start + span.range.start,
+                        end: c.start + span.range.end,
+                        text,
+                        term_support: 1.0,
+                        cosine: None,
+                    }),
+                    supported: true,
+                    note: None,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The page of a chunk on which byte `offset` (into the chunk text) falls, counting the
+/// form feeds ingest puts between pages.
+fn page_at(chunk: &Chunk, offset: usize) -> u32 {
+    let breaks = chunk.text[..offset.min(chunk.text.len())]
+        .matches(docket_ingest::document::PAGE_BREAK)
+        .count() as u32;
+    (chunk.page_start + breaks).min(chunk.page_end.max(chunk.page_start))
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The prompt asking for a cited answer from numbered sources: (system, user).
+pub fn prompt(question: &str, sources: &[Source]) -> (String, String) {
+    let system = "You answer questions using only the numbered sources given. \
+Cite the source of every sentence with its number in brackets, like [1]. \
+If the sources do not contain the answer, reply exactly: not found in the documents."
+        .to_owned();
+    let mut user = String::new();
+    for s in sources {
+        let c = &s.chunk;
+        user.push_str(&format!("[{}] ({}", s.n, c.source));
+        if c.page_end > 1 || c.format == docket_ingest::Format::Pdf {
+            user.push_str(&format!(", page {}", c.page_start));
+        }
+        user.push_str(")\n");
+        user.push_str(c.text.trim());
+        user.push_str("\n\n");
+    }
+    user.push_str(&format!("Question: {question}\nAnswer with citations:"));
+    (system, user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(text: &str, source: &str, start: usize) -> Chunk {
+        Chunk {
+            id: format!("{source}-0"),
+            doc_id: source.into(),
+            ordinal: 0,
+            text: text.into(),
+            start,
+            end: start + text.len(),
+            page_start: 1,
+            page_end: 1,
+            heading_path: Vec::new(),
+            token_count: 0,
+            source: source.into(),
+            title: None,
+            format: docket_ingest::Format::Markdown,
+            metadata: Default::default(),
+        }
+    }
+
+    /// Lowercased words without a few stopwords: a stand-in analyzer that keeps these
+    /// tests independent of the BM25 crate's stemmer.
+    fn analyze(text: &str) -> Vec<String> {
+        const STOP: &[&str] = &[
+            "the", "a", "is", "are", "per", "of", "and", "in", "for", "at",
+        ];
+        text.split(|c: char| !c.is_alphanumeric())
+            .map(str::to_lowercase)
+            .filter(|w| !w.is_empty() && !STOP.contains(&w.as_str()))
+            .collect()
+    }
+
+    fn sources() -> Vec<Source> {
+        vec![
+            Source {
+                n: 1,
+                chunk: chunk(
+                    "Per diem. Domestic trips get 65 USD per day. International trips get 95 USD per day.",
+                    "policies/travel.md",
+                    100,
+                ),
+            },
+            Source {
+                n: 2,
+                chunk: chunk(
+                    "Invoices are kept for 7 years after the fiscal year ends.",
+                    "policies/retention.md",
+                    0,
+                ),
+            },
+        ]
+    }
+
+    #[test]
+    fn hard_wrapped_sentences_stay_whole_and_lists_stay_apart() {
+        let text =
+            "We ship the new\nsize first. Then\nwe wait.\n- one item\n- two items\n\nNext para.";
+        let got: Vec<&str> = sentences(text).into_iter().map(|(_, s)| s).collect();
+        assert_eq!(
+            got,
+            [
+                "We ship the new\nsize first.",
+                "Then\nwe wait.",
+                "- one item",
+                "- two items",
+                "Next para."
+            ]
+        );
+        for (r, s) in sentences(text) {
+            assert_eq!(&text[r], s);
+        }
+    }
+
+    #[test]
+    fn citations_are_parsed_and_removed() {
+        assert_eq!(
+            citations("It is 95 USD [1]."),
+            (vec![1], "It is 95 USD.".to_owned())
+        );
+        assert_eq!(
+            citations("Both [1, 2][3] apply."),
+            (vec![1, 2, 3], "Both apply.".to_owned())
+        );
+        assert_eq!(
+            citations("An [array] stays."),
+            (vec![], "An [array] stays.".to_owned())
+        );
+    }
+
+    #[test]
+    fn supported_claims_point_at_the_exact_span_and_unsupported_ones_are_rejected() {
+        let config = AnswerConfig::default();
+        let v = Verifier {
+            config: &config,
+            analyze: &analyze,
+            embedder: None,
+        };
+        let src = sources();
+        let claims = v.verify(
+            "International trips get 95 USD per day [1]. International trips get 500 USD per day [1]. Invoices are kept for 7 years [2]. The CEO likes sailing [2].",
+            &src,
+        );
+        assert_eq!(claims.len(), 4, "{claims:#?}");
+        assert!(claims[0].supported);
+        let s = claims[0].support.as_ref().unwrap();
+        assert_eq!(s.n, 1);
+        assert_eq!(s.text, "International trips get 95 USD per day.");
+        // Offsets are the document's: the chunk starts at byte 100.
+        let doc_offset = s.start - 100;
+        assert_eq!(&src[0].chunk.text[doc_offset..s.end - 100], s.text);
+        assert!(
+            !claims[1].supported,
+            "a wrong figure must not pass: {:?}",
+            claims[1]
+        );
+        assert!(claims[2].supported);
+        assert!(!claims[3].supported, "{:?}", claims[3]);
+    }
+
+    #[test]
+    fn wrong_or_missing_citations_are_corrected_or_flagged() {
+        let config = AnswerConfig::default();
+        let v = Verifier {
+            config: &config,
+            analyze: &analyze,
+            embedder: None,
+        };
+        let claims = v.verify(
+            "Invoices are kept for 7 years [1]. Domestic trips get 65 USD per day. It is 95 USD [9].",
+            &sources(),
+        );
+        assert!(claims[0].supported);
+        assert_eq!(claims[0].support.as_ref().unwrap().n, 2);
+        assert!(
+            claims[0]
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("supported by [2]")
+        );
+        assert!(claims[1].supported);
+        assert!(
+            claims[1]
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("no valid citation")
+        );
+        assert!(
+            claims[2]
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("does not exist")
+        );
+    }
+
+    #[test]
+    fn extractive_answers_cite_the_closest_sentences() {
+        let config = AnswerConfig::default();
+        let v = Verifier {
+            config: &config,
+            analyze: &analyze,
+            embedder: None,
+        };
+        let claims = v.extract("How long are invoices kept?", &sources());
+        assert_eq!(claims[0].cited, [2], "{claims:#?}");
+        assert!(claims[0].text.contains("7 years"));
+    }
+
+    #[test]
+    fn packing_keeps_the_budget_and_numbers_from_one() {
+        let hits: Vec<SearchHit> = sources()
+            .into_iter()
+            .map(|s| SearchHit {
+                chunk: s.chunk,
+                score: 1.0,
+                dense: None,
+                bm25: None,
+            })
+            .collect();
+        let words = |t: &str| t.split_whitespace().count();
+        let all = pack(&hits, 1000, &words);
+        assert_eq!(all.iter().map(|s| s.n).collect::<Vec<_>>(), [1, 2]);
+        let one = pack(&hits, 16, &words);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].chunk.source, "policies/travel.md");
+    }
+}
