@@ -196,7 +196,9 @@ fn is_utf8_prefix(head: &[u8]) -> bool {
     }
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+/// The message a panic was raised with (its payload is a `&str` or a `String` for
+/// `panic!` with a message), for reporting a caught panic as an error.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {

@@ -263,7 +263,7 @@ impl VectorStore for EmbeddedStore {
         catch_unwind(AssertUnwindSafe(|| shard.flush())).map_err(|panic| Error::Embedded {
             path: self.path.clone(),
             operation: "flush",
-            reason: panic_message(&panic),
+            reason: docket_ingest::pipeline::panic_message(&*panic),
         })
     }
 
@@ -420,14 +420,4 @@ fn filter_of(must: Vec<Condition>) -> Option<EdgeFilter> {
         must: Some(must),
         ..Default::default()
     })
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "the engine panicked".to_owned()
-    }
 }
