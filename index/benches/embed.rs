@@ -4,7 +4,8 @@
 //! `cargo bench -p docket-index --bench embed`; compare with
 //! `python index/benches/embed_reference.py MODEL_DIR`, which times
 //! sentence-transformers on the same texts. `DOCKET_BENCH_THREADS` sets the thread
-//! count (default: all cores), `DOCKET_BENCH_ROUNDS` the rounds (default 5).
+//! count (default: all cores), `DOCKET_BENCH_ROUNDS` the rounds (default 5), and
+//! `DOCKET_EMBED_PRECISION` (`f32`, `f16`, `auto`) the arithmetic of the linear layers.
 #![allow(clippy::print_stdout)]
 
 use std::time::Instant;
@@ -152,10 +153,11 @@ fn main() {
     let long_tokens = e.token_count(&long[0]).unwrap();
     let short_tokens = e.token_count(&short[0]).unwrap();
     println!(
-        "model {} ({}), threads {}",
+        "model {} ({}), threads {}, precision {:?}",
         e.model_id(),
         dir.display(),
-        e.threads()
+        e.threads(),
+        e.precision()
     );
     for (name, items, tokens) in [
         ("chunks", &long, long_tokens),

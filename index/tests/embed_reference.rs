@@ -7,7 +7,7 @@
 
 use std::sync::OnceLock;
 
-use docket_index::embed::{BertEmbedder, Embedder, Pooling, find_default_model};
+use docket_index::embed::{BertEmbedder, Embedder, Pooling, Precision, find_default_model};
 
 struct Case {
     text: String,
@@ -81,6 +81,40 @@ fn vectors_match_sentence_transformers() {
     #[allow(clippy::print_stderr)]
     {
         eprintln!("worst cosine against sentence-transformers: {worst:.7}");
+    }
+}
+
+/// The worst cosine between `e`'s vectors and the fixture's, asserting the 0.999 bar.
+fn worst_cosine(e: &BertEmbedder) -> f32 {
+    let cases = cases();
+    let texts: Vec<&str> = cases.iter().map(|c| c.text.as_str()).collect();
+    let got = e.embed(&texts).expect("embed");
+    let mut worst = 1.0f32;
+    for (c, v) in cases.iter().zip(&got) {
+        let cos = cosine(v, &c.vector);
+        worst = worst.min(cos);
+        assert!(cos >= 0.999, "{:?}: cosine {cos} < 0.999", c.text);
+    }
+    worst
+}
+
+#[test]
+fn every_precision_matches_sentence_transformers() {
+    // The default test above runs whatever `DOCKET_EMBED_PRECISION` / the CPU selects;
+    // here each precision this CPU supports is checked explicitly.
+    let dir = find_default_model().unwrap_or_else(|e| panic!("{e}"));
+    let mut precisions = vec![Precision::F32];
+    if Precision::f16_supported() {
+        precisions.push(Precision::F16);
+    }
+    for p in precisions {
+        let e = BertEmbedder::load_with_options(&dir, 2, p).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(e.precision(), p);
+        let worst = worst_cosine(&e);
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("{p:?}: worst cosine against sentence-transformers: {worst:.7}");
+        }
     }
 }
 

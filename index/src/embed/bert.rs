@@ -14,16 +14,39 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use rayon::prelude::*;
 
+use super::Precision;
 use super::config::{BertConfig, Pooling};
+use super::half::{self, PackedH};
 use super::kernels::{self, View};
 use super::matmul::{PackedB, matmul, matmul_rows};
 use crate::error::{Error, Result};
 
-/// A linear layer `y = x · w + b`, its weight packed for [`matmul`].
+/// A weight matrix packed for one of the matmul kernels.
+#[derive(Debug)]
+enum Packed {
+    F32(PackedB),
+    F16(PackedH),
+}
+
+/// A linear layer `y = x · w + b`, its weight packed for [`matmul`] or [`half`].
 #[derive(Debug)]
 struct Linear {
-    w: PackedB,
+    w: Packed,
     b: Vec<f32>,
+}
+
+impl Linear {
+    /// `y = (residual ? y : 0) + x · w + b` for `m` rows, then `epilogue` on the rows of
+    /// each task (see [`matmul_rows`]).
+    fn apply<E>(&self, m: usize, x: &[f32], y: &mut [f32], residual: bool, epilogue: E)
+    where
+        E: Fn(&mut [f32]) + Sync,
+    {
+        match &self.w {
+            Packed::F32(w) => matmul_rows(m, x, w, y, residual, &self.b, epilogue),
+            Packed::F16(w) => half::matmul_rows(m, x, w, y, residual, &self.b, epilogue),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -112,7 +135,13 @@ impl Weights {
 
     /// Several PyTorch linear layers (`weight` `[out][in]`) with the same input,
     /// concatenated along their outputs and transposed to `[in][out]`.
-    fn linear(&self, prefixes: &[&str], n_in: usize, n_out_each: usize) -> Result<Linear> {
+    fn linear(
+        &self,
+        prefixes: &[&str],
+        n_in: usize,
+        n_out_each: usize,
+        precision: Precision,
+    ) -> Result<Linear> {
         let n_out = n_out_each * prefixes.len();
         let mut w = vec![0.0; n_in * n_out];
         let mut b = Vec::with_capacity(n_out);
@@ -125,22 +154,23 @@ impl Weights {
             }
             b.extend(self.get(&format!("{prefix}.bias"), &[n_out_each])?);
         }
-        let w = PackedB::pack(
-            n_in,
-            n_out,
-            View {
-                data: &w,
-                rs: n_out,
-                cs: 1,
-            },
-        );
+        let view = View {
+            data: &w,
+            rs: n_out,
+            cs: 1,
+        };
+        let w = match precision {
+            Precision::F32 => Packed::F32(PackedB::pack(n_in, n_out, view)),
+            Precision::F16 => Packed::F16(PackedH::pack(n_in, n_out, view)),
+        };
         Ok(Linear { w, b })
     }
 }
 
 impl Encoder {
-    /// Load the weights of `config` from `path` (model.safetensors).
-    pub(crate) fn load(path: &Path, config: &BertConfig) -> Result<Self> {
+    /// Load the weights of `config` from `path` (model.safetensors), packing the linear
+    /// layers for `precision` (which the caller has checked the CPU supports).
+    pub(crate) fn load(path: &Path, config: &BertConfig, precision: Precision) -> Result<Self> {
         let tensors =
             candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| Error::Weights {
                 path: path.to_path_buf(),
@@ -164,11 +194,12 @@ impl Encoder {
                     ],
                     h,
                     h,
+                    precision,
                 )?,
-                attn_out: w.linear(&[&format!("{p}.attention.output.dense")], h, h)?,
+                attn_out: w.linear(&[&format!("{p}.attention.output.dense")], h, h, precision)?,
                 attn_norm: w.norm(&format!("{p}.attention.output.LayerNorm"), h)?,
-                ffn_in: w.linear(&[&format!("{p}.intermediate.dense")], h, inter)?,
-                ffn_out: w.linear(&[&format!("{p}.output.dense")], inter, h)?,
+                ffn_in: w.linear(&[&format!("{p}.intermediate.dense")], h, inter, precision)?,
+                ffn_out: w.linear(&[&format!("{p}.output.dense")], inter, h, precision)?,
                 ffn_norm: w.norm(&format!("{p}.output.LayerNorm"), h)?,
             });
         }
@@ -290,14 +321,13 @@ impl Encoder {
             Act::GeluTanh => kernels::gelu_tanh,
         };
         for l in &self.layers {
-            matmul_rows(total, x, &l.qkv.w, qkv, false, &l.qkv.b, |_| {});
+            l.qkv.apply(total, x, qkv, false, |_| {});
             self.attention(&starts, qkv, ctx);
             // x = LN(x + ctx · Wo + bo): the residual is already in x.
-            let (out, ln) = (&l.attn_out, &l.attn_norm);
-            matmul_rows(total, ctx, &out.w, x, true, &out.b, norm(ln, eps));
-            matmul_rows(total, x, &l.ffn_in.w, ffn, false, &l.ffn_in.b, act);
-            let (out, ln) = (&l.ffn_out, &l.ffn_norm);
-            matmul_rows(total, ffn, &out.w, x, true, &out.b, norm(ln, eps));
+            l.attn_out
+                .apply(total, ctx, x, true, norm(&l.attn_norm, eps));
+            l.ffn_in.apply(total, x, ffn, false, act);
+            l.ffn_out.apply(total, ffn, x, true, norm(&l.ffn_norm, eps));
         }
         starts
             .windows(2)

@@ -6,8 +6,10 @@
 //! `A` (the activations) is read in place, `MR` rows at a time; a task of `GROUP · MR`
 //! rows walks every panel of `B` so that each panel is fetched once per task, and the
 //! inner dimension is cut into `KC` slices so that the rows of `A` stay in L1. Packing
-//! `A` as well was tried and gave no measurable gain. CPUs without AVX-512 get a
-//! portable loop over the same packed layout, correct but several times slower.
+//! `A` as well was tried and gave no measurable gain. CPUs without AVX-512 but with
+//! AVX2 and FMA get an 8-lane kernel over the same packed layout, and others a portable
+//! loop, correct but several times slower. `$DOCKET_EMBED_KERNEL` (`avx512`, `avx2`,
+//! `portable`) picks a lesser kernel than the CPU's best, to measure or test it.
 
 use rayon::prelude::*;
 
@@ -23,6 +25,49 @@ const MR: usize = 14;
 const GROUP: usize = 4;
 /// Slice of the inner dimension per pass over the panels.
 const KC: usize = 384;
+
+/// The micro-kernel that runs: the best the CPU has, or a lesser one named by
+/// `$DOCKET_EMBED_KERNEL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    Avx512,
+    Avx2,
+    Portable,
+}
+
+impl Isa {
+    /// Whether this CPU runs the kernel.
+    pub fn supported(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => avx512::available(),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => avx2::available(),
+            Isa::Portable => true,
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// The kernel used by [`matmul`] and [`matmul_rows`].
+    pub fn selected() -> Isa {
+        use std::sync::OnceLock;
+        static ISA: OnceLock<Isa> = OnceLock::new();
+        *ISA.get_or_init(|| {
+            let all = [Isa::Avx512, Isa::Avx2, Isa::Portable];
+            let wanted = match std::env::var("DOCKET_EMBED_KERNEL").as_deref() {
+                Ok("avx2") => 1,
+                Ok("portable") => 2,
+                _ => 0,
+            };
+            all[wanted..]
+                .iter()
+                .copied()
+                .find(|i| i.supported())
+                .unwrap_or(Isa::Portable)
+        })
+    }
+}
 
 /// A `k × n` matrix packed in panels of [`NR`] columns: panel `p` holds, for each row
 /// `kk`, columns `p·NR .. p·NR + NR` (zero beyond `n`).
@@ -77,6 +122,26 @@ pub fn matmul(
     accumulate: bool,
     scale: f32,
 ) {
+    matmul_with(Isa::selected(), m, a, lda, b, c, ldc, accumulate, scale);
+}
+
+/// [`matmul`] on the kernel `isa`, which the CPU must support.
+#[allow(clippy::too_many_arguments)]
+fn matmul_with(
+    isa: Isa,
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    b: &PackedB,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    scale: f32,
+) {
+    assert!(
+        isa.supported(),
+        "matmul: {isa:?} kernel on a CPU without it"
+    );
     check(m, a, lda, b, c, ldc);
     if m == 0 || b.n == 0 {
         return;
@@ -85,6 +150,7 @@ pub fn matmul(
     for (t, rows) in c[..(m - 1) * ldc + b.n].chunks_mut(task * ldc).enumerate() {
         let r0 = t * task;
         block(
+            isa,
             task.min(m - r0),
             &a[r0 * lda..],
             lda,
@@ -118,6 +184,7 @@ pub fn matmul_rows<E>(
     let (k, n) = (b.k, b.n);
     check(m, a, k, b, c, n);
     assert_eq!(bias.len(), n, "matmul: bias length");
+    let isa = Isa::selected();
     let task = GROUP * MR;
     c[..m * n]
         .par_chunks_mut(task * n)
@@ -125,7 +192,18 @@ pub fn matmul_rows<E>(
         .for_each(|(t, rows)| {
             let r0 = t * task;
             let m = rows.len() / n.max(1);
-            block(m, &a[r0 * k..], k, b, rows, n, residual, Some(bias), 1.0);
+            block(
+                isa,
+                m,
+                &a[r0 * k..],
+                k,
+                b,
+                rows,
+                n,
+                residual,
+                Some(bias),
+                1.0,
+            );
             epilogue(rows);
         });
 }
@@ -147,6 +225,7 @@ fn check(m: usize, a: &[f32], lda: usize, b: &PackedB, c: &[f32], ldc: usize) {
 /// that each panel is read from memory once per block and then hit in cache.
 #[allow(clippy::too_many_arguments)]
 fn block(
+    isa: Isa,
     rows: usize,
     a: &[f32],
     lda: usize,
@@ -173,7 +252,7 @@ fn block(
                 let cp = &mut c[off..off + (mr - 1) * ldc + cols];
                 let acc = accumulate || k0 > 0;
                 let bias = bias.filter(|_| k0 == 0).map(|b| &b[p * NR..p * NR + cols]);
-                micro(kc, ai, lda, panel, cp, ldc, mr, cols, acc, bias, scale);
+                micro(isa, kc, ai, lda, panel, cp, ldc, mr, cols, acc, bias, scale);
             }
         }
     }
@@ -183,6 +262,7 @@ fn block(
 /// panel[kk·NR + j]` for r < mr, j < cols (no bias term without `bias`).
 #[allow(clippy::too_many_arguments)]
 fn micro(
+    isa: Isa,
     k: usize,
     a: &[f32],
     lda: usize,
@@ -199,13 +279,25 @@ fn micro(
     debug_assert!(a.len() >= (mr - 1) * lda + k && panel.len() >= k * NR);
     debug_assert!(c.len() >= (mr - 1) * ldc + cols);
     #[cfg(target_arch = "x86_64")]
-    if avx512::available() {
-        // SAFETY: the CPU has AVX-512F; the slices cover every index the kernel touches
-        // (rows < mr of k values in `a`, k·NR of `panel`, rows < mr of `cols` values in `c`), as the
-        // callers' bounds and the debug assertions state.
-        unsafe { avx512::micro(k, a, lda, panel, c, ldc, mr, cols, accumulate, bias, scale) };
-        return;
+    match isa {
+        Isa::Avx512 => {
+            // SAFETY: `isa` is supported (asserted by `matmul_with`, chosen by
+            // `Isa::selected` in `matmul_rows`): the CPU has AVX-512F; the slices cover
+            // every index the kernel touches (rows < mr of k values in `a`, k·NR of
+            // `panel`, rows < mr of `cols` values in `c`), as the callers' bounds and the
+            // debug assertions state.
+            unsafe { avx512::micro(k, a, lda, panel, c, ldc, mr, cols, accumulate, bias, scale) };
+            return;
+        }
+        Isa::Avx2 => {
+            // SAFETY: as above, with AVX2 and FMA.
+            unsafe { avx2::micro(k, a, lda, panel, c, ldc, mr, cols, accumulate, bias, scale) };
+            return;
+        }
+        Isa::Portable => {}
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = isa;
     for r in 0..mr {
         let mut acc = [0.0f32; NR];
         for kk in 0..k {
@@ -341,6 +433,138 @@ mod avx512 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::NR;
+
+    pub fn available() -> bool {
+        use std::sync::OnceLock;
+        static YES: OnceLock<bool> = OnceLock::new();
+        *YES.get_or_init(|| {
+            std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+        })
+    }
+
+    /// The panel's 32 columns as two halves of 16, and the `mr` rows in near-equal
+    /// groups of at most 6: 6 rows × 2 registers of accumulators, 2 of `B` and one
+    /// broadcast fit the 16 AVX2 registers.
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be available and the slices as described in [`super::micro`].
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn micro(
+        k: usize,
+        ap: &[f32],
+        lda: usize,
+        panel: &[f32],
+        c: &mut [f32],
+        ldc: usize,
+        mr: usize,
+        cols: usize,
+        acc: bool,
+        bias: Option<&[f32]>,
+        scale: f32,
+    ) {
+        let groups = mr.div_ceil(6);
+        let (a, b, cp) = (ap.as_ptr(), panel.as_ptr(), c.as_mut_ptr());
+        for half in 0..cols.div_ceil(16) {
+            let c0 = half * 16;
+            let hc = 16.min(cols - c0);
+            let bias = bias.map_or(std::ptr::null(), |b| b[c0..].as_ptr());
+            let mut r0 = 0;
+            for g in 0..groups {
+                // Rows of group g: mr split into `groups` parts differing by at most one.
+                let rows = mr / groups + usize::from(g < mr % groups);
+                // SAFETY: rows r0..r0+rows < mr of `a` and `c`, columns c0..c0+hc <=
+                // cols of `c` and `bias`, and columns c0..c0+16 <= NR of each panel row
+                // are within the slices, per the caller's contract.
+                unsafe {
+                    let (a, b) = (a.add(r0 * lda), b.add(c0));
+                    let c = cp.add(r0 * ldc + c0);
+                    match rows {
+                        6 => kernel::<6>(k, a, lda, b, c, ldc, hc, acc, bias, scale),
+                        5 => kernel::<5>(k, a, lda, b, c, ldc, hc, acc, bias, scale),
+                        4 => kernel::<4>(k, a, lda, b, c, ldc, hc, acc, bias, scale),
+                        3 => kernel::<3>(k, a, lda, b, c, ldc, hc, acc, bias, scale),
+                        2 => kernel::<2>(k, a, lda, b, c, ldc, hc, acc, bias, scale),
+                        _ => kernel::<1>(k, a, lda, b, c, ldc, hc, acc, bias, scale),
+                    }
+                }
+                r0 += rows;
+            }
+        }
+    }
+
+    /// `R` rows × up to 16 columns (`cols`) of `C`; `b` points at column 0 of the
+    /// 16-column half in row 0 of the panel (row stride NR).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn kernel<const R: usize>(
+        k: usize,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        cols: usize,
+        accumulate: bool,
+        bias: *const f32,
+        scale: f32,
+    ) {
+        let mut lo = [_mm256_setzero_ps(); R];
+        let mut hi = [_mm256_setzero_ps(); R];
+        // SAFETY (whole body): indices stay within rows < R of k values in `a`, k rows of
+        // 16 values at stride NR in `b`, and rows < R, columns < cols of `c` and `bias`,
+        // per the caller's contract.
+        unsafe {
+            for kk in 0..k {
+                let b0 = _mm256_loadu_ps(b.add(kk * NR));
+                let b1 = _mm256_loadu_ps(b.add(kk * NR + 8));
+                for r in 0..R {
+                    let av = _mm256_broadcast_ss(&*a.add(r * lda + kk));
+                    lo[r] = _mm256_fmadd_ps(av, b0, lo[r]);
+                    hi[r] = _mm256_fmadd_ps(av, b1, hi[r]);
+                }
+            }
+            let s = _mm256_set1_ps(scale);
+            let mut bv = [0.0f32; 16];
+            if !bias.is_null() {
+                std::ptr::copy_nonoverlapping(bias, bv.as_mut_ptr(), cols);
+            }
+            let (bias0, bias1) = (
+                _mm256_loadu_ps(bv.as_ptr()),
+                _mm256_loadu_ps(bv.as_ptr().add(8)),
+            );
+            for r in 0..R {
+                let p = c.add(r * ldc);
+                let mut v0 = _mm256_fmadd_ps(lo[r], s, bias0);
+                let mut v1 = _mm256_fmadd_ps(hi[r], s, bias1);
+                if cols == 16 {
+                    if accumulate {
+                        v0 = _mm256_add_ps(v0, _mm256_loadu_ps(p));
+                        v1 = _mm256_add_ps(v1, _mm256_loadu_ps(p.add(8)));
+                    }
+                    _mm256_storeu_ps(p, v0);
+                    _mm256_storeu_ps(p.add(8), v1);
+                } else {
+                    let mut t = [0.0f32; 16];
+                    _mm256_storeu_ps(t.as_mut_ptr(), v0);
+                    _mm256_storeu_ps(t.as_mut_ptr().add(8), v1);
+                    for (j, &v) in t[..cols].iter().enumerate() {
+                        let o = p.add(j);
+                        *o = if accumulate { *o + v } else { v };
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,6 +647,72 @@ mod tests {
             matmul(m, &a, k, &packed, &mut c, n, false, 1.0);
             for (x, y) in c.iter().zip(&want) {
                 assert!((x - y).abs() < 1e-4);
+            }
+        }
+    }
+
+    #[test]
+    fn every_kernel_matches_naive_on_edge_tiles() {
+        let isas: Vec<Isa> = [Isa::Avx512, Isa::Avx2, Isa::Portable]
+            .into_iter()
+            .filter(|i| i.supported())
+            .collect();
+        let mut seed = 7u64;
+        let mut rand = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        // Rows 1..=15 and past a task (GROUP·MR = 56), columns around 8, 16 and 32, k
+        // past KC (384).
+        for &(m, k, n) in &[
+            (1, 3, 1),
+            (2, 9, 7),
+            (5, 17, 15),
+            (6, 31, 16),
+            (7, 8, 17),
+            (13, 40, 31),
+            (14, 1, 33),
+            (15, 64, 64),
+            (57, 100, 9),
+            (61, 390, 45),
+            (3, 800, 70),
+        ] {
+            let a: Vec<f32> = (0..m * k).map(|_| rand()).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| rand()).collect();
+            let want = naive(m, k, n, &a, &b);
+            let packed = PackedB::pack(
+                k,
+                n,
+                View {
+                    data: &b,
+                    rs: n,
+                    cs: 1,
+                },
+            );
+            for &isa in &isas {
+                for accumulate in [false, true] {
+                    let ldc = n + 5;
+                    let mut c = vec![0.25f32; m * ldc];
+                    matmul_with(isa, m, &a, k, &packed, &mut c, ldc, accumulate, -1.5);
+                    for i in 0..m {
+                        for j in 0..ldc {
+                            let got = c[i * ldc + j];
+                            if j >= n {
+                                assert_eq!(got, 0.25, "{isa:?} wrote past the row");
+                                continue;
+                            }
+                            let base = if accumulate { 0.25 } else { 0.0 };
+                            let w = base - 1.5 * want[i * n + j];
+                            let tol = 1e-5 * (k as f32).sqrt() + 1e-6;
+                            assert!(
+                                (got - w).abs() <= tol,
+                                "{isa:?} {m}x{k}x{n} at {i},{j}: {got} vs {w}"
+                            );
+                        }
+                    }
+                }
             }
         }
     }

@@ -8,6 +8,7 @@
 
 mod bert;
 mod config;
+mod half;
 mod kernels;
 mod matmul;
 
@@ -17,6 +18,7 @@ use std::sync::Mutex;
 pub use config::{BertConfig, Pooling, SentenceConfig};
 
 use crate::error::{Error, Result};
+use matmul::Isa;
 
 /// Turns texts into fixed-size vectors whose cosine similarity reflects meaning.
 pub trait Embedder: Send + Sync {
@@ -80,6 +82,56 @@ pub fn find_default_model() -> Result<PathBuf> {
         })
 }
 
+/// Arithmetic of the encoder's linear layers (attention, layer norm, GELU, softmax and
+/// pooling are f32 in every case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// f32 throughout.
+    F32,
+    /// Weights and activations rounded to f16 (each row and column scaled by a power of
+    /// two so that nothing overflows), products summed in f16 over at most 64 terms and
+    /// then in f32. Needs AVX512-FP16 (Intel Sapphire Rapids and later); about 1.4 times
+    /// the f32 throughput there, with vectors at cosine > 0.99999 to the f32 ones on the
+    /// reference sentences.
+    F16,
+}
+
+impl Precision {
+    /// Whether this CPU can run [`Precision::F16`].
+    pub fn f16_supported() -> bool {
+        half::available()
+    }
+
+    /// The precision used by [`BertEmbedder::load`]: `$DOCKET_EMBED_PRECISION` when set
+    /// (`f32`, `f16`, or `auto`), otherwise `auto`, which is F16 where the CPU supports
+    /// it (and `$DOCKET_EMBED_KERNEL` does not ask for a kernel below AVX-512) and F32
+    /// elsewhere. Asking for `f16` on a CPU without AVX512-FP16 is an error.
+    pub fn from_env() -> Result<Self> {
+        let value = std::env::var("DOCKET_EMBED_PRECISION").unwrap_or_default();
+        Self::parse(&value)
+    }
+
+    fn parse(value: &str) -> Result<Self> {
+        let err = |reason: String| Error::Runtime {
+            model: "DOCKET_EMBED_PRECISION".into(),
+            reason,
+        };
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" => Ok(if Self::f16_supported() && Isa::selected() == Isa::Avx512 {
+                Precision::F16
+            } else {
+                Precision::F32
+            }),
+            "f32" | "fp32" => Ok(Precision::F32),
+            "f16" | "fp16" if Self::f16_supported() => Ok(Precision::F16),
+            "f16" | "fp16" => Err(err("f16 needs a CPU with AVX512-FP16".into())),
+            other => Err(err(format!(
+                "unknown precision {other:?} (expected f32, f16 or auto)"
+            ))),
+        }
+    }
+}
+
 /// Inputs per forward pass are capped at this many tokens in all, which bounds the
 /// buffers (about 50 MB for MiniLM) whatever the number of texts.
 const MAX_BATCH_TOKENS: usize = 16 * 512;
@@ -94,6 +146,7 @@ pub struct BertEmbedder {
     model_id: String,
     dir: PathBuf,
     tokenizer: tokenizers::Tokenizer,
+    precision: Precision,
     encoder: bert::Encoder,
     sentence: SentenceConfig,
     pool: rayon::ThreadPool,
@@ -110,13 +163,26 @@ impl BertEmbedder {
 
     /// As [`load`](Self::load), with a pool of `threads` worker threads.
     pub fn load_with_threads(dir: &Path, threads: usize) -> Result<Self> {
+        Self::load_with_options(dir, threads, Precision::from_env()?)
+    }
+
+    /// As [`load`](Self::load), with a pool of `threads` worker threads and the linear
+    /// layers in `precision` (an error if the CPU cannot run it, see
+    /// [`Precision::f16_supported`]).
+    pub fn load_with_options(dir: &Path, threads: usize, precision: Precision) -> Result<Self> {
         let model_id = dir
             .file_name()
             .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
         let config = BertConfig::load(dir)?;
         let sentence = SentenceConfig::load(dir, &config)?;
         let tokenizer = load_tokenizer(&dir.join("tokenizer.json"), sentence.max_seq_length)?;
-        let encoder = bert::Encoder::load(&dir.join("model.safetensors"), &config)?;
+        if precision == Precision::F16 && !Precision::f16_supported() {
+            return Err(Error::Runtime {
+                model: model_id,
+                reason: "f16 precision needs a CPU with AVX512-FP16".into(),
+            });
+        }
+        let encoder = bert::Encoder::load(&dir.join("model.safetensors"), &config, precision)?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
             .thread_name(|i| format!("docket-embed-{i}"))
@@ -129,6 +195,7 @@ impl BertEmbedder {
             model_id,
             dir: dir.to_path_buf(),
             tokenizer,
+            precision,
             encoder,
             sentence,
             pool,
@@ -157,6 +224,11 @@ impl BertEmbedder {
     /// The pooling and normalisation read from the model's files.
     pub fn sentence_config(&self) -> SentenceConfig {
         self.sentence
+    }
+
+    /// The arithmetic of the linear layers.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// Worker threads of the forward pass.
