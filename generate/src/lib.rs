@@ -1,3 +1,13 @@
 //! The generate stage of docket: retrieves context from the index and classifies,
-//! summarizes or answers with an LLM. Built in the generate issue; this crate exists now
-//! so the workspace has the shape the architecture describes.
+//! summarizes or answers with an LLM.
+//!
+//! - [`classify`]: zero-shot and supervised document classification, with metrics.
+//! - [`summarize`]: extractive summaries with byte offsets, and ROUGE.
+//! - [`text`]: sentences, words and ROUGE tokens shared by both.
+
+pub mod classify;
+pub mod error;
+pub mod summarize;
+pub mod text;
+
+pub use error::{Error, Result};
