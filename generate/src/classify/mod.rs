@@ -90,7 +90,10 @@ pub struct ZeroShotConfig {
     pub temperature: f32,
     /// Subtract from each label's similarity its similarity to a content-free text
     /// ("contextual calibration"): some label prompts are closer to every text than
-    /// others, which biases predictions towards them.
+    /// others, which biases predictions towards them. Off by default: measured with
+    /// all-MiniLM-L6-v2 it helped on SMS spam (accuracy 0.69 → 0.74) and wrecked
+    /// review sentiment (0.72 → 0.48), so one content-free text is not a reliable
+    /// estimate of the bias.
     #[serde(default = "ZeroShotConfig::default_calibrate")]
     pub calibrate: bool,
 }
@@ -103,7 +106,7 @@ impl ZeroShotConfig {
         0.05
     }
     pub fn default_calibrate() -> bool {
-        true
+        false
     }
 }
 
