@@ -1,0 +1,500 @@
+//! Extractive summarization of whole documents, and ROUGE to measure it.
+//!
+//! A summary is a handful of the document's own sentences, so every claim in it can be
+//! cited by the exact byte span it came from ([`SummarySentence::start`]/`end` slice the
+//! document text). The steps:
+//!
+//! 1. Split into sentences ([`crate::text::sentence_spans`], the boundaries ingest's
+//!    chunker uses) and drop junk that would never make a useful summary line: fragments
+//!    of a few words, tables of numbers, reference-list entries and everything after a
+//!    "References" heading ([`candidates`]).
+//! 2. Embed the sentences and rank them by centrality ([`Ranking`]): a sentence close to
+//!    what the whole document is about represents it best.
+//! 3. Pick by maximal marginal relevance ([`select_mmr`]) until the budget
+//!    ([`Budget`]) is spent, so that two near-identical central sentences (an abstract
+//!    and the introduction often repeat each other) do not both take room.
+//! 4. Return the picks in document order, which reads better than rank order.
+
+pub mod rouge;
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use docket_index::embed::Embedder;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::text::{sentence_spans, word_count};
+
+/// How long a summary may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Budget {
+    /// At most this many sentences.
+    Sentences(usize),
+    /// At most this many words (whitespace-separated). If the single best sentence is
+    /// longer than the budget it is returned alone rather than an empty summary.
+    Words(usize),
+}
+
+/// How sentences are ranked before selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ranking {
+    /// Cosine similarity to the mean of all sentence vectors.
+    #[default]
+    Centroid,
+    /// LexRank: PageRank over the graph of positive cosine similarities, which rewards
+    /// sentences similar to many others rather than to the average.
+    LexRank,
+}
+
+/// Settings of the summarizer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummaryConfig {
+    #[serde(default = "SummaryConfig::default_budget")]
+    pub budget: Budget,
+    #[serde(default)]
+    pub ranking: Ranking,
+    /// MMR trade-off between centrality (1.0) and novelty against the sentences already
+    /// picked (0.0).
+    #[serde(default = "SummaryConfig::default_mmr_lambda")]
+    pub mmr_lambda: f32,
+    /// Sentences with fewer words are fragments (headings, captions, list labels).
+    #[serde(default = "SummaryConfig::default_min_words")]
+    pub min_words: usize,
+    /// Sentences with more words are almost always text run together by extraction
+    /// (tables, lists without punctuation), not prose.
+    #[serde(default = "SummaryConfig::default_max_words")]
+    pub max_words: usize,
+}
+
+impl SummaryConfig {
+    pub fn default_budget() -> Budget {
+        Budget::Sentences(3)
+    }
+    pub fn default_mmr_lambda() -> f32 {
+        0.7
+    }
+    pub fn default_min_words() -> usize {
+        5
+    }
+    pub fn default_max_words() -> usize {
+        80
+    }
+}
+
+impl Default for SummaryConfig {
+    fn default() -> Self {
+        SummaryConfig {
+            budget: Self::default_budget(),
+            ranking: Ranking::default(),
+            mmr_lambda: Self::default_mmr_lambda(),
+            min_words: Self::default_min_words(),
+            max_words: Self::default_max_words(),
+        }
+    }
+}
+
+/// One sentence of a summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SummarySentence {
+    /// Byte offset of the sentence's first character in the document text.
+    pub start: usize,
+    /// Byte offset just past its last character: `&text[start..end] == self.text`.
+    pub end: usize,
+    pub text: String,
+    /// Position of the sentence among the document's sentences (0-based, junk
+    /// included), e.g. to tell a lead sentence from one deep in the body.
+    pub position: usize,
+    /// Its centrality, scaled so the most central sentence of the document is 1.
+    pub score: f32,
+}
+
+/// An extractive summary: sentences in document order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub sentences: Vec<SummarySentence>,
+}
+
+impl Summary {
+    /// The sentences joined by spaces.
+    pub fn text(&self) -> String {
+        let parts: Vec<&str> = self.sentences.iter().map(|s| s.text.as_str()).collect();
+        parts.join(" ")
+    }
+
+    /// Words in the summary.
+    pub fn words(&self) -> usize {
+        self.sentences.iter().map(|s| word_count(&s.text)).sum()
+    }
+}
+
+/// A sentence that may go into a summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub span: Range<usize>,
+    /// Index among all sentences of the document.
+    pub position: usize,
+    pub words: usize,
+}
+
+/// Headings after which a document has only its bibliography and appendices.
+const END_HEADINGS: &[&str] = &[
+    "references",
+    "bibliography",
+    "works cited",
+    "literature cited",
+];
+
+/// Whether a sentence looks like a bibliography entry: a year together with the
+/// vocabulary of citations, or a leading "[12]".
+fn looks_like_reference(s: &str) -> bool {
+    let has_year = s.as_bytes().windows(4).any(|w| {
+        (w.starts_with(b"19") || w.starts_with(b"20")) && w.iter().all(u8::is_ascii_digit)
+    });
+    let lower = s.to_lowercase();
+    let markers = [
+        "proceedings",
+        "pp.",
+        "vol.",
+        "journal of",
+        "conference on",
+        "arxiv",
+        "doi:",
+        "isbn",
+    ];
+    let bracket = s.starts_with('[') && s[1..].chars().take_while(char::is_ascii_digit).count() > 0;
+    bracket || (has_year && markers.iter().any(|m| lower.contains(m)))
+}
+
+/// Whether a sentence is mostly numbers and symbols (table rows, equations, URLs).
+fn looks_like_table(s: &str) -> bool {
+    let tokens: Vec<&str> = s.split_whitespace().collect();
+    let wordy = tokens
+        .iter()
+        .filter(|t| t.chars().filter(|c| c.is_alphabetic()).count() >= 2)
+        .count();
+    wordy * 2 < tokens.len()
+}
+
+/// The sentences of `text` worth considering for a summary (see the module docs).
+pub fn candidates(text: &str, config: &SummaryConfig) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for (position, span) in sentence_spans(text).into_iter().enumerate() {
+        let s = &text[span.clone()];
+        let bare = s
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase();
+        let bare = bare.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ' ');
+        if END_HEADINGS.contains(&bare) && !out.is_empty() {
+            break;
+        }
+        let words = word_count(s);
+        if words < config.min_words
+            || words > config.max_words
+            || looks_like_table(s)
+            || looks_like_reference(s)
+        {
+            continue;
+        }
+        out.push(Candidate {
+            span,
+            position,
+            words,
+        });
+    }
+    out
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn normalize(v: &mut [f32]) {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+}
+
+/// Centrality of each sentence from its unit vector (see [`Ranking`]), scaled so the
+/// highest is 1.
+pub fn centrality(vectors: &[Vec<f32>], ranking: Ranking) -> Vec<f32> {
+    let n = vectors.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut scores = match ranking {
+        Ranking::Centroid => {
+            let mut centroid = vec![0.0f32; vectors[0].len()];
+            for v in vectors {
+                centroid.iter_mut().zip(v).for_each(|(c, x)| *c += x);
+            }
+            normalize(&mut centroid);
+            vectors
+                .iter()
+                .map(|v| dot(v, &centroid))
+                .collect::<Vec<f32>>()
+        }
+        Ranking::LexRank => {
+            const DAMPING: f32 = 0.85;
+            let mut w = vec![0.0f32; n * n];
+            for i in 0..n {
+                for j in (i + 1)..n {
+                    let s = dot(&vectors[i], &vectors[j]).max(0.0);
+                    w[i * n + j] = s;
+                    w[j * n + i] = s;
+                }
+            }
+            let out_sum: Vec<f32> = (0..n).map(|i| w[i * n..(i + 1) * n].iter().sum()).collect();
+            let mut r = vec![1.0 / n as f32; n];
+            for _ in 0..100 {
+                let mut next = vec![(1.0 - DAMPING) / n as f32; n];
+                for i in 0..n {
+                    if out_sum[i] <= 0.0 {
+                        // A sentence like no other spreads its rank evenly.
+                        next.iter_mut()
+                            .for_each(|x| *x += DAMPING * r[i] / n as f32);
+                        continue;
+                    }
+                    let share = DAMPING * r[i] / out_sum[i];
+                    for (x, wij) in next.iter_mut().zip(&w[i * n..(i + 1) * n]) {
+                        *x += share * wij;
+                    }
+                }
+                let delta: f32 = next.iter().zip(&r).map(|(a, b)| (a - b).abs()).sum();
+                r = next;
+                if delta < 1e-6 {
+                    break;
+                }
+            }
+            r
+        }
+    };
+    let max = scores.iter().copied().fold(f32::MIN, f32::max);
+    if max > 0.0 {
+        scores.iter_mut().for_each(|s| *s /= max);
+    }
+    scores
+}
+
+/// Greedy maximal-marginal-relevance selection: repeatedly take the sentence with the
+/// best `lambda · relevance − (1 − lambda) · (highest similarity to a sentence already
+/// taken)` that still fits the budget. `similarity(i, j)` compares sentences `i` and `j`,
+/// `words[i]` is the length of sentence `i`. Returns indices in the order picked.
+pub fn select_mmr(
+    relevance: &[f32],
+    similarity: &dyn Fn(usize, usize) -> f32,
+    words: &[usize],
+    budget: Budget,
+    lambda: f32,
+) -> Vec<usize> {
+    let n = relevance.len();
+    let mut picked: Vec<usize> = Vec::new();
+    let mut max_sim = vec![0.0f32; n];
+    let mut used_words = 0usize;
+    loop {
+        if let Budget::Sentences(k) = budget
+            && picked.len() >= k
+        {
+            break;
+        }
+        let fits = |i: usize| match budget {
+            Budget::Sentences(_) => true,
+            Budget::Words(w) => used_words + words[i] <= w || picked.is_empty(),
+        };
+        let best = (0..n)
+            .filter(|i| !picked.contains(i) && fits(*i))
+            .map(|i| (i, lambda * relevance[i] - (1.0 - lambda) * max_sim[i]))
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+        let Some((i, _)) = best else { break };
+        // An over-long best sentence is accepted only as the first pick; after it,
+        // nothing more fits a word budget it already exceeds.
+        used_words += words[i];
+        picked.push(i);
+        for (j, m) in max_sim.iter_mut().enumerate() {
+            *m = m.max(similarity(i, j));
+        }
+        if let Budget::Words(w) = budget
+            && used_words >= w
+        {
+            break;
+        }
+    }
+    picked
+}
+
+/// Extractive summarizer over a sentence embedder.
+pub struct Summarizer {
+    embedder: Arc<dyn Embedder>,
+    config: SummaryConfig,
+}
+
+impl std::fmt::Debug for Summarizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Summarizer")
+            .field("embedder", &self.embedder.model_id())
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Summarizer {
+    pub fn new(embedder: Arc<dyn Embedder>, config: SummaryConfig) -> Result<Self> {
+        if !(0.0..=1.0).contains(&config.mmr_lambda) {
+            return Err(Error::Setting {
+                name: "mmr_lambda",
+                reason: format!("{} is outside 0..=1", config.mmr_lambda),
+            });
+        }
+        if matches!(config.budget, Budget::Sentences(0) | Budget::Words(0)) {
+            return Err(Error::Setting {
+                name: "budget",
+                reason: "must allow at least one sentence or word".into(),
+            });
+        }
+        Ok(Summarizer { embedder, config })
+    }
+
+    pub fn config(&self) -> &SummaryConfig {
+        &self.config
+    }
+
+    /// Summarize `text`. A document with no usable sentence gets an empty summary.
+    pub fn summarize(&self, text: &str) -> Result<Summary> {
+        let cands = candidates(text, &self.config);
+        if cands.is_empty() {
+            return Ok(Summary::default());
+        }
+        let texts: Vec<&str> = cands.iter().map(|c| &text[c.span.clone()]).collect();
+        let mut vectors = self.embedder.embed(&texts)?;
+        vectors.iter_mut().for_each(|v| normalize(v));
+        let scores = centrality(&vectors, self.config.ranking);
+        let words: Vec<usize> = cands.iter().map(|c| c.words).collect();
+        let sim = |i: usize, j: usize| dot(&vectors[i], &vectors[j]);
+        let mut picked = select_mmr(
+            &scores,
+            &sim,
+            &words,
+            self.config.budget,
+            self.config.mmr_lambda,
+        );
+        picked.sort_unstable();
+        Ok(Summary {
+            sentences: picked
+                .into_iter()
+                .map(|i| sentence(text, &cands[i], scores[i]))
+                .collect(),
+        })
+    }
+}
+
+fn sentence(text: &str, c: &Candidate, score: f32) -> SummarySentence {
+    SummarySentence {
+        start: c.span.start,
+        end: c.span.end,
+        text: text[c.span.clone()].to_owned(),
+        position: c.position,
+        score,
+    }
+}
+
+/// The lead baseline: the first candidate sentences of `text` (after the same junk
+/// filter as [`Summarizer`]) up to the budget. Strong on news and on papers, whose
+/// openings summarise them, and so the bar a summarizer has to clear.
+pub fn lead(text: &str, config: &SummaryConfig) -> Summary {
+    let mut out = Summary::default();
+    let mut words = 0;
+    for c in candidates(text, config) {
+        match config.budget {
+            Budget::Sentences(k) if out.sentences.len() >= k => break,
+            Budget::Words(w) if words + c.words > w && !out.sentences.is_empty() => break,
+            _ => {}
+        }
+        words += c.words;
+        out.sentences.push(sentence(text, &c, 0.0));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mmr_skips_a_duplicate_of_a_picked_sentence() {
+        // 0 and 1 are identical and most central; 2 is different and less central.
+        let v = [vec![1.0f32, 0.0], vec![1.0, 0.0], vec![0.28, 0.96]];
+        let rel = [1.0, 1.0, 0.8];
+        let sim = |i: usize, j: usize| dot(&v[i], &v[j]);
+        let picked = select_mmr(&rel, &sim, &[10, 10, 10], Budget::Sentences(2), 0.7);
+        assert_eq!(picked, [0, 2]);
+        // Without the novelty term the duplicate would win.
+        let picked = select_mmr(&rel, &sim, &[10, 10, 10], Budget::Sentences(2), 1.0);
+        assert_eq!(picked, [0, 1]);
+    }
+
+    #[test]
+    fn word_budget_skips_sentences_that_do_not_fit() {
+        let sim = |i: usize, j: usize| if i == j { 1.0 } else { 0.0 };
+        let picked = select_mmr(&[1.0, 0.9, 0.8], &sim, &[6, 8, 3], Budget::Words(10), 0.7);
+        assert_eq!(picked, [0, 2]);
+        // The best sentence alone exceeds the budget: it is still returned.
+        let picked = select_mmr(&[1.0, 0.9], &sim, &[50, 60], Budget::Words(10), 0.7);
+        assert_eq!(picked, [0]);
+    }
+
+    #[test]
+    fn candidates_drop_junk_and_the_bibliography() {
+        let text = "Results.\n\
+            We present a method that ranks sentences by their centrality in the text.\n\
+            12.5 3.4 0.91 88 17 22.1 | 0.33\n\
+            The method removes redundant sentences with maximal marginal relevance.\n\
+            [3] J. Smith. A paper title. In Proceedings of ACL, pages 1-9, 2004.\n\
+            References\n\
+            Smith, J. and Doe, A. 2004. Ranking things well for fun and profit today.\n";
+        let c = candidates(text, &SummaryConfig::default());
+        let got: Vec<&str> = c.iter().map(|c| &text[c.span.clone()]).collect();
+        assert_eq!(
+            got,
+            [
+                "We present a method that ranks sentences by their centrality in the text.",
+                "The method removes redundant sentences with maximal marginal relevance."
+            ]
+        );
+        assert_eq!(c[0].position, 1);
+    }
+
+    #[test]
+    fn lexrank_and_centroid_prefer_the_typical_sentence() {
+        let v = vec![
+            vec![1.0f32, 0.0],
+            vec![0.9, 0.436],
+            vec![0.0, 1.0],
+            vec![0.95, 0.312],
+        ];
+        for r in [Ranking::Centroid, Ranking::LexRank] {
+            let s = centrality(&v, r);
+            let best = (0..4).max_by(|&a, &b| s[a].total_cmp(&s[b])).unwrap();
+            assert!(best == 1 || best == 3, "{r:?}: {s:?}");
+            assert!((s[best] - 1.0).abs() < 1e-6);
+            assert!(s[2] < s[best]);
+        }
+    }
+
+    #[test]
+    fn lead_takes_the_first_sentences_with_offsets() {
+        let text = "Short. The first real sentence is here now. And a second real one follows it. A third sentence ends the text.";
+        let cfg = SummaryConfig {
+            budget: Budget::Sentences(2),
+            ..SummaryConfig::default()
+        };
+        let s = lead(text, &cfg);
+        assert_eq!(s.sentences.len(), 2);
+        for x in &s.sentences {
+            assert_eq!(&text[x.start..x.end], x.text);
+        }
+        assert_eq!(s.sentences[0].text, "The first real sentence is here now.");
+    }
+}
