@@ -671,6 +671,34 @@ impl Index {
         })
     }
 
+    /// The chunks of a catalogued document, in order (from the BM25 index, which stores
+    /// them whole).
+    pub fn document_chunks(&self, entry: &DocEntry) -> Result<Vec<Chunk>> {
+        let mut out = Vec::with_capacity(entry.chunks as usize);
+        for ordinal in 0..entry.chunks {
+            if let Some(c) = self.lexical.chunk(&format!("{}-{ordinal}", entry.doc_id))? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A document's text rebuilt from its chunks: each chunk is its exact byte range of
+    /// the ingested text, so offsets into the result are offsets into the document
+    /// (anything no chunk covers, such as blank lines between sections, reads as spaces).
+    pub fn document_text(&self, entry: &DocEntry) -> Result<String> {
+        let chunks = self.document_chunks(entry)?;
+        let len = chunks.iter().map(|c| c.end).max().unwrap_or(0);
+        let mut bytes = vec![b' '; len];
+        for c in &chunks {
+            if c.end - c.start == c.text.len() {
+                bytes[c.start..c.end].copy_from_slice(c.text.as_bytes());
+            }
+        }
+        Ok(String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    }
+
     /// The catalog's entries by document id, for planning a run.
     pub fn known(&self) -> Result<HashMap<String, DocEntry>> {
         Ok(self

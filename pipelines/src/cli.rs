@@ -32,6 +32,12 @@ enum Command {
     /// Answer a question from an index, citing file, page and the supporting span of
     /// every sentence, or say that the documents do not hold the answer.
     Ask(AskArgs),
+    /// Label every document: zero-shot (--labels), trained on examples (--examples) or
+    /// with a saved classifier (--model). One row per document, streamed.
+    Classify(ClassifyArgs),
+    /// Extractive summaries of whole documents (central sentences, no repeats, in
+    /// document order, with byte offsets).
+    Summarize(SummarizeArgs),
     /// Show what an index holds: documents, chunks, model, store, size.
     Status(StatusArgs),
     /// Measure quality on labelled data.
@@ -261,6 +267,150 @@ pub enum EvalCommand {
     /// Retrieval quality on a BEIR-format data set (corpus.jsonl, queries.jsonl,
     /// qrels.tsv): nDCG@10, Recall@100 and MRR@10 per mode.
     Retrieval(EvalRetrievalArgs),
+    /// Classification quality: accuracy, macro-F1 and the confusion matrix on a test
+    /// set (or a seeded split of the training file).
+    Classify(EvalClassifyArgs),
+    /// Summary quality: ROUGE-1/2/L F1 against reference summaries (corpus.jsonl and
+    /// summaries.jsonl), next to the lead-N baseline.
+    Summarize(EvalSummarizeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// Files and folders to classify (records files: one document per row). Without
+    /// any, every document of the index is classified.
+    pub paths: Vec<PathBuf>,
+    /// Zero-shot labels, comma-separated ("billing,bug,feature request").
+    #[arg(long, value_name = "LIST")]
+    pub labels: Option<String>,
+    /// Zero-shot labels with descriptions, one per line: `label: description` (or CSV
+    /// `label,description`).
+    #[arg(long, value_name = "FILE")]
+    pub labels_file: Option<PathBuf>,
+    /// Labelled examples (CSV/TSV with a header) to train a classifier on.
+    #[arg(long, value_name = "FILE")]
+    pub examples: Option<PathBuf>,
+    /// Column of the examples holding the text.
+    #[arg(long, value_name = "COLUMN", default_value = "text")]
+    pub text_col: String,
+    /// Column of the examples holding the label.
+    #[arg(long, value_name = "COLUMN", default_value = "label")]
+    pub label_col: String,
+    /// A classifier saved with --save-model.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Save the classifier (trained or zero-shot) for reuse with --model.
+    #[arg(long, value_name = "FILE")]
+    pub save_model: Option<PathBuf>,
+    /// Multi-label: every label scoring at least this threshold.
+    #[arg(long, value_name = "THRESHOLD")]
+    pub multi: Option<f32>,
+    /// Write the rows to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Row format (default: CSV for a --out FILE ending in .csv, else JSON Lines).
+    #[arg(long, value_enum)]
+    pub format: Option<OutFormat>,
+    #[command(flatten)]
+    pub index: IndexDirArgs,
+    /// Folder of the embedding model (default: the default model).
+    #[arg(long, value_name = "DIR", env = "DOCKET_EMBED_MODEL")]
+    pub embed_model: Option<PathBuf>,
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    #[command(flatten)]
+    pub parse: ParseArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct SummarizeArgs {
+    /// Files and folders to summarize.
+    pub paths: Vec<PathBuf>,
+    /// Documents of the index to summarize, by source path or id.
+    #[arg(long, value_name = "SOURCE|ID")]
+    pub doc: Vec<String>,
+    /// Summarize every document of the index.
+    #[arg(long)]
+    pub all: bool,
+    /// Sentences per summary.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub length: usize,
+    /// A budget in words instead of sentences.
+    #[arg(long, value_name = "N")]
+    pub words: Option<usize>,
+    /// One JSON object per document, with each sentence's byte offsets.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub index: IndexDirArgs,
+    /// Folder of the embedding model (default: the default model).
+    #[arg(long, value_name = "DIR", env = "DOCKET_EMBED_MODEL")]
+    pub embed_model: Option<PathBuf>,
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    #[command(flatten)]
+    pub parse: ParseArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClassifyMode {
+    /// TF-IDF, embeddings or a mix, chosen by cross-validation on the training set.
+    Auto,
+    Tfidf,
+    Embedding,
+    /// Embedding similarity to the label names (or --labels-file descriptions).
+    ZeroShot,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalClassifyArgs {
+    /// Labelled training examples (CSV/TSV with a header).
+    #[arg(long, value_name = "FILE")]
+    pub train: PathBuf,
+    /// Labelled test examples; without it the training file is split.
+    #[arg(long, value_name = "FILE")]
+    pub test: Option<PathBuf>,
+    #[arg(long, value_name = "COLUMN", default_value = "text")]
+    pub text_col: String,
+    #[arg(long, value_name = "COLUMN", default_value = "label")]
+    pub label_col: String,
+    #[arg(long, value_enum, default_value_t = ClassifyMode::Auto)]
+    pub mode: ClassifyMode,
+    /// Zero-shot: label descriptions.
+    #[arg(long, value_name = "FILE")]
+    pub labels_file: Option<PathBuf>,
+    /// Share of the training file held out for testing when there is no --test.
+    #[arg(long, value_name = "F", default_value_t = 0.2)]
+    pub test_fraction: f64,
+    /// Seed of that split.
+    #[arg(long, value_name = "N", default_value_t = 42)]
+    pub seed: u64,
+    /// Print one JSON object: {"accuracy": .., "macro_f1": .., "confusion": ..}.
+    #[arg(long)]
+    pub json: bool,
+    /// Folder of the embedding model (default: the default model).
+    #[arg(long, value_name = "DIR", env = "DOCKET_EMBED_MODEL")]
+    pub embed_model: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalSummarizeArgs {
+    /// Folder with corpus.jsonl (_id, text) and summaries.jsonl (_id, summary).
+    pub dir: PathBuf,
+    /// Sentences per summary (for docket and the lead baseline).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub length: usize,
+    #[arg(long)]
+    pub json: bool,
+    /// Folder of the embedding model (default: the default model).
+    #[arg(long, value_name = "DIR", env = "DOCKET_EMBED_MODEL")]
+    pub embed_model: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -362,6 +512,10 @@ impl Cli {
             Command::Search(args) => crate::search_cmd::search(args),
             Command::Status(args) => crate::search_cmd::status(args),
             Command::Ask(args) => crate::ask_cmd::ask(args),
+            Command::Classify(args) => crate::gen_cmd::classify(args),
+            Command::Summarize(args) => crate::gen_cmd::summarize(args),
+            Command::Eval(EvalCommand::Classify(args)) => crate::gen_cmd::eval_classify(args),
+            Command::Eval(EvalCommand::Summarize(args)) => crate::gen_cmd::eval_summarize(args),
             Command::Eval(EvalCommand::Retrieval(args)) => crate::eval_cmd::retrieval(args),
             Command::Models(ModelsCommand::Fetch { force }) => {
                 for m in models::DEFAULTS {

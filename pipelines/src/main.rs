@@ -8,6 +8,7 @@
 mod ask_cmd;
 mod cli;
 mod eval_cmd;
+mod gen_cmd;
 mod index_cmd;
 mod ingest_cmd;
 mod models;

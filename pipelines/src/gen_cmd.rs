@@ -1,0 +1,498 @@
+//! `docket classify`, `docket summarize`, `docket eval classify` and `docket eval
+//! summarize`: the generate stage's bulk commands.
+//!
+//! Inputs are streamed: documents come from the walk (or the index) one at a time,
+//! are classified in small batches and written at once, so a million rows never sit in
+//! memory.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use docket_generate::classify::{
+    Classifier, Decision, Examples, Features, LabelSpec, Prediction, TrainConfig,
+    ZeroShotConfig, evaluate, load_labels, parse_labels, read_examples, train_test_split,
+};
+use docket_generate::summarize::rouge::{self, Rouge};
+use docket_generate::summarize::{Budget, Summarizer, SummaryConfig, lead};
+use docket_index::{DocEntry, Index};
+use docket_ingest::{Document, Ingestor};
+use serde_json::json;
+
+use crate::cli::{
+    ClassifyArgs, ClassifyMode, EvalClassifyArgs, EvalSummarizeArgs, OutFormat, SummarizeArgs,
+};
+use crate::{Outcome, UsageError, log, models};
+
+/// Texts classified per batch: enough to keep the embedder's batches full.
+const BATCH: usize = 64;
+
+/// One document to classify or summarize.
+struct Item {
+    doc_id: String,
+    source: String,
+    text: String,
+}
+
+/// Feed `each` every document under `paths` (or, with none, every document of the
+/// index), in a stable order. Returns the number of documents that failed to load.
+fn for_each_document(
+    paths: &[std::path::PathBuf],
+    walk: &crate::cli::WalkArgs,
+    parse: &crate::cli::ParseArgs,
+    index_dir: &Path,
+    mut each: impl FnMut(Item) -> Result<()>,
+) -> Result<usize> {
+    let mut failed = 0;
+    if paths.is_empty() {
+        let index = Index::open(index_dir, None)
+            .with_context(|| format!("cannot open the index {}", index_dir.display()))?;
+        let mut entries: Vec<DocEntry> = index.catalog().entries()?;
+        entries.sort_by(|a, b| a.source.cmp(&b.source));
+        for e in entries {
+            let text = index.document_text(&e)?;
+            each(Item {
+                doc_id: e.doc_id,
+                source: e.source,
+                text,
+            })?;
+        }
+        return Ok(0);
+    }
+    let walk_result = docket_ingest::walk(paths, &walk.options())?;
+    for e in &walk_result.errors {
+        log(&format!("error: {e}"));
+        failed += 1;
+    }
+    let ingestor = Ingestor::new(parse.ingest_options());
+    for file in &walk_result.files {
+        for doc in ingestor.documents(file) {
+            match doc {
+                Ok(Document {
+                    id, source, text, ..
+                }) => each(Item {
+                    doc_id: id,
+                    source,
+                    text,
+                })?,
+                Err(e) => {
+                    log(&format!("error: {e}"));
+                    failed += 1;
+                }
+            }
+        }
+    }
+    Ok(failed)
+}
+
+fn labels_of(args: &ClassifyArgs) -> Result<Option<Vec<LabelSpec>>> {
+    match (&args.labels, &args.labels_file) {
+        (Some(_), Some(_)) => Err(UsageError("give --labels or --labels-file, not both".into()).into()),
+        (Some(list), None) => Ok(Some(parse_labels(
+            &list.split(',').map(str::trim).collect::<Vec<_>>().join("\n"),
+            Path::new("--labels"),
+        )?)),
+        (None, Some(file)) => Ok(Some(load_labels(file)?)),
+        (None, None) => Ok(None),
+    }
+}
+
+pub fn classify(args: ClassifyArgs) -> Result<Outcome> {
+    let labels = labels_of(&args)?;
+    let started = Instant::now();
+    let embedder = || models::load_embedder(args.embed_model.as_deref());
+    let classifier = match (&args.model, &args.examples, labels) {
+        (Some(model), None, None) => Classifier::load(model, Some(embedder()?))
+            .with_context(|| format!("cannot load the classifier {}", model.display()))?,
+        (None, Some(examples), None) => {
+            let ex = read_examples(examples, &args.text_col, &args.label_col)?;
+            let (clf, report) = Classifier::train(&ex, &TrainConfig::default(), Some(embedder()?))?;
+            log(&format!(
+                "trained on {} examples in {:.1}s: TF-IDF weight {:.1} chosen by {}-fold cross-validation{}",
+                report.examples,
+                started.elapsed().as_secs_f64(),
+                report.tfidf_weight,
+                report.folds,
+                report
+                    .cv_accuracy
+                    .map_or(String::new(), |a| format!(" (accuracy {a:.3})"))
+            ));
+            clf
+        }
+        (None, None, Some(labels)) => {
+            Classifier::zero_shot(&labels, &ZeroShotConfig::default(), embedder()?)?
+        }
+        _ => {
+            return Err(UsageError(
+                "give exactly one of --labels/--labels-file (zero-shot), --examples FILE (trained) or --model FILE (saved)".into(),
+            )
+            .into());
+        }
+    };
+    if let Some(path) = &args.save_model {
+        classifier
+            .save(path)
+            .with_context(|| format!("cannot save the classifier to {}", path.display()))?;
+        log(&format!("saved the classifier to {}", path.display()));
+    }
+    let decision = match args.multi {
+        Some(threshold) => Decision::MultiLabel { threshold },
+        None => Decision::Single,
+    };
+    let sink: Box<dyn Write> = match &args.out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let format = args.format.unwrap_or(match &args.out {
+        Some(p) if p.extension().is_some_and(|e| e == "csv") => OutFormat::Csv,
+        _ => OutFormat::Jsonl,
+    });
+    let mut writer = RowWriter::new(sink, format)?;
+    let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
+    let mut done = 0usize;
+    let mut flush = |batch: &mut Vec<Item>, writer: &mut RowWriter| -> Result<()> {
+        let texts: Vec<&str> = batch.iter().map(|i| i.text.as_str()).collect();
+        let predictions = classifier.predict(&texts, None, decision)?;
+        for (item, p) in batch.iter().zip(&predictions) {
+            writer.write(item, p)?;
+        }
+        done += batch.len();
+        batch.clear();
+        Ok(())
+    };
+    let failed = for_each_document(
+        &args.paths,
+        &args.walk,
+        &args.parse,
+        &args.index.dir,
+        |item| {
+            batch.push(item);
+            if batch.len() >= BATCH {
+                flush(&mut batch, &mut writer)?;
+            }
+            Ok(())
+        },
+    )?;
+    flush(&mut batch, &mut writer)?;
+    writer.finish()?;
+    let secs = started.elapsed().as_secs_f64();
+    log(&format!(
+        "classified {done} documents in {secs:.1}s ({:.1}/s){}",
+        done as f64 / secs.max(1e-9),
+        if failed > 0 {
+            format!("; {failed} failed (see the errors above)")
+        } else {
+            String::new()
+        }
+    ));
+    Ok(if failed > 0 {
+        Outcome::Partial
+    } else {
+        Outcome::Success
+    })
+}
+
+/// Writes one row per classified document, as CSV or JSON Lines.
+enum RowWriter {
+    Csv(csv::Writer<Box<dyn Write>>),
+    Jsonl(Box<dyn Write>),
+}
+
+impl RowWriter {
+    fn new(out: Box<dyn Write>, format: OutFormat) -> Result<RowWriter> {
+        Ok(match format {
+            OutFormat::Csv => {
+                let mut w = csv::Writer::from_writer(out);
+                w.write_record([
+                    "doc_id",
+                    "source",
+                    "label",
+                    "confidence",
+                    "runner_up",
+                    "runner_up_score",
+                    "labels",
+                ])?;
+                RowWriter::Csv(w)
+            }
+            OutFormat::Jsonl => RowWriter::Jsonl(out),
+        })
+    }
+
+    fn write(&mut self, item: &Item, p: &Prediction) -> Result<()> {
+        let labels: Vec<&str> = p.labels.iter().map(|l| l.label.as_str()).collect();
+        match self {
+            RowWriter::Csv(csv) => csv.write_record([
+                item.doc_id.as_str(),
+                item.source.as_str(),
+                p.label.as_str(),
+                &format!("{:.4}", p.confidence),
+                p.runner_up.as_ref().map_or("", |r| r.label.as_str()),
+                &p.runner_up
+                    .as_ref()
+                    .map_or(String::new(), |r| format!("{:.4}", r.score)),
+                &labels.join("|"),
+            ])?,
+            RowWriter::Jsonl(out) => {
+                serde_json::to_writer(
+                    &mut *out,
+                    &json!({
+                        "doc_id": item.doc_id,
+                        "source": item.source,
+                        "label": p.label,
+                        "confidence": p.confidence,
+                        "runner_up": p.runner_up.as_ref().map(|r| &r.label),
+                        "runner_up_score": p.runner_up.as_ref().map(|r| r.score),
+                        "labels": p.labels,
+                    }),
+                )?;
+                writeln!(out)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<()> {
+        match self {
+            RowWriter::Csv(mut csv) => csv.flush()?,
+            RowWriter::Jsonl(mut out) => out.flush()?,
+        }
+        Ok(())
+    }
+}
+
+pub fn summarize(args: SummarizeArgs) -> Result<Outcome> {
+    if args.paths.is_empty() && !args.all && args.doc.is_empty() {
+        return Err(UsageError(
+            "give files or folders to summarize, --doc SOURCE|ID for documents of the index, or --all".into(),
+        )
+        .into());
+    }
+    let config = SummaryConfig {
+        budget: match args.words {
+            Some(w) => Budget::Words(w),
+            None => Budget::Sentences(args.length),
+        },
+        ..SummaryConfig::default()
+    };
+    let summarizer = Summarizer::new(models::load_embedder(args.embed_model.as_deref())?, config)?;
+    let started = Instant::now();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut done = 0usize;
+    let wanted: Vec<&str> = args.doc.iter().map(String::as_str).collect();
+    let failed = for_each_document(
+        &args.paths,
+        &args.walk,
+        &args.parse,
+        &args.index.dir,
+        |item| {
+            if !args.paths.is_empty() || args.all || wanted.iter().any(|w| *w == item.source || *w == item.doc_id) {
+                let summary = summarizer.summarize(&item.text)?;
+                done += 1;
+                if args.json {
+                    serde_json::to_writer(
+                        &mut out,
+                        &json!({
+                            "doc_id": item.doc_id,
+                            "source": item.source,
+                            "summary": summary.text(),
+                            "sentences": summary.sentences,
+                        }),
+                    )?;
+                    writeln!(out)?;
+                } else {
+                    writeln!(out, "== {}", item.source)?;
+                    writeln!(out, "{}\n", summary.text())?;
+                }
+            }
+            Ok(())
+        },
+    )?;
+    out.flush()?;
+    if done == 0 && !wanted.is_empty() {
+        bail!("no document of the index matches {wanted:?}");
+    }
+    log(&format!(
+        "summarized {done} documents in {:.1}s",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(if failed > 0 {
+        Outcome::Partial
+    } else {
+        Outcome::Success
+    })
+}
+
+pub fn eval_classify(args: EvalClassifyArgs) -> Result<Outcome> {
+    let all = read_examples(&args.train, &args.text_col, &args.label_col)?;
+    let (train, test): (Examples, Examples) = match &args.test {
+        Some(test) => (all, read_examples(test, &args.text_col, &args.label_col)?),
+        None => {
+            let (tr, te) = train_test_split(all.len(), args.test_fraction, args.seed);
+            (all.subset(&tr), all.subset(&te))
+        }
+    };
+    if train.is_empty() || test.is_empty() {
+        return Err(UsageError("the training and test sets must both have rows".into()).into());
+    }
+    let embedder = if args.mode == ClassifyMode::Tfidf {
+        None
+    } else {
+        Some(models::load_embedder(args.embed_model.as_deref())?)
+    };
+    let started = Instant::now();
+    let classifier = match args.mode {
+        ClassifyMode::ZeroShot => {
+            let mut names: Vec<String> = train.labels.clone();
+            names.sort();
+            names.dedup();
+            let specs: Vec<LabelSpec> = match &args.labels_file {
+                Some(f) => load_labels(f)?,
+                None => names.iter().map(|n| LabelSpec::new(n.clone(), None)).collect(),
+            };
+            let e: Arc<_> = embedder.clone().context("zero-shot needs the embedder")?;
+            Classifier::zero_shot(&specs, &ZeroShotConfig::default(), e)?
+        }
+        mode => {
+            let features = match mode {
+                ClassifyMode::Tfidf => Features::Tfidf,
+                ClassifyMode::Embedding => Features::Embedding,
+                _ => Features::Auto,
+            };
+            let config = TrainConfig {
+                features,
+                ..TrainConfig::default()
+            };
+            Classifier::train(&train, &config, embedder.clone())?.0
+        }
+    };
+    let train_secs = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let texts: Vec<&str> = test.texts.iter().map(String::as_str).collect();
+    let predicted = classifier.predict_indices(&texts, None)?;
+    let secs = started.elapsed().as_secs_f64();
+    let labels = classifier.labels().to_vec();
+    let index: HashMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+    // A test label the classifier does not know can never be predicted: it counts as
+    // wrong (mapped past the known labels).
+    let gold: Vec<usize> = test
+        .labels
+        .iter()
+        .map(|l| index.get(l.as_str()).copied().unwrap_or(labels.len()))
+        .collect();
+    let e = evaluate(&labels, &gold, &predicted);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(
+            &mut out,
+            &json!({
+                "accuracy": e.accuracy,
+                "macro_f1": e.macro_f1,
+                "labels": e.labels,
+                "confusion": e.confusion,
+                "per_class": e.per_class,
+                "train": train.len(),
+                "test": test.len(),
+                "train_seconds": train_secs,
+                "docs_per_second": test.len() as f64 / secs.max(1e-9),
+            }),
+        )?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "accuracy {:.4}  macro-F1 {:.4}  ({} train, {} test; trained in {train_secs:.1}s, {:.0} docs/s)",
+            e.accuracy,
+            e.macro_f1,
+            train.len(),
+            test.len(),
+            test.len() as f64 / secs.max(1e-9)
+        )?;
+        writeln!(out, "\nconfusion (rows: true, columns: predicted)")?;
+        let width = e.labels.iter().map(String::len).max().unwrap_or(5).max(5);
+        write!(out, "{:width$}", "")?;
+        for l in &e.labels {
+            write!(out, " {l:>width$}")?;
+        }
+        writeln!(out)?;
+        for (l, row) in e.labels.iter().zip(&e.confusion) {
+            write!(out, "{l:width$}")?;
+            for n in row {
+                write!(out, " {n:>width$}")?;
+            }
+            writeln!(out)?;
+        }
+        writeln!(out)?;
+        for c in &e.per_class {
+            writeln!(
+                out,
+                "{:width$} P {:.3} R {:.3} F1 {:.3} ({} examples)",
+                c.label, c.precision, c.recall, c.f1, c.support
+            )?;
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+fn read_jsonl_field(path: &Path, field: &str) -> Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            let v: serde_json::Value = serde_json::from_str(l)
+                .with_context(|| format!("{}:{}: not JSON", path.display(), i + 1))?;
+            let get = |k: &str| {
+                v[k].as_str().map(str::to_owned).with_context(|| {
+                    format!("{}:{}: no string field {k:?}", path.display(), i + 1)
+                })
+            };
+            Ok((get("_id")?, get(field)?))
+        })
+        .collect()
+}
+
+pub fn eval_summarize(args: EvalSummarizeArgs) -> Result<Outcome> {
+    let docs = read_jsonl_field(&args.dir.join("corpus.jsonl"), "text")?;
+    let refs: HashMap<String, String> = read_jsonl_field(&args.dir.join("summaries.jsonl"), "summary")?
+        .into_iter()
+        .collect();
+    let docs: Vec<(String, String)> = docs.into_iter().filter(|(id, _)| refs.contains_key(id)).collect();
+    if docs.is_empty() {
+        return Err(UsageError(format!("{}: no document has a reference summary", args.dir.display())).into());
+    }
+    let config = SummaryConfig {
+        budget: Budget::Sentences(args.length),
+        ..SummaryConfig::default()
+    };
+    let summarizer = Summarizer::new(models::load_embedder(args.embed_model.as_deref())?, config.clone())?;
+    let started = Instant::now();
+    let mut ours = Vec::with_capacity(docs.len());
+    let mut leads = Vec::with_capacity(docs.len());
+    for (id, text) in &docs {
+        ours.push(rouge::rouge(&refs[id], &summarizer.summarize(text)?.text(), true));
+        leads.push(rouge::rouge(&refs[id], &lead(text, &config).text(), true));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let (m, l) = (rouge::mean(&ours), rouge::mean(&leads));
+    let scores = |r: &Rouge| json!({"rouge1": r.rouge1.f1, "rouge2": r.rouge2.f1, "rougeL": r.rouge_l.f1});
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(
+            &mut out,
+            &json!({"docket": scores(&m), format!("lead-{}", args.length): scores(&l), "documents": docs.len()}),
+        )?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "{:<10} {:>8} {:>8} {:>8}", "system", "ROUGE-1", "ROUGE-2", "ROUGE-L")?;
+        for (name, r) in [("docket".to_owned(), &m), (format!("lead-{}", args.length), &l)] {
+            writeln!(out, "{name:<10} {:>8.4} {:>8.4} {:>8.4}", r.rouge1.f1, r.rouge2.f1, r.rouge_l.f1)?;
+        }
+    }
+    log(&format!("{} documents in {secs:.1}s", docs.len()));
+    Ok(Outcome::Success)
+}
