@@ -93,18 +93,39 @@ pub fn matmul(
     accumulate: bool,
     scale: f32,
 ) {
-    check(m, a, lda, b, c, ldc);
-    if m == 0 || b.n == 0 {
+    matmul_sub(m, a, lda, b, b.k, b.n, c, ldc, accumulate, scale);
+}
+
+/// As [`matmul`], with only the first `k` rows and `n` columns of `B` (attention
+/// over a prefix of the keys, packed once for all of them).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_sub(
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    b: &PackedB,
+    k: usize,
+    n: usize,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    scale: f32,
+) {
+    assert!(k <= b.k && n <= b.n, "matmul: B too small");
+    if m == 0 || n == 0 {
         return;
     }
+    assert!(k == 0 || (m - 1) * lda + k <= a.len(), "matmul: A too small");
+    assert!((m - 1) * ldc + n <= c.len(), "matmul: C too small");
     let task = GROUP * MR;
-    for (t, rows) in c[..(m - 1) * ldc + b.n].chunks_mut(task * ldc).enumerate() {
+    for (t, rows) in c[..(m - 1) * ldc + n].chunks_mut(task * ldc).enumerate() {
         let r0 = t * task;
         block(
             task.min(m - r0),
             &a[r0 * lda..],
             lda,
             b,
+            (k, n),
             rows,
             ldc,
             accumulate,
@@ -143,7 +164,7 @@ pub fn matmul_rows<E>(
         .for_each(|(t, rows)| {
             let r0 = t * task;
             let m = rows.len() / n.max(1);
-            block(m, &a[r0 * lda..], lda, b, rows, n, residual, Some(bias), 1.0);
+            block(m, &a[r0 * lda..], lda, b, (b.k, n), rows, n, residual, Some(bias), 1.0);
             epilogue(rows);
         });
 }
@@ -169,20 +190,20 @@ fn block(
     a: &[f32],
     lda: usize,
     b: &PackedB,
+    (k, n): (usize, usize),
     c: &mut [f32],
     ldc: usize,
     accumulate: bool,
     bias: Option<&[f32]>,
     scale: f32,
 ) {
-    let k = b.k;
     let blocks = rows.div_ceil(MR);
     // Long inner dimensions (the FFN's 1536) are cut into KC slices, so that the rows of
     // A under the micro-kernel stay in L1 and a slice of a panel in L2.
     for k0 in (0..k).step_by(KC) {
         let kc = KC.min(k - k0);
-        for p in 0..b.n.div_ceil(NR) {
-            let cols = NR.min(b.n - p * NR);
+        for p in 0..n.div_ceil(NR) {
+            let cols = NR.min(n - p * NR);
             let panel = &b.panel(p)[k0 * NR..(k0 + kc) * NR];
             for i in 0..blocks {
                 let mr = MR.min(rows - i * MR);

@@ -333,9 +333,15 @@ impl LocalLlm {
             .min(tokens.len() - 1);
         state.ws.truncate(common);
         state.tokens.truncate(common);
-        for chunk in tokens[common..].chunks(model::MAX_BATCH) {
+        // The last token always runs alone, on the path generation uses, so that a
+        // prompt's next-token distribution does not depend on how much of it was
+        // cached (batched and single-row products round differently, and a seeded
+        // sample must not change with the cache).
+        let last = tokens.len() - 1;
+        for chunk in tokens[common..last].chunks(model::MAX_BATCH) {
             self.forward(state, chunk, false);
         }
+        self.forward(state, &tokens[last..], false);
         Ok(())
     }
 

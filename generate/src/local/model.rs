@@ -16,7 +16,7 @@ use half::f16;
 use rayon::prelude::*;
 
 use super::kernels;
-use super::matmul::{PackedB, View, matmul, matmul_rows};
+use super::matmul::{PackedB, View, matmul, matmul_rows, matmul_sub};
 use super::quant::{BLOCK, Block, QActs, QKind, QMatrix};
 use crate::error::{Error, Result};
 
@@ -535,14 +535,45 @@ impl Model {
             let at = (li * hp.n_head_kv + g) * cap * hd;
             at..at + total * hd
         };
+        // K transposed and V of each key/value head, packed once for the heads that
+        // share them and for every row block (prompts only).
+        let packs: Vec<(PackedB, PackedB)> = if m < GEMM_MIN_ROWS {
+            Vec::new()
+        } else {
+            (0..hp.n_head_kv)
+                .into_par_iter()
+                .map(|g| {
+                    let (kc, vc) = (&k[span(g)], &v[span(g)]);
+                    let kt = PackedB::pack(
+                        hd,
+                        total,
+                        View {
+                            data: kc,
+                            rs: 1,
+                            cs: hd,
+                        },
+                    );
+                    let vp = PackedB::pack(
+                        total,
+                        hd,
+                        View {
+                            data: vc,
+                            rs: hd,
+                            cs: 1,
+                        },
+                    );
+                    (kt, vp)
+                })
+                .collect()
+        };
         // Per head, its rows in `att_h` ([head][row][hd]), transposed into `att` after.
         ws.att_h[..hp.n_head * m * hd]
             .par_chunks_mut(m * hd)
             .enumerate()
             .for_each(|(h, out)| {
                 let g = h / group;
-                let (kc, vc) = (&k[span(g)], &v[span(g)]);
                 if m < GEMM_MIN_ROWS {
+                    let (kc, vc) = (&k[span(g)], &v[span(g)]);
                     let mut scores = vec![0.0f32; total];
                     for i in 0..m {
                         let q = &qkv[i * qkv_w + h * hd..i * qkv_w + (h + 1) * hd];
@@ -559,41 +590,23 @@ impl Model {
                     }
                     return;
                 }
+                let (kt, vp) = &packs[g];
                 out.par_chunks_mut(ATT_ROWS * hd)
                     .enumerate()
                     .for_each(|(t, o)| {
                         let r0 = t * ATT_ROWS;
                         let rows = o.len() / hd;
-                        // Keys up to the last row's position (causal): the packing,
-                        // n·hd per task, is small next to the rows·n·hd products.
+                        // Keys up to the last row's position (causal).
                         let n = pos + r0 + rows;
-                        let kt = PackedB::pack(
-                            hd,
-                            n,
-                            View {
-                                data: &kc[..n * hd],
-                                rs: 1,
-                                cs: hd,
-                            },
-                        );
-                        let vn = PackedB::pack(
-                            n,
-                            hd,
-                            View {
-                                data: &vc[..n * hd],
-                                rs: hd,
-                                cs: 1,
-                            },
-                        );
                         let mut s = vec![0.0f32; rows * n];
                         let q = &qkv[r0 * qkv_w + h * hd..];
-                        matmul(rows, q, qkv_w, &kt, &mut s, n, false, scale);
+                        matmul_sub(rows, q, qkv_w, kt, hd, n, &mut s, n, false, scale);
                         for (i, row) in s.chunks_exact_mut(n).enumerate() {
                             let valid = pos + r0 + i + 1;
                             kernels::softmax(&mut row[..valid]);
                             row[valid..].fill(0.0);
                         }
-                        matmul(rows, &s, n, &vn, o, hd, false, 1.0);
+                        matmul_sub(rows, &s, n, vp, n, hd, o, hd, false, 1.0);
                     });
             });
         for h in 0..hp.n_head {
