@@ -177,7 +177,10 @@ impl HttpLlm {
         body: &Value,
         read: &mut dyn FnMut(ureq::Body) -> std::result::Result<T, Failure>,
     ) -> std::result::Result<T, Failure> {
-        let mut req = self.agent.post(url).header("Content-Type", "application/json");
+        let mut req = self
+            .agent
+            .post(url)
+            .header("Content-Type", "application/json");
         if let Some(key) = &self.api_key {
             req = req.header("Authorization", format!("Bearer {key}"));
         }
@@ -209,7 +212,10 @@ impl HttpLlm {
             .unwrap_or_default();
         let message = server_message(&text);
         if status == 408 || status == 429 || status >= 500 {
-            Err(Failure::Transient(format!("{status}: {message}"), retry_after))
+            Err(Failure::Transient(
+                format!("{status}: {message}"),
+                retry_after,
+            ))
         } else {
             Err(Failure::Fatal(Error::Rejected {
                 url: url.to_string(),
@@ -364,8 +370,8 @@ impl Llm for HttpLlm {
             let mut done = false;
             let reader = BufReader::new(b.into_reader());
             for line in reader.lines() {
-                let line = line
-                    .map_err(|e| Failure::Transient(format!("stream broke: {e}"), None))?;
+                let line =
+                    line.map_err(|e| Failure::Transient(format!("stream broke: {e}"), None))?;
                 let Some(data) = line.strip_prefix("data:") else {
                     continue;
                 };

@@ -239,10 +239,11 @@ pub fn choose(llm: &dyn Llm, prompt: &Prompt, labels: &[&str]) -> Result<Choice>
     let exps: Vec<f64> = scores.iter().map(|s| (s.logprob - max).exp()).collect();
     let sum: f64 = exps.iter().sum();
     let probabilities: Vec<f64> = exps.iter().map(|e| e / sum).collect();
-    let index = probabilities
-        .iter()
-        .enumerate()
-        .fold(0, |best, (i, p)| if *p > probabilities[best] { i } else { best });
+    let index =
+        probabilities.iter().enumerate().fold(
+            0,
+            |best, (i, p)| if *p > probabilities[best] { i } else { best },
+        );
     Ok(Choice {
         index,
         probabilities,

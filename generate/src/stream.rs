@@ -167,7 +167,10 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(draw(7), draw(7));
-        assert!(draw(7).iter().any(|&t| t != 1), "temperature 1 never sampled");
+        assert!(
+            draw(7).iter().any(|&t| t != 1),
+            "temperature 1 never sampled"
+        );
         // top_p small enough keeps only the best token.
         let mut rng = Rng::new(3);
         assert!((0..20).all(|_| sample(&logits, 1.0, 0.1, &mut rng) == 1));

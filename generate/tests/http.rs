@@ -77,7 +77,11 @@ fn serve(
     reader.read_exact(&mut body)?;
     let mut out = stream;
     if fail {
-        let reason = if fail_status == 401 { "Unauthorized" } else { "Error" };
+        let reason = if fail_status == 401 {
+            "Unauthorized"
+        } else {
+            "Error"
+        };
         write!(
             out,
             "HTTP/1.1 {fail_status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{fail_body}",
@@ -86,7 +90,10 @@ fn serve(
         return out.flush();
     }
     let req: Value = serde_json::from_slice(&body).unwrap();
-    assert!(request_line.starts_with("POST /v1/chat/completions"), "{request_line}");
+    assert!(
+        request_line.starts_with("POST /v1/chat/completions"),
+        "{request_line}"
+    );
     let messages: Vec<Message> = serde_json::from_value(req["messages"].clone()).unwrap();
     let params = GenerateParams {
         max_tokens: req["max_tokens"].as_u64().unwrap_or(64) as usize,
@@ -116,13 +123,21 @@ fn serve(
         if let Some(e) = io_error {
             return Err(e);
         }
-        let finish = if c.finish == FinishReason::Length { "length" } else { "stop" };
+        let finish = if c.finish == FinishReason::Length {
+            "length"
+        } else {
+            "stop"
+        };
         let last = json!({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}],
             "usage": {"prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens}});
         write!(out, "data: {last}\n\ndata: [DONE]\n\n")?;
     } else {
         let c = local().complete(&prompt, &params).unwrap();
-        let finish = if c.finish == FinishReason::Length { "length" } else { "stop" };
+        let finish = if c.finish == FinishReason::Length {
+            "length"
+        } else {
+            "stop"
+        };
         let answer = json!({
             "id": "cmpl-1", "object": "chat.completion", "model": req["model"],
             "choices": [{"index": 0, "message": {"role": "assistant", "content": c.text}, "finish_reason": finish}],
@@ -187,7 +202,9 @@ fn completions_and_streams_are_the_local_models_answers() {
         stop: vec![word.clone()],
         ..params()
     };
-    let cut = http.generate(&question(), &stop, &mut |_| ControlFlow::Continue(())).unwrap();
+    let cut = http
+        .generate(&question(), &stop, &mut |_| ControlFlow::Continue(()))
+        .unwrap();
     assert_eq!(cut.text, want.text[..want.text.find(&word).unwrap()]);
     assert_eq!(server.requests.load(Ordering::SeqCst), 3);
 
@@ -215,7 +232,9 @@ fn a_401_is_reported_once_with_the_servers_message() {
         401,
         r#"{"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}"#,
     );
-    let err = client(&server.url).complete(&question(), &params()).unwrap_err();
+    let err = client(&server.url)
+        .complete(&question(), &params())
+        .unwrap_err();
     match &err {
         Error::Rejected {
             status, message, ..
@@ -232,7 +251,9 @@ fn a_401_is_reported_once_with_the_servers_message() {
 #[test]
 fn failures_that_persist_end_as_transient_after_the_retries() {
     let server = start(usize::MAX, 500, "internal trouble");
-    let err = client(&server.url).complete(&question(), &params()).unwrap_err();
+    let err = client(&server.url)
+        .complete(&question(), &params())
+        .unwrap_err();
     assert!(
         matches!(&err, Error::Transient { attempts: 3, reason, .. } if reason.contains("internal trouble")),
         "{err:?}"
@@ -248,7 +269,10 @@ fn failures_that_persist_end_as_transient_after_the_retries() {
     let err = client(&format!("http://127.0.0.1:{port}/v1"))
         .complete(&question(), &params())
         .unwrap_err();
-    assert!(matches!(err, Error::Transient { attempts: 3, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Transient { attempts: 3, .. }),
+        "{err:?}"
+    );
 }
 
 #[test]

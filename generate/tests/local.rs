@@ -10,7 +10,7 @@ use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_llama::ModelWeights;
 use docket_generate::{
-    Error, FinishReason, GenerateParams, LocalConfig, LocalLlm, Llm, Message, Prompt, choose,
+    Error, FinishReason, GenerateParams, Llm, LocalConfig, LocalLlm, Message, Prompt, choose,
 };
 
 fn model_path() -> PathBuf {
@@ -40,7 +40,10 @@ fn reference() -> ModelWeights {
 }
 
 fn reference_logits(model: &mut ModelWeights, tokens: &[u32], pos: usize) -> Vec<f32> {
-    let input = Tensor::new(tokens, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+    let input = Tensor::new(tokens, &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
     model
         .forward(&input, pos)
         .unwrap()
@@ -66,7 +69,9 @@ fn greedy_decoding_matches_candle_quantized_llama() {
             Message::system("You answer in one short sentence."),
             Message::user("Why do leaves change colour in autumn?"),
         ]),
-        Prompt::Raw("def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n".into()),
+        Prompt::Raw(
+            "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n".into(),
+        ),
         Prompt::user(include_str!("../benches/llm_prompt.txt")),
     ];
     const STEPS: usize = 24;
@@ -84,7 +89,10 @@ fn greedy_decoding_matches_candle_quantized_llama() {
                 .iter()
                 .zip(&got)
                 .fold(0.0f32, |a, (x, y)| a.max((x - y).abs()));
-            assert!(diff < 3.0, "prompt {prompt:?}: step {step}: logits differ by {diff}");
+            assert!(
+                diff < 3.0,
+                "prompt {prompt:?}: step {step}: logits differ by {diff}"
+            );
             let (w, g) = (argmax(&want), argmax(&got));
             let margin = want[w as usize] - want[g as usize];
             assert!(
@@ -212,7 +220,10 @@ fn sampling_is_reproducible_by_seed() {
     let others: Vec<String> = (2..6)
         .map(|s| llm.complete(&prompt, &params(s)).unwrap().text)
         .collect();
-    assert!(others.iter().any(|o| *o != a), "seeds do not change the sample");
+    assert!(
+        others.iter().any(|o| *o != a),
+        "seeds do not change the sample"
+    );
 }
 
 #[test]
@@ -254,7 +265,12 @@ fn scoring_labels_gives_probabilities_from_the_model() {
     for (i, &id) in ids.iter().enumerate() {
         let logits = llm.next_logits(&seq).unwrap();
         let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let lse = logits.iter().map(|&l| ((l - max) as f64).exp()).sum::<f64>().ln() + max as f64;
+        let lse = logits
+            .iter()
+            .map(|&l| ((l - max) as f64).exp())
+            .sum::<f64>()
+            .ln()
+            + max as f64;
         let lp = logits[id as usize] as f64 - lse;
         assert!(
             (scores[0].token_logprobs[i] as f64 - lp).abs() < 0.05,

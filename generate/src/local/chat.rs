@@ -152,7 +152,12 @@ mod tests {
 
     #[test]
     fn other_formats() {
-        let chat = [Message::system("S"), Message::user("Q"), Message::assistant("A"), Message::user("R")];
+        let chat = [
+            Message::system("S"),
+            Message::user("Q"),
+            Message::assistant("A"),
+            Message::user("R"),
+        ];
         assert_eq!(
             ChatFormat::Mistral.render(&chat),
             "[INST] S\n\nQ [/INST]A</s>[INST] R [/INST]"
@@ -161,7 +166,15 @@ mod tests {
             ChatFormat::Llama3.render(&chat[..2]),
             "<|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nQ<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
         );
-        assert_eq!(ChatFormat::detect(None, "qwen2", |_| false), ChatFormat::ChatMl { default_system: None });
-        assert_eq!(ChatFormat::detect(None, "llama", |t| t == "<|start_header_id|>"), ChatFormat::Llama3);
+        assert_eq!(
+            ChatFormat::detect(None, "qwen2", |_| false),
+            ChatFormat::ChatMl {
+                default_system: None
+            }
+        );
+        assert_eq!(
+            ChatFormat::detect(None, "llama", |t| t == "<|start_header_id|>"),
+            ChatFormat::Llama3
+        );
     }
 }

@@ -115,7 +115,10 @@ pub fn matmul_sub(
     if m == 0 || n == 0 {
         return;
     }
-    assert!(k == 0 || (m - 1) * lda + k <= a.len(), "matmul: A too small");
+    assert!(
+        k == 0 || (m - 1) * lda + k <= a.len(),
+        "matmul: A too small"
+    );
     assert!((m - 1) * ldc + n <= c.len(), "matmul: C too small");
     let task = GROUP * MR;
     for (t, rows) in c[..(m - 1) * ldc + n].chunks_mut(task * ldc).enumerate() {
@@ -164,7 +167,18 @@ pub fn matmul_rows<E>(
         .for_each(|(t, rows)| {
             let r0 = t * task;
             let m = rows.len() / n.max(1);
-            block(m, &a[r0 * lda..], lda, b, (b.k, n), rows, n, residual, Some(bias), 1.0);
+            block(
+                m,
+                &a[r0 * lda..],
+                lda,
+                b,
+                (b.k, n),
+                rows,
+                n,
+                residual,
+                Some(bias),
+                1.0,
+            );
             epilogue(rows);
         });
 }

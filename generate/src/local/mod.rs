@@ -43,7 +43,9 @@ pub fn default_model_candidates() -> Vec<PathBuf> {
     if let Some(file) = var("DOCKET_LLM_MODEL") {
         out.push(file);
     }
-    let rel = Path::new("models").join(DEFAULT_MODEL_DIR).join(DEFAULT_MODEL_FILE);
+    let rel = Path::new("models")
+        .join(DEFAULT_MODEL_DIR)
+        .join(DEFAULT_MODEL_FILE);
     if let Some(home) = var("DOCKET_HOME") {
         out.push(home.join(&rel));
     }
@@ -161,17 +163,28 @@ impl LocalLlm {
             .file_stem()
             .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
         let tokenizer = tokenizer::load(path, &content, &model_id)?;
-        let md_str = |k: &str| content.metadata.get(k).and_then(|v| v.to_string().ok()).cloned();
+        let md_str = |k: &str| {
+            content
+                .metadata
+                .get(k)
+                .and_then(|v| v.to_string().ok())
+                .cloned()
+        };
         let arch = md_str("general.architecture").unwrap_or_default();
         let has_token = |t: &str| tokenizer.token_to_id(t).is_some();
-        let chat = ChatFormat::detect(md_str("tokenizer.chat_template").as_deref(), &arch, has_token);
+        let chat = ChatFormat::detect(
+            md_str("tokenizer.chat_template").as_deref(),
+            &arch,
+            has_token,
+        );
         let bos = tokenizer::uint(&content, "tokenizer.ggml.bos_token_id");
         let add_bos = tokenizer::boolean(&content, "tokenizer.ggml.add_bos_token")
             .unwrap_or(md_str("tokenizer.ggml.model").as_deref() == Some("llama"));
-        let mut stop_ids: HashSet<u32> = ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"]
-            .iter()
-            .filter_map(|k| tokenizer::uint(&content, k))
-            .collect();
+        let mut stop_ids: HashSet<u32> =
+            ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"]
+                .iter()
+                .filter_map(|k| tokenizer::uint(&content, k))
+                .collect();
         for t in [
             "<|im_end|>",
             "<|eot_id|>",

@@ -414,7 +414,9 @@ impl Model {
                 || l.down.rows != hp.n_embd
                 || l.out.rows != hp.n_embd
             {
-                return Err(ld.err(format!("layer {i}: weight shapes do not match the metadata")));
+                return Err(ld.err(format!(
+                    "layer {i}: weight shapes do not match the metadata"
+                )));
             }
         }
         let norm = ld.vector("output_norm.weight", hp.n_embd)?;
@@ -469,8 +471,7 @@ impl Model {
             }
         }
         for (i, &t) in tokens.iter().enumerate() {
-            self.embed
-                .row(t as usize, &mut ws.x[i * d..(i + 1) * d]);
+            self.embed.row(t as usize, &mut ws.x[i * d..(i + 1) * d]);
         }
         for (li, layer) in self.layers.iter().enumerate() {
             kernels::rms_norm_rows(&ws.x[..m * d], &layer.attn_norm, hp.eps, &mut ws.h[..m * d]);
@@ -481,7 +482,10 @@ impl Model {
             let cap = ws.cap;
             for i in 0..m {
                 let row = &mut ws.qkv[i * qkv_w..(i + 1) * qkv_w];
-                let (c, s) = (&ws.cos[i * half..(i + 1) * half], &ws.sin[i * half..(i + 1) * half]);
+                let (c, s) = (
+                    &ws.cos[i * half..(i + 1) * half],
+                    &ws.sin[i * half..(i + 1) * half],
+                );
                 for h in row[..qd + kvd].chunks_exact_mut(hp.head_dim) {
                     kernels::rope(h, c, s, hp.rope_neox);
                 }
@@ -648,7 +652,11 @@ fn hparams(path: &Path, ct: &gguf_file::Content) -> Result<Hparams> {
     let get = |k: &str| ct.metadata.get(&format!("{arch}.{k}"));
     let int = |k: &str| -> Result<usize> {
         get(k)
-            .and_then(|v| v.to_u32().ok().or_else(|| v.to_u64().ok().map(|x| x as u32)))
+            .and_then(|v| {
+                v.to_u32()
+                    .ok()
+                    .or_else(|| v.to_u64().ok().map(|x| x as u32))
+            })
             .map(|v| v as usize)
             .ok_or_else(|| err(format!("no {arch}.{k}")))
     };

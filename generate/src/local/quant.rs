@@ -317,12 +317,7 @@ mod vnni {
         let mut acc_min = _mm_setzero_ps();
         let pb = kind.pair_bytes();
         let qb = kind.q_bytes();
-        let (w, xq, dx, s4) = (
-            row.as_ptr(),
-            x.q.as_ptr(),
-            x.dx16.as_ptr(),
-            x.s4.as_ptr(),
-        );
+        let (w, xq, dx, s4) = (row.as_ptr(), x.q.as_ptr(), x.dx16.as_ptr(), x.s4.as_ptr());
         // SAFETY (whole body): every pointer offset stays within `pairs` pairs of the
         // buffers, per the caller's contract.
         unsafe {
@@ -359,8 +354,16 @@ mod vnni {
     /// # Safety
     /// As [`row_dot`], for both rows.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
-    pub unsafe fn rows_dot(kind: QKind, pairs: usize, r0: &[u8], r1: &[u8], x: &QActs) -> (f32, f32) {
-        debug_assert!(r0.len() >= pairs * kind.pair_bytes() && r1.len() >= pairs * kind.pair_bytes());
+    pub unsafe fn rows_dot(
+        kind: QKind,
+        pairs: usize,
+        r0: &[u8],
+        r1: &[u8],
+        x: &QActs,
+    ) -> (f32, f32) {
+        debug_assert!(
+            r0.len() >= pairs * kind.pair_bytes() && r1.len() >= pairs * kind.pair_bytes()
+        );
         debug_assert!(x.q.len() >= pairs * PAIR && x.dx16.len() >= pairs * 16);
         let spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
         let mut acc0 = _mm512_setzero_ps();
@@ -425,8 +428,7 @@ mod tests {
             .map(|i| {
                 let mut q = [0u8; BLOCK];
                 for (j, v) in q.iter_mut().enumerate() {
-                    *v = ((i * 7 + j * 5) % if kind == QKind::Nibbles { 16 } else { 256 })
-                        as u8;
+                    *v = ((i * 7 + j * 5) % if kind == QKind::Nibbles { 16 } else { 256 }) as u8;
                 }
                 Block {
                     d: f16::from_f32(0.01 + (i % 3) as f32 * 0.005),
@@ -443,7 +445,9 @@ mod tests {
             for (rows, cols) in [(5, 32), (17, 96), (40, 576)] {
                 let bl = blocks(rows, cols, kind);
                 let w = QMatrix::from_blocks(rows, cols, kind, bl.into_iter());
-                let x: Vec<f32> = (0..cols).map(|i| ((i * 13) % 17) as f32 * 0.1 - 0.8).collect();
+                let x: Vec<f32> = (0..cols)
+                    .map(|i| ((i * 13) % 17) as f32 * 0.1 - 0.8)
+                    .collect();
                 let mut qa = QActs::default();
                 qa.quantize(&x);
                 let mut y = vec![0.0; rows];

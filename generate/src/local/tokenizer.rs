@@ -20,7 +20,9 @@ use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
-use tokenizers::{AddedToken, DecoderWrapper, NormalizerWrapper, SplitDelimiterBehavior, Tokenizer};
+use tokenizers::{
+    AddedToken, DecoderWrapper, NormalizerWrapper, SplitDelimiterBehavior, Tokenizer,
+};
 
 use crate::error::{Error, Result};
 
@@ -59,8 +61,7 @@ pub fn load(path: &Path, ct: &Content, model: &str) -> Result<Tokenizer> {
     if let Some(json) = path.parent().map(|d| d.join("tokenizer.json"))
         && json.is_file()
     {
-        return Tokenizer::from_file(&json)
-            .map_err(|e| err(format!("{}: {e}", json.display())));
+        return Tokenizer::from_file(&json).map_err(|e| err(format!("{}: {e}", json.display())));
     }
     let tokens = strings(ct, "tokenizer.ggml.tokens")
         .ok_or_else(|| err("no tokenizer.ggml.tokens in the metadata".into()))?;
@@ -87,7 +88,11 @@ pub fn load(path: &Path, ct: &Content, model: &str) -> Result<Tokenizer> {
     {
         let mut added = Vec::new();
         for (i, t) in types.iter().enumerate() {
-            let t = t.to_i32().map(|v| v as u32).or_else(|_| t.to_u32()).unwrap_or(1);
+            let t = t
+                .to_i32()
+                .map(|v| v as u32)
+                .or_else(|_| t.to_u32())
+                .unwrap_or(1);
             if matches!(t, TYPE_UNKNOWN | TYPE_CONTROL | TYPE_USER_DEFINED) {
                 let special = t != TYPE_USER_DEFINED;
                 added.push(AddedToken::from(tokens[i].clone(), special).normalized(false));
@@ -130,9 +135,16 @@ fn byte_level_bpe(ct: &Content, tokens: &[String]) -> std::result::Result<Tokeni
     const LLAMA3: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
     const QWEN2: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
     let split = |re: &str| -> std::result::Result<_, String> {
-        let s = Split::new(SplitPattern::Regex(re.into()), SplitDelimiterBehavior::Isolated, false)
-            .map_err(|e| e.to_string())?;
-        Ok(Sequence::new(vec![s.into(), ByteLevel::new(false, false, false).into()]))
+        let s = Split::new(
+            SplitPattern::Regex(re.into()),
+            SplitDelimiterBehavior::Isolated,
+            false,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Sequence::new(vec![
+            s.into(),
+            ByteLevel::new(false, false, false).into(),
+        ]))
     };
     match pre.as_str() {
         "llama3" | "llama-bpe" | "smaug-bpe" => {
@@ -166,13 +178,22 @@ fn sentencepiece_bpe(ct: &Content, tokens: &[String]) -> std::result::Result<Tok
         .and_then(|v| v.to_vec().ok())
         .map(|v| v.iter().map(|s| s.to_f32().unwrap_or(0.0)).collect())
         .unwrap_or_else(|| vec![0.0; tokens.len()]);
-    let ids: HashMap<&str, usize> = tokens.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
+    let ids: HashMap<&str, usize> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.as_str(), i))
+        .collect();
     let mut merges: Vec<(f32, usize, String, String)> = Vec::new();
     for (id, t) in tokens.iter().enumerate() {
         for (i, _) in t.char_indices().skip(1) {
             let (a, b) = t.split_at(i);
             if ids.contains_key(a) && ids.contains_key(b) {
-                merges.push((scores.get(id).copied().unwrap_or(0.0), id, a.into(), b.into()));
+                merges.push((
+                    scores.get(id).copied().unwrap_or(0.0),
+                    id,
+                    a.into(),
+                    b.into(),
+                ));
             }
         }
     }
@@ -201,9 +222,7 @@ fn sentencepiece_bpe(ct: &Content, tokens: &[String]) -> std::result::Result<Tok
     norms.push(Replace::new(" ", "▁").map_err(|e| e.to_string())?.into());
     tok.with_normalizer(Some(tokenizers::normalizers::Sequence::new(norms)));
     let decoders: Vec<DecoderWrapper> = vec![
-        Replace::new("▁", " ")
-            .map_err(|e| e.to_string())?
-            .into(),
+        Replace::new("▁", " ").map_err(|e| e.to_string())?.into(),
         ByteFallback::default().into(),
         Fuse::default().into(),
         Strip::new(' ', 1, 0).into(),
