@@ -19,6 +19,7 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 from llama_cpp import Llama
 
 
@@ -68,7 +69,8 @@ def main() -> None:
         out = []
         t = time.perf_counter()
         for _ in range(args.gen):
-            logits = llm.scores[llm.n_tokens - 1]
+            # Logits of the last evaluated token (only that one is computed).
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
             nxt = int(logits.argmax())
             out.append(nxt)
             llm.eval([nxt])

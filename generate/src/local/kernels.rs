@@ -90,10 +90,35 @@ multiversion! {
 }
 
 multiversion! {
-    /// y += a·x.
-    pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
-        for (yv, xv) in y.iter_mut().zip(x) {
-            *yv = a.mul_add(*xv, *yv);
+    /// `scores[j] = scale · q·keys[j]` for each key `j < scores.len()`, the keys rows
+    /// of `q.len()` values: one call per head, not per key, so that the dispatch and
+    /// call overhead is paid once.
+    pub fn attention_scores(q: &[f32], keys: &[f32], scale: f32, scores: &mut [f32]) {
+        let hd = q.len();
+        for (s, k) in scores.iter_mut().zip(keys.chunks_exact(hd)) {
+            let mut acc = [0.0f32; LANES];
+            let mut qc = q.chunks_exact(LANES);
+            let mut kc = k.chunks_exact(LANES);
+            for (a, b) in (&mut qc).zip(&mut kc) {
+                for i in 0..LANES {
+                    acc[i] = a[i].mul_add(b[i], acc[i]);
+                }
+            }
+            let rem: f32 = qc.remainder().iter().zip(kc.remainder()).map(|(a, b)| a * b).sum();
+            *s = (lane_sum(acc) + rem) * scale;
+        }
+    }
+}
+
+multiversion! {
+    /// `out = Σ_j p[j] · values[j]`, the values rows of `out.len()` values.
+    pub fn attention_mix(p: &[f32], values: &[f32], out: &mut [f32]) {
+        let hd = out.len();
+        out.fill(0.0);
+        for (&pj, v) in p.iter().zip(values.chunks_exact(hd)) {
+            for (o, x) in out.iter_mut().zip(v) {
+                *o = pj.mul_add(*x, *o);
+            }
         }
     }
 }
@@ -208,6 +233,27 @@ mod tests {
         rms_norm_rows(&a, &[2.0; 37], 0.0, &mut out);
         let ms: f32 = out.iter().map(|v| v * v).sum::<f32>() / 37.0;
         assert!((ms - 4.0).abs() < 1e-3, "{ms}");
+
+        // Attention over 3 keys of width 20 (a remainder past the 16 lanes).
+        let keys: Vec<f32> = (0..60).map(|i| (i % 7) as f32 - 3.0).collect();
+        let q: Vec<f32> = (0..20).map(|i| i as f32 * 0.05).collect();
+        let mut s = [0.0; 3];
+        attention_scores(&q, &keys, 0.5, &mut s);
+        for (j, sv) in s.iter().enumerate() {
+            let want: f32 = q
+                .iter()
+                .zip(&keys[j * 20..])
+                .map(|(a, b)| a * b)
+                .sum::<f32>()
+                * 0.5;
+            assert!((sv - want).abs() < 1e-4);
+        }
+        let mut o = vec![9.0; 20];
+        attention_mix(&[0.5, 0.25, 0.25], &keys, &mut o);
+        for (c, ov) in o.iter().enumerate() {
+            let want = 0.5 * keys[c] + 0.25 * keys[20 + c] + 0.25 * keys[40 + c];
+            assert!((ov - want).abs() < 1e-5);
+        }
 
         let mut gu = vec![1.0, -1.0, 2.0, 3.0];
         silu_mul_rows(&mut gu, 2);

@@ -167,7 +167,7 @@ impl QOrF32 {
 
 /// The raw tensor in the `w = d·q + m` block form, if its format has one.
 fn qmatrix(t: &QTensor, rows: usize, cols: usize) -> candle_core::Result<Option<QMatrix>> {
-    if cols % BLOCK != 0 {
+    if !cols.is_multiple_of(BLOCK) {
         return Ok(None);
     }
     let data = t.data()?;
@@ -582,15 +582,10 @@ impl Model {
                     for i in 0..m {
                         let q = &qkv[i * qkv_w + h * hd..i * qkv_w + (h + 1) * hd];
                         let n = pos + i + 1;
-                        for (j, s) in scores[..n].iter_mut().enumerate() {
-                            *s = kernels::dot(q, &kc[j * hd..(j + 1) * hd]) * scale;
-                        }
+                        kernels::attention_scores(q, &kc[..n * hd], scale, &mut scores[..n]);
                         kernels::softmax(&mut scores[..n]);
                         let o = &mut out[i * hd..(i + 1) * hd];
-                        o.fill(0.0);
-                        for (j, &p) in scores[..n].iter().enumerate() {
-                            kernels::axpy(p, &vc[j * hd..(j + 1) * hd], o);
-                        }
+                        kernels::attention_mix(&scores[..n], &vc[..n * hd], o);
                     }
                     return;
                 }
@@ -692,13 +687,16 @@ fn hparams(path: &Path, ct: &gguf_file::Content) -> Result<Hparams> {
         rope_neox: arch == "qwen2",
         arch,
     };
-    if hp.n_head == 0 || hp.n_head_kv == 0 || hp.n_head % hp.n_head_kv != 0 {
+    if hp.n_head == 0 || hp.n_head_kv == 0 || !hp.n_head.is_multiple_of(hp.n_head_kv) {
         return Err(err(format!(
             "{} heads cannot share {} key/value heads",
             hp.n_head, hp.n_head_kv
         )));
     }
-    if hp.head_dim % 2 != 0 || hp.rope_dim > hp.head_dim || hp.n_embd % BLOCK != 0 {
+    if !hp.head_dim.is_multiple_of(2)
+        || hp.rope_dim > hp.head_dim
+        || !hp.n_embd.is_multiple_of(BLOCK)
+    {
         return Err(err("unsupported head or embedding size".into()));
     }
     Ok(hp)
