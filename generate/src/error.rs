@@ -1,21 +1,84 @@
-//! Errors of the generate stage. Every variant names the file, model or setting at fault
-//! so that a message read in a log says what to fix without a backtrace.
+//! Errors of the generate stage. Every variant names the model file, server or setting
+//! at fault so a logged message says what to fix; [`Error::is_transient`] tells the
+//! failures worth retrying (a server that was busy or unreachable) from those that are
+//! the user's to fix (a bad model file, a prompt too long, a rejected API key) and from
+//! docket's own bugs ([`Error::Internal`]).
 
 use std::path::PathBuf;
 
 /// Errors of the generate crate.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The embedder failed (model not found, tokenizer, runtime).
-    #[error("embedding failed: {0}")]
-    Embed(#[from] docket_index::Error),
-    /// A file could not be read or written.
+    /// No model file was given or found in the usual places (user: fetch or configure).
+    #[error(
+        "no generator model found (looked in {looked_in}); fetch it with `docket models fetch` or set DOCKET_LLM_MODEL to a .gguf file"
+    )]
+    ModelNotFound {
+        /// The places searched, for the message.
+        looked_in: String,
+    },
+    /// A file could not be read.
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+    /// The GGUF file is malformed, or its metadata or tensors are not what a
+    /// llama-family model needs (user: another model file).
+    #[error("model file {path}: {reason}")]
+    Gguf { path: PathBuf, reason: String },
+    /// The tokenizer could not be built from the model, or failed on a text.
+    #[error("tokenizer of {model}: {reason}")]
+    Tokenizer { model: String, reason: String },
+    /// The backend cannot do what was asked (user: another backend or model).
+    #[error("{backend} backend: {what} is not supported")]
+    Unsupported { backend: String, what: String },
+    /// The prompt (with room for one generated token) does not fit the model's context
+    /// (user: shorten the prompt or the retrieved context).
+    #[error("prompt of {tokens} tokens does not fit the context of {context} tokens of {model}")]
+    PromptTooLong {
+        model: String,
+        tokens: usize,
+        context: usize,
+    },
+    /// A setting is invalid (user).
+    #[error("invalid setting {setting}: {reason}")]
+    Config {
+        setting: &'static str,
+        reason: String,
+    },
+    /// The API key's environment variable is unset or empty (user).
+    #[error("the API key variable {var} is not set")]
+    MissingApiKey { var: String },
+    /// The server refused the request for good (a 4xx other than 408/429): its own
+    /// message is kept, and the request was not retried.
+    #[error("{url} answered {status}: {message}")]
+    Rejected {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    /// The server stayed unreachable, overloaded or failing (connect errors, timeouts,
+    /// 408, 429, 5xx) through every retry: worth trying again later.
+    #[error("{url} failed after {attempts} attempts: {reason}")]
+    Transient {
+        url: String,
+        attempts: u32,
+        reason: String,
+    },
+    /// The server's answer could not be understood (not OpenAI-compatible?).
+    #[error("{url}: unexpected answer: {reason}")]
+    Protocol { url: String, reason: String },
+    /// The worker threads could not be started.
+    #[error("cannot start the generator's threads: {reason}")]
+    Runtime { reason: String },
+    /// A broken invariant inside docket: a bug to report.
+    #[error("internal error (a bug in docket): {reason}")]
+    Internal { reason: String },
+    /// The embedder failed (model not found, tokenizer, runtime).
+    #[error("embedding failed: {0}")]
+    Embed(#[from] docket_index::Error),
     /// A labels, examples or model file has a malformed line or value.
     #[error("{path}:{line}: {reason}")]
     Parse {
@@ -64,6 +127,13 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether trying the same call again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Transient { .. } | Error::Runtime { .. })
+    }
+}
+
+impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
@@ -72,5 +142,5 @@ impl Error {
     }
 }
 
-/// Result alias of the generate crate.
+/// Result of the generate crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,264 @@
+//! Element-wise and row-wise kernels of the decoder: RMS norm, SiLU·up, softmax, dot
+//! products and rotary embeddings.
+//!
+//! As in docket-index's embedder (whose macro and `exp` this copies), the kernels are
+//! plain loops over fixed-width lanes that LLVM vectorises; [`multiversion!`] compiles
+//! each a second time with AVX-512 (and AVX2) enabled and picks that copy at run time,
+//! because the workspace builds for baseline x86-64 and would otherwise run them 4
+//! lanes wide.
+
+/// Lanes of the manual reductions: one AVX-512 register of f32.
+const LANES: usize = 16;
+
+macro_rules! multiversion {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn generic($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+                fn avx512($($arg: $ty),*) $(-> $ret)? {
+                    generic($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) $(-> $ret)? {
+                    generic($($arg),*)
+                }
+                if super::cpu::has_avx512() {
+                    // SAFETY: the CPU has the features `avx512` is compiled for.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if super::cpu::has_avx2() {
+                    // SAFETY: the CPU has the features `avx2` is compiled for.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            generic($($arg),*)
+        }
+    };
+}
+
+/// e^x for x in [-87, 88] (clamped outside), relative error ~2e-7, branch-free so that
+/// it vectorises (see docket-index's kernels for the derivation).
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    let x = x.clamp(-87.0, 88.0);
+    const SHIFT: f32 = 12_582_912.0;
+    let t = x.mul_add(std::f32::consts::LOG2_E, SHIFT);
+    let n = t - SHIFT;
+    let ni = t.to_bits().wrapping_sub(SHIFT.to_bits());
+    let r = (-n).mul_add(LN2_LO, (-n).mul_add(LN2_HI, x));
+    let p = [
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+        1.0,
+    ]
+    .iter()
+    .fold(1.0 / 5040.0, |acc: f32, &c| acc.mul_add(r, c));
+    p * f32::from_bits(ni.wrapping_add(127) << 23)
+}
+
+#[inline(always)]
+fn lane_sum(acc: [f32; LANES]) -> f32 {
+    acc.iter().sum()
+}
+
+multiversion! {
+    /// Σ a·b over the shorter of the two.
+    pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (a, b) = (&a[..n], &b[..n]);
+        let mut acc = [0.0f32; LANES];
+        let mut ca = a.chunks_exact(LANES);
+        let mut cb = b.chunks_exact(LANES);
+        for (x, y) in (&mut ca).zip(&mut cb) {
+            for i in 0..LANES {
+                acc[i] = x[i].mul_add(y[i], acc[i]);
+            }
+        }
+        let rem: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+        lane_sum(acc) + rem
+    }
+}
+
+multiversion! {
+    /// `scores[j] = scale · q·keys[j]` for each key `j < scores.len()`, the keys rows
+    /// of `q.len()` values: one call per head, not per key, so that the dispatch and
+    /// call overhead is paid once.
+    pub fn attention_scores(q: &[f32], keys: &[f32], scale: f32, scores: &mut [f32]) {
+        let hd = q.len();
+        for (s, k) in scores.iter_mut().zip(keys.chunks_exact(hd)) {
+            let mut acc = [0.0f32; LANES];
+            let mut qc = q.chunks_exact(LANES);
+            let mut kc = k.chunks_exact(LANES);
+            for (a, b) in (&mut qc).zip(&mut kc) {
+                for i in 0..LANES {
+                    acc[i] = a[i].mul_add(b[i], acc[i]);
+                }
+            }
+            let rem: f32 = qc.remainder().iter().zip(kc.remainder()).map(|(a, b)| a * b).sum();
+            *s = (lane_sum(acc) + rem) * scale;
+        }
+    }
+}
+
+multiversion! {
+    /// `out = Σ_j p[j] · values[j]`, the values rows of `out.len()` values.
+    pub fn attention_mix(p: &[f32], values: &[f32], out: &mut [f32]) {
+        let hd = out.len();
+        out.fill(0.0);
+        for (&pj, v) in p.iter().zip(values.chunks_exact(hd)) {
+            for (o, x) in out.iter_mut().zip(v) {
+                *o = pj.mul_add(*x, *o);
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// `out[r] = x[r] / sqrt(mean(x[r]²) + eps) · w` for each row of `x` (row length
+    /// `w.len()`), as llama's RMSNorm computes it.
+    pub fn rms_norm_rows(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
+        let n = w.len();
+        for (row, o) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+            let mut acc = [0.0f32; LANES];
+            let mut chunks = row.chunks_exact(LANES);
+            for c in &mut chunks {
+                for i in 0..LANES {
+                    acc[i] = c[i].mul_add(c[i], acc[i]);
+                }
+            }
+            let ss = lane_sum(acc) + chunks.remainder().iter().map(|v| v * v).sum::<f32>();
+            let inv = 1.0 / (ss / n as f32 + eps).sqrt();
+            for ((ov, xv), wv) in o.iter_mut().zip(row).zip(w) {
+                *ov = xv * inv * wv;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// For each row `[gate | up]` of `rows` (row length `2·ff`): gate ← silu(gate)·up.
+    pub fn silu_mul_rows(rows: &mut [f32], ff: usize) {
+        for row in rows.chunks_exact_mut(2 * ff) {
+            let (g, u) = row.split_at_mut(ff);
+            for (gv, uv) in g.iter_mut().zip(u.iter()) {
+                let x = *gv;
+                *gv = x / (1.0 + exp(-x)) * uv;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// Softmax of `row` in place.
+    pub fn softmax(row: &mut [f32]) {
+        let mut mx = [f32::NEG_INFINITY; LANES];
+        let mut chunks = row.chunks_exact(LANES);
+        for c in &mut chunks {
+            for i in 0..LANES {
+                mx[i] = mx[i].max(c[i]);
+            }
+        }
+        let mut m = chunks.remainder().iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        for v in mx {
+            m = m.max(v);
+        }
+        let mut acc = [0.0f32; LANES];
+        let mut chunks = row.chunks_exact_mut(LANES);
+        for c in &mut chunks {
+            for i in 0..LANES {
+                let e = exp(c[i] - m);
+                c[i] = e;
+                acc[i] += e;
+            }
+        }
+        let mut sum = lane_sum(acc);
+        for v in chunks.into_remainder() {
+            *v = exp(*v - m);
+            sum += *v;
+        }
+        let inv = 1.0 / sum;
+        for v in row.iter_mut() {
+            *v *= inv;
+        }
+    }
+}
+
+/// Rotary position embedding of one head vector `x` (length ≥ `2·cos.len()`) with the
+/// angles of its position: interleaved pairs `(2i, 2i+1)` as GGUF llama files expect
+/// (their Q/K weights were permuted for it), or halves `(i, i+d/2)` (NeoX, Qwen2).
+pub fn rope(x: &mut [f32], cos: &[f32], sin: &[f32], neox: bool) {
+    let half = cos.len();
+    if neox {
+        for i in 0..half {
+            let (a, b) = (x[i], x[i + half]);
+            x[i] = a * cos[i] - b * sin[i];
+            x[i + half] = a * sin[i] + b * cos[i];
+        }
+    } else {
+        for i in 0..half {
+            let (a, b) = (x[2 * i], x[2 * i + 1]);
+            x[2 * i] = a * cos[i] - b * sin[i];
+            x[2 * i + 1] = a * sin[i] + b * cos[i];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernels_match_plain_arithmetic() {
+        let a: Vec<f32> = (0..37).map(|i| i as f32 * 0.1 - 1.0).collect();
+        let b: Vec<f32> = (0..37).map(|i| (i % 5) as f32 - 2.0).collect();
+        let want: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot(&a, &b) - want).abs() < 1e-4);
+
+        let mut row: Vec<f32> = a.clone();
+        softmax(&mut row);
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert!(row[36] > row[0]);
+
+        let mut out = vec![0.0; 37];
+        rms_norm_rows(&a, &[2.0; 37], 0.0, &mut out);
+        let ms: f32 = out.iter().map(|v| v * v).sum::<f32>() / 37.0;
+        assert!((ms - 4.0).abs() < 1e-3, "{ms}");
+
+        // Attention over 3 keys of width 20 (a remainder past the 16 lanes).
+        let keys: Vec<f32> = (0..60).map(|i| (i % 7) as f32 - 3.0).collect();
+        let q: Vec<f32> = (0..20).map(|i| i as f32 * 0.05).collect();
+        let mut s = [0.0; 3];
+        attention_scores(&q, &keys, 0.5, &mut s);
+        for (j, sv) in s.iter().enumerate() {
+            let want: f32 = q
+                .iter()
+                .zip(&keys[j * 20..])
+                .map(|(a, b)| a * b)
+                .sum::<f32>()
+                * 0.5;
+            assert!((sv - want).abs() < 1e-4);
+        }
+        let mut o = vec![9.0; 20];
+        attention_mix(&[0.5, 0.25, 0.25], &keys, &mut o);
+        for (c, ov) in o.iter().enumerate() {
+            let want = 0.5 * keys[c] + 0.25 * keys[20 + c] + 0.25 * keys[40 + c];
+            assert!((ov - want).abs() < 1e-5);
+        }
+
+        let mut gu = vec![1.0, -1.0, 2.0, 3.0];
+        silu_mul_rows(&mut gu, 2);
+        let silu = |x: f32| x / (1.0 + (-x).exp());
+        assert!((gu[0] - silu(1.0) * 2.0).abs() < 1e-6);
+        assert!((gu[1] - silu(-1.0) * 3.0).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,482 @@
+//! Matrix multiply for prompt processing, copied from docket-index's embedder
+//! (`index/src/embed/matmul.rs`) with a row stride for `A` in the parallel form, so that
+//! the FFN's down projection reads the gate half of the fused gate/up output in place.
+//! The original notes follow.
+//!
+//! Matrix multiply for the encoder's hot path: `C (+)= scale · A · B` with `B` packed
+//! once into column panels (the weights, at load time) and an AVX-512 micro-kernel.
+//!
+//! The `gemm` crate that candle uses ran its 8-lane (AVX2 FMA) kernels here, as built
+//! on stable Rust with default features (seen in perf); this kernel uses all 16 lanes.
+//! `A` (the activations) is read in place, `MR` rows at a time; a task of `GROUP · MR`
+//! rows walks every panel of `B` so that each panel is fetched once per task, and the
+//! inner dimension is cut into `KC` slices so that the rows of `A` stay in L1. Packing
+//! `A` as well was tried and gave no measurable gain. CPUs without AVX-512 get a
+//! portable loop over the same packed layout, correct but several times slower.
+
+use rayon::prelude::*;
+
+/// A strided matrix view: element (r, c) is `data[r * rs + c * cs]`.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    pub data: &'a [f32],
+    pub rs: usize,
+    pub cs: usize,
+}
+
+/// Columns of one panel of packed `B`: two AVX-512 registers of f32.
+pub const NR: usize = 32;
+/// Rows of `A` per micro-kernel call: 2·MR accumulators + 2 `B` registers fit in the
+/// 32 vector registers (the broadcast of `A` can be an FMA memory operand).
+const MR: usize = 14;
+/// Row blocks handled together, so that each panel of `B` is loaded into L1 once per
+/// `GROUP · MR` rows.
+const GROUP: usize = 4;
+/// Slice of the inner dimension per pass over the panels.
+const KC: usize = 384;
+
+/// A `k × n` matrix packed in panels of [`NR`] columns: panel `p` holds, for each row
+/// `kk`, columns `p·NR .. p·NR + NR` (zero beyond `n`).
+#[derive(Debug, Default, Clone)]
+pub struct PackedB {
+    data: Vec<f32>,
+    k: usize,
+    n: usize,
+}
+
+impl PackedB {
+    /// Pack the `k × n` matrix `b`.
+    pub fn pack(k: usize, n: usize, b: View<'_>) -> Self {
+        let mut p = PackedB::default();
+        p.repack(k, n, b);
+        p
+    }
+
+    /// Pack `b` into this buffer, reusing its allocation.
+    pub fn repack(&mut self, k: usize, n: usize, b: View<'_>) {
+        let panels = n.div_ceil(NR);
+        self.k = k;
+        self.n = n;
+        self.data.clear();
+        self.data.resize(panels * k * NR, 0.0);
+        for p in 0..panels {
+            let cols = NR.min(n - p * NR);
+            let panel = &mut self.data[p * k * NR..(p + 1) * k * NR];
+            for (kk, dst) in panel.chunks_exact_mut(NR).enumerate() {
+                for (j, d) in dst[..cols].iter_mut().enumerate() {
+                    *d = b.data[kk * b.rs + (p * NR + j) * b.cs];
+                }
+            }
+        }
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.data.len() * 4
+    }
+
+    fn panel(&self, p: usize) -> &[f32] {
+        &self.data[p * self.k * NR..(p + 1) * self.k * NR]
+    }
+}
+
+/// `C = (accumulate ? C : 0) + scale · A · B` for `A` of `m` rows and row stride `lda`
+/// (`k` columns), `C` of row stride `ldc` (`n` columns), on the calling thread.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    b: &PackedB,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    scale: f32,
+) {
+    matmul_sub(m, a, lda, b, b.k, b.n, c, ldc, accumulate, scale);
+}
+
+/// As [`matmul`], with only the first `k` rows and `n` columns of `B` (attention
+/// over a prefix of the keys, packed once for all of them).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_sub(
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    b: &PackedB,
+    k: usize,
+    n: usize,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    scale: f32,
+) {
+    assert!(k <= b.k && n <= b.n, "matmul: B too small");
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        k == 0 || (m - 1) * lda + k <= a.len(),
+        "matmul: A too small"
+    );
+    assert!((m - 1) * ldc + n <= c.len(), "matmul: C too small");
+    let task = GROUP * MR;
+    for (t, rows) in c[..(m - 1) * ldc + n].chunks_mut(task * ldc).enumerate() {
+        let r0 = t * task;
+        block(
+            task.min(m - r0),
+            &a[r0 * lda..],
+            lda,
+            b,
+            (k, n),
+            rows,
+            ldc,
+            accumulate,
+            None,
+            scale,
+        );
+    }
+}
+
+/// `C = (residual ? C : 0) + bias + A · B`, then `epilogue(C)`, for a dense `C`
+/// (`ldc = n`) and `bias` of `n` values added to every row, with blocks of rows spread
+/// over the current rayon pool. The bias is added by the micro-kernel, and `epilogue`
+/// gets whole rows of `C` on the task that computed them, while they are in cache: an
+/// activation or a layer norm costs no extra pass over memory nor another
+/// synchronisation of the threads.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_rows<E>(
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    b: &PackedB,
+    c: &mut [f32],
+    residual: bool,
+    bias: &[f32],
+    epilogue: E,
+) where
+    E: Fn(&mut [f32]) + Sync,
+{
+    let n = b.n;
+    check(m, a, lda, b, c, n);
+    assert_eq!(bias.len(), n, "matmul: bias length");
+    let task = GROUP * MR;
+    c[..m * n]
+        .par_chunks_mut(task * n)
+        .enumerate()
+        .for_each(|(t, rows)| {
+            let r0 = t * task;
+            let m = rows.len() / n.max(1);
+            block(
+                m,
+                &a[r0 * lda..],
+                lda,
+                b,
+                (b.k, n),
+                rows,
+                n,
+                residual,
+                Some(bias),
+                1.0,
+            );
+            epilogue(rows);
+        });
+}
+
+fn check(m: usize, a: &[f32], lda: usize, b: &PackedB, c: &[f32], ldc: usize) {
+    if m > 0 {
+        assert!(
+            b.k == 0 || (m - 1) * lda + b.k <= a.len(),
+            "matmul: A too small"
+        );
+        assert!(
+            b.n == 0 || (m - 1) * ldc + b.n <= c.len(),
+            "matmul: C too small"
+        );
+    }
+}
+
+/// Up to `GROUP · MR` rows: run every panel of `B` over them, `MR` rows at a time, so
+/// that each panel is read from memory once per block and then hit in cache.
+#[allow(clippy::too_many_arguments)]
+fn block(
+    rows: usize,
+    a: &[f32],
+    lda: usize,
+    b: &PackedB,
+    (k, n): (usize, usize),
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    bias: Option<&[f32]>,
+    scale: f32,
+) {
+    let blocks = rows.div_ceil(MR);
+    // Long inner dimensions (the FFN's 1536) are cut into KC slices, so that the rows of
+    // A under the micro-kernel stay in L1 and a slice of a panel in L2.
+    for k0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - k0);
+        for p in 0..n.div_ceil(NR) {
+            let cols = NR.min(n - p * NR);
+            let panel = &b.panel(p)[k0 * NR..(k0 + kc) * NR];
+            for i in 0..blocks {
+                let mr = MR.min(rows - i * MR);
+                let ai = &a[i * MR * lda + k0..(i * MR + mr - 1) * lda + k0 + kc];
+                let off = i * MR * ldc + p * NR;
+                let cp = &mut c[off..off + (mr - 1) * ldc + cols];
+                let acc = accumulate || k0 > 0;
+                let bias = bias.filter(|_| k0 == 0).map(|b| &b[p * NR..p * NR + cols]);
+                micro(kc, ai, lda, panel, cp, ldc, mr, cols, acc, bias, scale);
+            }
+        }
+    }
+}
+
+/// `C[r][j] = (accumulate ? C[r][j] : 0) + bias[j] + scale · Σ_kk a[r·lda + kk] ·
+/// panel[kk·NR + j]` for r < mr, j < cols (no bias term without `bias`).
+#[allow(clippy::too_many_arguments)]
+fn micro(
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    panel: &[f32],
+    c: &mut [f32],
+    ldc: usize,
+    mr: usize,
+    cols: usize,
+    accumulate: bool,
+    bias: Option<&[f32]>,
+    scale: f32,
+) {
+    debug_assert!(bias.is_none_or(|b| b.len() >= cols));
+    debug_assert!(a.len() >= (mr - 1) * lda + k && panel.len() >= k * NR);
+    debug_assert!(c.len() >= (mr - 1) * ldc + cols);
+    #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        // SAFETY: the CPU has AVX-512F; the slices cover every index the kernel touches
+        // (rows < mr of k values in `a`, k·NR of `panel`, rows < mr of `cols` values in `c`), as the
+        // callers' bounds and the debug assertions state.
+        unsafe { avx512::micro(k, a, lda, panel, c, ldc, mr, cols, accumulate, bias, scale) };
+        return;
+    }
+    for r in 0..mr {
+        let mut acc = [0.0f32; NR];
+        for kk in 0..k {
+            let av = a[r * lda + kk];
+            for (s, bv) in acc.iter_mut().zip(&panel[kk * NR..kk * NR + NR]) {
+                *s += av * bv;
+            }
+        }
+        let row = &mut c[r * ldc..r * ldc + cols];
+        for (j, (o, s)) in row.iter_mut().zip(acc).enumerate() {
+            let base = if accumulate { *o } else { 0.0 };
+            *o = base + bias.map_or(0.0, |b| b[j]) + scale * s;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::NR;
+
+    pub fn available() -> bool {
+        use std::sync::OnceLock;
+        static YES: OnceLock<bool> = OnceLock::new();
+        *YES.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f"))
+    }
+
+    /// Dispatch on the row count so that each kernel's accumulators are registers.
+    ///
+    /// # Safety
+    /// AVX-512F must be available and the slices as described in [`super::micro`].
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn micro(
+        k: usize,
+        ap: &[f32],
+        lda: usize,
+        panel: &[f32],
+        c: &mut [f32],
+        ldc: usize,
+        mr: usize,
+        cols: usize,
+        acc: bool,
+        bias: Option<&[f32]>,
+        scale: f32,
+    ) {
+        let (a, b, cp) = (ap.as_ptr(), panel.as_ptr(), c.as_mut_ptr());
+        let bias = bias.map_or(std::ptr::null(), <[f32]>::as_ptr);
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            match mr {
+                14 => kernel::<14>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                13 => kernel::<13>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                12 => kernel::<12>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                11 => kernel::<11>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                10 => kernel::<10>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                9 => kernel::<9>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                8 => kernel::<8>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                7 => kernel::<7>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                6 => kernel::<6>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                5 => kernel::<5>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                4 => kernel::<4>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                3 => kernel::<3>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                2 => kernel::<2>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+                _ => kernel::<1>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn kernel<const R: usize>(
+        k: usize,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        cols: usize,
+        accumulate: bool,
+        bias: *const f32,
+        scale: f32,
+    ) {
+        let mut lo = [_mm512_setzero_ps(); R];
+        let mut hi = [_mm512_setzero_ps(); R];
+        // SAFETY (whole body): indices stay within rows < R of k values in `a`, k·NR in `b`, and within
+        // rows < R, columns < cols of `c`, per the caller's contract.
+        unsafe {
+            for kk in 0..k {
+                let b0 = _mm512_loadu_ps(b.add(kk * NR));
+                let b1 = _mm512_loadu_ps(b.add(kk * NR + 16));
+                for r in 0..R {
+                    let av = _mm512_set1_ps(*a.add(r * lda + kk));
+                    lo[r] = _mm512_fmadd_ps(av, b0, lo[r]);
+                    hi[r] = _mm512_fmadd_ps(av, b1, hi[r]);
+                }
+            }
+            let m0: __mmask16 = if cols >= 16 {
+                0xffff
+            } else {
+                (1u16 << cols) - 1
+            };
+            let m1: __mmask16 = if cols >= 32 {
+                0xffff
+            } else if cols > 16 {
+                (1u16 << (cols - 16)) - 1
+            } else {
+                0
+            };
+            let s = _mm512_set1_ps(scale);
+            let (bias0, bias1) = if bias.is_null() {
+                (_mm512_setzero_ps(), _mm512_setzero_ps())
+            } else {
+                (
+                    _mm512_maskz_loadu_ps(m0, bias),
+                    _mm512_maskz_loadu_ps(m1, bias.add(16)),
+                )
+            };
+            for r in 0..R {
+                let p = c.add(r * ldc);
+                let mut v0 = _mm512_fmadd_ps(lo[r], s, bias0);
+                let mut v1 = _mm512_fmadd_ps(hi[r], s, bias1);
+                if accumulate {
+                    v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, p));
+                    v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, p.add(16)));
+                }
+                _mm512_mask_storeu_ps(p, m0, v0);
+                _mm512_mask_storeu_ps(p.add(16), m1, v1);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(m: usize, k: usize, n: usize, a: &[f32], b: &[f32]) -> Vec<f32> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|l| a[i * k + l] * b[l * n + j]).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn matches_naive_on_ragged_shapes() {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (5, 7, 3),
+            (13, 33, 40),
+            (50, 64, 97),
+            (100, 16, 32),
+        ] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 7) % 11) as f32 * 0.1 - 0.5)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 5) % 13) as f32 * 0.1 - 0.6)
+                .collect();
+            let want = naive(m, k, n, &a, &b);
+            let packed = PackedB::pack(
+                k,
+                n,
+                View {
+                    data: &b,
+                    rs: n,
+                    cs: 1,
+                },
+            );
+            for parallel in [false, true] {
+                // C with a wider row stride and a prior value, accumulated into.
+                let ldc = n + 3;
+                let mut c = vec![1.0; m * ldc];
+                if parallel {
+                    // The parallel form only takes dense C: use ldc = n there.
+                    let mut d = vec![1.0; m * n];
+                    let bias: Vec<f32> = (0..n).map(|j| j as f32).collect();
+                    let twice = |r: &mut [f32]| r.iter_mut().for_each(|v| *v *= 2.0);
+                    matmul_rows(m, &a, k, &packed, &mut d, true, &bias, twice);
+                    // d = (1 + j + AB) · 2
+                    for (i, (x, y)) in d.iter().zip(&want).enumerate() {
+                        let j = (i % n) as f32;
+                        assert!((x - 2.0 * (1.0 + j + y)).abs() < 1e-3, "{x} at {i}");
+                    }
+                    continue;
+                }
+                matmul(m, &a, k, &packed, &mut c, ldc, true, 2.0);
+                for i in 0..m {
+                    for j in 0..n {
+                        let w = 1.0 + 2.0 * want[i * n + j];
+                        assert!((c[i * ldc + j] - w).abs() < 1e-4, "{m}x{k}x{n} at {i},{j}");
+                    }
+                    for j in n..ldc {
+                        assert_eq!(c[i * ldc + j], 1.0, "wrote past the row");
+                    }
+                }
+            }
+            // B given transposed (column stride n... as Kᵀ in attention).
+            let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+            let packed = PackedB::pack(
+                k,
+                n,
+                View {
+                    data: &bt,
+                    rs: 1,
+                    cs: k,
+                },
+            );
+            let mut c = vec![0.0; m * n];
+            matmul(m, &a, k, &packed, &mut c, n, false, 1.0);
+            for (x, y) in c.iter().zip(&want) {
+                assert!((x - y).abs() < 1e-4);
+            }
+        }
+    }
+}
