@@ -2,14 +2,15 @@
 
 use std::io::Write;
 
-use anyhow::Result;
-use docket_generate::answer::{AnswerConfig, Claim, Source, Verifier, pack};
+use anyhow::{Context, Result};
+use docket_generate::answer::{AnswerConfig, Claim, Source, Verifier, pack, prompt};
+use docket_generate::{GenerateParams, Message, Prompt};
 use docket_index::Mode;
 use serde_json::json;
 
 use crate::cli::AskArgs;
 use crate::search_cmd::{open_for_search, parse_filters};
-use crate::{Outcome, UsageError};
+use crate::{Outcome, UsageError, log, models};
 
 /// What docket says when the documents do not hold the answer.
 pub const NOT_FOUND: &str = "not found in the documents";
@@ -54,14 +55,49 @@ pub fn ask(args: AskArgs) -> Result<Outcome> {
     let count = |t: &str| t.len() / 4 + 1;
     let sources = pack(&results.hits, config.context_tokens, &count);
 
+    let mut mode = "extractive";
+    let mut model = None;
     let (claims, abstain) = if !verifier.relevant(&args.question, &results.hits) {
         (Vec::new(), Some(Abstain::NothingRelevant))
     } else {
-        let claims = verifier.extract(&args.question, &sources);
+        let llm = if args.extractive {
+            None
+        } else {
+            match models::load_llm(&args.llm) {
+                Ok(llm) => Some(llm),
+                Err(e) => {
+                    log(&format!("notice: {e:#}; answering extractively"));
+                    None
+                }
+            }
+        };
+        let claims = match &llm {
+            Some(llm) => {
+                mode = "generated";
+                model = Some(llm.model_id().to_owned());
+                let (system, user) = prompt(&args.question, &sources);
+                let params = GenerateParams {
+                    max_tokens: args.llm.max_tokens,
+                    ..GenerateParams::default()
+                };
+                let completion = llm
+                    .complete(
+                        &Prompt::Chat(vec![Message::system(system), Message::user(user)]),
+                        &params,
+                    )
+                    .context("the LLM failed")?;
+                let text = completion.text.trim();
+                if text.to_lowercase().contains(NOT_FOUND) {
+                    Vec::new()
+                } else {
+                    verifier.verify(text, &sources)
+                }
+            }
+            None => verifier.extract(&args.question, &sources),
+        };
         let none = claims.iter().all(|c| !c.supported);
         (claims, none.then_some(Abstain::NothingSupported))
     };
-    let mode = "extractive";
     let kept: Vec<&Claim> = claims.iter().filter(|c| c.supported).collect();
     let dropped: Vec<&Claim> = claims.iter().filter(|c| !c.supported).collect();
     let answer = abstain.is_none().then(|| answer_text(&kept));
@@ -73,6 +109,7 @@ pub fn ask(args: AskArgs) -> Result<Outcome> {
             "answer": answer,
             "abstained": abstain.map(Abstain::code),
             "mode": mode,
+            "model": model,
             "retrieval": results.mode,
             "claims": kept,
             "dropped": dropped,

@@ -221,13 +221,38 @@ pub struct AskArgs {
     /// Print the answer, its checked sentences and sources as one JSON object.
     #[arg(long)]
     pub json: bool,
-    /// Answer with the sources' own sentences instead of generating text.
+    /// Answer with the sources' own sentences instead of generating text (also what
+    /// happens when no LLM can be loaded).
     #[arg(long)]
     pub extractive: bool,
+    #[command(flatten)]
+    pub llm: LlmArgs,
     /// Folder of the embedding model the index was made with (default: the default
     /// model).
     #[arg(long, value_name = "DIR", env = "DOCKET_EMBED_MODEL")]
     pub embed_model: Option<PathBuf>,
+}
+
+/// Which LLM generates: a GGUF file run locally (default: the default model), or an
+/// OpenAI-compatible server.
+#[derive(Debug, Args)]
+pub struct LlmArgs {
+    /// A llama-family GGUF model file to run locally.
+    #[arg(long, value_name = "FILE.gguf", env = "DOCKET_LLM_MODEL")]
+    pub llm_model: Option<PathBuf>,
+    /// Base URL of an OpenAI-compatible server (llama.cpp, vLLM, Ollama, a hosted
+    /// service) instead of a local model.
+    #[arg(long, value_name = "URL", env = "DOCKET_LLM_URL")]
+    pub llm_url: Option<String>,
+    /// The model name the server serves.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub llm_name: String,
+    /// Environment variable holding the server's API key.
+    #[arg(long, value_name = "VAR", default_value = "DOCKET_LLM_API_KEY")]
+    pub llm_api_key_env: String,
+    /// Most tokens an answer may have.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_tokens: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use docket_generate::classify::{
-    Classifier, Decision, Examples, Features, LabelSpec, Prediction, TrainConfig,
-    ZeroShotConfig, evaluate, load_labels, parse_labels, read_examples, train_test_split,
+    Classifier, Decision, Examples, Features, LabelSpec, Prediction, TrainConfig, ZeroShotConfig,
+    evaluate, load_labels, parse_labels, read_examples, train_test_split,
 };
 use docket_generate::summarize::rouge::{self, Rouge};
 use docket_generate::summarize::{Budget, Summarizer, SummaryConfig, lead};
@@ -90,9 +90,15 @@ fn for_each_document(
 
 fn labels_of(args: &ClassifyArgs) -> Result<Option<Vec<LabelSpec>>> {
     match (&args.labels, &args.labels_file) {
-        (Some(_), Some(_)) => Err(UsageError("give --labels or --labels-file, not both".into()).into()),
+        (Some(_), Some(_)) => {
+            Err(UsageError("give --labels or --labels-file, not both".into()).into())
+        }
         (Some(list), None) => Ok(Some(parse_labels(
-            &list.split(',').map(str::trim).collect::<Vec<_>>().join("\n"),
+            &list
+                .split(',')
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join("\n"),
             Path::new("--labels"),
         )?)),
         (None, Some(file)) => Ok(Some(load_labels(file)?)),
@@ -144,7 +150,8 @@ pub fn classify(args: ClassifyArgs) -> Result<Outcome> {
     };
     let sink: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
@@ -290,7 +297,12 @@ pub fn summarize(args: SummarizeArgs) -> Result<Outcome> {
         &args.parse,
         &args.index.dir,
         |item| {
-            if !args.paths.is_empty() || args.all || wanted.iter().any(|w| *w == item.source || *w == item.doc_id) {
+            if !args.paths.is_empty()
+                || args.all
+                || wanted
+                    .iter()
+                    .any(|w| *w == item.source || *w == item.doc_id)
+            {
                 let summary = summarizer.summarize(&item.text)?;
                 done += 1;
                 if args.json {
@@ -352,7 +364,10 @@ pub fn eval_classify(args: EvalClassifyArgs) -> Result<Outcome> {
             names.dedup();
             let specs: Vec<LabelSpec> = match &args.labels_file {
                 Some(f) => load_labels(f)?,
-                None => names.iter().map(|n| LabelSpec::new(n.clone(), None)).collect(),
+                None => names
+                    .iter()
+                    .map(|n| LabelSpec::new(n.clone(), None))
+                    .collect(),
             };
             let e: Arc<_> = embedder.clone().context("zero-shot needs the embedder")?;
             Classifier::zero_shot(&specs, &ZeroShotConfig::default(), e)?
@@ -376,7 +391,11 @@ pub fn eval_classify(args: EvalClassifyArgs) -> Result<Outcome> {
     let predicted = classifier.predict_indices(&texts, None)?;
     let secs = started.elapsed().as_secs_f64();
     let labels = classifier.labels().to_vec();
-    let index: HashMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), i))
+        .collect();
     // A test label the classifier does not know can never be predicted: it counts as
     // wrong (mapped past the known labels).
     let gold: Vec<usize> = test
@@ -439,7 +458,8 @@ pub fn eval_classify(args: EvalClassifyArgs) -> Result<Outcome> {
 }
 
 fn read_jsonl_field(path: &Path, field: &str) -> Result<Vec<(String, String)>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
@@ -447,9 +467,9 @@ fn read_jsonl_field(path: &Path, field: &str) -> Result<Vec<(String, String)>> {
             let v: serde_json::Value = serde_json::from_str(l)
                 .with_context(|| format!("{}:{}: not JSON", path.display(), i + 1))?;
             let get = |k: &str| {
-                v[k].as_str().map(str::to_owned).with_context(|| {
-                    format!("{}:{}: no string field {k:?}", path.display(), i + 1)
-                })
+                v[k].as_str()
+                    .map(str::to_owned)
+                    .with_context(|| format!("{}:{}: no string field {k:?}", path.display(), i + 1))
             };
             Ok((get("_id")?, get(field)?))
         })
@@ -458,28 +478,44 @@ fn read_jsonl_field(path: &Path, field: &str) -> Result<Vec<(String, String)>> {
 
 pub fn eval_summarize(args: EvalSummarizeArgs) -> Result<Outcome> {
     let docs = read_jsonl_field(&args.dir.join("corpus.jsonl"), "text")?;
-    let refs: HashMap<String, String> = read_jsonl_field(&args.dir.join("summaries.jsonl"), "summary")?
+    let refs: HashMap<String, String> =
+        read_jsonl_field(&args.dir.join("summaries.jsonl"), "summary")?
+            .into_iter()
+            .collect();
+    let docs: Vec<(String, String)> = docs
         .into_iter()
+        .filter(|(id, _)| refs.contains_key(id))
         .collect();
-    let docs: Vec<(String, String)> = docs.into_iter().filter(|(id, _)| refs.contains_key(id)).collect();
     if docs.is_empty() {
-        return Err(UsageError(format!("{}: no document has a reference summary", args.dir.display())).into());
+        return Err(UsageError(format!(
+            "{}: no document has a reference summary",
+            args.dir.display()
+        ))
+        .into());
     }
     let config = SummaryConfig {
         budget: Budget::Sentences(args.length),
         ..SummaryConfig::default()
     };
-    let summarizer = Summarizer::new(models::load_embedder(args.embed_model.as_deref())?, config.clone())?;
+    let summarizer = Summarizer::new(
+        models::load_embedder(args.embed_model.as_deref())?,
+        config.clone(),
+    )?;
     let started = Instant::now();
     let mut ours = Vec::with_capacity(docs.len());
     let mut leads = Vec::with_capacity(docs.len());
     for (id, text) in &docs {
-        ours.push(rouge::rouge(&refs[id], &summarizer.summarize(text)?.text(), true));
+        ours.push(rouge::rouge(
+            &refs[id],
+            &summarizer.summarize(text)?.text(),
+            true,
+        ));
         leads.push(rouge::rouge(&refs[id], &lead(text, &config).text(), true));
     }
     let secs = started.elapsed().as_secs_f64();
     let (m, l) = (rouge::mean(&ours), rouge::mean(&leads));
-    let scores = |r: &Rouge| json!({"rouge1": r.rouge1.f1, "rouge2": r.rouge2.f1, "rougeL": r.rouge_l.f1});
+    let scores =
+        |r: &Rouge| json!({"rouge1": r.rouge1.f1, "rouge2": r.rouge2.f1, "rougeL": r.rouge_l.f1});
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer(
@@ -488,9 +524,20 @@ pub fn eval_summarize(args: EvalSummarizeArgs) -> Result<Outcome> {
         )?;
         writeln!(out)?;
     } else {
-        writeln!(out, "{:<10} {:>8} {:>8} {:>8}", "system", "ROUGE-1", "ROUGE-2", "ROUGE-L")?;
-        for (name, r) in [("docket".to_owned(), &m), (format!("lead-{}", args.length), &l)] {
-            writeln!(out, "{name:<10} {:>8.4} {:>8.4} {:>8.4}", r.rouge1.f1, r.rouge2.f1, r.rouge_l.f1)?;
+        writeln!(
+            out,
+            "{:<10} {:>8} {:>8} {:>8}",
+            "system", "ROUGE-1", "ROUGE-2", "ROUGE-L"
+        )?;
+        for (name, r) in [
+            ("docket".to_owned(), &m),
+            (format!("lead-{}", args.length), &l),
+        ] {
+            writeln!(
+                out,
+                "{name:<10} {:>8.4} {:>8.4} {:>8.4}",
+                r.rouge1.f1, r.rouge2.f1, r.rouge_l.f1
+            )?;
         }
     }
     log(&format!("{} documents in {secs:.1}s", docs.len()));

@@ -82,6 +82,26 @@ pub fn query_embedder(model_id: &str, explicit: Option<&Path>) -> Result<Arc<dyn
     }
 }
 
+/// The LLM the flags ask for: a server at `--llm-url`, the GGUF file `--llm-model`, or
+/// the default model (fetched on first use).
+pub fn load_llm(args: &crate::cli::LlmArgs) -> Result<Box<dyn docket_generate::Llm>> {
+    use docket_generate::{HttpConfig, HttpLlm, LocalLlm};
+    if let Some(url) = &args.llm_url {
+        let config = HttpConfig {
+            api_key_env: Some(args.llm_api_key_env.clone()),
+            ..HttpConfig::new(url.clone(), args.llm_name.clone())
+        };
+        return Ok(Box::new(HttpLlm::new(config)?));
+    }
+    let file = match &args.llm_model {
+        Some(file) => file.clone(),
+        None => GENERATOR.ensure()?.join(GENERATOR.marker),
+    };
+    let llm =
+        LocalLlm::load(&file).with_context(|| format!("cannot load the LLM {}", file.display()))?;
+    Ok(Box::new(llm))
+}
+
 impl DefaultModel {
     /// Where this model lives once fetched.
     pub fn dir(&self) -> PathBuf {
