@@ -206,7 +206,7 @@ pub fn classify(args: ClassifyArgs) -> Result<Outcome> {
 
 /// Writes one row per classified document, as CSV or JSON Lines.
 enum RowWriter {
-    Csv(csv::Writer<Box<dyn Write>>),
+    Csv(Box<csv::Writer<Box<dyn Write>>>),
     Jsonl(Box<dyn Write>),
 }
 
@@ -224,7 +224,7 @@ impl RowWriter {
                     "runner_up_score",
                     "labels",
                 ])?;
-                RowWriter::Csv(w)
+                RowWriter::Csv(Box::new(w))
             }
             OutFormat::Jsonl => RowWriter::Jsonl(out),
         })

@@ -90,6 +90,10 @@ impl PackedH {
         let mut l1 = 0.0f32;
         let at = |kk: usize, j: usize| b.data[kk * b.rs + j * b.cs];
         let mut col = vec![0.0f32; k];
+        #[expect(
+            clippy::needless_range_loop,
+            reason = "j indexes the source matrix through `at` as well as col_inv"
+        )]
         for j in 0..n {
             let max = (0..k).map(|kk| at(kk, j).abs()).fold(0.0f32, f32::max);
             let e = if max > 0.0 && max.is_finite() {
