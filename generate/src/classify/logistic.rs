@@ -26,6 +26,10 @@ impl Rows<'_> {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// For each class k, `w[k] · x_i` accumulated into `out` (length `classes`).
     fn dot(&self, i: usize, w: &[f64], dim: usize, out: &mut [f64]) {
         let stride = dim + 1;
