@@ -10,6 +10,19 @@
 //! Per set it prints TF-IDF + LR, embeddings + LR, the cross-validated choice, and
 //! zero-shot variants where the labels have a meaning a description can carry
 //! (spam, sentiment), plus embedding and classification throughput.
+//!
+//! Measured (all-MiniLM-L6-v2, 2 cores shared with other builds), accuracy / macro-F1;
+//! scikit-learn 1.9 TF-IDF(1-2 grams, sublinear) + LR on the same splits in brackets:
+//!
+//! | set | tfidf+LR | embedding+LR | auto (tfidf weight) | sklearn C=1 | sklearn C=10 |
+//! |---|---|---|---|---|---|
+//! | SMS spam | 0.985 / 0.968 | 0.989 / 0.977 | 0.993 / 0.985 (0.4) | 0.955 / 0.892 | 0.986 / 0.969 |
+//! | TREC coarse | 0.854 / 0.856 | 0.833 / 0.809 | 0.894 / 0.895 (0.5) | 0.812 / 0.811 | 0.846 / 0.850 |
+//! | Amazon | 0.812 / 0.782 | 0.783 / 0.746 | 0.818 / 0.787 (0.8) | 0.790 / 0.728 | 0.815 / 0.784 |
+//!
+//! Zero-shot (descriptions + template, no calibration): SMS 0.691 / 0.610, Amazon
+//! 0.717 / 0.633 — below the majority class on SMS; it is a fallback for when there
+//! are no examples, not a substitute for a few dozen.
 #![allow(clippy::print_stdout)]
 
 use std::path::{Path, PathBuf};

@@ -433,6 +433,20 @@ impl Classifier {
                 Some(owned.as_slice())
             }
         };
+        let expected = match &self.kind {
+            Kind::ZeroShot(z) => z.vectors.first().map(Vec::len),
+            Kind::Supervised(s) => s.embedding.as_ref().map(|m| m.dim),
+        };
+        if let (Some(want), Some(got)) = (expected, embeddings.and_then(|e| e.first()))
+            && got.len() != want
+        {
+            return Err(Error::Input {
+                reason: format!(
+                    "embeddings have {} dimensions, the classifier expects {want}",
+                    got.len()
+                ),
+            });
+        }
         match &self.kind {
             Kind::ZeroShot(z) => Ok(z.scores(embeddings.unwrap_or_default())),
             Kind::Supervised(s) => Ok(s.scores(texts, embeddings)),

@@ -67,6 +67,11 @@ pub struct SummaryConfig {
     /// (tables, lists without punctuation), not prose.
     #[serde(default = "SummaryConfig::default_max_words")]
     pub max_words: usize,
+    /// Weight of a lead prior mixed into relevance: `(1 - w) · centrality + w / (1 + i)`
+    /// for the i-th candidate sentence. News, papers and reports put their gist first
+    /// and gain from it; chats, mail threads and transcripts do not, hence 0 by default.
+    #[serde(default = "SummaryConfig::default_position_weight")]
+    pub position_weight: f32,
 }
 
 impl SummaryConfig {
@@ -82,6 +87,9 @@ impl SummaryConfig {
     pub fn default_max_words() -> usize {
         80
     }
+    pub fn default_position_weight() -> f32 {
+        0.0
+    }
 }
 
 impl Default for SummaryConfig {
@@ -92,6 +100,7 @@ impl Default for SummaryConfig {
             mmr_lambda: Self::default_mmr_lambda(),
             min_words: Self::default_min_words(),
             max_words: Self::default_max_words(),
+            position_weight: Self::default_position_weight(),
         }
     }
 }
@@ -107,7 +116,8 @@ pub struct SummarySentence {
     /// Position of the sentence among the document's sentences (0-based, junk
     /// included), e.g. to tell a lead sentence from one deep in the body.
     pub position: usize,
-    /// Its centrality, scaled so the most central sentence of the document is 1.
+    /// Its relevance: centrality scaled so the most central sentence of the document
+    /// is 1, mixed with the lead prior if one is configured.
     pub score: f32,
 }
 
@@ -348,6 +358,12 @@ impl Summarizer {
                 reason: format!("{} is outside 0..=1", config.mmr_lambda),
             });
         }
+        if !(0.0..=1.0).contains(&config.position_weight) {
+            return Err(Error::Setting {
+                name: "position_weight",
+                reason: format!("{} is outside 0..=1", config.position_weight),
+            });
+        }
         if matches!(config.budget, Budget::Sentences(0) | Budget::Words(0)) {
             return Err(Error::Setting {
                 name: "budget",
@@ -370,7 +386,12 @@ impl Summarizer {
         let texts: Vec<&str> = cands.iter().map(|c| &text[c.span.clone()]).collect();
         let mut vectors = self.embedder.embed(&texts)?;
         vectors.iter_mut().for_each(|v| normalize(v));
-        let scores = centrality(&vectors, self.config.ranking);
+        let w = self.config.position_weight;
+        let scores: Vec<f32> = centrality(&vectors, self.config.ranking)
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| (1.0 - w) * c + w / (1 + i) as f32)
+            .collect();
         let words: Vec<usize> = cands.iter().map(|c| c.words).collect();
         let sim = |i: usize, j: usize| dot(&vectors[i], &vectors[j]);
         let mut picked = select_mmr(
