@@ -87,32 +87,50 @@ impl PackedH {
         let panels = n.div_ceil(NR);
         let mut col_inv = vec![1.0f32; panels * NR];
         let mut data = vec![0u16; panels * k * NR];
-        let mut l1 = 0.0f32;
         let at = |kk: usize, j: usize| b.data[kk * b.rs + j * b.cs];
-        let mut col = vec![0.0f32; k];
-        #[expect(
-            clippy::needless_range_loop,
-            reason = "j indexes the source matrix through `at` as well as col_inv"
-        )]
-        for j in 0..n {
-            let max = (0..k).map(|kk| at(kk, j).abs()).fold(0.0f32, f32::max);
-            let e = if max > 0.0 && max.is_finite() {
-                ilog2(max).clamp(-100, 100)
+        // Row by row (the weights come with contiguous rows): each column's largest
+        // magnitude, then its scale.
+        let mut max = vec![0.0f32; n];
+        for kk in 0..k {
+            for (j, m) in max.iter_mut().enumerate() {
+                *m = m.max(at(kk, j).abs());
+            }
+        }
+        let mut scale = vec![0.0f32; panels * NR];
+        for ((m, s), inv) in max.iter().zip(&mut scale).zip(&mut col_inv) {
+            let e = if *m > 0.0 && m.is_finite() {
+                ilog2(*m).clamp(-100, 100)
             } else {
                 0
             };
-            let scale = pow2(-e);
-            col_inv[j] = pow2(e);
-            for (kk, c) in col.iter_mut().enumerate() {
-                *c = at(kk, j) * scale;
+            *s = pow2(-e);
+            *inv = pow2(e);
+        }
+        // Then the scaled rows, converted into the panels, and Σ|b| per KB-aligned block.
+        let mut l1 = 0.0f32;
+        let mut sums = vec![0.0f32; n];
+        let mut row = vec![0.0f32; panels * NR];
+        for kk in 0..k {
+            for (j, (r, sum)) in row.iter_mut().zip(&mut sums).enumerate() {
+                *r = at(kk, j) * scale[j];
+                *sum += r.abs();
             }
-            for block in col.chunks(KB) {
-                l1 = l1.max(block.iter().map(|v| v.abs()).sum());
+            if (kk + 1) % KB == 0 || kk + 1 == k {
+                l1 = sums.iter().fold(l1, |a, &v| a.max(v));
+                sums.fill(0.0);
             }
-            let (p, jj) = (j / NR, j % NR);
-            let panel = &mut data[p * k * NR..(p + 1) * k * NR];
-            for (kk, &v) in col.iter().enumerate() {
-                panel[kk * NR + jj] = to_f16(v);
+            for (p, src) in row.chunks_exact(16).enumerate() {
+                let (panel, half) = (p / 2, p % 2);
+                let at = panel * k * NR + kk * NR + half * 16;
+                let dst: &mut [u16; 16] = (&mut data[at..at + 16]).try_into().expect("16");
+                let src: &[f32; 16] = src.try_into().expect("16");
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `available()` was asserted above (AVX-512F present).
+                unsafe {
+                    avx512::convert16(src, dst)
+                };
+                #[cfg(not(target_arch = "x86_64"))]
+                let _ = (src, dst);
             }
         }
         PackedH {
@@ -130,6 +148,7 @@ impl PackedH {
 }
 
 /// f32 to f16 bits, rounded to nearest even (by the CPU's conversion instruction).
+#[cfg(test)]
 fn to_f16(v: f32) -> u16 {
     let mut out = [0u16; 16];
     let mut src = [0.0f32; 16];
@@ -445,8 +464,9 @@ mod avx512 {
         const _: () = assert!(MR == 9 && NR == 32);
         // SAFETY: per the contract the loads stay within the first k values of MR rows
         // of `a` (each pointer advanced by one value per step) and k·NR of `b` (NR per
-        // step), the stores within MR·NR of `out`; the asm uses no stack and declares
-        // every register it changes.
+        // step), the stores within MR·NR of `out` (prefetches may point past `b`, but a
+        // prefetch never faults); the asm uses no stack and declares every register it
+        // changes.
         unsafe {
             asm!(
             // Zero the f32 accumulators: row r in zmm(9 + r) (columns 0..16) and
@@ -486,6 +506,8 @@ mod avx512 {
             "vpxord zmm7, zmm7, zmm7",
             "vpxord zmm8, zmm8, zmm8",
             "3:",
+            // The panel streams from L2: fetch 8 steps ahead (~5% faster, measured).
+            "prefetcht0 [{b}+512]",
             "vmovdqu16 zmm27, zmmword ptr [{b}]",
             "vfmadd231ph zmm0, zmm27, word ptr [{a0}]{{1to32}}",
             "vfmadd231ph zmm1, zmm27, word ptr [{a0}+{l}]{{1to32}}",

@@ -96,9 +96,24 @@ impl PackedB {
         for p in 0..panels {
             let cols = NR.min(n - p * NR);
             let panel = &mut self.data[p * k * NR..(p + 1) * k * NR];
-            for (kk, dst) in panel.chunks_exact_mut(NR).enumerate() {
-                for (j, d) in dst[..cols].iter_mut().enumerate() {
-                    *d = b.data[kk * b.rs + (p * NR + j) * b.cs];
+            if b.cs == 1 {
+                // Rows of `b` are contiguous (V in attention, the weights).
+                for (kk, dst) in panel.chunks_exact_mut(NR).enumerate() {
+                    dst[..cols].copy_from_slice(&b.data[kk * b.rs + p * NR..][..cols]);
+                }
+            } else if b.rs == 1 {
+                // Columns are contiguous (Kᵀ in attention): read them in order.
+                for j in 0..cols {
+                    let src = &b.data[(p * NR + j) * b.cs..][..k];
+                    for (kk, &v) in src.iter().enumerate() {
+                        panel[kk * NR + j] = v;
+                    }
+                }
+            } else {
+                for (kk, dst) in panel.chunks_exact_mut(NR).enumerate() {
+                    for (j, d) in dst[..cols].iter_mut().enumerate() {
+                        *d = b.data[kk * b.rs + (p * NR + j) * b.cs];
+                    }
                 }
             }
         }
