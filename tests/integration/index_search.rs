@@ -431,3 +431,88 @@ fn ask_cites_file_page_and_span_or_abstains_on_an_unrelated_question() {
         assert_eq!(a["abstained"], "nothing_relevant", "{q}: {a}");
     }
 }
+
+#[test]
+fn classify_streams_one_row_per_document_and_summaries_slice_back_into_the_text() {
+    let tmp = temp_dir();
+    let examples = write(
+        tmp.path(),
+        "examples.csv",
+        b"text,label\n\
+I was charged twice for my order,billing\n\
+Please refund the double charge on my card,billing\n\
+My invoice shows the wrong amount,billing\n\
+The package has not arrived after two weeks,shipping\n\
+Where is my parcel? Tracking has not moved,shipping\n\
+Do you ship to Canada,shipping\n\
+The zipper broke on the first day,defect\n\
+The tent pole snapped when I set it up,defect\n\
+The stove leaks gas at the valve,defect\n",
+    );
+    let tickets = sample_archive().join("support/tickets.csv");
+    let out = tmp.path().join("labels.csv");
+    let run = docket([
+        "classify".as_ref(),
+        tickets.as_os_str(),
+        "--examples".as_ref(),
+        examples.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    run.expect_code(0);
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        rows[0],
+        "doc_id,source,label,confidence,runner_up,runner_up_score,labels"
+    );
+    assert_eq!(rows.len(), 41, "one row per ticket: {csv}");
+    let double_charge = rows
+        .iter()
+        .find(|r| r.contains("#T-10231"))
+        .expect("ticket T-10231");
+    assert!(double_charge.contains(",billing,"), "{double_charge}");
+
+    let zero = docket([
+        "classify".as_ref(),
+        tickets.as_os_str(),
+        "--labels".as_ref(),
+        "billing,shipping,product defect".as_ref(),
+    ]);
+    let lines = zero.expect_code(0).json_lines();
+    assert_eq!(lines.len(), 40);
+    for l in &lines {
+        let c = l["confidence"].as_f64().unwrap();
+        assert!(
+            (0.0..=1.0).contains(&c) && l["runner_up"].is_string(),
+            "{l}"
+        );
+        assert!(c >= l["runner_up_score"].as_f64().unwrap(), "{l}");
+    }
+
+    let policy = sample_archive().join("policies/travel-and-expenses.md");
+    let text = docket(["extract", &policy.display().to_string()])
+        .expect_code(0)
+        .stdout
+        .clone();
+    let s = docket([
+        "summarize",
+        &policy.display().to_string(),
+        "--json",
+        "--length",
+        "2",
+    ]);
+    let summary = &s.expect_code(0).json_lines()[0];
+    let sentences = summary["sentences"].as_array().unwrap();
+    assert_eq!(sentences.len(), 2, "{summary}");
+    let mut last = 0;
+    for x in sentences {
+        let (a, b) = (
+            x["start"].as_u64().unwrap() as usize,
+            x["end"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(&text[a..b], x["text"].as_str().unwrap());
+        assert!(a >= last, "sentences in document order");
+        last = b;
+    }
+}
