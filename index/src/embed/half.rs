@@ -2,9 +2,10 @@
 //! and later): `C = bias + A · B` with `A` and `B` rounded to IEEE binary16 and the
 //! products summed in f16 for at most [`KB`] steps, then added into f32 accumulators.
 //!
-//! Why f16 and not bf16: on this hardware `vdpbf16ps` (bf16 pairs into f32) issues at a
-//! quarter of the rate of `vfmaddps`, so it does half the multiply-adds per cycle of the
-//! f32 kernel; `vfmadd231ph` issues at the f32 rate with 32 lanes, twice the f32 kernel's
+//! Why f16 and not bf16: on the Emerald Rapids CPU this was written on, a loop of
+//! independent `vdpbf16ps` (bf16 pairs into f32) ran at a quarter of the rate of
+//! `vfmadd231ps`, i.e. half the multiply-adds per cycle of the f32 kernel, while
+//! `vfmadd231ph` ran at the `vfmadd231ps` rate with 32 lanes, twice the f32 kernel's
 //! work per instruction. f16 also keeps 11 significant bits where bf16 keeps 8.
 //!
 //! Range. f16 overflows at 65504, so both operands are scaled by powers of two (exact):
@@ -16,9 +17,10 @@
 //! one (subnormals), where their contribution is beneath the f32 sum's own rounding.
 //!
 //! Layout. `B` is packed in panels of [`NR`] = 32 columns, one 64-byte f16 row per `k`
-//! step. `A` is packed per task into blocks of [`MR`] rows interleaved by `k`, so the
-//! micro-kernel broadcasts each `a` from one moving pointer. The micro-kernel is `asm!`
-//! because the f16 intrinsics are not stable in Rust.
+//! step. Each task converts its rows of `A` to f16 rows (zero rows pad the last block of
+//! [`MR`]); the micro-kernel broadcasts `a` values straight from them, its 9 rows
+//! addressed from two pointers. The micro-kernel is `asm!` because the f16 intrinsics
+//! are not stable in Rust.
 
 use rayon::prelude::*;
 

@@ -92,9 +92,10 @@ pub enum Precision {
     F32,
     /// Weights and activations rounded to f16 (each row and column scaled by a power of
     /// two so that nothing overflows), products summed in f16 over at most 64 terms and
-    /// then in f32. Needs AVX512-FP16 (Intel Sapphire Rapids and later). On an Emerald
-    /// Rapids VM it embedded 256-token chunks about 1.5 times as fast as F32 (per
-    /// CPU-second), with vectors at cosine >= 0.99999 to sentence-transformers' on the
+    /// then in f32. Needs AVX512-FP16 (Intel Sapphire Rapids and later). On a 2-core
+    /// Emerald Rapids VM it embedded 256-token chunks 1.2 to 1.7 times as fast as F32
+    /// per CPU-second (the gain was larger when the machine was busy), short texts about
+    /// 1.6 times, with vectors at cosine >= 0.99999 to sentence-transformers' on the
     /// reference sentences (`tests/embed_reference.rs`).
     F16,
 }
