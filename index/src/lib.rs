@@ -16,6 +16,7 @@ pub mod error;
 pub mod eval;
 pub mod filter;
 pub mod fusion;
+pub mod home;
 pub mod index;
 pub mod lexical;
 pub mod manifest;

@@ -46,18 +46,7 @@ pub const GENERATOR: DefaultModel = DefaultModel {
 
 pub const DEFAULTS: [DefaultModel; 2] = [EMBEDDER, GENERATOR];
 
-/// docket's home: `$DOCKET_HOME`, else the user's cache folder.
-pub fn docket_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("DOCKET_HOME").filter(|h| !h.is_empty()) {
-        return PathBuf::from(home);
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    cache.join("docket")
-}
+pub use docket_index::home::docket_home;
 
 /// The embedding model in `explicit`, else the default one (fetched on first use).
 pub fn load_embedder(explicit: Option<&Path>) -> Result<Arc<dyn Embedder>> {

@@ -30,32 +30,13 @@ pub const DEFAULT_MODEL_DIR: &str = "smollm2-135m-instruct-q4_1";
 pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
 /// Where the default model is looked for, in order: `$DOCKET_LLM_MODEL` (a .gguf
-/// file), then [`DEFAULT_MODEL_FILE`] in `$DOCKET_HOME/models/smollm2-135m-instruct-q4_1`,
-/// then the same under `$XDG_CACHE_HOME/docket` or `~/.cache/docket` (where
-/// `docket models fetch` puts it).
+/// file), then [`DEFAULT_MODEL_FILE`] in `models/smollm2-135m-instruct-q4_1` under
+/// docket's home (`docket_index::home::docket_home`, where `docket models fetch` puts it).
 pub fn default_model_candidates() -> Vec<PathBuf> {
-    let var = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    let mut out = Vec::new();
-    if let Some(file) = var("DOCKET_LLM_MODEL") {
-        out.push(file);
-    }
-    let rel = Path::new("models")
-        .join(DEFAULT_MODEL_DIR)
-        .join(DEFAULT_MODEL_FILE);
-    if let Some(home) = var("DOCKET_HOME") {
-        out.push(home.join(&rel));
-    }
-    if let Some(cache) = var("XDG_CACHE_HOME") {
-        out.push(cache.join("docket").join(&rel));
-    }
-    if let Some(home) = var("HOME") {
-        out.push(home.join(".cache/docket").join(&rel));
-    }
-    out
+    docket_index::home::model_candidates(
+        "DOCKET_LLM_MODEL",
+        &Path::new(DEFAULT_MODEL_DIR).join(DEFAULT_MODEL_FILE),
+    )
 }
 
 /// The first of [`default_model_candidates`] that exists.

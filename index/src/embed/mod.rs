@@ -44,28 +44,10 @@ pub trait Embedder: Send + Sync {
 pub const DEFAULT_MODEL: &str = "all-minilm-l6-v2";
 
 /// Where the default model is looked for, in order: `$DOCKET_EMBED_MODEL` (a model
-/// directory), `$DOCKET_HOME/models/all-minilm-l6-v2`, then the same under
-/// `$XDG_CACHE_HOME/docket` or `~/.cache/docket` (where `docket models fetch` puts it).
+/// directory), then `all-minilm-l6-v2` under docket's home's `models/`
+/// ([`crate::home::docket_home`], where `docket models fetch` puts it).
 pub fn default_model_candidates() -> Vec<PathBuf> {
-    let var = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    let mut out = Vec::new();
-    if let Some(dir) = var("DOCKET_EMBED_MODEL") {
-        out.push(dir);
-    }
-    if let Some(home) = var("DOCKET_HOME") {
-        out.push(home.join("models").join(DEFAULT_MODEL));
-    }
-    if let Some(cache) = var("XDG_CACHE_HOME") {
-        out.push(cache.join("docket/models").join(DEFAULT_MODEL));
-    }
-    if let Some(home) = var("HOME") {
-        out.push(home.join(".cache/docket/models").join(DEFAULT_MODEL));
-    }
-    out
+    crate::home::model_candidates("DOCKET_EMBED_MODEL", Path::new(DEFAULT_MODEL))
 }
 
 /// The first of [`default_model_candidates`] that holds a model.
