@@ -330,6 +330,12 @@ pub struct ClassifyArgs {
     /// Multi-label: every label scoring at least this threshold.
     #[arg(long, value_name = "THRESHOLD")]
     pub multi: Option<f32>,
+    /// Ask the LLM instead (with --labels/--labels-file): it must answer with exactly
+    /// one label; the confidence is its probability among the labels.
+    #[arg(long)]
+    pub llm: bool,
+    #[command(flatten)]
+    pub llm_args: LlmArgs,
     /// Write the rows to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,

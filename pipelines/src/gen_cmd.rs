@@ -106,9 +106,140 @@ fn labels_of(args: &ClassifyArgs) -> Result<Option<Vec<LabelSpec>>> {
     }
 }
 
+/// The LLM's label for a text: each label scored as the whole answer, probabilities
+/// renormalised over the labels (constrained decoding by scoring, so the answer is
+/// always exactly one label).
+///
+/// `prior` holds the label probabilities for a content-free text ("N/A"); dividing by
+/// it removes the model's bias towards some labels whatever the text (contextual
+/// calibration, Zhao et al. 2021): small models otherwise give every text the first
+/// label.
+fn llm_predict(
+    llm: &dyn docket_generate::Llm,
+    labels: &[LabelSpec],
+    text: &str,
+    prior: Option<&[f64]>,
+) -> Result<Prediction> {
+    use docket_generate::classify::LabelScore;
+    use docket_generate::{Message, Prompt};
+    let names: Vec<&str> = labels.iter().map(|l| l.name.as_str()).collect();
+    let mut listing = String::new();
+    for l in labels {
+        match &l.description {
+            Some(d) => listing.push_str(&format!("- {}: {d}\n", l.name)),
+            None => listing.push_str(&format!("- {}\n", l.name)),
+        }
+    }
+    // Long documents are cut: the label rests on the opening, and the prompt must fit
+    // a small model's context.
+    let cut = text.char_indices().nth(1500).map_or(text.len(), |(i, _)| i);
+    let prompt = Prompt::Chat(vec![
+        Message::system("You classify texts. Answer with exactly one of the labels, nothing else."),
+        Message::user(format!(
+            "Labels:\n{listing}\nText:\n{}\n\nWhich label fits the text best?",
+            &text[..cut]
+        )),
+    ]);
+    let choice = docket_generate::choose(llm, &prompt, &names)?;
+    let mut p = choice.probabilities.clone();
+    if let Some(prior) = prior {
+        for (x, q) in p.iter_mut().zip(prior) {
+            *x /= q.max(1e-9);
+        }
+        let sum: f64 = p.iter().sum();
+        p.iter_mut().for_each(|x| *x /= sum);
+    }
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+    let score = |i: usize| LabelScore {
+        label: names[i].to_owned(),
+        score: p[i] as f32,
+    };
+    Ok(Prediction {
+        label: names[order[0]].to_owned(),
+        confidence: p[order[0]] as f32,
+        runner_up: order.get(1).map(|&i| score(i)),
+        labels: vec![score(order[0])],
+    })
+}
+
 pub fn classify(args: ClassifyArgs) -> Result<Outcome> {
     let labels = labels_of(&args)?;
     let started = Instant::now();
+    if args.llm {
+        let Some(labels) = labels else {
+            return Err(UsageError("--llm needs --labels or --labels-file".into()).into());
+        };
+        if args.multi.is_some() || args.examples.is_some() || args.model.is_some() {
+            return Err(UsageError(
+                "--llm takes labels only (no --multi, --examples or --model)".into(),
+            )
+            .into());
+        }
+        let llm = models::load_llm(&args.llm_args)?;
+        let sink: Box<dyn Write> = match &args.out {
+            Some(path) => Box::new(std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+            )),
+            None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+        };
+        let format = args.format.unwrap_or(match &args.out {
+            Some(p) if p.extension().is_some_and(|e| e == "csv") => OutFormat::Csv,
+            _ => OutFormat::Jsonl,
+        });
+        let mut writer = RowWriter::new(sink, format)?;
+        let prior: Vec<f64> = {
+            let p = llm_predict(llm.as_ref(), &labels, "N/A", None)?;
+            let mut by_label = vec![0.0; labels.len()];
+            for (i, l) in labels.iter().enumerate() {
+                by_label[i] = if l.name == p.label {
+                    f64::from(p.confidence)
+                } else if p.runner_up.as_ref().is_some_and(|r| r.label == l.name) {
+                    f64::from(p.runner_up.as_ref().map_or(0.0, |r| r.score))
+                } else {
+                    f64::NAN
+                };
+            }
+            // Labels past the runner-up: share what is left evenly.
+            let known: f64 = by_label.iter().filter(|x| x.is_finite()).sum();
+            let unknown = by_label.iter().filter(|x| !x.is_finite()).count();
+            by_label
+                .into_iter()
+                .map(|x| {
+                    if x.is_finite() {
+                        x
+                    } else {
+                        (1.0 - known).max(1e-6) / unknown as f64
+                    }
+                })
+                .collect()
+        };
+        let mut done = 0usize;
+        let failed = for_each_document(
+            &args.paths,
+            &args.walk,
+            &args.parse,
+            &args.index.dir,
+            |item| {
+                let p = llm_predict(llm.as_ref(), &labels, &item.text, Some(&prior))?;
+                writer.write(&item, &p)?;
+                done += 1;
+                Ok(())
+            },
+        )?;
+        writer.finish()?;
+        log(&format!(
+            "classified {done} documents with {} in {:.1}s",
+            llm.model_id(),
+            started.elapsed().as_secs_f64()
+        ));
+        return Ok(if failed > 0 {
+            Outcome::Partial
+        } else {
+            Outcome::Success
+        });
+    }
     let embedder = || models::load_embedder(args.embed_model.as_deref());
     let classifier = match (&args.model, &args.examples, labels) {
         (Some(model), None, None) => Classifier::load(model, Some(embedder()?))

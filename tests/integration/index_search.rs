@@ -490,6 +490,33 @@ The stove leaks gas at the valve,defect\n",
         assert!(c >= l["runner_up_score"].as_f64().unwrap(), "{l}");
     }
 
+    // The LLM answers with exactly one of the labels, with a probability among them.
+    let few = write(
+        tmp.path(),
+        "few.csv",
+        b"id,text\n1,My card was charged twice for one order\n2,The parcel never arrived\n3,The zipper broke\n",
+    );
+    let llm = docket([
+        "classify".as_ref(),
+        few.as_os_str(),
+        "--llm".as_ref(),
+        "--labels".as_ref(),
+        "billing,shipping,product defect".as_ref(),
+    ]);
+    let rows = llm.expect_code(0).json_lines();
+    assert_eq!(rows.len(), 3, "{}", llm.describe());
+    for r in &rows {
+        assert!(
+            ["billing", "shipping", "product defect"].contains(&r["label"].as_str().unwrap()),
+            "{r}"
+        );
+        let (c, ru) = (
+            r["confidence"].as_f64().unwrap(),
+            r["runner_up_score"].as_f64().unwrap(),
+        );
+        assert!(c <= 1.0 && c >= ru && c + ru <= 1.0 + 1e-6, "{r}");
+    }
+
     let policy = sample_archive().join("policies/travel-and-expenses.md");
     let text = docket(["extract", &policy.display().to_string()])
         .expect_code(0)
