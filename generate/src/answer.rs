@@ -430,6 +430,20 @@ impl Verifier<'_> {
         })
     }
 
+    /// Whether a (supported) sentence is about the question: it shares a content term
+    /// with it, or, with an embedder, is close to it in meaning. A small model often
+    /// copies true but unrelated source sentences; they are not an answer.
+    pub fn on_topic(&self, question: &str, sentence: &str) -> bool {
+        let q = self.terms(question);
+        if !q.is_disjoint(&self.terms(sentence)) {
+            return true;
+        }
+        self.embedder.is_some_and(|e| {
+            e.embed(&[question, sentence])
+                .is_ok_and(|v| dot(&v[0], &v[1]) >= self.config.min_cosine_relevance)
+        })
+    }
+
     /// An extractive answer: the sources' sentences closest to the question, each with
     /// its own citation (the fallback when no LLM is available).
     pub fn extract(&self, question: &str, sources: &[Source]) -> Vec<Claim> {
@@ -714,6 +728,19 @@ mod tests {
                 .unwrap()
                 .contains("does not exist")
         );
+    }
+
+    #[test]
+    fn sentences_about_something_else_are_off_topic() {
+        let config = AnswerConfig::default();
+        let v = Verifier {
+            config: &config,
+            analyze: &analyze,
+            embedder: None,
+        };
+        let q = "How long are invoices kept?";
+        assert!(v.on_topic(q, "Invoices are kept for 7 years."));
+        assert!(!v.on_topic(q, "Domestic trips get 65 USD per day."));
     }
 
     #[test]

@@ -90,7 +90,14 @@ pub fn ask(args: AskArgs) -> Result<Outcome> {
                 if text.to_lowercase().contains(NOT_FOUND) {
                     Vec::new()
                 } else {
-                    verifier.verify(text, &sources)
+                    let mut claims = verifier.verify(text, &sources);
+                    for c in claims.iter_mut().filter(|c| c.supported) {
+                        if !verifier.on_topic(&args.question, &c.text) {
+                            c.supported = false;
+                            c.note = Some("supported, but not about the question".into());
+                        }
+                    }
+                    claims
                 }
             }
             None => verifier.extract(&args.question, &sources),
