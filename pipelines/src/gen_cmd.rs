@@ -106,21 +106,14 @@ fn labels_of(args: &ClassifyArgs) -> Result<Option<Vec<LabelSpec>>> {
     }
 }
 
-/// The LLM's label for a text: each label scored as the whole answer, probabilities
-/// renormalised over the labels (constrained decoding by scoring, so the answer is
-/// always exactly one label).
-///
-/// `prior` holds the label probabilities for a content-free text ("N/A"); dividing by
-/// it removes the model's bias towards some labels whatever the text (contextual
-/// calibration, Zhao et al. 2021): small models otherwise give every text the first
-/// label.
-fn llm_predict(
+/// The LLM's probability of each label as its whole answer about `text`, renormalised
+/// over the labels (constrained decoding by scoring, so the answer is always exactly
+/// one label).
+fn llm_probabilities(
     llm: &dyn docket_generate::Llm,
     labels: &[LabelSpec],
     text: &str,
-    prior: Option<&[f64]>,
-) -> Result<Prediction> {
-    use docket_generate::classify::LabelScore;
+) -> Result<Vec<f64>> {
     use docket_generate::{Message, Prompt};
     let names: Vec<&str> = labels.iter().map(|l| l.name.as_str()).collect();
     let mut listing = String::new();
@@ -140,23 +133,34 @@ fn llm_predict(
             &text[..cut]
         )),
     ]);
-    let choice = docket_generate::choose(llm, &prompt, &names)?;
-    let mut p = choice.probabilities.clone();
-    if let Some(prior) = prior {
-        for (x, q) in p.iter_mut().zip(prior) {
-            *x /= q.max(1e-9);
-        }
-        let sum: f64 = p.iter().sum();
-        p.iter_mut().for_each(|x| *x /= sum);
+    Ok(docket_generate::choose(llm, &prompt, &names)?.probabilities)
+}
+
+/// The LLM's label for a text. `prior` holds the label probabilities for a
+/// content-free text ("N/A"); dividing by it removes the model's bias towards some
+/// labels whatever the text (contextual calibration, Zhao et al. 2021): small models
+/// otherwise give every text the first label.
+fn llm_predict(
+    llm: &dyn docket_generate::Llm,
+    labels: &[LabelSpec],
+    text: &str,
+    prior: &[f64],
+) -> Result<Prediction> {
+    use docket_generate::classify::LabelScore;
+    let mut p = llm_probabilities(llm, labels, text)?;
+    for (x, q) in p.iter_mut().zip(prior) {
+        *x /= q.max(1e-9);
     }
-    let mut order: Vec<usize> = (0..names.len()).collect();
+    let sum: f64 = p.iter().sum();
+    p.iter_mut().for_each(|x| *x /= sum);
+    let mut order: Vec<usize> = (0..labels.len()).collect();
     order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
     let score = |i: usize| LabelScore {
-        label: names[i].to_owned(),
+        label: labels[i].name.clone(),
         score: p[i] as f32,
     };
     Ok(Prediction {
-        label: names[order[0]].to_owned(),
+        label: labels[order[0]].name.clone(),
         confidence: p[order[0]] as f32,
         runner_up: order.get(1).map(|&i| score(i)),
         labels: vec![score(order[0])],
@@ -189,32 +193,7 @@ pub fn classify(args: ClassifyArgs) -> Result<Outcome> {
             _ => OutFormat::Jsonl,
         });
         let mut writer = RowWriter::new(sink, format)?;
-        let prior: Vec<f64> = {
-            let p = llm_predict(llm.as_ref(), &labels, "N/A", None)?;
-            let mut by_label = vec![0.0; labels.len()];
-            for (i, l) in labels.iter().enumerate() {
-                by_label[i] = if l.name == p.label {
-                    f64::from(p.confidence)
-                } else if p.runner_up.as_ref().is_some_and(|r| r.label == l.name) {
-                    f64::from(p.runner_up.as_ref().map_or(0.0, |r| r.score))
-                } else {
-                    f64::NAN
-                };
-            }
-            // Labels past the runner-up: share what is left evenly.
-            let known: f64 = by_label.iter().filter(|x| x.is_finite()).sum();
-            let unknown = by_label.iter().filter(|x| !x.is_finite()).count();
-            by_label
-                .into_iter()
-                .map(|x| {
-                    if x.is_finite() {
-                        x
-                    } else {
-                        (1.0 - known).max(1e-6) / unknown as f64
-                    }
-                })
-                .collect()
-        };
+        let prior = llm_probabilities(llm.as_ref(), &labels, "N/A")?;
         let mut done = 0usize;
         let failed = for_each_document(
             &args.paths,
@@ -222,7 +201,7 @@ pub fn classify(args: ClassifyArgs) -> Result<Outcome> {
             &args.parse,
             &args.index.dir,
             |item| {
-                let p = llm_predict(llm.as_ref(), &labels, &item.text, Some(&prior))?;
+                let p = llm_predict(llm.as_ref(), &labels, &item.text, &prior)?;
                 writer.write(&item, &p)?;
                 done += 1;
                 Ok(())
