@@ -42,7 +42,11 @@ pub fn ask(args: AskArgs) -> Result<Outcome> {
         k: args.k,
         ..AnswerConfig::default()
     };
-    let index = open_for_search(&args.index.dir, Mode::Hybrid, args.embed_model.as_deref())?;
+    let index = open_for_search(
+        &args.index.dir,
+        Mode::Hybrid,
+        args.embed.embed_model.as_deref(),
+    )?;
     let results = index.search(&args.question, config.k, Mode::Hybrid, &filter, None)?;
     let analyze = |t: &str| index.analyze(t);
     let verifier = Verifier {

@@ -200,10 +200,8 @@ pub struct SearchArgs {
     /// Weight of BM25 in hybrid search, 0 to 1 (the dense leg gets the rest).
     #[arg(long, value_name = "W")]
     pub bm25_weight: Option<f32>,
-    /// Folder of the embedding model the index was made with (default: the default
-    /// model).
-    #[arg(long, value_name = "DIR", env = "DOCKET_EMBED_MODEL")]
-    pub embed_model: Option<PathBuf>,
+    #[command(flatten)]
+    pub embed: EmbedModelArgs,
 }
 
 #[derive(Debug, Args)]
@@ -227,10 +225,8 @@ pub struct AskArgs {
     pub extractive: bool,
     #[command(flatten)]
     pub llm: LlmArgs,
-    /// Folder of the embedding model the index was made with (default: the default
-    /// model).
-    #[arg(long, value_name = "DIR", env = "DOCKET_EMBED_MODEL")]
-    pub embed_model: Option<PathBuf>,
+    #[command(flatten)]
+    pub embed: EmbedModelArgs,
 }
 
 /// Which LLM generates: a GGUF file run locally (default: the default model), or an
@@ -344,9 +340,8 @@ pub struct ClassifyArgs {
     pub format: Option<OutFormat>,
     #[command(flatten)]
     pub index: IndexDirArgs,
-    /// Folder of the embedding model (default: the default model).
-    #[arg(long, value_name = "DIR", env = "DOCKET_EMBED_MODEL")]
-    pub embed_model: Option<PathBuf>,
+    #[command(flatten)]
+    pub embed: EmbedModelArgs,
     #[command(flatten)]
     pub walk: WalkArgs,
     #[command(flatten)]
@@ -380,9 +375,8 @@ pub struct SummarizeArgs {
     pub json: bool,
     #[command(flatten)]
     pub index: IndexDirArgs,
-    /// Folder of the embedding model (default: the default model).
-    #[arg(long, value_name = "DIR", env = "DOCKET_EMBED_MODEL")]
-    pub embed_model: Option<PathBuf>,
+    #[command(flatten)]
+    pub embed: EmbedModelArgs,
     #[command(flatten)]
     pub walk: WalkArgs,
     #[command(flatten)]
@@ -425,9 +419,8 @@ pub struct EvalClassifyArgs {
     /// Print one JSON object: {"accuracy": .., "macro_f1": .., "confusion": ..}.
     #[arg(long)]
     pub json: bool,
-    /// Folder of the embedding model (default: the default model).
-    #[arg(long, value_name = "DIR", env = "DOCKET_EMBED_MODEL")]
-    pub embed_model: Option<PathBuf>,
+    #[command(flatten)]
+    pub embed: EmbedModelArgs,
 }
 
 #[derive(Debug, Args)]
@@ -439,9 +432,8 @@ pub struct EvalSummarizeArgs {
     pub length: usize,
     #[arg(long)]
     pub json: bool,
-    /// Folder of the embedding model (default: the default model).
-    #[arg(long, value_name = "DIR", env = "DOCKET_EMBED_MODEL")]
-    pub embed_model: Option<PathBuf>,
+    #[command(flatten)]
+    pub embed: EmbedModelArgs,
 }
 
 #[derive(Debug, Args)]
@@ -507,6 +499,16 @@ pub struct ParseArgs {
     pub records_html: bool,
 }
 
+/// The embedding model a command uses.
+#[derive(Debug, Args)]
+pub struct EmbedModelArgs {
+    /// Folder of a Hugging Face BERT-family embedding model (config.json,
+    /// tokenizer.json, model.safetensors); default: the default model, fetched on first
+    /// use. An index keeps the model it was made with: searching it needs the same one.
+    #[arg(long, value_name = "DIR", env = "DOCKET_EMBED_MODEL")]
+    pub embed_model: Option<PathBuf>,
+}
+
 /// Flags that shape chunking.
 #[derive(Debug, Args)]
 pub struct ChunkArgs {
@@ -516,10 +518,8 @@ pub struct ChunkArgs {
     /// Tokens shared by consecutive chunks.
     #[arg(long, value_name = "N")]
     pub chunk_overlap: Option<usize>,
-    /// Folder of a Hugging Face embedding model whose tokenizer.json counts tokens
-    /// (default: the default embedder, fetched on first use).
-    #[arg(long, value_name = "DIR", env = "DOCKET_EMBED_MODEL")]
-    pub embed_model: Option<PathBuf>,
+    #[command(flatten)]
+    pub embed: EmbedModelArgs,
 }
 
 #[derive(Debug, Subcommand)]

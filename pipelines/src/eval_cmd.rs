@@ -44,7 +44,9 @@ pub fn retrieval(args: EvalRetrievalArgs) -> Result<Outcome> {
     let dense = args.tune || modes.iter().any(|m| *m != Mode::Bm25);
     let chunker = args.chunking.chunker()?;
     let embedder = if dense {
-        Some(models::load_embedder(args.chunking.embed_model.as_deref())?)
+        Some(models::load_embedder(
+            args.chunking.embed.embed_model.as_deref(),
+        )?)
     } else {
         None
     };

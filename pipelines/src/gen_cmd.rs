@@ -219,7 +219,7 @@ pub fn classify(args: ClassifyArgs) -> Result<Outcome> {
             Outcome::Success
         });
     }
-    let embedder = || models::load_embedder(args.embed_model.as_deref());
+    let embedder = || models::load_embedder(args.embed.embed_model.as_deref());
     let classifier = match (&args.model, &args.examples, labels) {
         (Some(model), None, None) => Classifier::load(model, Some(embedder()?))
             .with_context(|| format!("cannot load the classifier {}", model.display()))?,
@@ -396,7 +396,10 @@ pub fn summarize(args: SummarizeArgs) -> Result<Outcome> {
         },
         ..SummaryConfig::default()
     };
-    let summarizer = Summarizer::new(models::load_embedder(args.embed_model.as_deref())?, config)?;
+    let summarizer = Summarizer::new(
+        models::load_embedder(args.embed.embed_model.as_deref())?,
+        config,
+    )?;
     let started = Instant::now();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut done = 0usize;
@@ -464,7 +467,7 @@ pub fn eval_classify(args: EvalClassifyArgs) -> Result<Outcome> {
     let embedder = if args.mode == ClassifyMode::Tfidf {
         None
     } else {
-        Some(models::load_embedder(args.embed_model.as_deref())?)
+        Some(models::load_embedder(args.embed.embed_model.as_deref())?)
     };
     let started = Instant::now();
     let classifier = match args.mode {
@@ -608,7 +611,7 @@ pub fn eval_summarize(args: EvalSummarizeArgs) -> Result<Outcome> {
         ..SummaryConfig::default()
     };
     let summarizer = Summarizer::new(
-        models::load_embedder(args.embed_model.as_deref())?,
+        models::load_embedder(args.embed.embed_model.as_deref())?,
         config.clone(),
     )?;
     let started = Instant::now();

@@ -119,7 +119,9 @@ pub fn index(args: IndexArgs) -> Result<Outcome> {
         }
     } else {
         let embedder = if embed {
-            Some(models::load_embedder(args.chunking.embed_model.as_deref())?)
+            Some(models::load_embedder(
+                args.chunking.embed.embed_model.as_deref(),
+            )?)
         } else {
             None
         };

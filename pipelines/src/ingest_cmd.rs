@@ -46,7 +46,7 @@ impl ChunkArgs {
         if let Some(n) = self.chunk_overlap {
             config.overlap_tokens = n;
         }
-        let counter: Arc<dyn TokenCounter> = match &self.embed_model {
+        let counter: Arc<dyn TokenCounter> = match &self.embed.embed_model {
             Some(dir) => Arc::new(HfTokenizer::from_file(&dir.join("tokenizer.json"))?),
             None => match models::EMBEDDER.ensure() {
                 Ok(dir) => Arc::new(HfTokenizer::from_file(&dir.join("tokenizer.json"))?),

@@ -108,7 +108,7 @@ pub fn search(args: SearchArgs) -> Result<Outcome> {
     if args.k == 0 {
         return Err(UsageError("-k must be at least 1".into()).into());
     }
-    let index = open_for_search(&args.index.dir, mode, args.embed_model.as_deref())?;
+    let index = open_for_search(&args.index.dir, mode, args.embed.embed_model.as_deref())?;
     let fusion = fusion_override(index.fusion(), args.fusion, args.bm25_weight)?;
     let results = index.search(&args.query, args.k, mode, &filter, fusion.as_ref())?;
     if let Some(fallback) = &results.fallback {

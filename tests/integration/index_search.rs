@@ -404,7 +404,6 @@ fn ask_cites_file_page_and_span_or_abstains_on_an_unrelated_question() {
     assert_eq!(src["source"], "policies/data-retention.md", "{a}");
     // The span is the document's own text at those byte offsets.
     let span = &src["spans"][0];
-    let doc = std::fs::read_to_string(sample_archive().join("policies/data-retention.md")).unwrap();
     let extracted = docket([
         "extract",
         &sample_archive()
@@ -420,7 +419,6 @@ fn ask_cites_file_page_and_span_or_abstains_on_an_unrelated_question() {
         span["end"].as_u64().unwrap() as usize,
     );
     assert_eq!(&extracted[start..end], span["text"].as_str().unwrap());
-    assert!(doc.contains("7 years"));
 
     for q in [
         "What is the capital of Mongolia?",
