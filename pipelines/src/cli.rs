@@ -40,12 +40,78 @@ enum Command {
     Summarize(SummarizeArgs),
     /// Show what an index holds: documents, chunks, model, store, size.
     Status(StatusArgs),
+    /// Run a job file: sync its index, then run its tasks on what is new or changed.
+    Run(RunArgs),
+    /// Check a job file without running it.
+    Validate(ValidateArgs),
+    /// Show a job's failing and quarantined documents and its last run.
+    Report(ReportArgs),
+    /// Keep running and start a job on a cron schedule (never overlapping runs).
+    Schedule(ScheduleArgs),
     /// Measure quality on labelled data.
     #[command(subcommand)]
     Eval(EvalCommand),
     /// Provision or list the default models.
     #[command(subcommand)]
     Models(ModelsCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The job file (TOML).
+    pub job: PathBuf,
+    /// Print what would be done; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Redo every task on every document (after a model or prompt change), quarantined
+    /// ones included.
+    #[arg(long)]
+    pub force: bool,
+    /// Process only the documents of shard I of N (0 <= I < N), by document id.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::job::shard::Shard>,
+    /// Also write the run report (JSON) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Log lines on stderr as text or JSON objects.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The job file (TOML).
+    pub job: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The job file (TOML).
+    pub job: PathBuf,
+    /// One JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// The job file (TOML).
+    pub job: PathBuf,
+    /// Cron expression (`min hour day month weekday`, local time); default: the job
+    /// file's `schedule`.
+    #[arg(long, value_name = "EXPR")]
+    pub cron: Option<String>,
+    /// Process only shard I of N on every run.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::job::shard::Shard>,
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Args)]
@@ -231,7 +297,7 @@ pub struct AskArgs {
 
 /// Which LLM generates: a GGUF file run locally (default: the default model), or an
 /// OpenAI-compatible server.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct LlmArgs {
     /// A llama-family GGUF model file to run locally.
     #[arg(long, value_name = "FILE.gguf", env = "DOCKET_LLM_MODEL")]
@@ -542,6 +608,26 @@ impl Cli {
             Command::Index(args) => crate::index_cmd::index(args),
             Command::Search(args) => crate::search_cmd::search(args),
             Command::Status(args) => crate::search_cmd::status(args),
+            Command::Run(args) => {
+                crate::set_log_json(args.log_format == LogFormat::Json);
+                let options = crate::job::RunOptions {
+                    dry_run: args.dry_run,
+                    force: args.force,
+                    shard: args.shard,
+                    report: args.report,
+                };
+                crate::job::run_command(&args.job, &options)
+            }
+            Command::Validate(args) => crate::job::validate(&args.job),
+            Command::Report(args) => crate::job::report_command(&args.job, args.json),
+            Command::Schedule(args) => {
+                crate::set_log_json(args.log_format == LogFormat::Json);
+                let options = crate::job::RunOptions {
+                    shard: args.shard,
+                    ..crate::job::RunOptions::default()
+                };
+                crate::job::schedule::schedule(&args.job, args.cron.as_deref(), &options)
+            }
             Command::Ask(args) => crate::ask_cmd::ask(args),
             Command::Classify(args) => crate::gen_cmd::classify(args),
             Command::Summarize(args) => crate::gen_cmd::summarize(args),

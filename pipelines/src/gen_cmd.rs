@@ -109,7 +109,7 @@ fn labels_of(args: &ClassifyArgs) -> Result<Option<Vec<LabelSpec>>> {
 /// The LLM's probability of each label as its whole answer about `text`, renormalised
 /// over the labels (constrained decoding by scoring, so the answer is always exactly
 /// one label).
-fn llm_probabilities(
+pub(crate) fn llm_probabilities(
     llm: &dyn docket_generate::Llm,
     labels: &[LabelSpec],
     text: &str,
@@ -140,7 +140,7 @@ fn llm_probabilities(
 /// content-free text ("N/A"); dividing by it removes the model's bias towards some
 /// labels whatever the text (contextual calibration, Zhao et al. 2021): small models
 /// otherwise give every text the first label.
-fn llm_predict(
+pub(crate) fn llm_predict(
     llm: &dyn docket_generate::Llm,
     labels: &[LabelSpec],
     text: &str,

@@ -8,12 +8,15 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use docket_index::embed::Embedder;
 use docket_index::{
-    Action, DocEntry, Index, IndexSettings, Manifest, VectorStoreConfig, catalog::Catalog,
-    index::CATALOG_FILE,
+    Action, DocEntry, Index, IndexSettings, Manifest, VectorStoreConfig, WriteStats,
+    catalog::Catalog, index::CATALOG_FILE,
 };
 use docket_ingest::document::{content_hash, document_id};
 use docket_ingest::{Chunk, Document, Error, Format, Ingestor, SourceFile};
@@ -21,6 +24,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::cli::{IndexArgs, StoreArgs};
+use crate::job::shard::Shard;
 use crate::{Outcome, UsageError, log, models};
 
 impl StoreArgs {
@@ -51,15 +55,62 @@ enum FileWork {
     Failed { doc_id: String, error: Error },
     /// A records file: streamed row by row where it is emitted.
     Records,
+    /// Not read: another shard's, or the run is stopping.
+    Skipped,
 }
 
-#[derive(Debug, Default)]
-struct Counts {
-    add: usize,
-    update: usize,
-    keep: usize,
-    delete: usize,
-    failed: usize,
+/// Documents by what a run did (or, in a dry run, would do) with them.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Counts {
+    pub added: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    pub kept: usize,
+    pub failed: usize,
+}
+
+/// What a job adds to a plain `docket index` run.
+#[derive(Default)]
+pub struct SyncHooks<'a> {
+    /// Only documents of this shard are read, written and pruned.
+    pub shard: Option<Shard>,
+    /// Set (by a signal) to stop between files; what was staged is committed.
+    pub stop: Option<&'a AtomicBool>,
+    /// The embedder, when the caller has loaded it already.
+    pub embedder: Option<Arc<dyn Embedder>>,
+    /// Files not to read this run (quarantined). Their documents stay as they are.
+    pub skip: Option<&'a dyn Fn(&SourceFile) -> bool>,
+}
+
+/// A file or row that could not be ingested.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SyncFailure {
+    pub source: String,
+    /// The file, when the failure is one file's.
+    #[serde(skip)]
+    pub path: Option<std::path::PathBuf>,
+    pub doc_id: String,
+    pub reason: String,
+}
+
+/// The outcome of bringing an index up to date.
+#[derive(Debug)]
+pub struct SyncReport {
+    /// The index, open (none in a dry run).
+    pub index: Option<Index>,
+    pub counts: Counts,
+    pub failures: Vec<SyncFailure>,
+    pub stats: WriteStats,
+    /// Files of a format no loader knows.
+    pub unsupported: usize,
+    /// Files left out by `SyncHooks::skip`.
+    pub skipped: usize,
+    /// Documents a dry run would add or update: (source, doc id).
+    pub planned: Vec<(String, String)>,
+    pub embed: bool,
+    pub seconds: f64,
+    /// Stopped early by `SyncHooks::stop` (nothing pruned).
+    pub interrupted: bool,
 }
 
 /// Progress on stderr: a bar over files when stderr is a terminal, nothing otherwise
@@ -88,9 +139,104 @@ impl Progress {
 }
 
 pub fn index(args: IndexArgs) -> Result<Outcome> {
+    let report = sync(&args, SyncHooks::default())?;
+    let dir = &args.index.dir;
+    let counts = &report.counts;
+    let stats = &report.stats;
+    let seconds = report.seconds;
+    let mut out = std::io::stdout().lock();
+    if args.json && !args.dry_run {
+        serde_json::to_writer(
+            &mut out,
+            &json!({
+                "index": dir,
+                "added": counts.added,
+                "updated": counts.updated,
+                "deleted": counts.deleted,
+                "kept": counts.kept,
+                "failed": counts.failed,
+                "chunks_embedded": stats.chunks_embedded,
+                "chunks_written": stats.chunks_written,
+                "seconds": (seconds * 1000.0).round() / 1000.0,
+            }),
+        )?;
+        writeln!(out)?;
+    }
+    out.flush()?;
+    log(&summary_line(dir, &args, &report));
+    Ok(if counts.failed > 0 {
+        Outcome::Partial
+    } else {
+        Outcome::Success
+    })
+}
+
+/// The one-line human summary of an index run.
+pub fn summary_line(dir: &Path, args: &IndexArgs, report: &SyncReport) -> String {
+    let counts = &report.counts;
+    let stats = &report.stats;
+    let seconds = report.seconds;
+    let verb = if args.dry_run { "would be" } else { "were" };
+    let mut summary = format!(
+        "{}: {} documents {verb} added, {} updated, {} deleted, {} unchanged",
+        dir.display(),
+        counts.added,
+        counts.updated,
+        counts.deleted,
+        counts.kept
+    );
+    if !args.dry_run && stats.chunks_written > 0 {
+        let rate = stats.chunks_embedded as f64 / seconds.max(1e-9);
+        summary.push_str(&format!(
+            "; {} chunks written, {} embedded in {seconds:.1}s ({rate:.1} chunks/s)",
+            stats.chunks_written, stats.chunks_embedded
+        ));
+    }
+    if !args.dry_run && !report.embed {
+        summary.push_str("; BM25 only (no embeddings)");
+    }
+    if counts.failed > 0 {
+        summary.push_str(&format!(
+            "; {} failed (see the errors above)",
+            counts.failed
+        ));
+    }
+    if report.unsupported > 0 {
+        summary.push_str(&format!(
+            "; {} files skipped (unsupported format)",
+            report.unsupported
+        ));
+    }
+    if report.skipped > 0 {
+        summary.push_str(&format!("; {} quarantined files not read", report.skipped));
+    }
+    if report.interrupted {
+        summary.push_str("; interrupted (nothing pruned)");
+    }
+    summary
+}
+
+/// Bring the index in `args` up to date with the files under `args.paths`.
+pub fn sync(args: &IndexArgs, hooks: SyncHooks<'_>) -> Result<SyncReport> {
     let started = Instant::now();
+    let stopping = || hooks.stop.is_some_and(|s| s.load(Ordering::SeqCst));
+    let in_shard = |doc_id: &str| hooks.shard.is_none_or(|s| s.contains(doc_id));
     let dir = args.index.dir.clone();
-    let walk = docket_ingest::walk(&args.paths, &args.walk.options())?;
+    let mut walk = docket_ingest::walk(&args.paths, &args.walk.options())?;
+    let mut skipped = 0;
+    // Quarantined files are not read, but their documents are not pruned either.
+    let mut kept_unread: HashSet<String> = HashSet::new();
+    if let Some(skip) = hooks.skip {
+        walk.files.retain(|f| {
+            if skip(f) {
+                skipped += 1;
+                kept_unread.insert(f.source.clone());
+                false
+            } else {
+                true
+            }
+        });
+    }
     let chunker = args.chunking.chunker()?;
     let ingestor = Ingestor::new(args.parse.ingest_options());
     let existing = Manifest::load(&dir)?;
@@ -119,9 +265,12 @@ pub fn index(args: IndexArgs) -> Result<Outcome> {
         }
     } else {
         let embedder = if embed {
-            Some(models::load_embedder(
-                args.chunking.embed.embed_model.as_deref(),
-            )?)
+            match &hooks.embedder {
+                Some(e) => Some(e.clone()),
+                None => Some(models::load_embedder(
+                    args.chunking.embed.embed_model.as_deref(),
+                )?),
+            }
         } else {
             None
         };
@@ -146,9 +295,25 @@ pub fn index(args: IndexArgs) -> Result<Outcome> {
 
     let progress = Progress::new(walk.files.len());
     let mut counts = Counts::default();
+    let mut failures: Vec<SyncFailure> = Vec::new();
+    let mut planned: Vec<(String, String)> = Vec::new();
+    let mut interrupted = false;
+    let mut fail = |progress: &Progress,
+                    source: &str,
+                    path: Option<&Path>,
+                    doc_id: String,
+                    error: &dyn std::fmt::Display| {
+        progress.log(&format!("error: {error}"));
+        failures.push(SyncFailure {
+            source: source.to_owned(),
+            path: path.map(Path::to_path_buf),
+            doc_id,
+            reason: error.to_string(),
+        });
+    };
     for e in &walk.errors {
-        progress.log(&format!("error: {e}"));
         counts.failed += 1;
+        fail(&progress, &e.to_string(), None, String::new(), e);
     }
     let mut seen: HashSet<String> = HashSet::new();
     // Records files with a failed row or that failed whole: their rows are not pruned.
@@ -168,10 +333,16 @@ pub fn index(args: IndexArgs) -> Result<Outcome> {
     };
 
     let work = |file: &SourceFile| -> FileWork {
+        if stopping() {
+            return FileWork::Skipped;
+        }
         if matches!(file.format, Some(Format::Csv | Format::Jsonl)) {
             return FileWork::Records;
         }
         let doc_id = document_id(&file.source);
+        if !in_shard(&doc_id) {
+            return FileWork::Skipped;
+        }
         let bytes = match ingestor.read(file) {
             Ok(b) => b,
             Err(error) => return FileWork::Failed { doc_id, error },
@@ -198,9 +369,9 @@ pub fn index(args: IndexArgs) -> Result<Outcome> {
                  chunks: Vec<Chunk>|
      -> Result<()> {
         match action {
-            Action::Add => counts.add += 1,
-            Action::Update => counts.update += 1,
-            Action::Keep => counts.keep += 1,
+            Action::Add => counts.added += 1,
+            Action::Update => counts.updated += 1,
+            Action::Keep => counts.kept += 1,
         }
         match index {
             Some(index) => index
@@ -213,21 +384,31 @@ pub fn index(args: IndexArgs) -> Result<Outcome> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     crate::par::for_each_ordered(&walk.files, workers, work, |file, done| -> Result<()> {
         match done {
+            FileWork::Skipped => {
+                // Not read: keep its documents (another shard's are not this run's to
+                // prune, and a stopped run prunes nothing).
+                if stopping() {
+                    interrupted = true;
+                }
+            }
             FileWork::Known { doc_id, action } => {
                 seen.insert(doc_id.clone());
                 match action {
-                    Action::Add => counts.add += 1,
-                    Action::Update => counts.update += 1,
-                    Action::Keep => counts.keep += 1,
+                    Action::Add => counts.added += 1,
+                    Action::Update => counts.updated += 1,
+                    Action::Keep => counts.kept += 1,
                 }
                 if args.dry_run {
+                    if action != Action::Keep {
+                        planned.push((file.source.clone(), doc_id.clone()));
+                    }
                     plan_line(&mut out, action_name(action), &doc_id, &file.source)?;
                 }
             }
             FileWork::Failed { doc_id, error } => {
-                seen.insert(doc_id);
+                seen.insert(doc_id.clone());
                 counts.failed += 1;
-                progress.log(&format!("error: {error}"));
+                fail(&progress, &file.source, Some(&file.path), doc_id, &error);
             }
             FileWork::Parsed { action, result } => match *result {
                 Ok((doc, chunks)) => {
@@ -236,24 +417,36 @@ pub fn index(args: IndexArgs) -> Result<Outcome> {
                     stage(&mut index, &mut counts, &mut out, action, &doc, chunks)?;
                 }
                 Err(error) => {
-                    seen.insert(document_id(&file.source));
+                    let doc_id = document_id(&file.source);
+                    seen.insert(doc_id.clone());
                     counts.failed += 1;
-                    progress.log(&format!("error: {error}"));
+                    fail(&progress, &file.source, Some(&file.path), doc_id, &error);
                 }
             },
             FileWork::Records => {
                 for row in ingestor.documents(file) {
+                    if stopping() {
+                        interrupted = true;
+                        protected.push(file.source.clone());
+                        break;
+                    }
                     let doc = match row {
                         Ok(doc) => doc,
                         Err(error) => {
                             counts.failed += 1;
                             protected.push(file.source.clone());
-                            progress.log(&format!("error: {error}"));
+                            fail(&progress, &file.source, None, String::new(), &error);
                             continue;
                         }
                     };
+                    if !in_shard(&doc.id) {
+                        continue;
+                    }
                     seen.insert(doc.id.clone());
                     let action = Index::action(known.get(&doc.id), &doc.content_hash);
+                    if args.dry_run && action != Action::Keep {
+                        planned.push((doc.source.clone(), doc.id.clone()));
+                    }
                     if action == Action::Keep || args.dry_run {
                         stage(&mut index, &mut counts, &mut out, action, &doc, Vec::new())?;
                         continue;
@@ -264,7 +457,7 @@ pub fn index(args: IndexArgs) -> Result<Outcome> {
                         }
                         Err(error) => {
                             counts.failed += 1;
-                            progress.log(&format!("error: {error}"));
+                            fail(&progress, &doc.source, None, doc.id.clone(), &error);
                         }
                     }
                 }
@@ -285,11 +478,22 @@ pub fn index(args: IndexArgs) -> Result<Outcome> {
     }
 
     // Prune: what the catalog holds and this run did not find.
-    if args.prune {
+    if args.prune && interrupted {
+        progress.log("warning: not pruning: the run was interrupted");
+    } else if args.prune {
         if walk.errors.is_empty() {
             let gone: Vec<&DocEntry> = known
                 .values()
                 .filter(|e| !seen.contains(&e.doc_id))
+                .filter(|e| in_shard(&e.doc_id))
+                .filter(|e| {
+                    !kept_unread.contains(&e.source)
+                        && !kept_unread.iter().any(|p| {
+                            e.source
+                                .strip_prefix(p.as_str())
+                                .is_some_and(|r| r.starts_with('#'))
+                        })
+                })
                 .filter(|e| {
                     !protected.iter().any(|p| {
                         e.source
@@ -298,7 +502,7 @@ pub fn index(args: IndexArgs) -> Result<Outcome> {
                     })
                 })
                 .collect();
-            counts.delete = gone.len();
+            counts.deleted = gone.len();
             let mut ids: Vec<String> = gone.iter().map(|e| e.doc_id.clone()).collect();
             ids.sort();
             match index.as_mut() {
@@ -317,63 +521,20 @@ pub fn index(args: IndexArgs) -> Result<Outcome> {
         }
     }
     progress.bar.finish_and_clear();
-
-    let seconds = started.elapsed().as_secs_f64();
-    let stats = index.as_ref().map(Index::stats).unwrap_or_default();
-    if args.json && !args.dry_run {
-        serde_json::to_writer(
-            &mut out,
-            &json!({
-                "index": dir,
-                "added": counts.add,
-                "updated": counts.update,
-                "deleted": counts.delete,
-                "kept": counts.keep,
-                "failed": counts.failed,
-                "chunks_embedded": stats.chunks_embedded,
-                "chunks_written": stats.chunks_written,
-                "seconds": (seconds * 1000.0).round() / 1000.0,
-            }),
-        )?;
-        writeln!(out)?;
-    }
     out.flush()?;
-    let verb = if args.dry_run { "would be" } else { "were" };
-    let mut summary = format!(
-        "{}: {} documents {verb} added, {} updated, {} deleted, {} unchanged",
-        dir.display(),
-        counts.add,
-        counts.update,
-        counts.delete,
-        counts.keep
-    );
-    if !args.dry_run && stats.chunks_written > 0 {
-        let rate = stats.chunks_embedded as f64 / seconds.max(1e-9);
-        summary.push_str(&format!(
-            "; {} chunks written, {} embedded in {seconds:.1}s ({rate:.1} chunks/s)",
-            stats.chunks_written, stats.chunks_embedded
-        ));
-    }
-    if !args.dry_run && !embed {
-        summary.push_str("; BM25 only (no embeddings)");
-    }
-    if counts.failed > 0 {
-        summary.push_str(&format!(
-            "; {} failed (see the errors above)",
-            counts.failed
-        ));
-    }
-    if !walk.skipped.is_empty() {
-        summary.push_str(&format!(
-            "; {} files skipped (unsupported format)",
-            walk.skipped.len()
-        ));
-    }
-    log(&summary);
-    Ok(if counts.failed > 0 {
-        Outcome::Partial
-    } else {
-        Outcome::Success
+    drop(out);
+    let stats = index.as_ref().map(Index::stats).unwrap_or_default();
+    Ok(SyncReport {
+        index,
+        counts,
+        failures,
+        stats,
+        unsupported: walk.skipped.len(),
+        skipped,
+        planned,
+        embed,
+        seconds: started.elapsed().as_secs_f64(),
+        interrupted,
     })
 }
 

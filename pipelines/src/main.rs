@@ -3,7 +3,9 @@
 //! codes.
 //!
 //! Exit codes: 0 success; 1 fatal error (nothing could be done); 2 partial failure (some
-//! documents failed, the rest were processed); 64 usage error (bad flags or settings).
+//! documents failed, the rest were processed); 64 usage error (bad flags or settings);
+//! 75 another run holds the lock (try again later); 78 bad job file; 130 stopped by a
+//! signal (work done so far is saved).
 
 mod ask_cmd;
 mod cli;
@@ -11,12 +13,14 @@ mod eval_cmd;
 mod gen_cmd;
 mod index_cmd;
 mod ingest_cmd;
+mod job;
 mod models;
 mod par;
 mod search_cmd;
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 
@@ -26,11 +30,28 @@ pub enum Outcome {
     Success,
     /// Some documents failed; the rest were processed.
     Partial,
+    /// Stopped by a signal before the end; what was done is saved.
+    Interrupted,
+}
+
+impl Outcome {
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::Partial => EXIT_PARTIAL,
+            Outcome::Interrupted => EXIT_INTERRUPTED,
+        }
+    }
 }
 
 pub const EXIT_FATAL: u8 = 1;
 pub const EXIT_PARTIAL: u8 = 2;
 pub const EXIT_USAGE: u8 = 64;
+/// EX_TEMPFAIL: another run holds the lock; cron may simply try again next time.
+pub const EXIT_LOCKED: u8 = 75;
+/// EX_CONFIG: the job file is invalid.
+pub const EXIT_JOB_FILE: u8 = 78;
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// An error that is the user's to fix (bad flag values, bad settings): exit code 64.
 #[derive(Debug)]
@@ -44,9 +65,40 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+static LOG_JSON: AtomicBool = AtomicBool::new(false);
+
+/// Log lines as JSON objects (`--log-format json`), for log collectors.
+pub fn set_log_json(on: bool) {
+    LOG_JSON.store(on, Ordering::SeqCst);
+}
+
+pub fn log_json() -> bool {
+    LOG_JSON.load(Ordering::SeqCst)
+}
+
 /// Write one line to stderr (progress, warnings, errors). Ignores a closed stderr.
+/// With `--log-format json`: `{"ts", "level", "message"}`, the level taken from the
+/// line's `error:`/`warning:`/`notice:` prefix.
 pub fn log(line: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    let mut err = std::io::stderr().lock();
+    if !log_json() {
+        let _ = writeln!(err, "{line}");
+        return;
+    }
+    let (level, message) = ["error", "warning", "notice"]
+        .iter()
+        .find_map(|l| {
+            line.strip_prefix(l)
+                .and_then(|r| r.strip_prefix(':'))
+                .map(|r| (*l, r.trim_start()))
+        })
+        .unwrap_or(("info", line));
+    let value = serde_json::json!({
+        "ts": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "level": level,
+        "message": message,
+    });
+    let _ = writeln!(err, "{value}");
 }
 
 fn main() -> ExitCode {
@@ -59,11 +111,16 @@ fn main() -> ExitCode {
         }
     };
     match cli.run() {
-        Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::Partial) => ExitCode::from(EXIT_PARTIAL),
+        Ok(outcome) => ExitCode::from(outcome.code()),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             log(&format!("error: {e:#}"));
+            if e.downcast_ref::<job::lock::LockHeld>().is_some() {
+                return ExitCode::from(EXIT_LOCKED);
+            }
+            if e.downcast_ref::<job::spec::JobFileError>().is_some() {
+                return ExitCode::from(EXIT_JOB_FILE);
+            }
             let usage = e.downcast_ref::<UsageError>().is_some()
                 || matches!(
                     e.downcast_ref::<docket_ingest::Error>(),

@@ -91,6 +91,63 @@ pub fn load_llm(args: &crate::cli::LlmArgs) -> Result<Box<dyn docket_generate::L
     Ok(Box::new(llm))
 }
 
+/// An LLM loaded on first use (a job with nothing to generate never loads one). When
+/// it cannot be loaded, callers fall back to extractive work: the notice says why, once.
+pub struct LazyLlm {
+    args: crate::cli::LlmArgs,
+    disabled: bool,
+    loaded: Option<Option<Box<dyn docket_generate::Llm>>>,
+}
+
+impl std::fmt::Debug for LazyLlm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyLlm")
+            .field("disabled", &self.disabled)
+            .field("model", &self.model_id())
+            .finish()
+    }
+}
+
+impl LazyLlm {
+    /// `disabled`: never load one (extractive mode).
+    pub fn new(args: crate::cli::LlmArgs, disabled: bool) -> LazyLlm {
+        LazyLlm {
+            args,
+            disabled,
+            loaded: None,
+        }
+    }
+
+    pub fn max_tokens(&self) -> usize {
+        self.args.max_tokens
+    }
+
+    /// The LLM, loading it on the first call; None when disabled or it cannot be had.
+    pub fn get(&mut self) -> Option<&dyn docket_generate::Llm> {
+        if self.disabled {
+            return None;
+        }
+        let args = &self.args;
+        self.loaded
+            .get_or_insert_with(|| match load_llm(args) {
+                Ok(llm) => Some(llm),
+                Err(e) => {
+                    crate::log(&format!("notice: {e:#}; answering extractively"));
+                    None
+                }
+            })
+            .as_deref()
+    }
+
+    /// The model's id if one was loaded.
+    pub fn model_id(&self) -> Option<String> {
+        self.loaded
+            .as_ref()
+            .and_then(|l| l.as_ref())
+            .map(|l| l.model_id().to_owned())
+    }
+}
+
 impl DefaultModel {
     /// Where this model lives once fetched.
     pub fn dir(&self) -> PathBuf {

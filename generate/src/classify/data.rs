@@ -31,11 +31,27 @@ impl LabelSpec {
     }
 }
 
-/// Parse a labels file: one class per line, `label` or `label,description` (CSV, so a
-/// description containing a comma is quoted). Blank lines and lines starting with `#`
-/// are skipped, as is a first line `label,description`. `origin` names the file in
-/// errors.
+/// Parse a labels file: one class per line, `label`, `label: description` (the
+/// description may contain commas) or `label,description` (CSV, so a description
+/// containing a comma is quoted). Blank lines and lines starting with `#` are skipped,
+/// as is a first line `label,description`. `origin` names the file in errors.
 pub fn parse_labels(text: &str, origin: &Path) -> Result<Vec<LabelSpec>> {
+    // `label: description` lines become CSV records, quoted.
+    let quote = |f: &str| format!("\"{}\"", f.trim().replace('"', "\"\""));
+    let text: String = text
+        .lines()
+        .map(|line| {
+            let t = line.trim_start();
+            match t.split_once(':') {
+                Some((name, desc))
+                    if !t.starts_with('#') && !t.starts_with('"') && !name.contains(',') =>
+                {
+                    format!("{},{}\n", quote(name), quote(desc))
+                }
+                _ => format!("{line}\n"),
+            }
+        })
+        .collect();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -202,6 +218,19 @@ mod tests {
             ]
         );
         assert_eq!(l[1].text(), "negative");
+    }
+
+    #[test]
+    fn colon_lines_take_the_rest_of_the_line_as_the_description() {
+        let text = "positive: happy, \"praising\" staff\nbilling,charges: refunds\n";
+        let l = parse_labels(text, Path::new("l.txt")).unwrap();
+        assert_eq!(
+            l,
+            [
+                LabelSpec::new("positive", Some("happy, \"praising\" staff")),
+                LabelSpec::new("billing", Some("charges: refunds"))
+            ]
+        );
     }
 
     #[test]

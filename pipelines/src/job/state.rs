@@ -1,0 +1,337 @@
+//! A job's durable state: for every task, the result it made for each document (with
+//! the fingerprint of what it was made from) and the documents that failed, in an
+//! embedded ACID database (redb) under `<index>/jobs/<job>/state.redb`.
+//!
+//! The state, not the output file, is the journal: a result is committed here before
+//! the output is rewritten from it (atomically, by rename), so a run killed at any
+//! point loses nothing that was committed and can never write a row twice. The next run
+//! skips what is committed and rewrites the output.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+/// (task, key) -> JSON [`Done`]. The key is the document's source (so results come out
+/// in source order) or an answer task's question id.
+const DONE: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("done");
+/// (task, key) -> JSON [`Failed`].
+const FAILED: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("failed");
+/// Settings the state was made under (the shard).
+const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+
+/// The pseudo-task under which documents that fail to ingest are tracked.
+pub const INDEX_STAGE: &str = "index";
+
+/// A task's result for one key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Done {
+    pub doc_id: String,
+    /// What the result was made from (content hash and task settings): a different
+    /// fingerprint means the result is stale.
+    pub fingerprint: String,
+    /// The output row.
+    pub row: serde_json::Value,
+    pub at: u64,
+}
+
+/// A key a task failed on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Failed {
+    pub doc_id: String,
+    /// What failed: a new fingerprint (the document changed) starts the count again.
+    pub fingerprint: String,
+    pub attempts: u32,
+    pub reason: String,
+    /// Attempts reached the job's limit: not tried again until the document changes.
+    pub quarantined: bool,
+    pub at: u64,
+}
+
+/// The state database of one job.
+#[derive(Debug)]
+pub struct State {
+    db: Database,
+    path: PathBuf,
+}
+
+fn now() -> u64 {
+    docket_index::catalog::unix_now()
+}
+
+impl State {
+    pub fn open(dir: &Path) -> Result<State> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join("state.redb");
+        let db = Database::create(&path)
+            .with_context(|| format!("cannot open the job state {}", path.display()))?;
+        let tx = db.begin_write()?;
+        tx.open_table(DONE)?;
+        tx.open_table(FAILED)?;
+        tx.open_table(META)?;
+        tx.commit()?;
+        Ok(State { db, path })
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(META)?;
+        Ok(table.get(key)?.map(|v| v.value().to_owned()))
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(META)?.insert(key, value)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Fingerprints of a task's results, by key.
+    pub fn fingerprints(&self, task: &str) -> Result<HashMap<String, String>> {
+        let mut out = HashMap::new();
+        self.scan(DONE, task, |key, done: Done| {
+            out.insert(key.to_owned(), done.fingerprint);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// A task's failures, by key.
+    pub fn failures(&self, task: &str) -> Result<HashMap<String, Failed>> {
+        let mut out = HashMap::new();
+        self.scan(FAILED, task, |key, f: Failed| {
+            out.insert(key.to_owned(), f);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Every result of a task in key order, without holding them all in memory.
+    pub fn for_each_done(
+        &self,
+        task: &str,
+        each: impl FnMut(&str, Done) -> Result<()>,
+    ) -> Result<()> {
+        self.scan(DONE, task, each)
+    }
+
+    /// One result.
+    pub fn done(&self, task: &str, key: &str) -> Result<Option<Done>> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(DONE)?;
+        match table.get((task, key))? {
+            Some(v) => Ok(Some(self.decode(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    fn scan<T: serde::de::DeserializeOwned>(
+        &self,
+        def: TableDefinition<(&str, &str), &[u8]>,
+        task: &str,
+        mut each: impl FnMut(&str, T) -> Result<()>,
+    ) -> Result<()> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(def)?;
+        for item in table.range((task, "")..)? {
+            let (k, v) = item?;
+            let (t, key) = k.value();
+            if t != task {
+                break;
+            }
+            each(key, self.decode(v.value())?)?;
+        }
+        Ok(())
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
+        serde_json::from_slice(bytes)
+            .with_context(|| format!("corrupt job state {}", self.path.display()))
+    }
+
+    /// Commit results and failures of one batch in one durable transaction: a result
+    /// clears the key's failure; a failure counts one more attempt (from zero when the
+    /// fingerprint changed) and quarantines the key at `max_attempts`.
+    pub fn record(
+        &self,
+        task: &str,
+        done: Vec<(String, Done)>,
+        failed: Vec<(String, String, String, String)>,
+        max_attempts: u32,
+    ) -> Result<Vec<Failed>> {
+        let tx = self.db.begin_write()?;
+        let mut recorded = Vec::new();
+        {
+            let mut done_t = tx.open_table(DONE)?;
+            let mut failed_t = tx.open_table(FAILED)?;
+            for (key, d) in done {
+                done_t.insert((task, key.as_str()), serde_json::to_vec(&d)?.as_slice())?;
+                failed_t.remove((task, key.as_str()))?;
+            }
+            for (key, doc_id, fingerprint, reason) in failed {
+                let before: Option<Failed> = match failed_t.get((task, key.as_str()))? {
+                    Some(v) => Some(self.decode(v.value())?),
+                    None => None,
+                };
+                let attempts = match before {
+                    Some(f) if f.fingerprint == fingerprint => f.attempts + 1,
+                    _ => 1,
+                };
+                let f = Failed {
+                    doc_id,
+                    fingerprint,
+                    attempts,
+                    reason,
+                    quarantined: attempts >= max_attempts,
+                    at: now(),
+                };
+                failed_t.insert((task, key.as_str()), serde_json::to_vec(&f)?.as_slice())?;
+                recorded.push(f);
+            }
+        }
+        tx.commit()?;
+        Ok(recorded)
+    }
+
+    /// Forget a task's results and failures whose key is not in `keep` (documents gone
+    /// from the index or from the task's filter). Returns how many results went.
+    pub fn retain(&self, task: &str, keep: &HashSet<String>) -> Result<usize> {
+        let mut gone_done = Vec::new();
+        self.scan(DONE, task, |key, _: serde_json::Value| {
+            if !keep.contains(key) {
+                gone_done.push(key.to_owned());
+            }
+            Ok(())
+        })?;
+        let mut gone_failed = Vec::new();
+        self.scan(FAILED, task, |key, _: serde_json::Value| {
+            if !keep.contains(key) {
+                gone_failed.push(key.to_owned());
+            }
+            Ok(())
+        })?;
+        if gone_done.is_empty() && gone_failed.is_empty() {
+            return Ok(0);
+        }
+        let tx = self.db.begin_write()?;
+        {
+            let mut done_t = tx.open_table(DONE)?;
+            for key in &gone_done {
+                done_t.remove((task, key.as_str()))?;
+            }
+            let mut failed_t = tx.open_table(FAILED)?;
+            for key in &gone_failed {
+                failed_t.remove((task, key.as_str()))?;
+            }
+        }
+        tx.commit()?;
+        Ok(gone_done.len())
+    }
+
+    /// Drop every failure record of a task (`--force` gives quarantined documents a new
+    /// chance).
+    pub fn clear_failures(&self, task: &str) -> Result<()> {
+        self.retain_failures(task, &HashSet::new())
+    }
+
+    fn retain_failures(&self, task: &str, keep: &HashSet<String>) -> Result<()> {
+        let mut gone = Vec::new();
+        self.scan(FAILED, task, |key, _: serde_json::Value| {
+            if !keep.contains(key) {
+                gone.push(key.to_owned());
+            }
+            Ok(())
+        })?;
+        let tx = self.db.begin_write()?;
+        {
+            let mut t = tx.open_table(FAILED)?;
+            for key in &gone {
+                t.remove((task, key.as_str()))?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn done(fp: &str) -> Done {
+        Done {
+            doc_id: "d".into(),
+            fingerprint: fp.into(),
+            row: serde_json::json!({"label": "x"}),
+            at: 0,
+        }
+    }
+
+    fn fail(key: &str, fp: &str) -> (String, String, String, String) {
+        (key.into(), "d".into(), fp.into(), "boom".into())
+    }
+
+    #[test]
+    fn results_and_failures_are_kept_per_task_in_key_order_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = State::open(dir.path()).unwrap();
+            s.record(
+                "t",
+                vec![("b.md".into(), done("1")), ("a.md".into(), done("2"))],
+                vec![],
+                3,
+            )
+            .unwrap();
+            s.record("u", vec![("c.md".into(), done("3"))], vec![], 3)
+                .unwrap();
+        }
+        let s = State::open(dir.path()).unwrap();
+        let mut keys = Vec::new();
+        s.for_each_done("t", |k, _| {
+            keys.push(k.to_owned());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(keys, ["a.md", "b.md"]);
+        assert_eq!(s.fingerprints("u").unwrap().len(), 1);
+        assert!(s.fingerprints("v").unwrap().is_empty());
+    }
+
+    #[test]
+    fn failures_count_attempts_quarantine_at_the_limit_and_restart_on_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = State::open(dir.path()).unwrap();
+        for attempt in 1..=3 {
+            let f = s.record("t", vec![], vec![fail("x", "h1")], 3).unwrap();
+            assert_eq!(f[0].attempts, attempt);
+            assert_eq!(f[0].quarantined, attempt == 3);
+        }
+        // The document changed: a fresh count.
+        let f = s.record("t", vec![], vec![fail("x", "h2")], 3).unwrap();
+        assert_eq!((f[0].attempts, f[0].quarantined), (1, false));
+        // Success clears it.
+        s.record("t", vec![("x".into(), done("h2"))], vec![], 3)
+            .unwrap();
+        assert!(s.failures("t").unwrap().is_empty());
+    }
+
+    #[test]
+    fn retain_forgets_keys_no_longer_wanted() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = State::open(dir.path()).unwrap();
+        s.record(
+            "t",
+            vec![("a".into(), done("1")), ("b".into(), done("1"))],
+            vec![fail("c", "1")],
+            3,
+        )
+        .unwrap();
+        let keep: HashSet<String> = ["a".to_owned()].into();
+        assert_eq!(s.retain("t", &keep).unwrap(), 1);
+        assert_eq!(s.fingerprints("t").unwrap().len(), 1);
+        assert!(s.failures("t").unwrap().is_empty());
+    }
+}
