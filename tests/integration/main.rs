@@ -5,6 +5,7 @@
 
 mod chunking;
 mod index_search;
+mod jobs;
 mod pdf_fixtures;
 mod pdfgen;
 mod pdfgen_sanity;

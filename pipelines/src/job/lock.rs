@@ -145,6 +145,6 @@ mod tests {
         )
         .unwrap();
         let lock = RunLock::acquire(&path, "new").unwrap();
-        assert_eq!(lock.taken_over.unwrap().pid, 999_999);
+        assert_eq!(lock.taken_over.as_ref().unwrap().pid, 999_999);
     }
 }

@@ -711,6 +711,7 @@ impl Worker for Summarize<'_, '_> {
 }
 
 /// One question of a questions file.
+#[derive(Debug)]
 struct Question {
     key: String,
     id: Option<String>,
