@@ -648,3 +648,64 @@ fn the_scheduler_runs_the_job_and_stops_cleanly_on_sigterm() {
     assert!(log.contains("stopping"), "{log}");
     assert_eq!(report_of(&report)["status"], "success");
 }
+
+#[test]
+fn sigterm_stops_a_run_between_documents_and_the_next_run_finishes() {
+    let tmp = temp_dir();
+    let n = 120;
+    write_corpus(tmp.path(), n);
+    let text = "version = 1\n[sources]\npaths = [\"docs\"]\n[index]\ndir = \"ix\"\n\
+        [[summarize]]\nname = \"gist\"\nlength = 1\noutput = \"out/gist.jsonl\"\n";
+    let job = write(tmp.path(), "job.toml", text.as_bytes());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_docket"))
+        .args(["run", &job.display().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start docket");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(120)) {
+        let synced = line.contains(" documents were added");
+        log.push(line);
+        if synced {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let code = child.wait().unwrap().code();
+    log.extend(rx.try_iter());
+    let log = log.join("\n");
+    assert!(sent.elapsed() < Duration::from_secs(30), "{log}");
+    assert_eq!(code, Some(130), "{log}");
+    let report = report_of(&tmp.path().join("out/job.report.json"));
+    assert_eq!(report["status"], "interrupted", "{report:#}");
+    let gist = task(&report, "gist");
+    let done = gist["done"].as_u64().unwrap() as usize;
+    assert!(gist["interrupted"] == true && done < n, "{report:#}");
+    // What was done is in the output already; the next run does the rest.
+    assert_eq!(jsonl(&tmp.path().join("out/gist.jsonl")).len(), done);
+    run_job(&job, &[]).expect_code(0);
+    let report = report_of(&tmp.path().join("out/job.report.json"));
+    assert_eq!(
+        task(&report, "gist")["done"].as_u64(),
+        Some((n - done) as u64)
+    );
+    assert_eq!(jsonl(&tmp.path().join("out/gist.jsonl")).len(), n);
+}
