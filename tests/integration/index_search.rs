@@ -431,6 +431,63 @@ fn ask_cites_file_page_and_span_or_abstains_on_an_unrelated_question() {
 }
 
 #[test]
+fn generated_answers_keep_only_sentences_whose_cited_span_is_in_the_document() {
+    // The default local LLM writes the answer; the program checks it. Whatever the
+    // model says, what comes out is either an abstention or sentences each backed by
+    // an exact span of the cited document.
+    let tmp = temp_dir();
+    let ix = tmp.path().join("ix");
+    index(&sample_archive(), &ix, &[]).expect_code(0);
+    let ask = |q: &str| {
+        docket([
+            "ask",
+            q,
+            "--json",
+            "--max-tokens",
+            "96",
+            "--index",
+            &ix.display().to_string(),
+        ])
+        .expect_code(0)
+        .json()
+    };
+    let mut answered = 0;
+    for q in [
+        "How many days do customers have to return unused items?",
+        "How long are customer invoices kept?",
+        "What is the per diem for international trips?",
+    ] {
+        let a = ask(q);
+        if a["answer"].is_null() {
+            assert_eq!(a["abstained"], "nothing_supported", "{q}: {a}");
+            continue;
+        }
+        answered += 1;
+        assert_eq!(a["mode"], "generated", "{a}");
+        assert!(a["model"].as_str().unwrap().contains("SmolLM2"), "{a}");
+        for claim in a["claims"].as_array().unwrap() {
+            let support = &claim["support"];
+            let file = sample_archive().join(support["source"].as_str().unwrap());
+            let text = docket(["extract", &file.display().to_string()])
+                .expect_code(0)
+                .stdout
+                .clone();
+            let (start, end) = (
+                support["start"].as_u64().unwrap() as usize,
+                support["end"].as_u64().unwrap() as usize,
+            );
+            assert_eq!(&text[start..end], support["text"].as_str().unwrap(), "{a}");
+        }
+        for dropped in a["dropped"].as_array().unwrap() {
+            assert_eq!(dropped["supported"], false, "{a}");
+        }
+    }
+    assert!(answered > 0, "the model answered nothing");
+    let a = ask("What is the capital of Mongolia?");
+    assert!(a["answer"].is_null(), "{a}");
+}
+
+#[test]
 fn classify_streams_one_row_per_document_and_summaries_slice_back_into_the_text() {
     let tmp = temp_dir();
     let examples = write(

@@ -374,15 +374,21 @@ impl Task {
         }
     }
 
-    /// A fingerprint of the task's settings: a result made under other settings is
-    /// stale and redone.
+    /// The settings that shape a task's results, as JSON: a result made under other
+    /// settings is stale and redone. The name and the output path are left out, since
+    /// moving the output must not redo the work.
     pub fn settings_json(&self) -> String {
         let value = match self {
-            Task::Classify(t) => serde_json::to_string(t),
-            Task::Summarize(t) => serde_json::to_string(t),
-            Task::Answer(t) => serde_json::to_string(t),
+            Task::Classify(t) => serde_json::to_value(t),
+            Task::Summarize(t) => serde_json::to_value(t),
+            Task::Answer(t) => serde_json::to_value(t),
         };
-        value.unwrap_or_default()
+        let mut value = value.unwrap_or_default();
+        if let Some(map) = value.as_object_mut() {
+            map.remove("name");
+            map.remove("output");
+        }
+        value.to_string()
     }
 }
 
