@@ -314,6 +314,17 @@ pub fn classify(args: ClassifyArgs) -> Result<Outcome> {
     })
 }
 
+/// The columns of a CSV of classified documents (`docket classify`, job outputs).
+pub const CLASSIFY_COLUMNS: [&str; 7] = [
+    "doc_id",
+    "source",
+    "label",
+    "confidence",
+    "runner_up",
+    "runner_up_score",
+    "labels",
+];
+
 /// Writes one row per classified document, as CSV or JSON Lines.
 enum RowWriter {
     Csv(Box<csv::Writer<Box<dyn Write>>>),
@@ -325,15 +336,7 @@ impl RowWriter {
         Ok(match format {
             OutFormat::Csv => {
                 let mut w = csv::Writer::from_writer(out);
-                w.write_record([
-                    "doc_id",
-                    "source",
-                    "label",
-                    "confidence",
-                    "runner_up",
-                    "runner_up_score",
-                    "labels",
-                ])?;
+                w.write_record(CLASSIFY_COLUMNS)?;
                 RowWriter::Csv(Box::new(w))
             }
             OutFormat::Jsonl => RowWriter::Jsonl(out),

@@ -466,6 +466,29 @@ fn shards_split_the_documents_between_them_exactly_once() {
     assert!(run.stderr.contains("shard 0/3"), "{}", run.describe());
 }
 
+/// Start `docket run JOB` in the background; its stderr lines arrive on the channel.
+fn spawn_run(job: &Path) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_docket"))
+        .args(["run", &job.display().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start docket");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
 fn write_corpus(dir: &Path, n: usize) {
     for i in 0..n {
         let (a, b) = if i.is_multiple_of(2) {
@@ -515,24 +538,7 @@ fn kill_9_at_any_point_then_rerun_finishes_without_duplicates_or_losses() {
         (true, 2500),
         (true, 4000),
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_docket"))
-            .args(["run", &job.display().to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start docket");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let _ = tx.send(line);
-            }
-        });
+        let (mut child, rx) = spawn_run(&job);
         if after_sync {
             let deadline = Instant::now() + Duration::from_secs(120);
             while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -663,24 +669,7 @@ fn sigterm_stops_a_run_between_documents_and_the_next_run_finishes() {
     let text = "version = 1\n[sources]\npaths = [\"docs\"]\n[index]\ndir = \"ix\"\n\
         [[summarize]]\nname = \"gist\"\nlength = 1\noutput = \"out/gist.jsonl\"\n";
     let job = write(tmp.path(), "job.toml", text.as_bytes());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_docket"))
-        .args(["run", &job.display().to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start docket");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut child, rx) = spawn_run(&job);
     let mut log = Vec::new();
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(120)) {
         let synced = line.contains(" documents were added");

@@ -443,12 +443,12 @@ fn record_index_failures(
         if !keep.insert(f.source.clone()) {
             continue;
         }
-        failed.push((
-            f.source.clone(),
-            f.doc_id.clone(),
-            file_fingerprint(path),
-            f.reason.clone(),
-        ));
+        failed.push(state::NewFailure {
+            key: f.source.clone(),
+            doc_id: f.doc_id.clone(),
+            fingerprint: file_fingerprint(path),
+            reason: f.reason.clone(),
+        });
     }
     // Quarantined files were not read this run: they stay quarantined.
     for (source, f) in before {

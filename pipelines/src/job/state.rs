@@ -50,6 +50,15 @@ pub struct Failed {
     pub at: u64,
 }
 
+/// A failure to record: the key, its document, what failed (fingerprint) and why.
+#[derive(Debug, Clone)]
+pub struct NewFailure {
+    pub key: String,
+    pub doc_id: String,
+    pub fingerprint: String,
+    pub reason: String,
+}
+
 /// The state database of one job.
 #[derive(Debug)]
 pub struct State {
@@ -158,7 +167,7 @@ impl State {
         &self,
         task: &str,
         done: Vec<(String, Done)>,
-        failed: Vec<(String, String, String, String)>,
+        failed: Vec<NewFailure>,
         max_attempts: u32,
     ) -> Result<Vec<Failed>> {
         let tx = self.db.begin_write()?;
@@ -170,7 +179,13 @@ impl State {
                 done_t.insert((task, key.as_str()), serde_json::to_vec(&d)?.as_slice())?;
                 failed_t.remove((task, key.as_str()))?;
             }
-            for (key, doc_id, fingerprint, reason) in failed {
+            for NewFailure {
+                key,
+                doc_id,
+                fingerprint,
+                reason,
+            } in failed
+            {
                 let before: Option<Failed> = match failed_t.get((task, key.as_str()))? {
                     Some(v) => Some(self.decode(v.value())?),
                     None => None,
@@ -269,8 +284,13 @@ mod tests {
         }
     }
 
-    fn fail(key: &str, fp: &str) -> (String, String, String, String) {
-        (key.into(), "d".into(), fp.into(), "boom".into())
+    fn fail(key: &str, fp: &str) -> NewFailure {
+        NewFailure {
+            key: key.into(),
+            doc_id: "d".into(),
+            fingerprint: fp.into(),
+            reason: "boom".into(),
+        }
     }
 
     #[test]

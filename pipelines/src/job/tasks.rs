@@ -21,7 +21,7 @@ use docket_index::{DocEntry, Filter, Index, catalog::Catalog};
 use serde_json::{Value, json};
 
 use super::spec::{AnswerTask, ClassifyTask, Job, SummarizeTask, Task, filter_flags};
-use super::state::{Done, State};
+use super::state::{Done, NewFailure, State};
 use super::{RunOptions, STOP, TaskFailure, TaskReport};
 use crate::log;
 use crate::models::LazyLlm;
@@ -267,6 +267,74 @@ trait Worker {
     fn work(&mut self, items: &[(DocEntry, String)]) -> Vec<Outcome>;
 }
 
+/// Split a task's keys into those to do (with their fingerprints), counting the ones
+/// whose result is current (same fingerprint) and the quarantined ones (failed too
+/// often on the same fingerprint). `--force` does them all.
+fn partition<'x, T>(
+    ctx: &Context<'_>,
+    name: &str,
+    items: &'x [T],
+    key: impl Fn(&T) -> &str,
+    fingerprint: impl Fn(&T) -> String,
+    report: &mut TaskReport,
+) -> Result<Vec<(&'x T, String)>> {
+    let (done, failures) = match ctx.state {
+        Some(s) => (s.fingerprints(name)?, s.failures(name)?),
+        None => Default::default(),
+    };
+    let mut todo = Vec::new();
+    for item in items {
+        let fp = fingerprint(item);
+        let k = key(item);
+        if !ctx.options.force && done.get(k) == Some(&fp) {
+            report.unchanged += 1;
+        } else if !ctx.options.force
+            && failures
+                .get(k)
+                .is_some_and(|f| f.quarantined && f.fingerprint == fp)
+        {
+            report.quarantined += 1;
+        } else {
+            todo.push((item, fp));
+        }
+    }
+    Ok(todo)
+}
+
+/// Commit one batch's results and failures, log the failures and count them all.
+fn commit(
+    ctx: &Context<'_>,
+    state: &State,
+    name: &str,
+    done: Vec<(String, Done)>,
+    failed: Vec<NewFailure>,
+    report: &mut TaskReport,
+    progress: &Progress,
+) -> Result<()> {
+    report.done += done.len();
+    let recorded = state.record(name, done, failed.clone(), ctx.job.spec.max_attempts)?;
+    for (new, f) in failed.into_iter().zip(recorded) {
+        progress.bar.suspend(|| {
+            log(&format!(
+                "error: {} {name}: {} (attempt {}{})",
+                report.kind,
+                f.reason,
+                f.attempts,
+                if f.quarantined { ", quarantined" } else { "" }
+            ))
+        });
+        report.failed += 1;
+        report.failures.push(TaskFailure {
+            key: new.key,
+            doc_id: f.doc_id,
+            attempts: f.attempts,
+            quarantined: f.quarantined,
+            reason: f.reason,
+        });
+    }
+    Ok(())
+}
+
 /// The loop every per-document task shares: skip what is current, leave quarantined
 /// documents alone, process the rest in batches (each batch's results and failures
 /// committed in one transaction), forget results of documents gone from the scope,
@@ -285,26 +353,14 @@ fn per_document(
 ) -> Result<()> {
     let docs = scope(ctx, filter)?;
     report.total = docs.len();
-    let fingerprint = |e: &DocEntry| hash_hex(&[e.content_hash.as_bytes(), settings.as_bytes()]);
-    let (done_fps, failures) = match ctx.state {
-        Some(s) => (s.fingerprints(name)?, s.failures(name)?),
-        None => Default::default(),
-    };
-    let mut todo = Vec::new();
-    for e in &docs {
-        let fp = fingerprint(e);
-        if !ctx.options.force && done_fps.get(&e.source) == Some(&fp) {
-            report.unchanged += 1;
-        } else if !ctx.options.force
-            && failures
-                .get(&e.source)
-                .is_some_and(|f| f.quarantined && f.fingerprint == fp)
-        {
-            report.quarantined += 1;
-        } else {
-            todo.push((e, fp));
-        }
-    }
+    let todo = partition(
+        ctx,
+        name,
+        &docs,
+        |e| &e.source,
+        |e| hash_hex(&[e.content_hash.as_bytes(), settings.as_bytes()]),
+        report,
+    )?;
     if ctx.options.dry_run {
         let matcher = filter
             .source_glob
@@ -341,27 +397,25 @@ fn per_document(
             report.interrupted = true;
             break;
         }
-        let mut failed: Vec<(String, String, String, String)> = Vec::new();
+        let mut failed: Vec<NewFailure> = Vec::new();
+        let failure = |e: &DocEntry, fp: &str, reason: String| NewFailure {
+            key: e.source.clone(),
+            doc_id: e.doc_id.clone(),
+            fingerprint: fp.to_owned(),
+            reason: format!("{}: {reason}", e.source),
+        };
         let mut items: Vec<(DocEntry, String)> = Vec::new();
         let mut fps: Vec<String> = Vec::new();
         for (e, fp) in group {
             match index.document_text(e) {
-                Ok(text) if text.trim().is_empty() => failed.push((
-                    e.source.clone(),
-                    e.doc_id.clone(),
-                    fp.clone(),
-                    format!("{}: the document has no text", e.source),
-                )),
+                Ok(text) if text.trim().is_empty() => {
+                    failed.push(failure(e, fp, "the document has no text".into()))
+                }
                 Ok(text) => {
                     items.push(((*e).clone(), text));
                     fps.push(fp.clone());
                 }
-                Err(err) => failed.push((
-                    e.source.clone(),
-                    e.doc_id.clone(),
-                    fp.clone(),
-                    format!("{}: {err}", e.source),
-                )),
+                Err(err) => failed.push(failure(e, fp, err.to_string())),
             }
         }
         let results = if items.is_empty() {
@@ -381,35 +435,10 @@ fn per_document(
                         at: docket_index::catalog::unix_now(),
                     },
                 )),
-                Err(reason) => failed.push((
-                    e.source.clone(),
-                    e.doc_id.clone(),
-                    fp.clone(),
-                    format!("{}: {reason}", e.source),
-                )),
+                Err(reason) => failed.push(failure(e, fp, reason)),
             }
         }
-        report.done += done.len();
-        let recorded = state.record(name, done, failed.clone(), ctx.job.spec.max_attempts)?;
-        for ((key, _, _, _), f) in failed.iter().zip(recorded) {
-            progress.bar.suspend(|| {
-                log(&format!(
-                    "error: {} {name}: {} (attempt {}{})",
-                    report.kind,
-                    f.reason,
-                    f.attempts,
-                    if f.quarantined { ", quarantined" } else { "" }
-                ))
-            });
-            report.failed += 1;
-            report.failures.push(TaskFailure {
-                key: key.clone(),
-                doc_id: f.doc_id.clone(),
-                attempts: f.attempts,
-                quarantined: f.quarantined,
-                reason: f.reason.clone(),
-            });
-        }
+        commit(ctx, state, name, done, failed, report, &progress)?;
         progress.advance(group.len());
     }
     progress.finish();
@@ -441,15 +470,7 @@ fn classify(
             return write_jsonl(state, name, w);
         }
         let mut out = csv::Writer::from_writer(w);
-        out.write_record([
-            "doc_id",
-            "source",
-            "label",
-            "confidence",
-            "runner_up",
-            "runner_up_score",
-            "labels",
-        ])?;
+        out.write_record(crate::gen_cmd::CLASSIFY_COLUMNS)?;
         state.for_each_done(name, |_, d| {
             let r = &d.row;
             let s = |k: &str| r[k].as_str().unwrap_or("").to_owned();
@@ -813,27 +834,14 @@ fn answer(
         h.update(e.content_hash.as_bytes());
     }
     let corpus = h.finalize().to_hex().to_string();
-    let fingerprint =
-        |q: &Question| hash_hex(&[q.text.as_bytes(), settings.as_bytes(), corpus.as_bytes()]);
-    let (done_fps, failures) = match ctx.state {
-        Some(s) => (s.fingerprints(name)?, s.failures(name)?),
-        None => Default::default(),
-    };
-    let mut todo = Vec::new();
-    for q in &questions {
-        let fp = fingerprint(q);
-        if !ctx.options.force && done_fps.get(&q.key) == Some(&fp) {
-            report.unchanged += 1;
-        } else if !ctx.options.force
-            && failures
-                .get(&q.key)
-                .is_some_and(|f| f.quarantined && f.fingerprint == fp)
-        {
-            report.quarantined += 1;
-        } else {
-            todo.push((q, fp));
-        }
-    }
+    let todo = partition(
+        ctx,
+        name,
+        &questions,
+        |q| &q.key,
+        |q| hash_hex(&[q.text.as_bytes(), settings.as_bytes(), corpus.as_bytes()]),
+        report,
+    )?;
     if ctx.options.dry_run {
         // A sync that changes documents changes every answer's fingerprint.
         if !ctx.planned.is_empty() {
@@ -868,48 +876,29 @@ fn answer(
             report.interrupted = true;
             break;
         }
-        let result = crate::ask_cmd::answer(index, &q.text, t.k, filter, llm);
-        let (done, failed) = match result {
+        let (done, failed) = match crate::ask_cmd::answer(index, &q.text, t.k, filter, llm) {
             Ok(a) => {
                 let mut row = a.json();
                 row["id"] = json!(q.id);
-                (
-                    vec![(
-                        q.key.clone(),
-                        Done {
-                            doc_id: String::new(),
-                            fingerprint: fp,
-                            row,
-                            at: docket_index::catalog::unix_now(),
-                        },
-                    )],
-                    vec![],
-                )
+                let done = Done {
+                    doc_id: String::new(),
+                    fingerprint: fp,
+                    row,
+                    at: docket_index::catalog::unix_now(),
+                };
+                (vec![(q.key.clone(), done)], vec![])
             }
-            Err(e) => (
-                vec![],
-                vec![(
-                    q.key.clone(),
-                    String::new(),
-                    fp,
-                    format!("{:?}: {e:#}", q.text),
-                )],
-            ),
+            Err(e) => {
+                let failure = NewFailure {
+                    key: q.key.clone(),
+                    doc_id: String::new(),
+                    fingerprint: fp,
+                    reason: format!("{:?}: {e:#}", q.text),
+                };
+                (vec![], vec![failure])
+            }
         };
-        report.done += done.len();
-        for f in state.record(name, done, failed, ctx.job.spec.max_attempts)? {
-            progress
-                .bar
-                .suspend(|| log(&format!("error: answer {name}: {}", f.reason)));
-            report.failed += 1;
-            report.failures.push(TaskFailure {
-                key: q.key.clone(),
-                doc_id: String::new(),
-                attempts: f.attempts,
-                quarantined: f.quarantined,
-                reason: f.reason,
-            });
-        }
+        commit(ctx, state, name, done, failed, report, &progress)?;
         progress.advance(1);
     }
     progress.finish();
