@@ -314,6 +314,19 @@ pub fn classify(args: ClassifyArgs) -> Result<Outcome> {
     })
 }
 
+/// One classified document as a JSON row (`docket classify`, job outputs).
+pub fn prediction_json(doc_id: &str, source: &str, p: &Prediction) -> serde_json::Value {
+    json!({
+        "doc_id": doc_id,
+        "source": source,
+        "label": p.label,
+        "confidence": p.confidence,
+        "runner_up": p.runner_up.as_ref().map(|r| &r.label),
+        "runner_up_score": p.runner_up.as_ref().map(|r| r.score),
+        "labels": p.labels,
+    })
+}
+
 /// The columns of a CSV of classified documents (`docket classify`, job outputs).
 pub const CLASSIFY_COLUMNS: [&str; 7] = [
     "doc_id",
@@ -358,18 +371,7 @@ impl RowWriter {
                 &labels.join("|"),
             ])?,
             RowWriter::Jsonl(out) => {
-                serde_json::to_writer(
-                    &mut *out,
-                    &json!({
-                        "doc_id": item.doc_id,
-                        "source": item.source,
-                        "label": p.label,
-                        "confidence": p.confidence,
-                        "runner_up": p.runner_up.as_ref().map(|r| &r.label),
-                        "runner_up_score": p.runner_up.as_ref().map(|r| r.score),
-                        "labels": p.labels,
-                    }),
-                )?;
+                serde_json::to_writer(&mut *out, &prediction_json(&item.doc_id, &item.source, p))?;
                 writeln!(out)?;
             }
         }

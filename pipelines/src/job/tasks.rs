@@ -301,6 +301,24 @@ fn partition<'x, T>(
     Ok(todo)
 }
 
+/// Start a task's real work: with `--force` forget its failures (quarantine included);
+/// forget the results of keys no longer in scope (`keep`).
+fn begin<'a>(
+    ctx: &'a Context<'_>,
+    name: &str,
+    keep: impl Iterator<Item = String>,
+    report: &mut TaskReport,
+) -> Result<(&'a State, &'a Index)> {
+    let state = ctx.state.context("no job state")?;
+    let index = ctx.index.as_ref().context("no index")?;
+    if ctx.options.force {
+        state.clear_failures(name)?;
+    }
+    let keep: HashSet<String> = keep.collect();
+    report.removed = state.retain(name, &keep)?;
+    Ok((state, index))
+}
+
 /// Commit one batch's results and failures, log the failures and count them all.
 fn commit(
     ctx: &Context<'_>,
@@ -381,13 +399,7 @@ fn per_document(
         ));
         return Ok(());
     }
-    let state = ctx.state.context("no job state")?;
-    let index = ctx.index.as_ref().context("no index")?;
-    if ctx.options.force {
-        state.clear_failures(name)?;
-    }
-    let keep: HashSet<String> = docs.iter().map(|e| e.source.clone()).collect();
-    report.removed = state.retain(name, &keep)?;
+    let (state, index) = begin(ctx, name, docs.iter().map(|e| e.source.clone()), report)?;
     if !todo.is_empty() {
         worker.prepare()?;
     }
@@ -585,17 +597,8 @@ impl Worker for Classify<'_, '_> {
     }
 
     fn work(&mut self, items: &[(DocEntry, String)]) -> Vec<Outcome> {
-        let row = |e: &DocEntry, p: &Prediction| {
-            json!({
-                "doc_id": e.doc_id,
-                "source": e.source,
-                "label": p.label,
-                "confidence": p.confidence,
-                "runner_up": p.runner_up.as_ref().map(|r| &r.label),
-                "runner_up_score": p.runner_up.as_ref().map(|r| r.score),
-                "labels": p.labels,
-            })
-        };
+        let row =
+            |e: &DocEntry, p: &Prediction| crate::gen_cmd::prediction_json(&e.doc_id, &e.source, p);
         let decision = match self.task.multi {
             Some(threshold) => Decision::MultiLabel { threshold },
             None => Decision::Single,
@@ -856,13 +859,7 @@ fn answer(
         ));
         return Ok(());
     }
-    let state = ctx.state.context("no job state")?;
-    let index = ctx.index.as_ref().context("no index")?;
-    if ctx.options.force {
-        state.clear_failures(name)?;
-    }
-    let keep: HashSet<String> = questions.iter().map(|q| q.key.clone()).collect();
-    report.removed = state.retain(name, &keep)?;
+    let (state, index) = begin(ctx, name, questions.iter().map(|q| q.key.clone()), report)?;
     let mut lazy;
     let llm = if t.extractive {
         lazy = LazyLlm::new(crate::job::llm_args(ctx.job), true);
