@@ -7,6 +7,8 @@
 //! because the workspace builds for baseline x86-64 and would otherwise run them 4
 //! lanes wide.
 
+use half::f16;
+
 /// Lanes of the manual reductions: one AVX-512 register of f32.
 const LANES: usize = 16;
 
@@ -89,35 +91,88 @@ multiversion! {
     }
 }
 
-multiversion! {
-    /// `scores[j] = scale · q·keys[j]` for each key `j < scores.len()`, the keys rows
-    /// of `q.len()` values: one call per head, not per key, so that the dispatch and
-    /// call overhead is paid once.
-    pub fn attention_scores(q: &[f32], keys: &[f32], scale: f32, scores: &mut [f32]) {
-        let hd = q.len();
-        for (s, k) in scores.iter_mut().zip(keys.chunks_exact(hd)) {
-            let mut acc = [0.0f32; LANES];
-            let mut qc = q.chunks_exact(LANES);
-            let mut kc = k.chunks_exact(LANES);
-            for (a, b) in (&mut qc).zip(&mut kc) {
-                for i in 0..LANES {
-                    acc[i] = a[i].mul_add(b[i], acc[i]);
-                }
-            }
-            let rem: f32 = qc.remainder().iter().zip(kc.remainder()).map(|(a, b)| a * b).sum();
-            *s = (lane_sum(acc) + rem) * scale;
+/// `scores[j] = scale · q·keys[j]` for each key `j < scores.len()`, the keys rows of
+/// `q.len()` values stored as f16 (the KV cache): generating a token reads every
+/// cached key and value, so halving their bytes speeds up long contexts. One call per
+/// head, not per key, so that the dispatch is paid once.
+pub fn attention_scores_f16(q: &[f32], keys: &[f16], scale: f32, scores: &mut [f32]) {
+    let hd = q.len();
+    assert!(keys.len() >= scores.len() * hd, "attention_scores_f16: keys");
+    #[cfg(target_arch = "x86_64")]
+    if super::cpu::has_avx512() && hd.is_multiple_of(16) {
+        // SAFETY: the CPU has AVX-512F; `keys` holds `scores.len()` rows of `hd`.
+        return unsafe { avx512_f16::scores(q, keys, scale, scores) };
+    }
+    for (s, k) in scores.iter_mut().zip(keys.chunks_exact(hd)) {
+        *s = q.iter().zip(k).map(|(a, b)| a * b.to_f32()).sum::<f32>() * scale;
+    }
+}
+
+/// `out = Σ_j p[j] · values[j]`, the value rows of `out.len()` values stored as f16.
+pub fn attention_mix_f16(p: &[f32], values: &[f16], out: &mut [f32]) {
+    let hd = out.len();
+    assert!(values.len() >= p.len() * hd, "attention_mix_f16: values");
+    #[cfg(target_arch = "x86_64")]
+    if super::cpu::has_avx512() && hd.is_multiple_of(16) && hd <= avx512_f16::MAX_HD {
+        // SAFETY: the CPU has AVX-512F; `values` holds `p.len()` rows of `hd`.
+        return unsafe { avx512_f16::mix(p, values, out) };
+    }
+    out.fill(0.0);
+    for (&pj, v) in p.iter().zip(values.chunks_exact(hd)) {
+        for (o, x) in out.iter_mut().zip(v) {
+            *o = pj.mul_add(x.to_f32(), *o);
         }
     }
 }
 
-multiversion! {
-    /// `out = Σ_j p[j] · values[j]`, the values rows of `out.len()` values.
-    pub fn attention_mix(p: &[f32], values: &[f32], out: &mut [f32]) {
+#[cfg(target_arch = "x86_64")]
+mod avx512_f16 {
+    use std::arch::x86_64::*;
+
+    use half::f16;
+
+    /// Widest head `mix` keeps in registers.
+    pub const MAX_HD: usize = 128;
+
+    /// # Safety
+    /// AVX-512F; `q.len()` a multiple of 16; `keys` holds `scores.len()` rows of it.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn scores(q: &[f32], keys: &[f16], scale: f32, scores: &mut [f32]) {
+        let hd = q.len();
+        // SAFETY (whole body): row `j` spans `keys[j·hd..(j+1)·hd]`, in bounds per the
+        // contract; 16 halves are 32 bytes, one `__m256i`.
+        unsafe {
+            for (j, s) in scores.iter_mut().enumerate() {
+                let k = keys.as_ptr().add(j * hd) as *const __m256i;
+                let mut acc = _mm512_setzero_ps();
+                for i in 0..hd / 16 {
+                    let kf = _mm512_cvtph_ps(_mm256_loadu_si256(k.add(i)));
+                    acc = _mm512_fmadd_ps(kf, _mm512_loadu_ps(q.as_ptr().add(i * 16)), acc);
+                }
+                *s = _mm512_reduce_add_ps(acc) * scale;
+            }
+        }
+    }
+
+    /// # Safety
+    /// AVX-512F; `out.len()` a multiple of 16 and at most [`MAX_HD`]; `values` holds
+    /// `p.len()` rows of it.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn mix(p: &[f32], values: &[f16], out: &mut [f32]) {
         let hd = out.len();
-        out.fill(0.0);
-        for (&pj, v) in p.iter().zip(values.chunks_exact(hd)) {
-            for (o, x) in out.iter_mut().zip(v) {
-                *o = pj.mul_add(*x, *o);
+        let n = hd / 16;
+        let mut acc = [_mm512_setzero_ps(); MAX_HD / 16];
+        // SAFETY (whole body): as in `scores`, for the value rows and `out`.
+        unsafe {
+            for (j, &pj) in p.iter().enumerate() {
+                let w = _mm512_set1_ps(pj);
+                let v = values.as_ptr().add(j * hd) as *const __m256i;
+                for (i, a) in acc[..n].iter_mut().enumerate() {
+                    *a = _mm512_fmadd_ps(w, _mm512_cvtph_ps(_mm256_loadu_si256(v.add(i))), *a);
+                }
+            }
+            for (i, a) in acc[..n].iter().enumerate() {
+                _mm512_storeu_ps(out.as_mut_ptr().add(i * 16), *a);
             }
         }
     }
@@ -234,25 +289,29 @@ mod tests {
         let ms: f32 = out.iter().map(|v| v * v).sum::<f32>() / 37.0;
         assert!((ms - 4.0).abs() < 1e-3, "{ms}");
 
-        // Attention over 3 keys of width 20 (a remainder past the 16 lanes).
-        let keys: Vec<f32> = (0..60).map(|i| (i % 7) as f32 - 3.0).collect();
-        let q: Vec<f32> = (0..20).map(|i| i as f32 * 0.05).collect();
-        let mut s = [0.0; 3];
-        attention_scores(&q, &keys, 0.5, &mut s);
-        for (j, sv) in s.iter().enumerate() {
-            let want: f32 = q
-                .iter()
-                .zip(&keys[j * 20..])
-                .map(|(a, b)| a * b)
-                .sum::<f32>()
-                * 0.5;
-            assert!((sv - want).abs() < 1e-4);
-        }
-        let mut o = vec![9.0; 20];
-        attention_mix(&[0.5, 0.25, 0.25], &keys, &mut o);
-        for (c, ov) in o.iter().enumerate() {
-            let want = 0.5 * keys[c] + 0.25 * keys[20 + c] + 0.25 * keys[40 + c];
-            assert!((ov - want).abs() < 1e-5);
+        // Attention over 3 keys of width 20 (the portable path) and 64 (AVX-512 where
+        // the CPU has it), keys and values in f16.
+        for hd in [20usize, 64] {
+            let keys: Vec<f32> = (0..3 * hd).map(|i| (i % 7) as f32 - 3.0).collect();
+            let kh: Vec<f16> = keys.iter().map(|&x| f16::from_f32(x)).collect();
+            let q: Vec<f32> = (0..hd).map(|i| i as f32 * 0.05).collect();
+            let mut s = [0.0; 3];
+            attention_scores_f16(&q, &kh, 0.5, &mut s);
+            for (j, sv) in s.iter().enumerate() {
+                let want: f32 = q
+                    .iter()
+                    .zip(&keys[j * hd..])
+                    .map(|(a, b)| a * b)
+                    .sum::<f32>()
+                    * 0.5;
+                assert!((sv - want).abs() < 1e-3, "{hd}: {sv} vs {want}");
+            }
+            let mut o = vec![9.0; hd];
+            attention_mix_f16(&[0.5, 0.25, 0.25], &kh, &mut o);
+            for (c, ov) in o.iter().enumerate() {
+                let want = 0.5 * keys[c] + 0.25 * keys[hd + c] + 0.25 * keys[2 * hd + c];
+                assert!((ov - want).abs() < 1e-5, "{hd}");
+            }
         }
 
         let mut gu = vec![1.0, -1.0, 2.0, 3.0];

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
 use half::f16;
+use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
 
 use super::kernels;
@@ -492,9 +493,11 @@ impl Model {
                 for g in 0..hp.n_head_kv {
                     let at = ((li * hp.n_head_kv + g) * cap + pos + i) * hp.head_dim;
                     let src = qd + g * hp.head_dim;
-                    ws.k[at..at + hp.head_dim].copy_from_slice(&row[src..src + hp.head_dim]);
+                    ws.k[at..at + hp.head_dim]
+                        .convert_from_f32_slice(&row[src..src + hp.head_dim]);
                     let src = qd + kvd + g * hp.head_dim;
-                    ws.v[at..at + hp.head_dim].copy_from_slice(&row[src..src + hp.head_dim]);
+                    ws.v[at..at + hp.head_dim]
+                        .convert_from_f32_slice(&row[src..src + hp.head_dim]);
                 }
             }
             self.attention(li, m, pos, ws);
@@ -547,7 +550,13 @@ impl Model {
             (0..hp.n_head_kv)
                 .into_par_iter()
                 .map(|g| {
-                    let (kc, vc) = (&k[span(g)], &v[span(g)]);
+                    // The packed copies are f32: the prompt's matrix kernels read them.
+                    let widen = |s: &[f16]| {
+                        let mut w = vec![0.0f32; s.len()];
+                        s.convert_to_f32_slice(&mut w);
+                        w
+                    };
+                    let (kc, vc) = (&widen(&k[span(g)]), &widen(&v[span(g)]));
                     let kt = PackedB::pack(
                         hd,
                         total,
@@ -582,10 +591,10 @@ impl Model {
                     for i in 0..m {
                         let q = &qkv[i * qkv_w + h * hd..i * qkv_w + (h + 1) * hd];
                         let n = pos + i + 1;
-                        kernels::attention_scores(q, &kc[..n * hd], scale, &mut scores[..n]);
+                        kernels::attention_scores_f16(q, &kc[..n * hd], scale, &mut scores[..n]);
                         kernels::softmax(&mut scores[..n]);
                         let o = &mut out[i * hd..(i + 1) * hd];
-                        kernels::attention_mix(&scores[..n], &vc[..n * hd], o);
+                        kernels::attention_mix_f16(&scores[..n], &vc[..n * hd], o);
                     }
                     return;
                 }
@@ -709,9 +718,10 @@ pub struct Workspace {
     pub cache_len: usize,
     /// Positions the cache has room for.
     cap: usize,
-    /// `[layer][kv head][position][head dim]`.
-    k: Vec<f32>,
-    v: Vec<f32>,
+    /// `[layer][kv head][position][head dim]`, in f16 as llama.cpp keeps them: half
+    /// the bytes that every generated token reads.
+    k: Vec<f16>,
+    v: Vec<f16>,
     x: Vec<f32>,
     h: Vec<f32>,
     qkv: Vec<f32>,
@@ -746,7 +756,7 @@ impl Workspace {
             let slabs = hp.n_layer * hp.n_head_kv;
             let hd = hp.head_dim;
             for buf in [&mut self.k, &mut self.v] {
-                let mut new = vec![0.0f32; slabs * cap * hd];
+                let mut new = vec![f16::ZERO; slabs * cap * hd];
                 for s in 0..slabs {
                     let n = self.cache_len * hd;
                     new[s * cap * hd..s * cap * hd + n]
