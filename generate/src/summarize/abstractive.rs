@@ -22,10 +22,17 @@
 //!   and checking can change without throwing it away.
 //! - **Traceable or dropped.** The final answer is cleaned of chatter and incomplete
 //!   sentences ([`clean`]), then each sentence is checked against the document with the
-//!   rules of [`crate::answer`] (its numbers must occur in the document, most of its
-//!   content terms in one or two consecutive sentences of it, or close in meaning with
-//!   an embedder): a kept sentence carries the byte span that supports it, an
-//!   unsupported one is reported in [`AbstractiveSummary::dropped`].
+//!   term rules of [`crate::answer`]: its numbers must occur in the document, and most
+//!   of its content terms in one or two consecutive sentences of it. A kept sentence
+//!   carries the byte span that supports it, an unsupported one is reported in
+//!   [`AbstractiveSummary::dropped`]. Unlike answers, closeness in meaning (an
+//!   embedder's cosine) does not count as support here: on the sample archive every
+//!   sentence of the default model that passed by cosine but not by terms added a claim
+//!   the document does not make ("a popular camping stove that has been recalled" from
+//!   "is the Ember Mini one of them?").
+//! - **Nothing to shorten.** A document no longer than the budget is its own summary:
+//!   its sentences are returned as they are, without a call (a small model asked to
+//!   summarize two sentences in three rewrites or embroiders them).
 //!
 //! Generation is greedy (temperature 0): a summary is reproducible, which is what makes
 //! caching it honest.
@@ -36,7 +43,6 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use docket_index::embed::Embedder;
 use docket_ingest::Chunk;
 use serde::{Deserialize, Serialize};
 
@@ -91,9 +97,6 @@ pub struct AbstractiveConfig {
     /// span of the document.
     #[serde(default = "AbstractiveConfig::default_min_term_support")]
     pub min_term_support: f32,
-    /// Cosine similarity that counts as support for a paraphrase (with an embedder).
-    #[serde(default = "AbstractiveConfig::default_min_cosine_support")]
-    pub min_cosine_support: f32,
 }
 
 impl AbstractiveConfig {
@@ -125,9 +128,6 @@ impl AbstractiveConfig {
     pub fn default_min_term_support() -> f32 {
         AnswerConfig::default_min_term_support()
     }
-    pub fn default_min_cosine_support() -> f32 {
-        AnswerConfig::default_min_cosine_support()
-    }
 
     /// Largest piece, in bytes of text.
     pub fn piece_chars(&self) -> usize {
@@ -145,7 +145,6 @@ impl Default for AbstractiveConfig {
             partial_max_tokens: Self::default_partial_max_tokens(),
             final_max_tokens: Self::default_final_max_tokens(),
             min_term_support: Self::default_min_term_support(),
-            min_cosine_support: Self::default_min_cosine_support(),
         }
     }
 }
@@ -323,9 +322,9 @@ fn units(text: &str, max: usize) -> Vec<Range<usize>> {
 /// Byte ranges of the pieces of `text`, in order: whole sentences (a sentence longer
 /// than a piece is cut at whitespace), each piece at most `max_chars` bytes. A piece
 /// ends at the first anchor sentence ([`is_anchor`]) after it reaches 70% of
-/// `max_chars`, or where the next sentence would not fit. Text between sentences (blank
-/// lines) stays inside a piece; whitespace before the first and after the last is
-/// left out.
+/// `max_chars`, or where the next sentence would not fit; the last piece joins the one
+/// before if both fit together. Text between sentences (blank lines) stays inside a
+/// piece; whitespace before the first and after the last is left out.
 pub fn pieces(text: &str, max_chars: usize) -> Vec<Range<usize>> {
     let max_chars = max_chars.max(1);
     let min_chars = (max_chars as f64 * MIN_PIECE_SHARE) as usize;
@@ -348,6 +347,15 @@ pub fn pieces(text: &str, max_chars: usize) -> Vec<Range<usize>> {
     }
     if let Some(s) = start {
         out.push(s..end);
+    }
+    // A short tail that fits with the piece before it joins it: this only looks at the
+    // end, so it moves no other cut, and a document that fits one piece is one piece.
+    if let [.., prev, last] = out.as_slice()
+        && last.end - prev.start <= max_chars
+    {
+        let merged = prev.start..last.end;
+        out.pop();
+        *out.last_mut().expect("two pieces") = merged;
     }
     out
 }
@@ -379,6 +387,7 @@ pub fn groups(lens: &[usize], max_chars: usize) -> Vec<Range<usize>> {
 /// Openings of chatter a small model puts around its answer, as lowercase prefixes of a
 /// sentence: the sentence is dropped.
 const CHATTER: &[&str] = &[
+    "the original text",
     "here is",
     "here's",
     "here are",
@@ -411,6 +420,11 @@ const ECHOES: &[&str] = &[
     "consecutive parts of one document",
 ];
 
+/// Word stems of talk about the summary or about rewording the text ("This summary
+/// has...", "The revised version is..."), as lowercase: a sentence holding one is about
+/// the writing, not the document, unless the document uses the word itself.
+const META: &[&str] = &["summar", "rephras", "rewrit", "revised", "reorganiz"];
+
 /// Two sentences sharing this share of their content terms (Jaccard) say the same
 /// thing: small models restate their first sentence with a new opening.
 const REPEAT_JACCARD: f32 = 0.7;
@@ -435,12 +449,17 @@ fn fingerprint(s: &str) -> String {
 /// summary,") cut off; chatter ("Here is a summary:"), headings and labels (ending in a
 /// colon or with no final punctuation, which also drops a sentence cut off by the token
 /// limit), fragments of fewer than three words and repeats dropped. Sentences that talk
-/// about the summary itself ("This summary has three sentences.") are dropped unless
-/// `source` itself speaks of summaries, and so are echoes of the prompt's instructions
-/// and restatements of an earlier sentence (most of the same content terms).
+/// about the summary or the rewording ([`META`]: "This summary has three sentences.")
+/// are dropped unless `source` itself uses the word, and so are echoes of the prompt's
+/// instructions and restatements of an earlier sentence (most of the same content
+/// terms).
 pub fn clean(answer: &str, source: &str) -> Vec<String> {
     let source_lower = source.to_lowercase();
-    let source_says_summary = source_lower.contains("summar");
+    let meta: Vec<&str> = META
+        .iter()
+        .copied()
+        .filter(|m| !source_lower.contains(m))
+        .collect();
     let mut seen = HashSet::new();
     let mut kept_terms: Vec<HashSet<String>> = Vec::new();
     let mut out = Vec::new();
@@ -474,9 +493,7 @@ pub fn clean(answer: &str, source: &str) -> Vec<String> {
             continue;
         }
         let lower = s.to_lowercase();
-        if (!source_says_summary && lower.contains("summar"))
-            || ECHOES.iter().any(|e| lower.contains(e))
-        {
+        if meta.iter().any(|m| lower.contains(m)) || ECHOES.iter().any(|e| lower.contains(e)) {
             continue;
         }
         if !seen.insert(fingerprint(&s)) {
@@ -506,8 +523,6 @@ pub struct Evidence {
     pub text: String,
     /// Share of the sentence's content terms found in the span.
     pub term_support: f32,
-    /// Cosine similarity of sentence and span, with an embedder.
-    pub cosine: Option<f32>,
 }
 
 /// One sentence of an abstractive summary, checked against the document.
@@ -530,8 +545,12 @@ pub struct AbstractiveSummary {
     pub dropped: Vec<SummaryClaim>,
     /// The model that wrote it.
     pub model: String,
-    /// Pieces the document was cut into (1: one call summarized it whole).
+    /// Pieces the document was cut into (1: one call summarized it whole; 0: none,
+    /// see `verbatim`).
     pub pieces: usize,
+    /// The document is no longer than the budget, so its own sentences are the summary
+    /// and the model was not asked.
+    pub verbatim: bool,
     /// Calls made to the model.
     pub llm_calls: usize,
     /// Calls answered from the cache instead.
@@ -558,7 +577,6 @@ pub struct AbstractiveSummarizer<'a> {
     llm: &'a dyn Llm,
     config: AbstractiveConfig,
     cache: Option<&'a dyn SummaryCache>,
-    embedder: Option<&'a dyn Embedder>,
 }
 
 impl std::fmt::Debug for AbstractiveSummarizer<'_> {
@@ -567,13 +585,12 @@ impl std::fmt::Debug for AbstractiveSummarizer<'_> {
             .field("llm", &self.llm.model_id())
             .field("config", &self.config)
             .field("cache", &self.cache.is_some())
-            .field("embedder", &self.embedder.map(|e| e.model_id().to_owned()))
             .finish()
     }
 }
 
 impl<'a> AbstractiveSummarizer<'a> {
-    /// A summarizer without a cache or embedder; the settings are checked here once.
+    /// A summarizer without a cache; the settings are checked here once.
     pub fn new(llm: &'a dyn Llm, config: AbstractiveConfig) -> Result<Self> {
         let bad = |name, reason: String| Err(Error::Setting { name, reason });
         if matches!(config.budget, Budget::Sentences(0) | Budget::Words(0)) {
@@ -607,19 +624,16 @@ impl<'a> AbstractiveSummarizer<'a> {
                 ),
             );
         }
-        for (name, v) in [
-            ("min_term_support", config.min_term_support),
-            ("min_cosine_support", config.min_cosine_support),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                return bad(name, format!("{v} is outside 0..=1"));
-            }
+        if !(0.0..=1.0).contains(&config.min_term_support) {
+            return bad(
+                "min_term_support",
+                format!("{} is outside 0..=1", config.min_term_support),
+            );
         }
         Ok(AbstractiveSummarizer {
             llm,
             config,
             cache: None,
-            embedder: None,
         })
     }
 
@@ -629,19 +643,16 @@ impl<'a> AbstractiveSummarizer<'a> {
         self
     }
 
-    /// Also accept paraphrases close in meaning when checking sentences.
-    pub fn with_embedder(mut self, embedder: &'a dyn Embedder) -> Self {
-        self.embedder = Some(embedder);
-        self
-    }
-
     pub fn config(&self) -> &AbstractiveConfig {
         &self.config
     }
 
-    /// Summarize `text`. A document without a sentence gets an empty summary and no
-    /// call.
+    /// Summarize `text`. A document without a sentence gets an empty summary, and one
+    /// within the budget itself (see [`AbstractiveSummary::verbatim`]), without a call.
     pub fn summarize(&self, text: &str) -> Result<AbstractiveSummary> {
+        if let Some(own) = self.verbatim(text) {
+            return Ok(own);
+        }
         let mut tally = Tally::default();
         let pieces = pieces(text, self.config.piece_chars());
         let draft = match pieces.as_slice() {
@@ -675,8 +686,41 @@ impl<'a> AbstractiveSummarizer<'a> {
             dropped,
             model: self.llm.model_id().to_owned(),
             pieces: pieces.len(),
+            verbatim: false,
             llm_calls: tally.calls,
             cache_hits: tally.hits,
+        })
+    }
+
+    /// The document as its own summary, if it is no longer than the budget.
+    fn verbatim(&self, text: &str) -> Option<AbstractiveSummary> {
+        let own = sentences(text);
+        let short = match self.config.budget {
+            Budget::Sentences(k) => own.len() <= k,
+            Budget::Words(w) => word_count(text) <= w,
+        };
+        short.then(|| AbstractiveSummary {
+            sentences: own
+                .into_iter()
+                .map(|(r, s)| SummaryClaim {
+                    text: s.split_whitespace().collect::<Vec<_>>().join(" "),
+                    supported: true,
+                    support: Some(Evidence {
+                        start: r.start,
+                        end: r.end,
+                        page: page_of(text, r.start),
+                        text: s.to_owned(),
+                        term_support: 1.0,
+                    }),
+                    note: None,
+                })
+                .collect(),
+            dropped: Vec::new(),
+            model: self.llm.model_id().to_owned(),
+            pieces: 0,
+            verbatim: true,
+            llm_calls: 0,
+            cache_hits: 0,
         })
     }
 
@@ -761,13 +805,12 @@ impl<'a> AbstractiveSummarizer<'a> {
     fn check(&self, draft: &[String], text: &str) -> (Vec<SummaryClaim>, Vec<SummaryClaim>) {
         let config = AnswerConfig {
             min_term_support: self.config.min_term_support,
-            min_cosine_support: self.config.min_cosine_support,
             ..AnswerConfig::default()
         };
         let verifier = Verifier {
             config: &config,
             analyze: &content_terms,
-            embedder: self.embedder,
+            embedder: None,
         };
         let source = [Source {
             n: 1,
@@ -790,7 +833,6 @@ impl<'a> AbstractiveSummarizer<'a> {
                 page: s.page,
                 text: s.text,
                 term_support: s.term_support,
-                cosine: s.cosine,
             });
             let note = (!supported).then(|| {
                 let missing: Vec<String> = numbers(sentence)
@@ -851,6 +893,13 @@ fn prompt(input: &str, budget: Budget, combine: bool) -> Prompt {
     Prompt::Chat(vec![Message::system(SYSTEM), Message::user(user)])
 }
 
+/// The page (1-based) of byte `offset` of `text`, counting form feeds.
+fn page_of(text: &str, offset: usize) -> u32 {
+    1 + text[..offset]
+        .matches(docket_ingest::document::PAGE_BREAK)
+        .count() as u32
+}
+
 /// The whole document as one source for the [`Verifier`]: offsets into it are offsets
 /// into the document, and its form feeds count pages.
 fn whole_document(text: &str) -> Chunk {
@@ -908,6 +957,7 @@ mod tests {
             assert_eq!(ps[0].start, 0);
         }
         assert_eq!(pieces(&text, 1_000_000).len(), 1);
+        assert_eq!(pieces(&text, text.len()), vec![0..text.trim_end().len()]);
         assert!(pieces("  \n ", 100).is_empty());
     }
 
@@ -1201,6 +1251,25 @@ mod tests {
                 .unwrap()
                 .contains("not supported")
         );
+    }
+
+    #[test]
+    fn a_document_within_the_budget_is_its_own_summary() {
+        let llm = FirstSentence::default();
+        let text = "Widget number 1 is blue.\nIt ships\nin May.";
+        let s = AbstractiveSummarizer::new(&llm, AbstractiveConfig::default()).unwrap();
+        let out = s.summarize(text).unwrap();
+        assert!(out.verbatim);
+        assert_eq!((out.llm_calls, out.pieces), (0, 0));
+        assert_eq!(llm.calls.load(Ordering::SeqCst), 0);
+        let got: Vec<&str> = out.sentences.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(got, ["Widget number 1 is blue.", "It ships in May."]);
+        let ev = out.sentences[1].support.as_ref().unwrap();
+        assert_eq!(&text[ev.start..ev.end], "It ships\nin May.");
+        // One sentence more than the budget, and the model is asked.
+        let longer = format!("{text} {}", doc(2));
+        assert!(!s.summarize(&longer).unwrap().verbatim);
+        assert_eq!(llm.calls.load(Ordering::SeqCst), 1);
     }
 
     #[test]
