@@ -373,6 +373,17 @@ pub struct SummarizeArgs {
     /// One JSON object per document, with each sentence's byte offsets.
     #[arg(long)]
     pub json: bool,
+    /// Write the summary with the LLM (map-reduce over pieces of the document) instead
+    /// of picking sentences. Each sentence is checked against the document: kept ones
+    /// carry the span that supports them, unsupported ones are dropped.
+    #[arg(long)]
+    pub abstractive: bool,
+    /// With --abstractive: neither read nor write the cache of the model's answers
+    /// (<index>/cache/summaries for --doc/--all, else $DOCKET_HOME/cache/summaries).
+    #[arg(long, requires = "abstractive")]
+    pub no_cache: bool,
+    #[command(flatten)]
+    pub llm: LlmArgs,
     #[command(flatten)]
     pub index: IndexDirArgs,
     #[command(flatten)]
@@ -432,6 +443,18 @@ pub struct EvalSummarizeArgs {
     pub length: usize,
     #[arg(long)]
     pub json: bool,
+    /// Also measure the LLM's abstractive summaries (cached in
+    /// $DOCKET_HOME/cache/summaries, so a re-run is quick).
+    #[arg(long)]
+    pub abstractive: bool,
+    /// Only the first N documents with a reference summary (the LLM is slow).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// With --abstractive: neither read nor write the cache.
+    #[arg(long, requires = "abstractive")]
+    pub no_cache: bool,
+    #[command(flatten)]
+    pub llm: LlmArgs,
     #[command(flatten)]
     pub embed: EmbedModelArgs,
 }

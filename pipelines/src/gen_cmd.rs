@@ -16,6 +16,7 @@ use docket_generate::classify::{
     Classifier, Decision, Examples, Features, LabelSpec, Prediction, TrainConfig, ZeroShotConfig,
     evaluate, load_labels, parse_labels, read_examples, train_test_split,
 };
+use docket_generate::summarize::abstractive::{AbstractiveConfig, AbstractiveSummarizer, DirCache};
 use docket_generate::summarize::rouge::{self, Rouge};
 use docket_generate::summarize::{Budget, Summarizer, SummaryConfig, lead};
 use docket_index::{DocEntry, Index};
@@ -382,6 +383,21 @@ impl RowWriter {
     }
 }
 
+/// How `summarize` writes summaries.
+enum Engine<'a> {
+    Extractive(Summarizer),
+    Abstractive(AbstractiveSummarizer<'a>),
+}
+
+/// Where abstractive summaries are cached: with the index they were read from, else in
+/// docket's home (shared by every folder summarized).
+fn summary_cache_dir(from_index: Option<&Path>) -> std::path::PathBuf {
+    match from_index {
+        Some(index) => index.join("cache").join("summaries"),
+        None => models::docket_home().join("cache").join("summaries"),
+    }
+}
+
 pub fn summarize(args: SummarizeArgs) -> Result<Outcome> {
     if args.paths.is_empty() && !args.all && args.doc.is_empty() {
         return Err(UsageError(
@@ -389,20 +405,58 @@ pub fn summarize(args: SummarizeArgs) -> Result<Outcome> {
         )
         .into());
     }
-    let config = SummaryConfig {
-        budget: match args.words {
-            Some(w) => Budget::Words(w),
-            None => Budget::Sentences(args.length),
-        },
-        ..SummaryConfig::default()
+    let budget = match args.words {
+        Some(w) => Budget::Words(w),
+        None => Budget::Sentences(args.length),
     };
-    let summarizer = Summarizer::new(
-        models::load_embedder(args.embed.embed_model.as_deref())?,
-        config,
-    )?;
+    let llm = if args.abstractive {
+        Some(
+            models::load_llm(&args.llm)
+                .context("--abstractive needs an LLM, and none could be loaded")?,
+        )
+    } else {
+        None
+    };
+    // Abstractive sentences are checked by their terms alone: no embedder.
+    let embedder = match &llm {
+        Some(_) => None,
+        None => Some(models::load_embedder(args.embed.embed_model.as_deref())?),
+    };
+    let cache = (args.abstractive && !args.no_cache).then(|| {
+        DirCache::new(summary_cache_dir(
+            args.paths.is_empty().then_some(args.index.dir.as_path()),
+        ))
+    });
+    let (engine, model) = match (&llm, &embedder) {
+        (Some(llm), _) => {
+            let config = AbstractiveConfig {
+                budget,
+                final_max_tokens: args.llm.max_tokens,
+                ..AbstractiveConfig::default()
+            };
+            let mut s = AbstractiveSummarizer::new(llm.as_ref(), config)?;
+            if let Some(cache) = &cache {
+                s = s.with_cache(cache);
+            }
+            (Engine::Abstractive(s), llm.model_id().to_owned())
+        }
+        (None, Some(embedder)) => {
+            let config = SummaryConfig {
+                budget,
+                ..SummaryConfig::default()
+            };
+            let model = embedder.model_id().to_owned();
+            (
+                Engine::Extractive(Summarizer::new(embedder.clone(), config)?),
+                model,
+            )
+        }
+        (None, None) => unreachable!("the extractive path loads its embedder or fails"),
+    };
     let started = Instant::now();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut done = 0usize;
+    let (mut calls, mut hits) = (0usize, 0usize);
     let wanted: Vec<&str> = args.doc.iter().map(String::as_str).collect();
     let failed = for_each_document(
         &args.paths,
@@ -410,28 +464,89 @@ pub fn summarize(args: SummarizeArgs) -> Result<Outcome> {
         &args.parse,
         &args.index.dir,
         |item| {
-            if !args.paths.is_empty()
-                || args.all
-                || wanted
+            if args.paths.is_empty()
+                && !args.all
+                && !wanted
                     .iter()
                     .any(|w| *w == item.source || *w == item.doc_id)
             {
-                let summary = summarizer.summarize(&item.text)?;
-                done += 1;
-                if args.json {
-                    serde_json::to_writer(
-                        &mut out,
-                        &json!({
-                            "doc_id": item.doc_id,
-                            "source": item.source,
-                            "summary": summary.text(),
-                            "sentences": summary.sentences,
-                        }),
-                    )?;
-                    writeln!(out)?;
-                } else {
-                    writeln!(out, "== {}", item.source)?;
-                    writeln!(out, "{}\n", summary.text())?;
+                return Ok(());
+            }
+            done += 1;
+            match &engine {
+                Engine::Extractive(summarizer) => {
+                    let summary = summarizer.summarize(&item.text)?;
+                    if args.json {
+                        serde_json::to_writer(
+                            &mut out,
+                            &json!({
+                                "doc_id": item.doc_id,
+                                "source": item.source,
+                                "mode": "extractive",
+                                "model": model,
+                                "summary": summary.text(),
+                                "sentences": summary.sentences,
+                                "dropped": [],
+                                "llm_calls": 0,
+                                "cache_hits": 0,
+                            }),
+                        )?;
+                        writeln!(out)?;
+                    } else {
+                        writeln!(out, "== {}", item.source)?;
+                        writeln!(out, "{}\n", summary.text())?;
+                    }
+                }
+                Engine::Abstractive(summarizer) => {
+                    let summary = summarizer
+                        .summarize(&item.text)
+                        .with_context(|| format!("cannot summarize {}", item.source))?;
+                    calls += summary.llm_calls;
+                    hits += summary.cache_hits;
+                    if args.json {
+                        serde_json::to_writer(
+                            &mut out,
+                            &json!({
+                                "doc_id": item.doc_id,
+                                "source": item.source,
+                                "mode": "abstractive",
+                                "model": summary.model,
+                                "summary": summary.text(),
+                                "sentences": summary.sentences,
+                                "dropped": summary.dropped,
+                                "pieces": summary.pieces,
+                                "verbatim": summary.verbatim,
+                                "llm_calls": summary.llm_calls,
+                                "cache_hits": summary.cache_hits,
+                            }),
+                        )?;
+                        writeln!(out)?;
+                    } else {
+                        writeln!(out, "== {}", item.source)?;
+                        writeln!(out, "{}", summary.text())?;
+                        for (i, c) in summary.sentences.iter().enumerate() {
+                            if let Some(e) = &c.support {
+                                writeln!(
+                                    out,
+                                    "  [{}] bytes {}-{}, page {}: \"{}\"",
+                                    i + 1,
+                                    e.start,
+                                    e.end,
+                                    e.page,
+                                    e.text.split_whitespace().collect::<Vec<_>>().join(" ")
+                                )?;
+                            }
+                        }
+                        writeln!(out)?;
+                    }
+                    for c in &summary.dropped {
+                        log(&format!(
+                            "dropped from {}: \"{}\" ({})",
+                            item.source,
+                            c.text,
+                            c.note.as_deref().unwrap_or("unsupported")
+                        ));
+                    }
                 }
             }
             Ok(())
@@ -441,10 +556,17 @@ pub fn summarize(args: SummarizeArgs) -> Result<Outcome> {
     if done == 0 && !wanted.is_empty() {
         bail!("no document of the index matches {wanted:?}");
     }
-    log(&format!(
-        "summarized {done} documents in {:.1}s",
-        started.elapsed().as_secs_f64()
-    ));
+    let secs = started.elapsed().as_secs_f64();
+    match &engine {
+        Engine::Extractive(_) => log(&format!("summarized {done} documents in {secs:.1}s")),
+        Engine::Abstractive(_) => log(&format!(
+            "summarized {done} documents with {model} in {secs:.1}s: {calls} LLM calls, {hits} cache hits{}",
+            match &cache {
+                Some(c) => format!(" (cache {})", c.dir().display()),
+                None => " (no cache)".to_owned(),
+            }
+        )),
+    }
     Ok(if failed > 0 {
         Outcome::Partial
     } else {
