@@ -543,6 +543,9 @@ pub struct AbstractiveSummary {
     pub sentences: Vec<SummaryClaim>,
     /// Sentences the document does not support, left out.
     pub dropped: Vec<SummaryClaim>,
+    /// The model's final answer as cleaned, before the check: what the summary would
+    /// be if nothing were dropped (to measure what checking costs).
+    pub draft: Vec<String>,
     /// The model that wrote it.
     pub model: String,
     /// Pieces the document was cut into (1: one call summarized it whole; 0: none,
@@ -680,10 +683,12 @@ impl<'a> AbstractiveSummarizer<'a> {
                 self.reduce(partials, text, &mut tally)?
             }
         };
-        let (sentences, dropped) = self.check(&clean(&draft, text), text);
+        let draft = clean(&draft, text);
+        let (sentences, dropped) = self.check(&draft, text);
         Ok(AbstractiveSummary {
             sentences,
             dropped,
+            draft,
             model: self.llm.model_id().to_owned(),
             pieces: pieces.len(),
             verbatim: false,
@@ -700,6 +705,10 @@ impl<'a> AbstractiveSummarizer<'a> {
             Budget::Words(w) => word_count(text) <= w,
         };
         short.then(|| AbstractiveSummary {
+            draft: own
+                .iter()
+                .map(|(_, s)| s.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect(),
             sentences: own
                 .into_iter()
                 .map(|(r, s)| SummaryClaim {
