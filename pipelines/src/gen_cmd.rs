@@ -523,6 +523,12 @@ pub fn summarize(args: SummarizeArgs) -> Result<Outcome> {
                         writeln!(out)?;
                     } else {
                         writeln!(out, "== {}", item.source)?;
+                        if summary.sentences.is_empty() && !summary.dropped.is_empty() {
+                            writeln!(
+                                out,
+                                "(no sentence of the model's summary is supported by the document; the dropped ones are on stderr)"
+                            )?;
+                        }
                         writeln!(out, "{}", summary.text())?;
                         for (i, c) in summary.sentences.iter().enumerate() {
                             if let Some(e) = &c.support {
@@ -717,10 +723,13 @@ pub fn eval_summarize(args: EvalSummarizeArgs) -> Result<Outcome> {
         read_jsonl_field(&args.dir.join("summaries.jsonl"), "summary")?
             .into_iter()
             .collect();
-    let docs: Vec<(String, String)> = docs
+    let mut docs: Vec<(String, String)> = docs
         .into_iter()
         .filter(|(id, _)| refs.contains_key(id))
         .collect();
+    if let Some(n) = args.limit {
+        docs.truncate(n);
+    }
     if docs.is_empty() {
         return Err(UsageError(format!(
             "{}: no document has a reference summary",
@@ -736,6 +745,30 @@ pub fn eval_summarize(args: EvalSummarizeArgs) -> Result<Outcome> {
         models::load_embedder(args.embed.embed_model.as_deref())?,
         config.clone(),
     )?;
+    let llm = if args.abstractive {
+        Some(
+            models::load_llm(&args.llm)
+                .context("--abstractive needs an LLM, and none could be loaded")?,
+        )
+    } else {
+        None
+    };
+    let cache = (!args.no_cache).then(|| DirCache::new(summary_cache_dir(None)));
+    let abstractive = match &llm {
+        Some(llm) => {
+            let config = AbstractiveConfig {
+                budget: Budget::Sentences(args.length),
+                final_max_tokens: args.llm.max_tokens,
+                ..AbstractiveConfig::default()
+            };
+            let mut s = AbstractiveSummarizer::new(llm.as_ref(), config)?;
+            if let Some(cache) = &cache {
+                s = s.with_cache(cache);
+            }
+            Some(s)
+        }
+        None => None,
+    };
     let started = Instant::now();
     let mut ours = Vec::with_capacity(docs.len());
     let mut leads = Vec::with_capacity(docs.len());
@@ -748,33 +781,121 @@ pub fn eval_summarize(args: EvalSummarizeArgs) -> Result<Outcome> {
         leads.push(rouge::rouge(&refs[id], &lead(text, &config).text(), true));
     }
     let secs = started.elapsed().as_secs_f64();
+    let mut abs_scores = Vec::new();
+    let mut draft_scores = Vec::new();
+    let mut tally = AbstractiveTally::default();
+    if let Some(s) = &abstractive {
+        let started = Instant::now();
+        for (i, (id, text)) in docs.iter().enumerate() {
+            let t = Instant::now();
+            let summary = s
+                .summarize(text)
+                .with_context(|| format!("cannot summarize {id}"))?;
+            tally.add(&summary);
+            abs_scores.push(rouge::rouge(&refs[id], &summary.text(), true));
+            let draft: Vec<&str> = summary
+                .draft
+                .iter()
+                .take(args.length)
+                .map(String::as_str)
+                .collect();
+            draft_scores.push(rouge::rouge(&refs[id], &draft.join(" "), true));
+            log(&format!(
+                "[{}/{}] {id}: {} pieces, {} LLM calls, {} cache hits, {} sentences kept, {} dropped, {:.1}s",
+                i + 1,
+                docs.len(),
+                summary.pieces,
+                summary.llm_calls,
+                summary.cache_hits,
+                summary.sentences.len(),
+                summary.dropped.len(),
+                t.elapsed().as_secs_f64()
+            ));
+        }
+        tally.seconds = started.elapsed().as_secs_f64();
+    }
     let (m, l) = (rouge::mean(&ours), rouge::mean(&leads));
+    let a = (!abs_scores.is_empty()).then(|| rouge::mean(&abs_scores));
+    let unchecked = (!draft_scores.is_empty()).then(|| rouge::mean(&draft_scores));
+    let lead_name = format!("lead-{}", args.length);
     let scores =
         |r: &Rouge| json!({"rouge1": r.rouge1.f1, "rouge2": r.rouge2.f1, "rougeL": r.rouge_l.f1});
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer(
-            &mut out,
-            &json!({"docket": scores(&m), format!("lead-{}", args.length): scores(&l), "documents": docs.len()}),
-        )?;
+        let mut value =
+            json!({"docket": scores(&m), lead_name.clone(): scores(&l), "documents": docs.len()});
+        if let (Some(a), Some(u), Some(llm)) = (&a, &unchecked, &llm) {
+            value["abstractive"] = scores(a);
+            value["abstractive_unchecked"] = scores(u);
+            value["abstractive_run"] = json!({
+                "model": llm.model_id(),
+                "llm_calls": tally.calls,
+                "cache_hits": tally.hits,
+                "sentences_kept": tally.kept,
+                "sentences_dropped": tally.dropped,
+                "empty_summaries": tally.empty,
+                "seconds": tally.seconds,
+            });
+        }
+        serde_json::to_writer(&mut out, &value)?;
         writeln!(out)?;
     } else {
         writeln!(
             out,
-            "{:<10} {:>8} {:>8} {:>8}",
+            "{:<12} {:>8} {:>8} {:>8}",
             "system", "ROUGE-1", "ROUGE-2", "ROUGE-L"
         )?;
-        for (name, r) in [
-            ("docket".to_owned(), &m),
-            (format!("lead-{}", args.length), &l),
-        ] {
+        let mut rows = vec![("docket".to_owned(), &m)];
+        if let (Some(a), Some(u)) = (&a, &unchecked) {
+            rows.push(("abstractive".to_owned(), a));
+            // The model's sentences before the check drops unsupported ones.
+            rows.push(("(unchecked)".to_owned(), u));
+        }
+        rows.push((lead_name, &l));
+        for (name, r) in rows {
             writeln!(
                 out,
-                "{name:<10} {:>8.4} {:>8.4} {:>8.4}",
+                "{name:<12} {:>8.4} {:>8.4} {:>8.4}",
                 r.rouge1.f1, r.rouge2.f1, r.rouge_l.f1
             )?;
         }
     }
-    log(&format!("{} documents in {secs:.1}s", docs.len()));
+    log(&format!(
+        "{} documents; extractive and lead in {secs:.1}s",
+        docs.len()
+    ));
+    if let Some(llm) = &llm {
+        log(&format!(
+            "abstractive with {} in {:.1}s: {} LLM calls, {} cache hits; {} sentences kept, {} dropped as unsupported; {} empty summaries",
+            llm.model_id(),
+            tally.seconds,
+            tally.calls,
+            tally.hits,
+            tally.kept,
+            tally.dropped,
+            tally.empty
+        ));
+    }
     Ok(Outcome::Success)
+}
+
+/// What the abstractive summaries of an evaluation cost and kept.
+#[derive(Debug, Default)]
+struct AbstractiveTally {
+    calls: usize,
+    hits: usize,
+    kept: usize,
+    dropped: usize,
+    empty: usize,
+    seconds: f64,
+}
+
+impl AbstractiveTally {
+    fn add(&mut self, s: &docket_generate::summarize::abstractive::AbstractiveSummary) {
+        self.calls += s.llm_calls;
+        self.hits += s.cache_hits;
+        self.kept += s.sentences.len();
+        self.dropped += s.dropped.len();
+        self.empty += usize::from(s.sentences.is_empty());
+    }
 }
