@@ -402,6 +402,9 @@ pub enum ClassifyMode {
     Embedding,
     /// Embedding similarity to the label names (or --labels-file descriptions).
     ZeroShot,
+    /// The LLM picks one label per text (`classify --llm`: constrained scoring with
+    /// contextual calibration); nothing is trained.
+    Llm,
 }
 
 #[derive(Debug, Args)]
@@ -418,9 +421,15 @@ pub struct EvalClassifyArgs {
     pub label_col: String,
     #[arg(long, value_enum, default_value_t = ClassifyMode::Auto)]
     pub mode: ClassifyMode,
-    /// Zero-shot: label descriptions.
+    /// Zero-shot and LLM: label descriptions.
     #[arg(long, value_name = "FILE")]
     pub labels_file: Option<PathBuf>,
+    /// LLM: the labels are the training file's label names (without descriptions).
+    #[arg(long, conflicts_with = "labels_file")]
+    pub labels_from_train: bool,
+    /// Only the first N test examples (the LLM is slow).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
     /// Share of the training file held out for testing when there is no --test.
     #[arg(long, value_name = "F", default_value_t = 0.2)]
     pub test_fraction: f64,
@@ -430,6 +439,8 @@ pub struct EvalClassifyArgs {
     /// Print one JSON object: {"accuracy": .., "macro_f1": .., "confusion": ..}.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub llm: LlmArgs,
     #[command(flatten)]
     pub embed: EmbedModelArgs,
 }

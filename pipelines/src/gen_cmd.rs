@@ -148,12 +148,7 @@ fn llm_predict(
     prior: &[f64],
 ) -> Result<Prediction> {
     use docket_generate::classify::LabelScore;
-    let mut p = llm_probabilities(llm, labels, text)?;
-    for (x, q) in p.iter_mut().zip(prior) {
-        *x /= q.max(1e-9);
-    }
-    let sum: f64 = p.iter().sum();
-    p.iter_mut().for_each(|x| *x /= sum);
+    let p = calibrate(&llm_probabilities(llm, labels, text)?, prior);
     let mut order: Vec<usize> = (0..labels.len()).collect();
     order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
     let score = |i: usize| LabelScore {
@@ -166,6 +161,22 @@ fn llm_predict(
         runner_up: order.get(1).map(|&i| score(i)),
         labels: vec![score(order[0])],
     })
+}
+
+/// Label probabilities divided by the content-free `prior` and renormalised (see
+/// [`llm_predict`]).
+fn calibrate(p: &[f64], prior: &[f64]) -> Vec<f64> {
+    let mut p: Vec<f64> = p.iter().zip(prior).map(|(x, q)| x / q.max(1e-9)).collect();
+    let sum: f64 = p.iter().sum();
+    p.iter_mut().for_each(|x| *x /= sum);
+    p
+}
+
+/// Index of the largest value (the first on a tie).
+fn argmax(p: &[f64]) -> usize {
+    p.iter()
+        .enumerate()
+        .fold(0, |best, (i, x)| if *x > p[best] { i } else { best })
 }
 
 pub fn classify(args: ClassifyArgs) -> Result<Outcome> {
@@ -589,8 +600,18 @@ pub fn eval_classify(args: EvalClassifyArgs) -> Result<Outcome> {
             (all.subset(&tr), all.subset(&te))
         }
     };
+    let test = match args.limit {
+        Some(n) if n < test.len() => test.subset(&(0..n).collect::<Vec<_>>()),
+        _ => test,
+    };
     if train.is_empty() || test.is_empty() {
         return Err(UsageError("the training and test sets must both have rows".into()).into());
+    }
+    if args.mode == ClassifyMode::Llm {
+        return eval_classify_llm(&args, &train, &test);
+    }
+    if args.labels_from_train {
+        return Err(UsageError("--labels-from-train is for --mode llm".into()).into());
     }
     let embedder = if args.mode == ClassifyMode::Tfidf {
         None
@@ -645,6 +666,105 @@ pub fn eval_classify(args: EvalClassifyArgs) -> Result<Outcome> {
         .map(|l| index.get(l.as_str()).copied().unwrap_or(labels.len()))
         .collect();
     let e = evaluate(&labels, &gold, &predicted);
+    print_evaluation(
+        &args,
+        &e,
+        train.len(),
+        test.len(),
+        train_secs,
+        test.len() as f64 / secs.max(1e-9),
+    )?;
+    Ok(Outcome::Success)
+}
+
+/// `eval classify --mode llm`: the LLM labels each test text with calibrated
+/// constrained scoring, as `classify --llm` does; the uncalibrated accuracy is logged
+/// next to it, to show what the calibration is worth.
+fn eval_classify_llm(
+    args: &EvalClassifyArgs,
+    train: &Examples,
+    test: &Examples,
+) -> Result<Outcome> {
+    let labels: Vec<LabelSpec> = match (&args.labels_file, args.labels_from_train) {
+        (Some(f), _) => load_labels(f)?,
+        (None, true) => {
+            let mut names = train.labels.clone();
+            names.sort();
+            names.dedup();
+            names.into_iter().map(|n| LabelSpec::new(n, None)).collect()
+        }
+        (None, false) => {
+            return Err(UsageError(
+                "--mode llm needs --labels-file FILE or --labels-from-train".into(),
+            )
+            .into());
+        }
+    };
+    let names: Vec<String> = labels.iter().map(|l| l.name.clone()).collect();
+    let gold: Vec<usize> = test
+        .labels
+        .iter()
+        .map(|l| {
+            names.iter().position(|n| n == l).ok_or_else(|| {
+                UsageError(format!(
+                    "the test label {l:?} is not among the labels {names:?}"
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let llm =
+        models::load_llm(&args.llm).context("--mode llm needs an LLM, and none could be loaded")?;
+    let started = Instant::now();
+    let prior = llm_probabilities(llm.as_ref(), &labels, "N/A")?;
+    let mut predicted = Vec::with_capacity(test.len());
+    let mut raw = Vec::with_capacity(test.len());
+    for (i, text) in test.texts.iter().enumerate() {
+        let p = llm_probabilities(llm.as_ref(), &labels, text)?;
+        raw.push(argmax(&p));
+        predicted.push(argmax(&calibrate(&p, &prior)));
+        if (i + 1) % 25 == 0 {
+            log(&format!(
+                "[{}/{}] {:.1}s",
+                i + 1,
+                test.len(),
+                started.elapsed().as_secs_f64()
+            ));
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let uncalibrated = evaluate(&names, &gold, &raw);
+    log(&format!(
+        "{} on {} test texts in {secs:.1}s; content-free prior {:?}; without calibration: accuracy {:.4}, macro-F1 {:.4}",
+        llm.model_id(),
+        test.len(),
+        prior
+            .iter()
+            .map(|p| (p * 1000.0).round() / 1000.0)
+            .collect::<Vec<_>>(),
+        uncalibrated.accuracy,
+        uncalibrated.macro_f1
+    ));
+    let e = evaluate(&names, &gold, &predicted);
+    print_evaluation(
+        args,
+        &e,
+        0,
+        test.len(),
+        0.0,
+        test.len() as f64 / secs.max(1e-9),
+    )?;
+    Ok(Outcome::Success)
+}
+
+/// Print an evaluation as a table (or one JSON object with --json).
+fn print_evaluation(
+    args: &EvalClassifyArgs,
+    e: &docket_generate::classify::Evaluation,
+    train: usize,
+    test: usize,
+    train_secs: f64,
+    docs_per_second: f64,
+) -> Result<()> {
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer(
@@ -655,10 +775,10 @@ pub fn eval_classify(args: EvalClassifyArgs) -> Result<Outcome> {
                 "labels": e.labels,
                 "confusion": e.confusion,
                 "per_class": e.per_class,
-                "train": train.len(),
-                "test": test.len(),
+                "train": train,
+                "test": test,
                 "train_seconds": train_secs,
-                "docs_per_second": test.len() as f64 / secs.max(1e-9),
+                "docs_per_second": docs_per_second,
             }),
         )?;
         writeln!(out)?;
@@ -666,11 +786,7 @@ pub fn eval_classify(args: EvalClassifyArgs) -> Result<Outcome> {
         writeln!(
             out,
             "accuracy {:.4}  macro-F1 {:.4}  ({} train, {} test; trained in {train_secs:.1}s, {:.0} docs/s)",
-            e.accuracy,
-            e.macro_f1,
-            train.len(),
-            test.len(),
-            test.len() as f64 / secs.max(1e-9)
+            e.accuracy, e.macro_f1, train, test, docs_per_second
         )?;
         writeln!(out, "\nconfusion (rows: true, columns: predicted)")?;
         let width = e.labels.iter().map(String::len).max().unwrap_or(5).max(5);
@@ -695,7 +811,7 @@ pub fn eval_classify(args: EvalClassifyArgs) -> Result<Outcome> {
             )?;
         }
     }
-    Ok(Outcome::Success)
+    Ok(())
 }
 
 fn read_jsonl_field(path: &Path, field: &str) -> Result<Vec<(String, String)>> {
