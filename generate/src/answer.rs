@@ -136,7 +136,7 @@ pub struct Claim {
 
 /// Words that are numbers (with their decimal point or comma kept), for the rule that
 /// a supported sentence states no number its source does not.
-fn numbers(text: &str) -> HashSet<String> {
+pub(crate) fn numbers(text: &str) -> HashSet<String> {
     text.split(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
         .map(|w| w.trim_matches(|c| c == '.' || c == ','))
         .filter(|w| w.chars().any(|c| c.is_ascii_digit()))
@@ -340,6 +340,13 @@ impl Verifier<'_> {
             }
         }
         best.map(|(s, ok, _)| (s, ok))
+    }
+
+    /// The span of `sources` that best supports one `sentence` (one sentence or two
+    /// consecutive ones of a source, whichever source), and whether it supports it by
+    /// the rules of the module docs. `None` when the sources have no sentence.
+    pub fn support(&self, sentence: &str, sources: &[Source]) -> Option<(Support, bool)> {
+        self.best(sentence, &self.spans(sources, None))
     }
 
     /// Check each sentence of `answer` against `sources`. Cited sources are tried

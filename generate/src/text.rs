@@ -55,6 +55,27 @@ pub fn rouge_tokens(text: &str, stem: bool) -> Vec<String> {
         .collect()
 }
 
+/// Lucene's English stopwords, the list the BM25 index drops by default.
+const STOPWORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with",
+];
+
+/// Content terms of `text` as docket's default BM25 analyzer sees them: runs of
+/// alphanumeric characters, lowercased, stopwords dropped, Snowball-stemmed (English).
+/// For checking a generated sentence against a document without an index at hand; the
+/// same terms the index would give, so a check reads the same either way.
+pub fn content_terms(text: &str) -> Vec<String> {
+    let stemmer = Stemmer::create(Algorithm::English);
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .filter(|w| !STOPWORDS.contains(&w.as_str()))
+        .map(|w| stemmer.stem(&w).into_owned())
+        .collect()
+}
+
 /// Number of whitespace-separated words, the unit of word budgets.
 pub fn word_count(text: &str) -> usize {
     text.split_whitespace().count()
@@ -98,6 +119,14 @@ mod tests {
         assert_eq!(
             rouge_tokens("running runs ran cats", true),
             ["run", "run", "ran", "cat"]
+        );
+    }
+
+    #[test]
+    fn content_terms_are_stemmed_without_stopwords() {
+        assert_eq!(
+            content_terms("The models were running in 2 Data-Centers"),
+            ["model", "were", "run", "2", "data", "center"]
         );
     }
 

@@ -439,6 +439,17 @@ pub struct SummarizeArgs {
     /// One JSON object per document, with each sentence's byte offsets.
     #[arg(long)]
     pub json: bool,
+    /// Write the summary with the LLM (map-reduce over pieces of the document) instead
+    /// of picking sentences. Each sentence is checked against the document: kept ones
+    /// carry the span that supports them, unsupported ones are dropped.
+    #[arg(long)]
+    pub abstractive: bool,
+    /// With --abstractive: neither read nor write the cache of the model's answers
+    /// (<index>/cache/summaries for --doc/--all, else $DOCKET_HOME/cache/summaries).
+    #[arg(long, requires = "abstractive")]
+    pub no_cache: bool,
+    #[command(flatten)]
+    pub llm: LlmArgs,
     #[command(flatten)]
     pub index: IndexDirArgs,
     #[command(flatten)]
@@ -457,6 +468,9 @@ pub enum ClassifyMode {
     Embedding,
     /// Embedding similarity to the label names (or --labels-file descriptions).
     ZeroShot,
+    /// The LLM picks one label per text (`classify --llm`: constrained scoring with
+    /// contextual calibration); nothing is trained.
+    Llm,
 }
 
 #[derive(Debug, Args)]
@@ -473,9 +487,15 @@ pub struct EvalClassifyArgs {
     pub label_col: String,
     #[arg(long, value_enum, default_value_t = ClassifyMode::Auto)]
     pub mode: ClassifyMode,
-    /// Zero-shot: label descriptions.
+    /// Zero-shot and LLM: label descriptions.
     #[arg(long, value_name = "FILE")]
     pub labels_file: Option<PathBuf>,
+    /// LLM: the labels are the training file's label names (without descriptions).
+    #[arg(long, conflicts_with = "labels_file")]
+    pub labels_from_train: bool,
+    /// Only the first N test examples (the LLM is slow).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
     /// Share of the training file held out for testing when there is no --test.
     #[arg(long, value_name = "F", default_value_t = 0.2)]
     pub test_fraction: f64,
@@ -485,6 +505,8 @@ pub struct EvalClassifyArgs {
     /// Print one JSON object: {"accuracy": .., "macro_f1": .., "confusion": ..}.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub llm: LlmArgs,
     #[command(flatten)]
     pub embed: EmbedModelArgs,
 }
@@ -498,6 +520,18 @@ pub struct EvalSummarizeArgs {
     pub length: usize,
     #[arg(long)]
     pub json: bool,
+    /// Also measure the LLM's abstractive summaries (cached in
+    /// $DOCKET_HOME/cache/summaries, so a re-run is quick).
+    #[arg(long)]
+    pub abstractive: bool,
+    /// Only the first N documents with a reference summary (the LLM is slow).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// With --abstractive: neither read nor write the cache.
+    #[arg(long, requires = "abstractive")]
+    pub no_cache: bool,
+    #[command(flatten)]
+    pub llm: LlmArgs,
     #[command(flatten)]
     pub embed: EmbedModelArgs,
 }

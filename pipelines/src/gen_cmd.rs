@@ -16,6 +16,7 @@ use docket_generate::classify::{
     Classifier, Decision, Examples, Features, LabelSpec, Prediction, TrainConfig, ZeroShotConfig,
     evaluate, load_labels, parse_labels, read_examples, train_test_split,
 };
+use docket_generate::summarize::abstractive::{AbstractiveConfig, AbstractiveSummarizer, DirCache};
 use docket_generate::summarize::rouge::{self, Rouge};
 use docket_generate::summarize::{Budget, Summarizer, SummaryConfig, lead};
 use docket_index::{DocEntry, Index};
@@ -147,12 +148,7 @@ pub(crate) fn llm_predict(
     prior: &[f64],
 ) -> Result<Prediction> {
     use docket_generate::classify::LabelScore;
-    let mut p = llm_probabilities(llm, labels, text)?;
-    for (x, q) in p.iter_mut().zip(prior) {
-        *x /= q.max(1e-9);
-    }
-    let sum: f64 = p.iter().sum();
-    p.iter_mut().for_each(|x| *x /= sum);
+    let p = calibrate(&llm_probabilities(llm, labels, text)?, prior);
     let mut order: Vec<usize> = (0..labels.len()).collect();
     order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
     let score = |i: usize| LabelScore {
@@ -165,6 +161,22 @@ pub(crate) fn llm_predict(
         runner_up: order.get(1).map(|&i| score(i)),
         labels: vec![score(order[0])],
     })
+}
+
+/// Label probabilities divided by the content-free `prior` and renormalised (see
+/// [`llm_predict`]).
+fn calibrate(p: &[f64], prior: &[f64]) -> Vec<f64> {
+    let mut p: Vec<f64> = p.iter().zip(prior).map(|(x, q)| x / q.max(1e-9)).collect();
+    let sum: f64 = p.iter().sum();
+    p.iter_mut().for_each(|x| *x /= sum);
+    p
+}
+
+/// Index of the largest value (the first on a tie).
+fn argmax(p: &[f64]) -> usize {
+    p.iter()
+        .enumerate()
+        .fold(0, |best, (i, x)| if *x > p[best] { i } else { best })
 }
 
 pub fn classify(args: ClassifyArgs) -> Result<Outcome> {
@@ -387,6 +399,21 @@ impl RowWriter {
     }
 }
 
+/// How `summarize` writes summaries.
+enum Engine<'a> {
+    Extractive(Summarizer),
+    Abstractive(AbstractiveSummarizer<'a>),
+}
+
+/// Where abstractive summaries are cached: with the index they were read from, else in
+/// docket's home (shared by every folder summarized).
+fn summary_cache_dir(from_index: Option<&Path>) -> std::path::PathBuf {
+    match from_index {
+        Some(index) => index.join("cache").join("summaries"),
+        None => models::docket_home().join("cache").join("summaries"),
+    }
+}
+
 pub fn summarize(args: SummarizeArgs) -> Result<Outcome> {
     if args.paths.is_empty() && !args.all && args.doc.is_empty() {
         return Err(UsageError(
@@ -394,20 +421,58 @@ pub fn summarize(args: SummarizeArgs) -> Result<Outcome> {
         )
         .into());
     }
-    let config = SummaryConfig {
-        budget: match args.words {
-            Some(w) => Budget::Words(w),
-            None => Budget::Sentences(args.length),
-        },
-        ..SummaryConfig::default()
+    let budget = match args.words {
+        Some(w) => Budget::Words(w),
+        None => Budget::Sentences(args.length),
     };
-    let summarizer = Summarizer::new(
-        models::load_embedder(args.embed.embed_model.as_deref())?,
-        config,
-    )?;
+    let llm = if args.abstractive {
+        Some(
+            models::load_llm(&args.llm)
+                .context("--abstractive needs an LLM, and none could be loaded")?,
+        )
+    } else {
+        None
+    };
+    // Abstractive sentences are checked by their terms alone: no embedder.
+    let embedder = match &llm {
+        Some(_) => None,
+        None => Some(models::load_embedder(args.embed.embed_model.as_deref())?),
+    };
+    let cache = (args.abstractive && !args.no_cache).then(|| {
+        DirCache::new(summary_cache_dir(
+            args.paths.is_empty().then_some(args.index.dir.as_path()),
+        ))
+    });
+    let (engine, model) = match (&llm, &embedder) {
+        (Some(llm), _) => {
+            let config = AbstractiveConfig {
+                budget,
+                final_max_tokens: args.llm.max_tokens,
+                ..AbstractiveConfig::default()
+            };
+            let mut s = AbstractiveSummarizer::new(llm.as_ref(), config)?;
+            if let Some(cache) = &cache {
+                s = s.with_cache(cache);
+            }
+            (Engine::Abstractive(s), llm.model_id().to_owned())
+        }
+        (None, Some(embedder)) => {
+            let config = SummaryConfig {
+                budget,
+                ..SummaryConfig::default()
+            };
+            let model = embedder.model_id().to_owned();
+            (
+                Engine::Extractive(Summarizer::new(embedder.clone(), config)?),
+                model,
+            )
+        }
+        (None, None) => unreachable!("the extractive path loads its embedder or fails"),
+    };
     let started = Instant::now();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut done = 0usize;
+    let (mut calls, mut hits) = (0usize, 0usize);
     let wanted: Vec<&str> = args.doc.iter().map(String::as_str).collect();
     let failed = for_each_document(
         &args.paths,
@@ -415,28 +480,95 @@ pub fn summarize(args: SummarizeArgs) -> Result<Outcome> {
         &args.parse,
         &args.index.dir,
         |item| {
-            if !args.paths.is_empty()
-                || args.all
-                || wanted
+            if args.paths.is_empty()
+                && !args.all
+                && !wanted
                     .iter()
                     .any(|w| *w == item.source || *w == item.doc_id)
             {
-                let summary = summarizer.summarize(&item.text)?;
-                done += 1;
-                if args.json {
-                    serde_json::to_writer(
-                        &mut out,
-                        &json!({
-                            "doc_id": item.doc_id,
-                            "source": item.source,
-                            "summary": summary.text(),
-                            "sentences": summary.sentences,
-                        }),
-                    )?;
-                    writeln!(out)?;
-                } else {
-                    writeln!(out, "== {}", item.source)?;
-                    writeln!(out, "{}\n", summary.text())?;
+                return Ok(());
+            }
+            done += 1;
+            match &engine {
+                Engine::Extractive(summarizer) => {
+                    let summary = summarizer.summarize(&item.text)?;
+                    if args.json {
+                        serde_json::to_writer(
+                            &mut out,
+                            &json!({
+                                "doc_id": item.doc_id,
+                                "source": item.source,
+                                "mode": "extractive",
+                                "model": model,
+                                "summary": summary.text(),
+                                "sentences": summary.sentences,
+                                "dropped": [],
+                                "llm_calls": 0,
+                                "cache_hits": 0,
+                            }),
+                        )?;
+                        writeln!(out)?;
+                    } else {
+                        writeln!(out, "== {}", item.source)?;
+                        writeln!(out, "{}\n", summary.text())?;
+                    }
+                }
+                Engine::Abstractive(summarizer) => {
+                    let summary = summarizer
+                        .summarize(&item.text)
+                        .with_context(|| format!("cannot summarize {}", item.source))?;
+                    calls += summary.llm_calls;
+                    hits += summary.cache_hits;
+                    if args.json {
+                        serde_json::to_writer(
+                            &mut out,
+                            &json!({
+                                "doc_id": item.doc_id,
+                                "source": item.source,
+                                "mode": "abstractive",
+                                "model": summary.model,
+                                "summary": summary.text(),
+                                "sentences": summary.sentences,
+                                "dropped": summary.dropped,
+                                "pieces": summary.pieces,
+                                "verbatim": summary.verbatim,
+                                "llm_calls": summary.llm_calls,
+                                "cache_hits": summary.cache_hits,
+                            }),
+                        )?;
+                        writeln!(out)?;
+                    } else {
+                        writeln!(out, "== {}", item.source)?;
+                        if summary.sentences.is_empty() && !summary.dropped.is_empty() {
+                            writeln!(
+                                out,
+                                "(no sentence of the model's summary is supported by the document; the dropped ones are on stderr)"
+                            )?;
+                        }
+                        writeln!(out, "{}", summary.text())?;
+                        for (i, c) in summary.sentences.iter().enumerate() {
+                            if let Some(e) = &c.support {
+                                writeln!(
+                                    out,
+                                    "  [{}] bytes {}-{}, page {}: \"{}\"",
+                                    i + 1,
+                                    e.start,
+                                    e.end,
+                                    e.page,
+                                    e.text.split_whitespace().collect::<Vec<_>>().join(" ")
+                                )?;
+                            }
+                        }
+                        writeln!(out)?;
+                    }
+                    for c in &summary.dropped {
+                        log(&format!(
+                            "dropped from {}: \"{}\" ({})",
+                            item.source,
+                            c.text,
+                            c.note.as_deref().unwrap_or("unsupported")
+                        ));
+                    }
                 }
             }
             Ok(())
@@ -446,10 +578,17 @@ pub fn summarize(args: SummarizeArgs) -> Result<Outcome> {
     if done == 0 && !wanted.is_empty() {
         bail!("no document of the index matches {wanted:?}");
     }
-    log(&format!(
-        "summarized {done} documents in {:.1}s",
-        started.elapsed().as_secs_f64()
-    ));
+    let secs = started.elapsed().as_secs_f64();
+    match &engine {
+        Engine::Extractive(_) => log(&format!("summarized {done} documents in {secs:.1}s")),
+        Engine::Abstractive(_) => log(&format!(
+            "summarized {done} documents with {model} in {secs:.1}s: {calls} LLM calls, {hits} cache hits{}",
+            match &cache {
+                Some(c) => format!(" (cache {})", c.dir().display()),
+                None => " (no cache)".to_owned(),
+            }
+        )),
+    }
     Ok(if failed > 0 {
         Outcome::Partial
     } else {
@@ -466,8 +605,18 @@ pub fn eval_classify(args: EvalClassifyArgs) -> Result<Outcome> {
             (all.subset(&tr), all.subset(&te))
         }
     };
+    let test = match args.limit {
+        Some(n) if n < test.len() => test.subset(&(0..n).collect::<Vec<_>>()),
+        _ => test,
+    };
     if train.is_empty() || test.is_empty() {
         return Err(UsageError("the training and test sets must both have rows".into()).into());
+    }
+    if args.mode == ClassifyMode::Llm {
+        return eval_classify_llm(&args, &train, &test);
+    }
+    if args.labels_from_train {
+        return Err(UsageError("--labels-from-train is for --mode llm".into()).into());
     }
     let embedder = if args.mode == ClassifyMode::Tfidf {
         None
@@ -522,6 +671,105 @@ pub fn eval_classify(args: EvalClassifyArgs) -> Result<Outcome> {
         .map(|l| index.get(l.as_str()).copied().unwrap_or(labels.len()))
         .collect();
     let e = evaluate(&labels, &gold, &predicted);
+    print_evaluation(
+        &args,
+        &e,
+        train.len(),
+        test.len(),
+        train_secs,
+        test.len() as f64 / secs.max(1e-9),
+    )?;
+    Ok(Outcome::Success)
+}
+
+/// `eval classify --mode llm`: the LLM labels each test text with calibrated
+/// constrained scoring, as `classify --llm` does; the uncalibrated accuracy is logged
+/// next to it, to show what the calibration is worth.
+fn eval_classify_llm(
+    args: &EvalClassifyArgs,
+    train: &Examples,
+    test: &Examples,
+) -> Result<Outcome> {
+    let labels: Vec<LabelSpec> = match (&args.labels_file, args.labels_from_train) {
+        (Some(f), _) => load_labels(f)?,
+        (None, true) => {
+            let mut names = train.labels.clone();
+            names.sort();
+            names.dedup();
+            names.into_iter().map(|n| LabelSpec::new(n, None)).collect()
+        }
+        (None, false) => {
+            return Err(UsageError(
+                "--mode llm needs --labels-file FILE or --labels-from-train".into(),
+            )
+            .into());
+        }
+    };
+    let names: Vec<String> = labels.iter().map(|l| l.name.clone()).collect();
+    let gold: Vec<usize> = test
+        .labels
+        .iter()
+        .map(|l| {
+            names.iter().position(|n| n == l).ok_or_else(|| {
+                UsageError(format!(
+                    "the test label {l:?} is not among the labels {names:?}"
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let llm =
+        models::load_llm(&args.llm).context("--mode llm needs an LLM, and none could be loaded")?;
+    let started = Instant::now();
+    let prior = llm_probabilities(llm.as_ref(), &labels, "N/A")?;
+    let mut predicted = Vec::with_capacity(test.len());
+    let mut raw = Vec::with_capacity(test.len());
+    for (i, text) in test.texts.iter().enumerate() {
+        let p = llm_probabilities(llm.as_ref(), &labels, text)?;
+        raw.push(argmax(&p));
+        predicted.push(argmax(&calibrate(&p, &prior)));
+        if (i + 1) % 25 == 0 {
+            log(&format!(
+                "[{}/{}] {:.1}s",
+                i + 1,
+                test.len(),
+                started.elapsed().as_secs_f64()
+            ));
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let uncalibrated = evaluate(&names, &gold, &raw);
+    log(&format!(
+        "{} on {} test texts in {secs:.1}s; content-free prior {:?}; without calibration: accuracy {:.4}, macro-F1 {:.4}",
+        llm.model_id(),
+        test.len(),
+        prior
+            .iter()
+            .map(|p| (p * 1000.0).round() / 1000.0)
+            .collect::<Vec<_>>(),
+        uncalibrated.accuracy,
+        uncalibrated.macro_f1
+    ));
+    let e = evaluate(&names, &gold, &predicted);
+    print_evaluation(
+        args,
+        &e,
+        0,
+        test.len(),
+        0.0,
+        test.len() as f64 / secs.max(1e-9),
+    )?;
+    Ok(Outcome::Success)
+}
+
+/// Print an evaluation as a table (or one JSON object with --json).
+fn print_evaluation(
+    args: &EvalClassifyArgs,
+    e: &docket_generate::classify::Evaluation,
+    train: usize,
+    test: usize,
+    train_secs: f64,
+    docs_per_second: f64,
+) -> Result<()> {
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer(
@@ -532,10 +780,10 @@ pub fn eval_classify(args: EvalClassifyArgs) -> Result<Outcome> {
                 "labels": e.labels,
                 "confusion": e.confusion,
                 "per_class": e.per_class,
-                "train": train.len(),
-                "test": test.len(),
+                "train": train,
+                "test": test,
                 "train_seconds": train_secs,
-                "docs_per_second": test.len() as f64 / secs.max(1e-9),
+                "docs_per_second": docs_per_second,
             }),
         )?;
         writeln!(out)?;
@@ -543,11 +791,7 @@ pub fn eval_classify(args: EvalClassifyArgs) -> Result<Outcome> {
         writeln!(
             out,
             "accuracy {:.4}  macro-F1 {:.4}  ({} train, {} test; trained in {train_secs:.1}s, {:.0} docs/s)",
-            e.accuracy,
-            e.macro_f1,
-            train.len(),
-            test.len(),
-            test.len() as f64 / secs.max(1e-9)
+            e.accuracy, e.macro_f1, train, test, docs_per_second
         )?;
         writeln!(out, "\nconfusion (rows: true, columns: predicted)")?;
         let width = e.labels.iter().map(String::len).max().unwrap_or(5).max(5);
@@ -572,7 +816,7 @@ pub fn eval_classify(args: EvalClassifyArgs) -> Result<Outcome> {
             )?;
         }
     }
-    Ok(Outcome::Success)
+    Ok(())
 }
 
 fn read_jsonl_field(path: &Path, field: &str) -> Result<Vec<(String, String)>> {
@@ -600,10 +844,13 @@ pub fn eval_summarize(args: EvalSummarizeArgs) -> Result<Outcome> {
         read_jsonl_field(&args.dir.join("summaries.jsonl"), "summary")?
             .into_iter()
             .collect();
-    let docs: Vec<(String, String)> = docs
+    let mut docs: Vec<(String, String)> = docs
         .into_iter()
         .filter(|(id, _)| refs.contains_key(id))
         .collect();
+    if let Some(n) = args.limit {
+        docs.truncate(n);
+    }
     if docs.is_empty() {
         return Err(UsageError(format!(
             "{}: no document has a reference summary",
@@ -619,6 +866,30 @@ pub fn eval_summarize(args: EvalSummarizeArgs) -> Result<Outcome> {
         models::load_embedder(args.embed.embed_model.as_deref())?,
         config.clone(),
     )?;
+    let llm = if args.abstractive {
+        Some(
+            models::load_llm(&args.llm)
+                .context("--abstractive needs an LLM, and none could be loaded")?,
+        )
+    } else {
+        None
+    };
+    let cache = (!args.no_cache).then(|| DirCache::new(summary_cache_dir(None)));
+    let abstractive = match &llm {
+        Some(llm) => {
+            let config = AbstractiveConfig {
+                budget: Budget::Sentences(args.length),
+                final_max_tokens: args.llm.max_tokens,
+                ..AbstractiveConfig::default()
+            };
+            let mut s = AbstractiveSummarizer::new(llm.as_ref(), config)?;
+            if let Some(cache) = &cache {
+                s = s.with_cache(cache);
+            }
+            Some(s)
+        }
+        None => None,
+    };
     let started = Instant::now();
     let mut ours = Vec::with_capacity(docs.len());
     let mut leads = Vec::with_capacity(docs.len());
@@ -631,33 +902,121 @@ pub fn eval_summarize(args: EvalSummarizeArgs) -> Result<Outcome> {
         leads.push(rouge::rouge(&refs[id], &lead(text, &config).text(), true));
     }
     let secs = started.elapsed().as_secs_f64();
+    let mut abs_scores = Vec::new();
+    let mut draft_scores = Vec::new();
+    let mut tally = AbstractiveTally::default();
+    if let Some(s) = &abstractive {
+        let started = Instant::now();
+        for (i, (id, text)) in docs.iter().enumerate() {
+            let t = Instant::now();
+            let summary = s
+                .summarize(text)
+                .with_context(|| format!("cannot summarize {id}"))?;
+            tally.add(&summary);
+            abs_scores.push(rouge::rouge(&refs[id], &summary.text(), true));
+            let draft: Vec<&str> = summary
+                .draft
+                .iter()
+                .take(args.length)
+                .map(String::as_str)
+                .collect();
+            draft_scores.push(rouge::rouge(&refs[id], &draft.join(" "), true));
+            log(&format!(
+                "[{}/{}] {id}: {} pieces, {} LLM calls, {} cache hits, {} sentences kept, {} dropped, {:.1}s",
+                i + 1,
+                docs.len(),
+                summary.pieces,
+                summary.llm_calls,
+                summary.cache_hits,
+                summary.sentences.len(),
+                summary.dropped.len(),
+                t.elapsed().as_secs_f64()
+            ));
+        }
+        tally.seconds = started.elapsed().as_secs_f64();
+    }
     let (m, l) = (rouge::mean(&ours), rouge::mean(&leads));
+    let a = (!abs_scores.is_empty()).then(|| rouge::mean(&abs_scores));
+    let unchecked = (!draft_scores.is_empty()).then(|| rouge::mean(&draft_scores));
+    let lead_name = format!("lead-{}", args.length);
     let scores =
         |r: &Rouge| json!({"rouge1": r.rouge1.f1, "rouge2": r.rouge2.f1, "rougeL": r.rouge_l.f1});
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer(
-            &mut out,
-            &json!({"docket": scores(&m), format!("lead-{}", args.length): scores(&l), "documents": docs.len()}),
-        )?;
+        let mut value =
+            json!({"docket": scores(&m), lead_name.clone(): scores(&l), "documents": docs.len()});
+        if let (Some(a), Some(u), Some(llm)) = (&a, &unchecked, &llm) {
+            value["abstractive"] = scores(a);
+            value["abstractive_unchecked"] = scores(u);
+            value["abstractive_run"] = json!({
+                "model": llm.model_id(),
+                "llm_calls": tally.calls,
+                "cache_hits": tally.hits,
+                "sentences_kept": tally.kept,
+                "sentences_dropped": tally.dropped,
+                "empty_summaries": tally.empty,
+                "seconds": tally.seconds,
+            });
+        }
+        serde_json::to_writer(&mut out, &value)?;
         writeln!(out)?;
     } else {
         writeln!(
             out,
-            "{:<10} {:>8} {:>8} {:>8}",
+            "{:<12} {:>8} {:>8} {:>8}",
             "system", "ROUGE-1", "ROUGE-2", "ROUGE-L"
         )?;
-        for (name, r) in [
-            ("docket".to_owned(), &m),
-            (format!("lead-{}", args.length), &l),
-        ] {
+        let mut rows = vec![("docket".to_owned(), &m)];
+        if let (Some(a), Some(u)) = (&a, &unchecked) {
+            rows.push(("abstractive".to_owned(), a));
+            // The model's sentences before the check drops unsupported ones.
+            rows.push(("(unchecked)".to_owned(), u));
+        }
+        rows.push((lead_name, &l));
+        for (name, r) in rows {
             writeln!(
                 out,
-                "{name:<10} {:>8.4} {:>8.4} {:>8.4}",
+                "{name:<12} {:>8.4} {:>8.4} {:>8.4}",
                 r.rouge1.f1, r.rouge2.f1, r.rouge_l.f1
             )?;
         }
     }
-    log(&format!("{} documents in {secs:.1}s", docs.len()));
+    log(&format!(
+        "{} documents; extractive and lead in {secs:.1}s",
+        docs.len()
+    ));
+    if let Some(llm) = &llm {
+        log(&format!(
+            "abstractive with {} in {:.1}s: {} LLM calls, {} cache hits; {} sentences kept, {} dropped as unsupported; {} empty summaries",
+            llm.model_id(),
+            tally.seconds,
+            tally.calls,
+            tally.hits,
+            tally.kept,
+            tally.dropped,
+            tally.empty
+        ));
+    }
     Ok(Outcome::Success)
+}
+
+/// What the abstractive summaries of an evaluation cost and kept.
+#[derive(Debug, Default)]
+struct AbstractiveTally {
+    calls: usize,
+    hits: usize,
+    kept: usize,
+    dropped: usize,
+    empty: usize,
+    seconds: f64,
+}
+
+impl AbstractiveTally {
+    fn add(&mut self, s: &docket_generate::summarize::abstractive::AbstractiveSummary) {
+        self.calls += s.llm_calls;
+        self.hits += s.cache_hits;
+        self.kept += s.sentences.len();
+        self.dropped += s.dropped.len();
+        self.empty += usize::from(s.sentences.is_empty());
+    }
 }

@@ -10,4 +10,5 @@ mod pdf_fixtures;
 mod pdfgen;
 mod pdfgen_sanity;
 mod sample_archive;
+mod summarize_abstractive;
 mod util;

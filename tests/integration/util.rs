@@ -94,6 +94,20 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
+    docket_env(dir, args, timeout, &[])
+}
+
+/// Run `docket` with a working directory, a timeout and extra environment variables.
+pub fn docket_env<I, S>(
+    dir: Option<&Path>,
+    args: I,
+    timeout: Duration,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_docket"));
     cmd.args(args)
         .stdin(Stdio::null())
@@ -104,6 +118,9 @@ where
         .env_remove("DOCKET_PDF_PASSWORD")
         .env_remove("DOCKET_EMBED_MODEL")
         .env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     if let Some(dir) = dir {
         cmd.current_dir(dir);
     }

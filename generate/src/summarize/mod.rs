@@ -1,4 +1,5 @@
-//! Extractive summarization of whole documents, and ROUGE to measure it.
+//! Extractive summarization of whole documents, and ROUGE to measure it; abstractive
+//! summaries by an LLM are in [`abstractive`].
 //!
 //! A summary is a handful of the document's own sentences, so every claim in it can be
 //! cited by the exact byte span it came from ([`SummarySentence::start`]/`end` slice the
@@ -15,6 +16,7 @@
 //!    and the introduction often repeat each other) do not both take room.
 //! 4. Return the picks in document order, which reads better than rank order.
 
+pub mod abstractive;
 pub mod rouge;
 
 use std::ops::Range;
