@@ -163,6 +163,16 @@ fn every_example_job_runs_and_a_second_run_does_nothing() {
         "tungsten is not in the archive"
     );
 
+    // The weekly digest: the LLM's summaries, each kept sentence backed by the document.
+    let digest = std::fs::read_to_string(ex.join("out/digest/weekly.md")).unwrap();
+    assert_eq!(digest.matches("\n## ").count(), 8, "{digest}");
+    let report = report_of(&ex.join("out/digest/digest.report.json"));
+    assert_eq!(task(&report, "weekly")["total"], 8);
+    assert!(
+        report["models"]["llm"].is_null(),
+        "the second run loaded no LLM"
+    );
+
     // The feedback job: trained routing and zero-shot sentiment on records rows.
     let routing = csv_rows(&ex.join("out/feedback/routing.csv"));
     assert_eq!(routing.len(), 40);

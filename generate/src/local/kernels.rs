@@ -97,7 +97,10 @@ multiversion! {
 /// head, not per key, so that the dispatch is paid once.
 pub fn attention_scores_f16(q: &[f32], keys: &[f16], scale: f32, scores: &mut [f32]) {
     let hd = q.len();
-    assert!(keys.len() >= scores.len() * hd, "attention_scores_f16: keys");
+    assert!(
+        keys.len() >= scores.len() * hd,
+        "attention_scores_f16: keys"
+    );
     #[cfg(target_arch = "x86_64")]
     if super::cpu::has_avx512() && hd.is_multiple_of(16) {
         // SAFETY: the CPU has AVX-512F; `keys` holds `scores.len()` rows of `hd`.

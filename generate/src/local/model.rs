@@ -493,11 +493,9 @@ impl Model {
                 for g in 0..hp.n_head_kv {
                     let at = ((li * hp.n_head_kv + g) * cap + pos + i) * hp.head_dim;
                     let src = qd + g * hp.head_dim;
-                    ws.k[at..at + hp.head_dim]
-                        .convert_from_f32_slice(&row[src..src + hp.head_dim]);
+                    ws.k[at..at + hp.head_dim].convert_from_f32_slice(&row[src..src + hp.head_dim]);
                     let src = qd + kvd + g * hp.head_dim;
-                    ws.v[at..at + hp.head_dim]
-                        .convert_from_f32_slice(&row[src..src + hp.head_dim]);
+                    ws.v[at..at + hp.head_dim].convert_from_f32_slice(&row[src..src + hp.head_dim]);
                 }
             }
             self.attention(li, m, pos, ws);

@@ -281,6 +281,10 @@ pub struct SummarizeTask {
     /// A budget in words instead of sentences.
     #[serde(default)]
     pub words: Option<usize>,
+    /// The job's LLM writes the summaries (map-reduce over the document, every sentence
+    /// checked against it, calls cached in `<index>/cache/summaries`).
+    #[serde(default)]
+    pub abstractive: bool,
     #[serde(default)]
     pub filter: BTreeMap<String, String>,
 }

@@ -14,6 +14,7 @@ use docket_generate::classify::{
     Classifier, Decision, LabelSpec, Prediction, TrainConfig, ZeroShotConfig, load_labels,
     read_examples,
 };
+use docket_generate::summarize::abstractive::{AbstractiveConfig, AbstractiveSummarizer, DirCache};
 use docket_generate::summarize::{Budget, Summarizer, SummaryConfig};
 use docket_index::embed::Embedder;
 use docket_index::filter::SourceMatcher;
@@ -97,7 +98,7 @@ fn settings_fingerprint(ctx: &Context<'_>, task: &Task) -> Result<String> {
     }
     let uses_llm = match task {
         Task::Classify(t) => t.llm,
-        Task::Summarize(_) => false,
+        Task::Summarize(t) => t.abstractive,
         Task::Answer(t) => !t.extractive,
     };
     if uses_llm {
@@ -248,7 +249,7 @@ pub fn run_task(ctx: &Context<'_>, task: &Task, llm: &mut LazyLlm) -> Result<Tas
     let settings = settings_fingerprint(ctx, task)?;
     match task {
         Task::Classify(t) => classify(ctx, t, &filter, &settings, llm, &mut report)?,
-        Task::Summarize(t) => summarize(ctx, t, &filter, &settings, &mut report)?,
+        Task::Summarize(t) => summarize(ctx, t, &filter, &settings, llm, &mut report)?,
         Task::Answer(t) => answer(ctx, t, &filter, &settings, llm, &mut report)?,
     }
     report.seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
@@ -655,6 +656,7 @@ fn summarize(
     t: &SummarizeTask,
     filter: &Filter,
     settings: &str,
+    llm: &mut LazyLlm,
     report: &mut TaskReport,
 ) -> Result<()> {
     let name = t.name.as_deref().unwrap_or("summarize");
@@ -662,6 +664,8 @@ fn summarize(
         ctx,
         task: t,
         summarizer: None,
+        llm,
+        cache: DirCache::new(ctx.job.spec.index.dir.join("cache").join("summaries")),
     };
     let markdown = t.output.extension().is_some_and(|e| e == "md");
     let job_name = ctx.job.name.clone();
@@ -673,7 +677,13 @@ fn summarize(
         state.for_each_done(name, |_, d| {
             let r = &d.row;
             writeln!(w, "## {}\n", r["source"].as_str().unwrap_or(""))?;
-            writeln!(w, "{}\n", r["summary"].as_str().unwrap_or(""))?;
+            match r["summary"].as_str() {
+                Some(text) if !text.is_empty() => writeln!(w, "{text}\n")?,
+                _ => writeln!(
+                    w,
+                    "_(no sentence of the summary is supported by the document)_\n"
+                )?,
+            }
             Ok(())
         })
     };
@@ -693,20 +703,64 @@ fn summarize(
 struct Summarize<'a, 'c> {
     ctx: &'a Context<'c>,
     task: &'a SummarizeTask,
+    /// The extractive summarizer (abstractive summaries are made per call, since they
+    /// borrow the LLM).
     summarizer: Option<Summarizer>,
+    llm: &'a mut LazyLlm,
+    cache: DirCache,
+}
+
+impl Summarize<'_, '_> {
+    fn budget(&self) -> Budget {
+        match self.task.words {
+            Some(w) => Budget::Words(w),
+            None => Budget::Sentences(self.task.length),
+        }
+    }
+
+    fn abstractive(&mut self, e: &DocEntry, text: &str) -> Outcome {
+        let config = AbstractiveConfig {
+            budget: self.budget(),
+            final_max_tokens: self.llm.max_tokens(),
+            ..AbstractiveConfig::default()
+        };
+        let Some(llm) = self.llm.get() else {
+            return Err("no LLM could be loaded for an abstractive summary".into());
+        };
+        let summary = AbstractiveSummarizer::new(llm, config)
+            .map(|s| s.with_cache(&self.cache))
+            .and_then(|s| s.summarize(text))
+            .map_err(|err| err.to_string())?;
+        // An empty summary (nothing the model wrote is supported) is a result, not a
+        // failure: asking again would give the same answer from the cache.
+        Ok(json!({
+            "doc_id": e.doc_id,
+            "source": e.source,
+            "title": e.title,
+            "mode": "abstractive",
+            "model": summary.model,
+            "summary": summary.text(),
+            "sentences": summary.sentences,
+            "dropped": summary.dropped,
+            "verbatim": summary.verbatim,
+        }))
+    }
 }
 
 impl Worker for Summarize<'_, '_> {
     fn prepare(&mut self) -> Result<()> {
+        if self.task.abstractive {
+            if self.llm.get().is_none() {
+                bail!("abstractive summaries need an LLM, and none could be loaded");
+            }
+            return Ok(());
+        }
         let embedder = match &self.ctx.embedder {
             Some(e) => e.clone(),
             None => crate::models::load_embedder(self.ctx.job.spec.index.embed_model.as_deref())?,
         };
         let config = SummaryConfig {
-            budget: match self.task.words {
-                Some(w) => Budget::Words(w),
-                None => Budget::Sentences(self.task.length),
-            },
+            budget: self.budget(),
             ..SummaryConfig::default()
         };
         self.summarizer = Some(Summarizer::new(embedder, config)?);
@@ -714,6 +768,9 @@ impl Worker for Summarize<'_, '_> {
     }
 
     fn work(&mut self, items: &[(DocEntry, String)]) -> Vec<Outcome> {
+        if self.task.abstractive {
+            return items.iter().map(|(e, t)| self.abstractive(e, t)).collect();
+        }
         items
             .iter()
             .map(|(e, text)| {
