@@ -19,7 +19,6 @@ use docket_index::SearchHit;
 use docket_index::embed::Embedder;
 use docket_ingest::Chunk;
 use serde::{Deserialize, Serialize};
-use unicode_segmentation::UnicodeSegmentation;
 
 /// Settings of answering and of citation checking.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,41 +143,12 @@ pub(crate) fn numbers(text: &str) -> HashSet<String> {
         .collect()
 }
 
-/// Sentences of `text` with their byte ranges, blank ones left out.
-///
-/// Unicode sentence boundaries break at every line feed, which cuts hard-wrapped prose
-/// mid-sentence; so a single line break inside a paragraph is read as a space, unless
-/// the next line starts a list item or table row. (Replacing one byte by one byte keeps
-/// the ranges valid in `text`.)
+/// Sentences of `text` with their byte ranges (see [`crate::text::prose_sentences`]:
+/// hard-wrapped lines joined, list items and table rows apart, list markers left out).
 pub fn sentences(text: &str) -> Vec<(Range<usize>, &str)> {
-    let bytes = text.as_bytes();
-    let mut joined = String::with_capacity(text.len());
-    let line_of = |at: usize| -> &str {
-        let start = text[..at].rfind('\n').map_or(0, |p| p + 1);
-        let end = text[at..].find('\n').map_or(text.len(), |p| at + p);
-        &text[start..end]
-    };
-    for (i, c) in text.char_indices() {
-        // Table rows ("a | b") are records, not wrapped prose.
-        let soft = c == '\n'
-            && i > 0
-            && !line_of(i - 1).contains('|')
-            && !(i + 1 < text.len() && line_of(i + 1).contains('|'))
-            && bytes[i - 1] != b'\n'
-            && !matches!(bytes[i - 1], b'.' | b'!' | b'?' | b':')
-            && bytes.get(i + 1).is_some_and(|&n| {
-                !matches!(n, b'\n' | b'-' | b'*' | b'|' | b'\x0c') && !n.is_ascii_digit()
-            });
-        joined.push(if soft { ' ' } else { c });
-    }
-    joined
-        .split_sentence_bound_indices()
-        .filter(|(_, s)| s.chars().any(char::is_alphanumeric))
-        .map(|(i, s)| {
-            let start = i + (s.len() - s.trim_start().len());
-            let end = start + s.trim().len();
-            (start..end, &text[start..end])
-        })
+    crate::text::prose_sentences(text)
+        .into_iter()
+        .map(|r| (r.clone(), &text[r]))
         .collect()
 }
 
@@ -635,16 +605,15 @@ mod tests {
 
     #[test]
     fn hard_wrapped_sentences_stay_whole_and_lists_stay_apart() {
-        let text =
-            "We ship the new\nsize first. Then\nwe wait.\n- one item\n- two items\n\nNext para.";
+        let text = "We ship the new boots to every store in the\nnorth first. Then\nwe wait.\n- one item\n- two items\n\nNext para.";
         let got: Vec<&str> = sentences(text).into_iter().map(|(_, s)| s).collect();
         assert_eq!(
             got,
             [
-                "We ship the new\nsize first.",
+                "We ship the new boots to every store in the\nnorth first.",
                 "Then\nwe wait.",
-                "- one item",
-                "- two items",
+                "one item",
+                "two items",
                 "Next para."
             ]
         );

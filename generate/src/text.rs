@@ -24,6 +24,92 @@ pub fn sentence_spans(text: &str) -> Vec<Range<usize>> {
         .collect()
 }
 
+/// Sentences of prose as it comes out of files: Unicode sentence boundaries break at
+/// every line feed, which cuts hard-wrapped prose (text files, PDF lines, indented
+/// bullet items) mid-sentence; so a single line break inside a paragraph is read as a
+/// space, unless the line before ends a sentence or the next line starts a list item
+/// (`-`, `*`, `•`, `1.`, `2)`) or either line is a table row (`a | b`). A list marker
+/// at the start of a sentence is left out of its range. Ranges slice `text`.
+pub fn prose_sentences(text: &str) -> Vec<Range<usize>> {
+    let bytes = text.as_bytes();
+    let line_at = |at: usize| -> &str {
+        let start = text[..at].rfind('\n').map_or(0, |p| p + 1);
+        let end = text[at..].find('\n').map_or(text.len(), |p| at + p);
+        &text[start..end]
+    };
+    let is_table = |line: &str| line.contains('|');
+    // A short line that starts a paragraph (after a blank line, a finished sentence or
+    // at the start) is a heading, not the first line of a wrapped paragraph.
+    let is_heading = |line_start: usize, line: &str| {
+        let before = text[..line_start].trim_end_matches([' ', '\t', '\n', '\x0c']);
+        let starts_paragraph = before.is_empty()
+            || text[before.len()..line_start].matches('\n').count() >= 2
+            || before.ends_with(['.', '!', '?', ':'].as_slice());
+        let body = line.trim();
+        starts_paragraph
+            && body.split_whitespace().count() <= 6
+            && list_marker(body).is_none()
+            && !body.contains(". ")
+            && !body.starts_with(char::is_lowercase)
+    };
+    let mut joined = String::with_capacity(text.len());
+    for (i, c) in text.char_indices() {
+        let soft = c == '\n' && i > 0 && bytes[i - 1] != b'\n' && {
+            let prev = line_at(i - 1);
+            let prev_start = i - prev.len();
+            let next = line_at((i + 1).min(text.len()));
+            let ends = prev
+                .trim_end()
+                .ends_with(['.', '!', '?', ':', ';'].as_slice());
+            let next_body = next.trim_start();
+            !ends
+                && !next_body.is_empty()
+                && !next_body.starts_with('\x0c')
+                && list_marker(next_body).is_none()
+                && !is_table(prev)
+                && !is_table(next)
+                // A line going on in lower case continues the one before.
+                && (!is_heading(prev_start, prev) || next_body.starts_with(char::is_lowercase))
+        };
+        joined.push(if soft { ' ' } else { c });
+    }
+    joined
+        .split_sentence_bound_indices()
+        .filter(|(_, s)| s.chars().any(char::is_alphanumeric))
+        // "1." alone: the numbering of a list item, split off by the boundary rules.
+        .filter(|(_, s)| {
+            list_marker(&format!("{} ", s.trim())).is_none_or(|n| n < s.trim().len() + 1)
+        })
+        .map(|(i, s)| {
+            let mut start = i + (s.len() - s.trim_start().len());
+            let end = start + s.trim().len();
+            if let Some(n) = list_marker(&text[start..end]) {
+                let rest = &text[start + n..end];
+                start += n + (rest.len() - rest.trim_start().len());
+            }
+            start..end
+        })
+        .filter(|r| text[r.clone()].chars().any(char::is_alphanumeric))
+        .collect()
+}
+
+/// Bytes of a list marker (`- `, `* `, `• `, `12. `, `3) `) at the start of `line`.
+fn list_marker(line: &str) -> Option<usize> {
+    for m in ["- ", "* ", "• ", "– "] {
+        if line.starts_with(m) {
+            return Some(m.len());
+        }
+    }
+    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+    if (1..=3).contains(&digits) {
+        let rest = &line.as_bytes()[digits..];
+        if rest.len() >= 2 && matches!(rest[0], b'.' | b')') && rest[1] == b' ' {
+            return Some(digits + 2);
+        }
+    }
+    None
+}
+
 /// Lowercased words of `text` for lexical features: Unicode words (UAX #29) of at least
 /// two characters, as scikit-learn's default `\b\w\w+\b` keeps, so one-letter noise
 /// ("a", "I", stray initials) does not dilute the vocabulary.
@@ -84,6 +170,36 @@ pub fn word_count(text: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prose_sentences_join_wrapped_lines_and_keep_list_items_and_table_rows_apart() {
+        let text = "Results\nWe ship the new boots to every store in the\nnorth first. Then\nwe wait.\n\
+                    - one item\n- two\n  wrapped items\n\n\
+                    Notes:\n   - Buying team to cut\n     the order by 12%.\n   - Next bullet.\n\
+                    1. First step\n2) Second step\n| a | b |\n| c | d |\nNext para.";
+        let got: Vec<&str> = prose_sentences(text)
+            .into_iter()
+            .map(|r| &text[r])
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "Results",
+                "We ship the new boots to every store in the\nnorth first.",
+                "Then\nwe wait.",
+                "one item",
+                "two\n  wrapped items",
+                "Notes:",
+                "Buying team to cut\n     the order by 12%.",
+                "Next bullet.",
+                "First step",
+                "Second step",
+                "| a | b |",
+                "| c | d |",
+                "Next para."
+            ]
+        );
+    }
 
     #[test]
     fn sentence_spans_slice_back_to_trimmed_sentences() {

@@ -26,7 +26,7 @@ use docket_index::embed::Embedder;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::text::{sentence_spans, word_count};
+use crate::text::{prose_sentences, word_count};
 
 /// How long a summary may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,7 +193,7 @@ fn looks_like_table(s: &str) -> bool {
 /// The sentences of `text` worth considering for a summary (see the module docs).
 pub fn candidates(text: &str, config: &SummaryConfig) -> Vec<Candidate> {
     let mut out = Vec::new();
-    for (position, span) in sentence_spans(text).into_iter().enumerate() {
+    for (position, span) in prose_sentences(text).into_iter().enumerate() {
         let s = &text[span.clone()];
         let bare = s
             .trim_matches(|c: char| !c.is_alphanumeric())
@@ -206,6 +206,7 @@ pub fn candidates(text: &str, config: &SummaryConfig) -> Vec<Candidate> {
         if words < config.min_words
             || words > config.max_words
             || looks_like_table(s)
+            || s.contains(" | ")
             || looks_like_reference(s)
         {
             continue;

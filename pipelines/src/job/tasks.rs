@@ -678,7 +678,12 @@ fn summarize(
             let r = &d.row;
             writeln!(w, "## {}\n", r["source"].as_str().unwrap_or(""))?;
             match r["summary"].as_str() {
-                Some(text) if !text.is_empty() => writeln!(w, "{text}\n")?,
+                // One paragraph: the sentences keep the line breaks of their source.
+                Some(text) if !text.is_empty() => writeln!(
+                    w,
+                    "{}\n",
+                    text.split_whitespace().collect::<Vec<_>>().join(" ")
+                )?,
                 _ => writeln!(
                     w,
                     "_(no sentence of the summary is supported by the document)_\n"
