@@ -143,6 +143,12 @@ pub(crate) fn numbers(text: &str) -> HashSet<String> {
         .collect()
 }
 
+/// Interrogatives and auxiliaries, analyzed like the question and left out of its terms
+/// when judging relevance: "What did the cat chase?" is about a cat chasing.
+const QUESTION_WORDS: &str = "what which who whom whose when where why how do does did done \
+    doing can could should would may might must shall have has had having am is are was \
+    were been being get gets tell me please much many";
+
 /// Sentences of `text` with their byte ranges (see [`crate::text::prose_sentences`]:
 /// hard-wrapped lines joined, list items and table rows apart, list markers left out).
 pub fn sentences(text: &str) -> Vec<(Range<usize>, &str)> {
@@ -394,7 +400,13 @@ impl Verifier<'_> {
     /// holds most of its content terms, or is close to it in meaning (the dense leg's
     /// cosine, when it ran).
     pub fn relevant(&self, question: &str, hits: &[SearchHit]) -> bool {
-        let wanted = self.terms(question);
+        // The words that make it a question say nothing about what it is about.
+        let function = self.terms(QUESTION_WORDS);
+        let wanted: HashSet<String> = self
+            .terms(question)
+            .into_iter()
+            .filter(|t| !function.contains(t))
+            .collect();
         hits.iter().any(|h| {
             let cosine_ok = h
                 .dense
@@ -717,6 +729,28 @@ mod tests {
         let q = "How long are invoices kept?";
         assert!(v.on_topic(q, "Invoices are kept for 7 years."));
         assert!(!v.on_topic(q, "Domestic trips get 65 USD per day."));
+    }
+
+    #[test]
+    fn relevance_ignores_the_words_that_make_a_question() {
+        let config = AnswerConfig::default();
+        let v = Verifier {
+            config: &config,
+            analyze: &analyze,
+            embedder: None,
+        };
+        let hit = |text: &str| SearchHit {
+            chunk: chunk(text, "notes.txt", 0),
+            score: 1.0,
+            dense: None,
+            bm25: None,
+        };
+        let hits = [hit("The cat chased a mouse across the barn.")];
+        // Two of four analyzed terms ("what", "did", "cat", "chased") match: below the
+        // threshold unless the question words are set aside.
+        assert!(v.relevant("What did the cat chased?", &hits));
+        assert!(!v.relevant("What is the capital of Mongolia?", &hits));
+        assert!(!v.relevant("What did the dog eat?", &hits));
     }
 
     #[test]
