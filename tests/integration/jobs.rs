@@ -274,9 +274,11 @@ fn a_dry_run_of_a_new_job_creates_nothing_and_bad_job_files_exit_78() {
         "missing.toml",
         b"version = 1\n[sources]\npaths = [\"nowhere\"]\n",
     );
-    let run = docket(["validate", &missing.display().to_string()]);
-    run.expect_code(78);
-    assert!(run.stderr.contains("nowhere"), "{}", run.describe());
+    for cmd in ["validate", "run"] {
+        let run = docket([cmd, &missing.display().to_string()]);
+        run.expect_code(78);
+        assert!(run.stderr.contains("nowhere"), "{}", run.describe());
+    }
 }
 
 /// A small job over `docs` with one classify task; `extra` goes into the job's top.

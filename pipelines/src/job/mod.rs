@@ -471,13 +471,14 @@ fn record_index_failures(
 /// `docket run`.
 pub fn run_command(file: &Path, options: &RunOptions) -> Result<Outcome> {
     let job = load(file)?;
+    // A missing input is the job file's problem (exit 78), found before any work.
+    missing_inputs(&job)?;
     install_signal_handler();
     run_and_report(&job, options)
 }
 
-/// `docket validate`: everything `run` checks before it starts, without running.
-pub fn validate(file: &Path) -> Result<Outcome> {
-    let job = load(file)?;
+/// What is missing for a job to run: sources, task inputs, the LLM file.
+fn missing_inputs(job: &Job) -> Result<(), spec::JobFileError> {
     let mut problems = Vec::new();
     for p in &job.spec.sources.paths {
         if !p.exists() {
@@ -500,13 +501,20 @@ pub fn validate(file: &Path) -> Result<Outcome> {
     {
         problems.push(format!("[llm] model {} does not exist", m.display()));
     }
-    if !problems.is_empty() {
-        return Err(spec::JobFileError {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(spec::JobFileError {
             path: job.file.clone(),
             reason: problems.join("; "),
-        }
-        .into());
+        })
     }
+}
+
+/// `docket validate`: everything `run` checks before it starts, without running.
+pub fn validate(file: &Path) -> Result<Outcome> {
+    let job = load(file)?;
+    missing_inputs(&job)?;
     let mut out = std::io::stdout().lock();
     use std::io::Write;
     writeln!(
