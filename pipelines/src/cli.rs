@@ -35,8 +35,9 @@ enum Command {
     /// Label every document: zero-shot (--labels), trained on examples (--examples) or
     /// with a saved classifier (--model). One row per document, streamed.
     Classify(ClassifyArgs),
-    /// Extractive summaries of whole documents (central sentences, no repeats, in
-    /// document order, with byte offsets).
+    /// Summaries of whole documents: extractive (central sentences, no repeats, in
+    /// document order, with byte offsets) or written by the LLM (--abstractive, every
+    /// sentence checked against the document).
     Summarize(SummarizeArgs),
     /// Show what an index holds: documents, chunks, model, store, size.
     Status(StatusArgs),
