@@ -405,6 +405,19 @@ enum Engine<'a> {
     Abstractive(AbstractiveSummarizer<'a>),
 }
 
+/// The LLM of `--abstractive` (none without it); it is required.
+fn abstractive_llm(
+    on: bool,
+    args: &crate::cli::LlmArgs,
+) -> Result<Option<Box<dyn docket_generate::Llm>>> {
+    if !on {
+        return Ok(None);
+    }
+    let llm =
+        models::load_llm(args).context("--abstractive needs an LLM, and none could be loaded")?;
+    Ok(Some(llm))
+}
+
 /// Where abstractive summaries are cached: with the index they were read from, else in
 /// docket's home (shared by every folder summarized).
 fn summary_cache_dir(from_index: Option<&Path>) -> std::path::PathBuf {
@@ -425,14 +438,7 @@ pub fn summarize(args: SummarizeArgs) -> Result<Outcome> {
         Some(w) => Budget::Words(w),
         None => Budget::Sentences(args.length),
     };
-    let llm = if args.abstractive {
-        Some(
-            models::load_llm(&args.llm)
-                .context("--abstractive needs an LLM, and none could be loaded")?,
-        )
-    } else {
-        None
-    };
+    let llm = abstractive_llm(args.abstractive, &args.llm)?;
     // Abstractive sentences are checked by their terms alone: no embedder.
     let embedder = match &llm {
         Some(_) => None,
@@ -866,14 +872,7 @@ pub fn eval_summarize(args: EvalSummarizeArgs) -> Result<Outcome> {
         models::load_embedder(args.embed.embed_model.as_deref())?,
         config.clone(),
     )?;
-    let llm = if args.abstractive {
-        Some(
-            models::load_llm(&args.llm)
-                .context("--abstractive needs an LLM, and none could be loaded")?,
-        )
-    } else {
-        None
-    };
+    let llm = abstractive_llm(args.abstractive, &args.llm)?;
     let cache = (!args.no_cache).then(|| DirCache::new(summary_cache_dir(None)));
     let abstractive = match &llm {
         Some(llm) => {
