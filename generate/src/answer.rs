@@ -143,6 +143,13 @@ pub(crate) fn numbers(text: &str) -> HashSet<String> {
         .collect()
 }
 
+/// A heading names a topic and answers nothing: a few words without a sentence's end
+/// (table rows, also short and unpunctuated, hold facts and stay).
+fn looks_like_heading(s: &str) -> bool {
+    let s = s.trim();
+    s.split_whitespace().count() <= 6 && !s.ends_with(['.', '!', '?', ';']) && !s.contains('|')
+}
+
 /// Interrogatives and auxiliaries, analyzed like the question and left out of its terms
 /// when judging relevance: "What did the cat chase?" is about a cat chasing.
 const QUESTION_WORDS: &str = "what which who whom whose when where why how do does did done \
@@ -233,6 +240,16 @@ struct Span<'s> {
 impl Verifier<'_> {
     fn terms(&self, text: &str) -> HashSet<String> {
         (self.analyze)(text).into_iter().collect()
+    }
+
+    /// The terms of a question without the words that make it a question, which say
+    /// nothing about what it is about.
+    fn question_terms(&self, question: &str) -> HashSet<String> {
+        let function = self.terms(QUESTION_WORDS);
+        self.terms(question)
+            .into_iter()
+            .filter(|t| !function.contains(t))
+            .collect()
     }
 
     fn spans<'s>(&self, sources: &'s [Source], only: Option<&[usize]>) -> Vec<Span<'s>> {
@@ -400,13 +417,7 @@ impl Verifier<'_> {
     /// holds most of its content terms, or is close to it in meaning (the dense leg's
     /// cosine, when it ran).
     pub fn relevant(&self, question: &str, hits: &[SearchHit]) -> bool {
-        // The words that make it a question say nothing about what it is about.
-        let function = self.terms(QUESTION_WORDS);
-        let wanted: HashSet<String> = self
-            .terms(question)
-            .into_iter()
-            .filter(|t| !function.contains(t))
-            .collect();
+        let wanted = self.question_terms(question);
         hits.iter().any(|h| {
             let cosine_ok = h
                 .dense
@@ -447,12 +458,14 @@ impl Verifier<'_> {
                         range: r,
                     })
             })
-            .filter(|s| s.range.len() >= 20)
+            .filter(|s| {
+                s.range.len() >= 20 && !looks_like_heading(&s.source.chunk.text[s.range.clone()])
+            })
             .collect();
         if spans.is_empty() {
             return Vec::new();
         }
-        let wanted = self.terms(question);
+        let wanted = self.question_terms(question);
         let cos: Option<Vec<f32>> = self.embedder.and_then(|e| {
             let mut texts: Vec<&str> = vec![question];
             texts.extend(spans.iter().map(|s| &s.source.chunk.text[s.range.clone()]));
@@ -477,10 +490,15 @@ impl Verifier<'_> {
             })
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        // After the best sentence, only those nearly as good, or from the same source
+        // (its context): a weak sentence from elsewhere reads as a non sequitur.
+        let (best, first) = scored[0];
         let mut picked: Vec<usize> = scored
             .iter()
             .take(self.config.extractive_sentences)
-            .filter(|(s, _)| *s > 0.0)
+            .filter(|(s, i)| {
+                *s > 0.0 && (*i == first || *s >= 0.85 * best || spans[*i].n == spans[first].n)
+            })
             .map(|(_, i)| *i)
             .collect();
         // In source order, so two sentences of one passage read as written.
@@ -729,6 +747,25 @@ mod tests {
         let q = "How long are invoices kept?";
         assert!(v.on_topic(q, "Invoices are kept for 7 years."));
         assert!(!v.on_topic(q, "Domestic trips get 65 USD per day."));
+    }
+
+    #[test]
+    fn extractive_answers_skip_headings_and_weak_sentences_from_elsewhere() {
+        let config = AnswerConfig::default();
+        let v = Verifier {
+            config: &config,
+            analyze: &analyze,
+            embedder: None,
+        };
+        let claims = v.extract("What is the per diem for international trips?", &sources());
+        let texts: Vec<&str> = claims.iter().map(|c| c.text.as_str()).collect();
+        // "Per diem." is a heading-like fragment (under 20 bytes and no claim); the
+        // retention sentence shares no term and comes from another source.
+        assert!(texts.iter().all(|t| t.contains("trips")), "{texts:?}");
+        assert!(!texts.iter().any(|t| t.contains("Invoices")), "{texts:?}");
+        assert!(looks_like_heading("Who can work remotely"));
+        assert!(!looks_like_heading("International | 95 USD per day"));
+        assert!(!looks_like_heading("Invoices are kept for 7 years."));
     }
 
     #[test]
