@@ -478,6 +478,14 @@ fn shards_split_the_documents_between_them_exactly_once() {
     assert!(run.stderr.contains("shard 0/3"), "{}", run.describe());
 }
 
+/// Send SIGTERM to a process (the shell's builtin `kill`: no procps needed).
+fn sigterm(pid: u32) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("kill -TERM {pid}")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// Start `docket run JOB` in the background; its stderr lines arrive on the channel.
 fn spawn_run(job: &Path) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_docket"))
@@ -651,11 +659,7 @@ fn the_scheduler_runs_the_job_and_stops_cleanly_on_sigterm() {
         "two scheduled runs: {}",
         std::fs::read_to_string(&log_path).unwrap()
     );
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    assert!(sigterm(child.id()));
     let stopped = Instant::now();
     let code = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -692,10 +696,7 @@ fn sigterm_stops_a_run_between_documents_and_the_next_run_finishes() {
     }
     std::thread::sleep(Duration::from_millis(300));
     let sent = Instant::now();
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    assert!(sigterm(child.id()));
     let code = child.wait().unwrap().code();
     log.extend(rx.try_iter());
     let log = log.join("\n");
