@@ -4,7 +4,6 @@
 mod chat;
 mod cpu;
 mod kernels;
-mod matmul;
 mod model;
 mod quant;
 mod tokenizer;

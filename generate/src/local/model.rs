@@ -17,9 +17,11 @@ use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
 
 use super::kernels;
-use super::matmul::{PackedB, View, matmul, matmul_rows, matmul_sub};
 use super::quant::{BLOCK, Block, QActs, QKind, QMatrix};
 use crate::error::{Error, Result};
+use docket_index::embed::matmul::{
+    PackedB, View, matmul, matmul_rows_strided as matmul_rows, matmul_sub,
+};
 
 /// Below this many rows a linear layer runs as matrix-vector products on the quantized
 /// weights; from it on, as one f32 matrix multiply.

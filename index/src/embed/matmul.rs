@@ -1,5 +1,7 @@
-//! Matrix multiply for the encoder's hot path: `C (+)= scale · A · B` with `B` packed
-//! once into column panels (the weights, at load time) and an AVX-512 micro-kernel.
+//! Matrix multiply for the encoder's hot path (and the local LLM's prompt processing,
+//! which uses it through [`matmul_rows_strided`] and [`matmul_sub`]): `C (+)= scale ·
+//! A · B` with `B` packed once into column panels (the weights, at load time) and an
+//! AVX-512 micro-kernel.
 //!
 //! The `gemm` crate that candle uses ran its 8-lane (AVX2 FMA) kernels here, as built
 //! on stable Rust with default features (seen in perf); this kernel uses all 16 lanes.
@@ -13,7 +15,8 @@
 
 use rayon::prelude::*;
 
-use super::kernels::View;
+/// The strided view [`PackedB::pack`] reads.
+pub use super::kernels::View;
 
 /// Columns of one panel of packed `B`: two AVX-512 registers of f32.
 pub const NR: usize = 32;
@@ -119,6 +122,11 @@ impl PackedB {
         }
     }
 
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.data.len() * 4
+    }
+
     fn panel(&self, p: usize) -> &[f32] {
         &self.data[p * self.k * NR..(p + 1) * self.k * NR]
     }
@@ -137,10 +145,51 @@ pub fn matmul(
     accumulate: bool,
     scale: f32,
 ) {
-    matmul_with(Isa::selected(), m, a, lda, b, c, ldc, accumulate, scale);
+    matmul_with(
+        Isa::selected(),
+        m,
+        a,
+        lda,
+        b,
+        (b.k, b.n),
+        c,
+        ldc,
+        accumulate,
+        scale,
+    );
 }
 
-/// [`matmul`] on the kernel `isa`, which the CPU must support.
+/// As [`matmul`], with only the first `k` rows and `n` columns of `B`: a decoder's
+/// attention over a prefix of the keys, packed once for all of them.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_sub(
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    b: &PackedB,
+    k: usize,
+    n: usize,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    scale: f32,
+) {
+    assert!(k <= b.k && n <= b.n, "matmul: B too small");
+    matmul_with(
+        Isa::selected(),
+        m,
+        a,
+        lda,
+        b,
+        (k, n),
+        c,
+        ldc,
+        accumulate,
+        scale,
+    );
+}
+
+/// [`matmul_sub`] on the kernel `isa`, which the CPU must support.
 #[allow(clippy::too_many_arguments)]
 fn matmul_with(
     isa: Isa,
@@ -148,6 +197,7 @@ fn matmul_with(
     a: &[f32],
     lda: usize,
     b: &PackedB,
+    (k, n): (usize, usize),
     c: &mut [f32],
     ldc: usize,
     accumulate: bool,
@@ -157,12 +207,16 @@ fn matmul_with(
         isa.supported(),
         "matmul: {isa:?} kernel on a CPU without it"
     );
-    check(m, a, lda, b, c, ldc);
-    if m == 0 || b.n == 0 {
+    if m == 0 || n == 0 {
         return;
     }
+    assert!(
+        k == 0 || (m - 1) * lda + k <= a.len(),
+        "matmul: A too small"
+    );
+    assert!((m - 1) * ldc + n <= c.len(), "matmul: C too small");
     let task = GROUP * MR;
-    for (t, rows) in c[..(m - 1) * ldc + b.n].chunks_mut(task * ldc).enumerate() {
+    for (t, rows) in c[..(m - 1) * ldc + n].chunks_mut(task * ldc).enumerate() {
         let r0 = t * task;
         block(
             isa,
@@ -170,6 +224,7 @@ fn matmul_with(
             &a[r0 * lda..],
             lda,
             b,
+            (k, n),
             rows,
             ldc,
             accumulate,
@@ -196,8 +251,26 @@ pub fn matmul_rows<E>(
 ) where
     E: Fn(&mut [f32]) + Sync,
 {
+    matmul_rows_strided(m, a, b.k, b, c, residual, bias, epilogue);
+}
+
+/// [`matmul_rows`] with a row stride for `A`: a decoder's down projection reads the
+/// gate half of its fused gate/up output in place.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_rows_strided<E>(
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    b: &PackedB,
+    c: &mut [f32],
+    residual: bool,
+    bias: &[f32],
+    epilogue: E,
+) where
+    E: Fn(&mut [f32]) + Sync,
+{
     let (k, n) = (b.k, b.n);
-    check(m, a, k, b, c, n);
+    check(m, a, lda, b, c, n);
     assert_eq!(bias.len(), n, "matmul: bias length");
     let isa = Isa::selected();
     let task = GROUP * MR;
@@ -210,9 +283,10 @@ pub fn matmul_rows<E>(
             block(
                 isa,
                 m,
-                &a[r0 * k..],
-                k,
+                &a[r0 * lda..],
+                lda,
                 b,
+                (k, n),
                 rows,
                 n,
                 residual,
@@ -245,20 +319,20 @@ fn block(
     a: &[f32],
     lda: usize,
     b: &PackedB,
+    (k, n): (usize, usize),
     c: &mut [f32],
     ldc: usize,
     accumulate: bool,
     bias: Option<&[f32]>,
     scale: f32,
 ) {
-    let k = b.k;
     let blocks = rows.div_ceil(MR);
     // Long inner dimensions (the FFN's 1536) are cut into KC slices, so that the rows of
     // A under the micro-kernel stay in L1 and a slice of a panel in L2.
     for k0 in (0..k).step_by(KC) {
         let kc = KC.min(k - k0);
-        for p in 0..b.n.div_ceil(NR) {
-            let cols = NR.min(b.n - p * NR);
+        for p in 0..n.div_ceil(NR) {
+            let cols = NR.min(n - p * NR);
             let panel = &b.panel(p)[k0 * NR..(k0 + kc) * NR];
             for i in 0..blocks {
                 let mr = MR.min(rows - i * MR);
@@ -667,6 +741,37 @@ mod tests {
     }
 
     #[test]
+    fn a_sub_matrix_of_b_is_a_prefix_of_its_rows_and_columns() {
+        // Attention over the first keys of a cache packed once: rows < k2 and columns
+        // < n2 of B only, every kernel, A with a row stride.
+        let (m, k, n, k2, n2, lda) = (5, 70, 50, 37, 33, 81);
+        let a: Vec<f32> = (0..m * lda).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i * 5) % 11) as f32 * 0.25).collect();
+        let packed = PackedB::pack(
+            k,
+            n,
+            View {
+                data: &b,
+                rs: n,
+                cs: 1,
+            },
+        );
+        for isa in [Isa::Avx512, Isa::Avx2, Isa::Portable] {
+            if !isa.supported() {
+                continue;
+            }
+            let mut c = vec![0.0f32; m * n2];
+            matmul_with(isa, m, &a, lda, &packed, (k2, n2), &mut c, n2, false, 1.0);
+            for i in 0..m {
+                for j in 0..n2 {
+                    let want: f32 = (0..k2).map(|kk| a[i * lda + kk] * b[kk * n + j]).sum();
+                    assert!((c[i * n2 + j] - want).abs() < 1e-3, "{isa:?} {i} {j}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn every_kernel_matches_naive_on_edge_tiles() {
         let isas: Vec<Isa> = [Isa::Avx512, Isa::Avx2, Isa::Portable]
             .into_iter()
@@ -710,7 +815,18 @@ mod tests {
                 for accumulate in [false, true] {
                     let ldc = n + 5;
                     let mut c = vec![0.25f32; m * ldc];
-                    matmul_with(isa, m, &a, k, &packed, &mut c, ldc, accumulate, -1.5);
+                    matmul_with(
+                        isa,
+                        m,
+                        &a,
+                        k,
+                        &packed,
+                        (k, n),
+                        &mut c,
+                        ldc,
+                        accumulate,
+                        -1.5,
+                    );
                     for i in 0..m {
                         for j in 0..ldc {
                             let got = c[i * ldc + j];

@@ -12,7 +12,7 @@ mod bert;
 mod config;
 mod half;
 mod kernels;
-mod matmul;
+pub mod matmul;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
