@@ -376,23 +376,25 @@ fn kill_9_during_indexing_then_rerun_leaves_a_complete_index_without_duplicates(
     }
 }
 
+/// `docket ask QUESTION --json` on the index `ix`, with `extra` flags.
+fn ask_json(ix: &Path, question: &str, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "ask".to_owned(),
+        question.to_owned(),
+        "--json".into(),
+        "--index".into(),
+        ix.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    docket(args).expect_code(0).json()
+}
+
 #[test]
 fn ask_cites_file_page_and_span_or_abstains_on_an_unrelated_question() {
     let tmp = temp_dir();
     let ix = tmp.path().join("ix");
     index(&sample_archive(), &ix, &[]).expect_code(0);
-    let ask = |q: &str| {
-        docket([
-            "ask",
-            q,
-            "--extractive",
-            "--json",
-            "--index",
-            &ix.display().to_string(),
-        ])
-        .expect_code(0)
-        .json()
-    };
+    let ask = |q: &str| ask_json(&ix, q, &["--extractive"]);
     let a = ask("How long are customer invoices kept?");
     let answer = a["answer"]
         .as_str()
@@ -438,19 +440,7 @@ fn generated_answers_keep_only_sentences_whose_cited_span_is_in_the_document() {
     let tmp = temp_dir();
     let ix = tmp.path().join("ix");
     index(&sample_archive(), &ix, &[]).expect_code(0);
-    let ask = |q: &str| {
-        docket([
-            "ask",
-            q,
-            "--json",
-            "--max-tokens",
-            "96",
-            "--index",
-            &ix.display().to_string(),
-        ])
-        .expect_code(0)
-        .json()
-    };
+    let ask = |q: &str| ask_json(&ix, q, &["--max-tokens", "96"]);
     let mut answered = 0;
     for q in [
         "How many days do customers have to return unused items?",
