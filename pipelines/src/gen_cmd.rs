@@ -193,18 +193,7 @@ pub fn classify(args: ClassifyArgs) -> Result<Outcome> {
             .into());
         }
         let llm = models::load_llm(&args.llm_args)?;
-        let sink: Box<dyn Write> = match &args.out {
-            Some(path) => Box::new(std::io::BufWriter::new(
-                std::fs::File::create(path)
-                    .with_context(|| format!("cannot write {}", path.display()))?,
-            )),
-            None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-        };
-        let format = args.format.unwrap_or(match &args.out {
-            Some(p) if p.extension().is_some_and(|e| e == "csv") => OutFormat::Csv,
-            _ => OutFormat::Jsonl,
-        });
-        let mut writer = RowWriter::new(sink, format)?;
+        let mut writer = RowWriter::open(&args)?;
         let prior = llm_probabilities(llm.as_ref(), &labels, "N/A")?;
         let mut done = 0usize;
         let failed = for_each_document(
@@ -270,18 +259,7 @@ pub fn classify(args: ClassifyArgs) -> Result<Outcome> {
         Some(threshold) => Decision::MultiLabel { threshold },
         None => Decision::Single,
     };
-    let sink: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot write {}", path.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
-    let format = args.format.unwrap_or(match &args.out {
-        Some(p) if p.extension().is_some_and(|e| e == "csv") => OutFormat::Csv,
-        _ => OutFormat::Jsonl,
-    });
-    let mut writer = RowWriter::new(sink, format)?;
+    let mut writer = RowWriter::open(&args)?;
     let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
     let mut done = 0usize;
     let mut flush = |batch: &mut Vec<Item>, writer: &mut RowWriter| -> Result<()> {
@@ -357,6 +335,23 @@ enum RowWriter {
 }
 
 impl RowWriter {
+    /// The rows' destination (`--out FILE` or stdout) in the format asked for, or the
+    /// one the file name implies (CSV for `.csv`, else JSON Lines).
+    fn open(args: &ClassifyArgs) -> Result<RowWriter> {
+        let sink: Box<dyn Write> = match &args.out {
+            Some(path) => Box::new(std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+            )),
+            None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+        };
+        let format = args.format.unwrap_or(match &args.out {
+            Some(p) if p.extension().is_some_and(|e| e == "csv") => OutFormat::Csv,
+            _ => OutFormat::Jsonl,
+        });
+        RowWriter::new(sink, format)
+    }
+
     fn new(out: Box<dyn Write>, format: OutFormat) -> Result<RowWriter> {
         Ok(match format {
             OutFormat::Csv => {

@@ -1,72 +1,18 @@
 //! Element-wise and row-wise kernels of the decoder: RMS norm, SiLU·up, softmax, dot
 //! products and rotary embeddings.
 //!
-//! As in docket-index's embedder (whose macro and `exp` this copies), the kernels are
-//! plain loops over fixed-width lanes that LLVM vectorises; [`multiversion!`] compiles
-//! each a second time with AVX-512 (and AVX2) enabled and picks that copy at run time,
-//! because the workspace builds for baseline x86-64 and would otherwise run them 4
-//! lanes wide.
+//! As in docket-index's embedder (whose `multiversion!` macro and `exp` these use),
+//! the kernels are plain loops over fixed-width lanes that LLVM vectorises;
+//! `multiversion!` compiles each a second time with AVX-512 (and AVX2) enabled and
+//! picks that copy at run time, because the workspace builds for baseline x86-64 and
+//! would otherwise run them 4 lanes wide.
 
+use docket_index::embed::exp;
+use docket_index::multiversion;
 use half::f16;
 
 /// Lanes of the manual reductions: one AVX-512 register of f32.
 const LANES: usize = 16;
-
-macro_rules! multiversion {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
-        $(#[$meta])*
-        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
-            #[inline(always)]
-            fn generic($($arg: $ty),*) $(-> $ret)? $body
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-                fn avx512($($arg: $ty),*) $(-> $ret)? {
-                    generic($($arg),*)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                fn avx2($($arg: $ty),*) $(-> $ret)? {
-                    generic($($arg),*)
-                }
-                if super::cpu::has_avx512() {
-                    // SAFETY: the CPU has the features `avx512` is compiled for.
-                    return unsafe { avx512($($arg),*) };
-                }
-                if super::cpu::has_avx2() {
-                    // SAFETY: the CPU has the features `avx2` is compiled for.
-                    return unsafe { avx2($($arg),*) };
-                }
-            }
-            generic($($arg),*)
-        }
-    };
-}
-
-/// e^x for x in [-87, 88] (clamped outside), relative error ~2e-7, branch-free so that
-/// it vectorises (see docket-index's kernels for the derivation).
-#[inline(always)]
-fn exp(x: f32) -> f32 {
-    const LN2_HI: f32 = 0.693_145_75;
-    const LN2_LO: f32 = 1.428_606_8e-6;
-    let x = x.clamp(-87.0, 88.0);
-    const SHIFT: f32 = 12_582_912.0;
-    let t = x.mul_add(std::f32::consts::LOG2_E, SHIFT);
-    let n = t - SHIFT;
-    let ni = t.to_bits().wrapping_sub(SHIFT.to_bits());
-    let r = (-n).mul_add(LN2_LO, (-n).mul_add(LN2_HI, x));
-    let p = [
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-        1.0,
-        1.0,
-    ]
-    .iter()
-    .fold(1.0 / 5040.0, |acc: f32, &c| acc.mul_add(r, c));
-    p * f32::from_bits(ni.wrapping_add(127) << 23)
-}
 
 #[inline(always)]
 fn lane_sum(acc: [f32; LANES]) -> f32 {

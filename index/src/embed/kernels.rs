@@ -8,20 +8,24 @@
 /// Lanes of the manual reductions: one AVX-512 register of f32.
 const LANES: usize = 16;
 
+/// Compile a function a second time with AVX-512 (and a third with AVX2+FMA) enabled
+/// and pick the best copy the CPU runs, at run time. Exported for the local LLM's
+/// kernels (docket-generate), which are written the same way.
+#[macro_export]
 macro_rules! multiversion {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$meta])*
-        $vis fn $name($($arg: $ty),*) {
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
-            fn generic($($arg: $ty),*) $body
+            fn generic($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-                fn avx512($($arg: $ty),*) {
+                fn avx512($($arg: $ty),*) $(-> $ret)? {
                     generic($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
-                fn avx2($($arg: $ty),*) {
+                fn avx2($($arg: $ty),*) $(-> $ret)? {
                     generic($($arg),*)
                 }
                 if std::arch::is_x86_feature_detected!("avx512f")
@@ -48,7 +52,7 @@ macro_rules! multiversion {
 /// instructions in the AVX2/AVX-512 copies (and a slow libm call in the portable one,
 /// which only CPUs older than 2013 run).
 #[inline(always)]
-fn exp(x: f32) -> f32 {
+pub fn exp(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
     let x = x.clamp(-87.0, 88.0);

@@ -12,6 +12,8 @@ mod bert;
 mod config;
 mod half;
 mod kernels;
+/// Branch-free e^x for vectorised loops (the LLM's softmax and SiLU use it too).
+pub use kernels::exp;
 pub mod matmul;
 
 use std::path::{Path, PathBuf};
