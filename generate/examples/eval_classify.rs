@@ -31,7 +31,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use docket_generate::classify::{
-    Classifier, Examples, Features, LabelSpec, TrainConfig, ZeroShotConfig, evaluate,
+    Classifier, Examples, Features, LabelSpec, TrainConfig, ZeroShotConfig, evaluate, gold_indices,
     read_examples, train_test_split,
 };
 use docket_index::embed::{BertEmbedder, Embedder};
@@ -160,12 +160,7 @@ fn main() -> Result<()> {
                 Some(embedder.clone()),
             )?;
             let train_secs = t.elapsed().as_secs_f64();
-            let gold: Vec<usize> = set
-                .test
-                .labels
-                .iter()
-                .map(|l| clf.labels().iter().position(|x| x == l).unwrap_or(0))
-                .collect();
+            let gold = gold_indices(clf.labels(), &set.test.labels);
             let pred = clf.predict_indices(&test_texts, Some(&test_emb))?;
             let note = format!(
                 "C tfidf {:?} emb {:?}, tfidf weight {:.1}, cv acc {:.3}, trained in {train_secs:.1}s",
@@ -238,12 +233,7 @@ fn main() -> Result<()> {
                 ..ZeroShotConfig::default()
             };
             let clf = Classifier::zero_shot(&labels, &config, embedder.clone())?;
-            let gold: Vec<usize> = set
-                .test
-                .labels
-                .iter()
-                .map(|l| clf.labels().iter().position(|x| x == l).unwrap_or(0))
-                .collect();
+            let gold = gold_indices(clf.labels(), &set.test.labels);
             let pred = clf.predict_indices(&test_texts, Some(&test_emb))?;
             row(set.name, name, clf.labels(), &gold, &pred, "");
         }

@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use docket_generate::classify::{
     Classifier, Decision, Examples, Features, LabelSpec, Prediction, TrainConfig, ZeroShotConfig,
-    evaluate, load_labels, parse_labels, read_examples, train_test_split,
+    evaluate, gold_indices, load_labels, parse_labels, read_examples, train_test_split,
 };
 use docket_generate::summarize::abstractive::{AbstractiveConfig, AbstractiveSummarizer, DirCache};
 use docket_generate::summarize::rouge::{self, Rouge};
@@ -659,18 +659,7 @@ pub fn eval_classify(args: EvalClassifyArgs) -> Result<Outcome> {
     let predicted = classifier.predict_indices(&texts, None)?;
     let secs = started.elapsed().as_secs_f64();
     let labels = classifier.labels().to_vec();
-    let index: HashMap<&str, usize> = labels
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (l.as_str(), i))
-        .collect();
-    // A test label the classifier does not know can never be predicted: it counts as
-    // wrong (mapped past the known labels).
-    let gold: Vec<usize> = test
-        .labels
-        .iter()
-        .map(|l| index.get(l.as_str()).copied().unwrap_or(labels.len()))
-        .collect();
+    let gold = gold_indices(&labels, &test.labels);
     let e = evaluate(&labels, &gold, &predicted);
     print_evaluation(
         &args,

@@ -27,12 +27,29 @@ pub struct Evaluation {
     pub labels: Vec<String>,
 }
 
-/// Score `predicted` against `gold` (label indices into `labels`, same length).
+/// The index of each gold label among `labels`; a label the classifier does not know
+/// gets `labels.len()`, which [`evaluate`] counts as a miss.
+pub fn gold_indices(labels: &[String], gold: &[String]) -> Vec<usize> {
+    let index: std::collections::HashMap<&str, usize> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), i))
+        .collect();
+    gold.iter()
+        .map(|l| index.get(l.as_str()).copied().unwrap_or(labels.len()))
+        .collect()
+}
+
+/// Score `predicted` against `gold` (label indices into `labels`, same length). A gold
+/// index past `labels` (a label unknown to the classifier) can never be predicted: it
+/// counts in the total as a miss, and in no class.
 pub fn evaluate(labels: &[String], gold: &[usize], predicted: &[usize]) -> Evaluation {
     let k = labels.len();
     let mut confusion = vec![vec![0usize; k]; k];
     for (&g, &p) in gold.iter().zip(predicted) {
-        confusion[g][p] += 1;
+        if g < k && p < k {
+            confusion[g][p] += 1;
+        }
     }
     let correct: usize = (0..k).map(|i| confusion[i][i]).sum();
     let total = gold.len().min(predicted.len());
@@ -155,6 +172,15 @@ mod tests {
         let want = (0.8 + 0.5 + 2.0 / 3.0) / 3.0;
         assert!((e.macro_f1 - want).abs() < 1e-12);
         assert_eq!(e.per_class[2].support, 1);
+    }
+
+    #[test]
+    fn unknown_gold_labels_count_as_misses() {
+        let labels = vec!["a".to_owned(), "b".to_owned()];
+        let gold = gold_indices(&labels, &["a".into(), "zzz".into(), "b".into()]);
+        assert_eq!(gold, [0, 2, 1]);
+        let e = evaluate(&labels, &gold, &[0, 0, 1]);
+        assert!((e.accuracy - 2.0 / 3.0).abs() < 1e-9, "{}", e.accuracy);
     }
 
     #[test]

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 pub use data::{Examples, LabelSpec, load_labels, parse_labels, read_examples};
 pub use logistic::{LrModel, LrParams, Rows, SparseVec};
-pub use metrics::{ClassScores, Evaluation, evaluate, train_test_split};
+pub use metrics::{ClassScores, Evaluation, evaluate, gold_indices, train_test_split};
 pub use tfidf::{Tfidf, TfidfConfig};
 
 use crate::error::{Error, Result};
