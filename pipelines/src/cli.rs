@@ -261,14 +261,21 @@ pub struct SearchArgs {
     /// Longest snippet, in characters.
     #[arg(long, value_name = "N", default_value_t = 240)]
     pub snippet_chars: usize,
-    /// Fusion method for hybrid search (default: the index's tuned or default setting).
-    #[arg(long, value_enum, value_name = "METHOD")]
-    pub fusion: Option<FusionArg>,
-    /// Weight of BM25 in hybrid search, 0 to 1 (the dense leg gets the rest).
-    #[arg(long, value_name = "W")]
-    pub bm25_weight: Option<f32>,
+    #[command(flatten)]
+    pub fusion: FusionArgs,
     #[command(flatten)]
     pub embed: EmbedModelArgs,
+}
+
+/// How hybrid results are fused, over the index's tuned (or the default) setting.
+#[derive(Debug, Args)]
+pub struct FusionArgs {
+    /// Fusion method of the hybrid results.
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub fusion: Option<FusionArg>,
+    /// Weight of BM25 in hybrid results, 0 to 1 (the dense leg gets the rest).
+    #[arg(long, value_name = "W")]
+    pub bm25_weight: Option<f32>,
 }
 
 #[derive(Debug, Args)]
@@ -557,12 +564,8 @@ pub struct EvalRetrievalArgs {
     /// The qrels split to read when there is no qrels.tsv (qrels/SPLIT.tsv).
     #[arg(long, value_name = "SPLIT", default_value = "test")]
     pub split: String,
-    /// Fusion method for the hybrid figures (default: the default fusion).
-    #[arg(long, value_enum, value_name = "METHOD")]
-    pub fusion: Option<FusionArg>,
-    /// Weight of BM25 for the hybrid figures.
-    #[arg(long, value_name = "W")]
-    pub bm25_weight: Option<f32>,
+    #[command(flatten)]
+    pub fusion: FusionArgs,
     #[command(flatten)]
     pub chunking: ChunkArgs,
 }

@@ -39,8 +39,7 @@ pub fn retrieval(args: EvalRetrievalArgs) -> Result<Outcome> {
         m.dedup();
         m
     };
-    let fusion = fusion_override(FusionConfig::default(), args.fusion, args.bm25_weight)?
-        .unwrap_or_default();
+    let fusion = fusion_override(FusionConfig::default(), &args.fusion)?.unwrap_or_default();
     let dense = args.tune || modes.iter().any(|m| *m != Mode::Bm25);
     let chunker = args.chunking.chunker()?;
     let embedder = if dense {

@@ -10,7 +10,7 @@ use docket_index::{
 };
 use serde_json::json;
 
-use crate::cli::{FusionArg, SearchArgs, StatusArgs};
+use crate::cli::{FusionArg, FusionArgs, SearchArgs, StatusArgs};
 use crate::{Outcome, UsageError, log, models};
 
 /// `--filter KEY=VALUE` flags as a [`Filter`]: `source` is a path glob, `format` a
@@ -53,20 +53,19 @@ pub fn parse_filters(flags: &[String]) -> Result<Filter, UsageError> {
 /// A fusion override from `--fusion` / `--bm25-weight`, on top of `base`.
 pub fn fusion_override(
     base: FusionConfig,
-    method: Option<FusionArg>,
-    bm25_weight: Option<f32>,
+    args: &FusionArgs,
 ) -> Result<Option<FusionConfig>, UsageError> {
-    if method.is_none() && bm25_weight.is_none() {
+    if args.fusion.is_none() && args.bm25_weight.is_none() {
         return Ok(None);
     }
     let mut fusion = base;
-    if let Some(m) = method {
+    if let Some(m) = args.fusion {
         fusion.method = match m {
             FusionArg::Convex => FusionMethod::Convex,
             FusionArg::Rrf => FusionMethod::Rrf,
         };
     }
-    if let Some(w) = bm25_weight {
+    if let Some(w) = args.bm25_weight {
         fusion.bm25_weight = w;
     }
     fusion
@@ -109,7 +108,7 @@ pub fn search(args: SearchArgs) -> Result<Outcome> {
         return Err(UsageError("-k must be at least 1".into()).into());
     }
     let index = open_for_search(&args.index.dir, mode, args.embed.embed_model.as_deref())?;
-    let fusion = fusion_override(index.fusion(), args.fusion, args.bm25_weight)?;
+    let fusion = fusion_override(index.fusion(), &args.fusion)?;
     let results = index.search(&args.query, args.k, mode, &filter, fusion.as_ref())?;
     if let Some(fallback) = &results.fallback {
         log(&format!(
