@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use docket_index::embed::Embedder;
@@ -20,11 +20,11 @@ use docket_index::{
 };
 use docket_ingest::document::{content_hash, document_id};
 use docket_ingest::{Chunk, Document, Error, Format, Ingestor, SourceFile};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::cli::{IndexArgs, StoreArgs};
 use crate::job::shard::Shard;
+use crate::progress::Progress;
 use crate::{Outcome, UsageError, log, models};
 
 impl StoreArgs {
@@ -111,31 +111,6 @@ pub struct SyncReport {
     pub seconds: f64,
     /// Stopped early by `SyncHooks::stop` (nothing pruned).
     pub interrupted: bool,
-}
-
-/// Progress on stderr: a bar over files when stderr is a terminal, nothing otherwise
-/// (indicatif hides it); log lines go above the bar.
-struct Progress {
-    bar: ProgressBar,
-}
-
-impl Progress {
-    fn new(files: usize) -> Progress {
-        let bar = ProgressBar::new(files as u64);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} files {msg} (ETA {eta})",
-            )
-            .map(|s| s.progress_chars("=> "))
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar.enable_steady_tick(Duration::from_millis(250));
-        Progress { bar }
-    }
-
-    fn log(&self, line: &str) {
-        self.bar.suspend(|| log(line));
-    }
 }
 
 pub fn index(args: IndexArgs) -> Result<Outcome> {
@@ -293,7 +268,7 @@ pub fn sync(args: &IndexArgs, hooks: SyncHooks<'_>) -> Result<SyncReport> {
         known
     };
 
-    let progress = Progress::new(walk.files.len());
+    let progress = Progress::new("index", walk.files.len(), "files");
     let mut counts = Counts::default();
     let mut failures: Vec<SyncFailure> = Vec::new();
     let mut planned: Vec<(String, String)> = Vec::new();
@@ -463,14 +438,12 @@ pub fn sync(args: &IndexArgs, hooks: SyncHooks<'_>) -> Result<SyncReport> {
                 }
             }
         }
-        progress.bar.inc(1);
         if let Some(index) = &index {
             let embedded = index.stats().chunks_embedded;
             let rate = embedded as f64 / started.elapsed().as_secs_f64().max(1e-3);
-            progress
-                .bar
-                .set_message(format!("{embedded} chunks embedded ({rate:.1}/s)"));
+            progress.set_message(format!("{embedded} chunks embedded ({rate:.1}/s)"));
         }
+        progress.advance(1);
         Ok(())
     })?;
     if let Some(index) = index.as_mut() {
@@ -520,7 +493,7 @@ pub fn sync(args: &IndexArgs, hooks: SyncHooks<'_>) -> Result<SyncReport> {
                 .log("warning: not pruning: some paths could not be read (see the errors above)");
         }
     }
-    progress.bar.finish_and_clear();
+    progress.finish();
     out.flush()?;
     drop(out);
     let stats = index.as_ref().map(Index::stats).unwrap_or_default();

@@ -16,6 +16,7 @@ mod ingest_cmd;
 mod job;
 mod models;
 mod par;
+mod progress;
 mod search_cmd;
 
 use std::io::Write;

@@ -414,7 +414,7 @@ fn run(job: &Job, options: &RunOptions, report: &mut RunReport) -> Result<()> {
         state: state.as_ref(),
         index: synced.index,
         planned: synced.planned,
-        embedder,
+        embedder: embedder.map(std::cell::OnceCell::from).unwrap_or_default(),
     };
     let mut llm = crate::models::LazyLlm::new(llm_args(job), false);
     for task in &job.tasks {
@@ -425,6 +425,8 @@ fn run(job: &Job, options: &RunOptions, report: &mut RunReport) -> Result<()> {
         report.tasks.push(task_report);
     }
     report.models.llm = llm.model_id();
+    // The embedder a task loaded (a BM25-only index's classifiers) counts too.
+    report.models.embedder = ctx.embedder.get().map(|e| e.model_id().to_owned());
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
 use docket_generate::classify::{
@@ -26,6 +26,7 @@ use super::state::{Done, NewFailure, State};
 use super::{RunOptions, STOP, TaskFailure, TaskReport};
 use crate::log;
 use crate::models::LazyLlm;
+use crate::progress::Progress;
 
 /// Documents classified per batch (and per state commit).
 const CLASSIFY_BATCH: usize = 64;
@@ -40,7 +41,20 @@ pub struct Context<'a> {
     pub index: Option<Index>,
     /// Documents a dry run's sync would add or update: (source, doc id).
     pub planned: Vec<(String, String)>,
-    pub embedder: Option<Arc<dyn Embedder>>,
+    /// The index's embedder, or the configured model loaded by the first task that
+    /// needs it and shared by the rest (see [`Context::embedder`]).
+    pub embedder: std::cell::OnceCell<Arc<dyn Embedder>>,
+}
+
+impl Context<'_> {
+    /// The job's embedding model, loaded once for all tasks.
+    pub fn embedder(&self) -> Result<Arc<dyn Embedder>> {
+        if let Some(e) = self.embedder.get() {
+            return Ok(e.clone());
+        }
+        let e = crate::models::load_embedder(self.job.spec.index.embed_model.as_deref())?;
+        Ok(self.embedder.get_or_init(|| e).clone())
+    }
 }
 
 /// Files a task reads besides the index.
@@ -176,66 +190,6 @@ fn scope(ctx: &Context<'_>, filter: &Filter) -> Result<Vec<DocEntry>> {
     Ok(out)
 }
 
-/// Progress of one task: a bar with ETA on a terminal, a log line every 10 s otherwise.
-struct Progress {
-    bar: indicatif::ProgressBar,
-    label: String,
-    total: usize,
-    done: usize,
-    started: Instant,
-    last_line: Instant,
-    terminal: bool,
-}
-
-impl Progress {
-    fn new(label: String, total: usize) -> Progress {
-        use std::io::IsTerminal;
-        let terminal = std::io::stderr().is_terminal() && !crate::log_json();
-        let bar = if terminal {
-            let bar = indicatif::ProgressBar::new(total as u64);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} {msg} [{bar:30}] {pos}/{len} ({per_sec}, ETA {eta})",
-                )
-                .map(|s| s.progress_chars("=> "))
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            bar.set_message(label.clone());
-            bar.enable_steady_tick(Duration::from_millis(250));
-            bar
-        } else {
-            indicatif::ProgressBar::hidden()
-        };
-        Progress {
-            bar,
-            label,
-            total,
-            done: 0,
-            started: Instant::now(),
-            last_line: Instant::now(),
-            terminal,
-        }
-    }
-
-    fn advance(&mut self, n: usize) {
-        self.done += n;
-        self.bar.inc(n as u64);
-        if !self.terminal && self.last_line.elapsed() >= Duration::from_secs(10) {
-            self.last_line = Instant::now();
-            let rate = self.done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
-            let eta = (self.total - self.done) as f64 / rate.max(1e-9);
-            log(&format!(
-                "{}: {}/{} ({rate:.1}/s, ETA {eta:.0}s)",
-                self.label, self.done, self.total
-            ));
-        }
-    }
-
-    fn finish(&self) {
-        self.bar.finish_and_clear();
-    }
-}
-
 /// Run one task and report what it did.
 pub fn run_task(ctx: &Context<'_>, task: &Task, llm: &mut LazyLlm) -> Result<TaskReport> {
     let started = Instant::now();
@@ -333,15 +287,13 @@ fn commit(
     report.done += done.len();
     let recorded = state.record(name, done, failed.clone(), ctx.job.spec.max_attempts)?;
     for (new, f) in failed.into_iter().zip(recorded) {
-        progress.bar.suspend(|| {
-            log(&format!(
-                "error: {} {name}: {} (attempt {}{})",
-                report.kind,
-                f.reason,
-                f.attempts,
-                if f.quarantined { ", quarantined" } else { "" }
-            ))
-        });
+        progress.log(&format!(
+            "error: {} {name}: {} (attempt {}{})",
+            report.kind,
+            f.reason,
+            f.attempts,
+            if f.quarantined { ", quarantined" } else { "" }
+        ));
         report.failed += 1;
         report.failures.push(TaskFailure {
             key: new.key,
@@ -404,7 +356,7 @@ fn per_document(
     if !todo.is_empty() {
         worker.prepare()?;
     }
-    let mut progress = Progress::new(format!("{} {name}", report.kind), todo.len());
+    let progress = Progress::new(format!("{} {name}", report.kind), todo.len(), "documents");
     for group in todo.chunks(batch.max(1)) {
         if STOP.load(Ordering::SeqCst) {
             report.interrupted = true;
@@ -539,13 +491,6 @@ struct Classify<'a, 'c> {
 }
 
 impl Classify<'_, '_> {
-    fn embedder(&self) -> Result<Arc<dyn Embedder>> {
-        match &self.ctx.embedder {
-            Some(e) => Ok(e.clone()),
-            None => crate::models::load_embedder(self.ctx.job.spec.index.embed_model.as_deref()),
-        }
-    }
-
     fn labels(&self) -> Result<Vec<LabelSpec>> {
         let t = self.task;
         // Labels listed in the job file are names as written (commas included); a
@@ -576,12 +521,13 @@ impl Worker for Classify<'_, '_> {
             Model::Llm { labels, prior }
         } else if let Some(path) = &t.model {
             Model::Trained(Box::new(
-                Classifier::load(path, Some(self.embedder()?))
+                Classifier::load(path, Some(self.ctx.embedder()?))
                     .with_context(|| format!("cannot load the classifier {}", path.display()))?,
             ))
         } else if let Some(path) = &t.examples {
             let ex = read_examples(path, &t.text_col, &t.label_col)?;
-            let (clf, r) = Classifier::train(&ex, &TrainConfig::default(), Some(self.embedder()?))?;
+            let (clf, r) =
+                Classifier::train(&ex, &TrainConfig::default(), Some(self.ctx.embedder()?))?;
             log(&format!(
                 "classify {}: trained on {} examples (TF-IDF weight {:.1})",
                 self.name, r.examples, r.tfidf_weight
@@ -591,7 +537,7 @@ impl Worker for Classify<'_, '_> {
             Model::Trained(Box::new(Classifier::zero_shot(
                 &self.labels()?,
                 &ZeroShotConfig::default(),
-                self.embedder()?,
+                self.ctx.embedder()?,
             )?))
         });
         Ok(())
@@ -760,10 +706,7 @@ impl Worker for Summarize<'_, '_> {
             }
             return Ok(());
         }
-        let embedder = match &self.ctx.embedder {
-            Some(e) => e.clone(),
-            None => crate::models::load_embedder(self.ctx.job.spec.index.embed_model.as_deref())?,
-        };
+        let embedder = self.ctx.embedder()?;
         let config = SummaryConfig {
             budget: self.budget(),
             ..SummaryConfig::default()
@@ -929,7 +872,7 @@ fn answer(
     } else {
         llm
     };
-    let mut progress = Progress::new(format!("answer {name}"), todo.len());
+    let progress = Progress::new(format!("answer {name}"), todo.len(), "questions");
     for (q, fp) in todo {
         if STOP.load(Ordering::SeqCst) {
             report.interrupted = true;
