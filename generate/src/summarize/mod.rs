@@ -180,8 +180,12 @@ fn looks_like_reference(s: &str) -> bool {
     bracket || (has_year && markers.iter().any(|m| lower.contains(m)))
 }
 
-/// Whether a sentence is mostly numbers and symbols (table rows, equations, URLs).
+/// Whether a sentence is a table row (cells between `|`) or mostly numbers and symbols
+/// (numeric tables, equations, URLs).
 fn looks_like_table(s: &str) -> bool {
+    if s.contains(" | ") {
+        return true;
+    }
     let tokens: Vec<&str> = s.split_whitespace().collect();
     let wordy = tokens
         .iter()
@@ -206,7 +210,6 @@ pub fn candidates(text: &str, config: &SummaryConfig) -> Vec<Candidate> {
         if words < config.min_words
             || words > config.max_words
             || looks_like_table(s)
-            || s.contains(" | ")
             || looks_like_reference(s)
         {
             continue;
