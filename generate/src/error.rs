@@ -134,6 +134,27 @@ impl Error {
 }
 
 impl Error {
+    /// Who must act on this error; everything not named here is the environment's
+    /// (model files, servers, threads).
+    pub fn fault(&self) -> Fault {
+        match self {
+            Error::Config { .. }
+            | Error::Setting { .. }
+            | Error::PromptTooLong { .. }
+            | Error::Unsupported { .. }
+            | Error::Labels { .. }
+            | Error::Training { .. }
+            | Error::EmbedderMismatch { .. }
+            | Error::EmbedderMissing { .. }
+            | Error::FormatVersion { .. } => Fault::Usage,
+            Error::Parse { .. } | Error::Input { .. } => Fault::Input,
+            Error::Transient { .. } => Fault::Transient,
+            Error::Internal { .. } => Fault::Bug,
+            Error::Embed(e) => e.fault(),
+            _ => Fault::Environment,
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
@@ -144,3 +165,5 @@ impl Error {
 
 /// Result of the generate crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub use docket_index::Fault;

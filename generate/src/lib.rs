@@ -29,7 +29,7 @@ use std::ops::ControlFlow;
 
 use serde::{Deserialize, Serialize};
 
-pub use error::{Error, Result};
+pub use error::{Error, Fault, Result};
 pub use http::{HttpConfig, HttpLlm};
 pub use local::{
     ChatFormat, DEFAULT_MODEL_DIR, DEFAULT_MODEL_FILE, LocalConfig, LocalLlm,

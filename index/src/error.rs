@@ -183,7 +183,31 @@ impl Error {
             source,
         }
     }
+
+    /// Who must act on this error; everything not named here is the environment's
+    /// (model files, disks, stores, servers).
+    pub fn fault(&self) -> Fault {
+        match self {
+            Error::ManifestMismatch { .. }
+            | Error::SchemaVersion { .. }
+            | Error::NotAnIndex { .. }
+            | Error::EmbedderRequired { .. }
+            | Error::AnalyzerMismatch { .. }
+            | Error::Glob { .. }
+            | Error::Setting { .. }
+            | Error::DimensionMismatch { .. }
+            | Error::DistanceMismatch { .. } => Fault::Usage,
+            Error::ServerTransient { .. } | Error::Locked { .. } | Error::LexicalLocked { .. } => {
+                Fault::Transient
+            }
+            Error::Parse { .. } => Fault::Input,
+            Error::NonFiniteVector { .. } => Fault::Bug,
+            _ => Fault::Environment,
+        }
+    }
 }
+
+pub use docket_ingest::Fault;
 
 /// Result alias of the index crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

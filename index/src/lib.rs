@@ -20,10 +20,11 @@ pub mod home;
 pub mod index;
 pub mod lexical;
 pub mod manifest;
+pub mod record;
 pub mod vector;
 
 pub use catalog::{Catalog, DocEntry, DocState};
-pub use error::{Error, Result};
+pub use error::{Error, Fault, Result};
 pub use filter::{Filter, Hit};
 pub use fusion::{FusedHit, FusionConfig, FusionMethod, LegHit};
 pub use index::{
@@ -32,4 +33,5 @@ pub use index::{
 };
 pub use lexical::{AnalyzerConfig, Bm25Index, LexicalConfig, LexicalIndex, Snippet};
 pub use manifest::{Manifest, SCHEMA_VERSION};
+pub use record::HitRecord;
 pub use vector::{VectorSpec, VectorStore, VectorStoreConfig, open_store};

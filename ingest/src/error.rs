@@ -116,5 +116,44 @@ impl Error {
     }
 }
 
+impl Error {
+    /// Who must act on this error (every docket crate answers the same question, so the
+    /// binary can pick an exit code without knowing the variants).
+    pub fn fault(&self) -> Fault {
+        match self {
+            Error::Document { reason, .. } => match reason {
+                DocError::Panic(_) => Fault::Bug,
+                DocError::Unreadable(_) => Fault::Environment,
+                _ => Fault::Input,
+            },
+            Error::Record { .. } | Error::Walk { .. } => Fault::Input,
+            Error::Tokenizer { .. } => Fault::Environment,
+            Error::Config { .. } => Fault::Usage,
+        }
+    }
+}
+
+/// Who must act on an error. Shared by every docket crate (re-exported by docket-index
+/// and docket-generate), so that "whose fault" means the same everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// A document or data file is bad (corrupt, encrypted, malformed row): fix or skip
+    /// the input.
+    Input,
+    /// Settings or arguments that cannot work (out of range, conflicting, an index made
+    /// with another model): the user must change what they asked for.
+    Usage,
+    /// A configuration file (a job file) is invalid.
+    Config,
+    /// Something around docket is missing or failing for good (a model not fetched, a
+    /// disk error, a server that refuses): fix the environment.
+    Environment,
+    /// A failure that may pass if tried again later (a busy server, a held lock).
+    Transient,
+    /// A broken invariant inside docket: a bug to report.
+    Bug,
+}
+
 /// Result alias of the ingest crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -25,7 +25,7 @@ mod xml;
 
 pub use chunk::{Chunk, Chunker, ChunkingConfig};
 pub use document::{Document, Extracted, Format, Heading, Page, TextBuilder};
-pub use error::{DocError, Error, Result};
+pub use error::{DocError, Error, Fault, Result};
 pub use loader::{Deadline, Limits, LoadContext, Loader, loader_for};
 pub use pipeline::{IngestOptions, Ingestor};
 pub use source::{SourceFile, Walk, WalkOptions, walk};
