@@ -402,7 +402,10 @@ fn micro(
 /// The bounds the SIMD micro-kernels rely on: `mr` rows (1..=MR) of `k` values at
 /// stride `lda` in `a`, `k` rows of NR in the panel, `mr` rows of `cols` (<= NR) at
 /// stride `ldc` in `c`, and `cols` bias values.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the tile's shape, as the micro-kernels take it"
+)]
 #[inline]
 fn check_tile(
     k: usize,

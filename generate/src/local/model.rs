@@ -5,7 +5,7 @@
 //! its quantized matmuls row by row even for a long prompt. Here each weight matrix is
 //! kept twice: quantized in [`QMatrix`]'s layout for matrix-vector products (generation,
 //! where memory traffic bounds speed) and, when the model is small enough, dequantized
-//! to f32 and packed for [`matmul`](super::matmul) (prompt processing, where arithmetic
+//! to f32 and packed for [`matmul`](docket_kernels::matmul) (prompt processing, where arithmetic
 //! does). Buffers live in a [`Workspace`] reused across calls, and the KV cache grows by
 //! whole chunks.
 
