@@ -10,13 +10,8 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// No model file was given or found in the usual places (user: fetch or configure).
-    #[error(
-        "no generator model found (looked in {looked_in}); fetch it with `docket models fetch` or set DOCKET_LLM_MODEL to a .gguf file"
-    )]
-    ModelNotFound {
-        /// The places searched, for the message.
-        looked_in: String,
-    },
+    #[error(transparent)]
+    ModelNotFound(#[from] docket_index::home::ModelNotFound),
     /// A file could not be read.
     #[error("{path}: {source}")]
     Io {

@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
 pub use error::{Error, Fault, Result};
 pub use http::{HttpConfig, HttpLlm};
 pub use local::{
-    ChatFormat, DEFAULT_MODEL_DIR, DEFAULT_MODEL_FILE, LocalConfig, LocalLlm,
-    default_model_candidates, find_default_model,
+    Architecture, ChatFormat, DEFAULT_MODEL_DIR, DEFAULT_MODEL_FILE, DEFAULT_MODEL_LOOKUP,
+    LocalConfig, LocalLlm, UnknownArchitecture, default_model_candidates, find_default_model,
 };
 
 /// Who speaks in a chat message.

@@ -9,13 +9,8 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// No model directory was given or found in the usual places.
-    #[error(
-        "no embedding model found (looked in {looked_in}); fetch it with `cargo run --release -- models fetch` or set DOCKET_EMBED_MODEL to a model directory"
-    )]
-    ModelNotFound {
-        /// The places searched, for the message.
-        looked_in: String,
-    },
+    #[error(transparent)]
+    ModelNotFound(#[from] crate::home::ModelNotFound),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

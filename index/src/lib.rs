@@ -2,7 +2,7 @@
 //! and a BM25 index, keeps a catalog of what is indexed, and retrieves.
 //!
 //! - [`embed`]: the sentence embedder (BERT-family models, vectors equal to
-//!   sentence-transformers'), on its own AVX-512 kernels.
+//!   sentence-transformers'), on docket-kernels' AVX-512 kernels.
 //! - [`catalog`] and [`manifest`]: what an index holds and the settings it was made with.
 //! - [`lexical`]: the BM25 index on tantivy; [`eval`]: retrieval metrics on BEIR data.
 //! - [`vector`]: the vector stores, embedded (qdrant-edge) and Qdrant server.

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Architecture;
 use crate::{Message, Role};
 
 /// A chat prompt format.
@@ -25,7 +26,11 @@ pub enum ChatFormat {
 
 impl ChatFormat {
     /// The format of a model, from its template, architecture and vocabulary.
-    pub fn detect(template: Option<&str>, arch: &str, has_token: impl Fn(&str) -> bool) -> Self {
+    pub fn detect(
+        template: Option<&str>,
+        arch: Architecture,
+        has_token: impl Fn(&str) -> bool,
+    ) -> Self {
         if let Some(t) = template {
             if t.contains("<|im_start|>") {
                 return ChatFormat::ChatMl {
@@ -42,7 +47,7 @@ impl ChatFormat {
                 return ChatFormat::Mistral;
             }
         }
-        if arch == "qwen2" || has_token("<|im_start|>") {
+        if arch.defaults_to_chatml() || has_token("<|im_start|>") {
             ChatFormat::ChatMl {
                 default_system: None,
             }
@@ -139,7 +144,7 @@ mod tests {
     #[test]
     fn smollm_template_gives_chatml_with_its_default_system() {
         let t = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
-        let f = ChatFormat::detect(Some(t), "llama", |_| false);
+        let f = ChatFormat::detect(Some(t), Architecture::Llama, |_| false);
         assert_eq!(
             f.render(&[Message::user("Hi")]),
             "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
@@ -167,13 +172,13 @@ mod tests {
             "<|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nQ<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
         );
         assert_eq!(
-            ChatFormat::detect(None, "qwen2", |_| false),
+            ChatFormat::detect(None, Architecture::Qwen2, |_| false),
             ChatFormat::ChatMl {
                 default_system: None
             }
         );
         assert_eq!(
-            ChatFormat::detect(None, "llama", |t| t == "<|start_header_id|>"),
+            ChatFormat::detect(None, Architecture::Llama, |t| t == "<|start_header_id|>"),
             ChatFormat::Llama3
         );
     }

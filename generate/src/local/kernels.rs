@@ -1,41 +1,15 @@
-//! Element-wise and row-wise kernels of the decoder: RMS norm, SiLU·up, softmax, dot
-//! products and rotary embeddings.
+//! Element-wise and row-wise kernels of the decoder: RMS norm, SiLU·up, attention over
+//! the f16 KV cache and rotary embeddings (softmax, dot products and the matrix
+//! multiply are docket-kernels').
 //!
-//! As in docket-index's embedder (whose `multiversion!` macro and `exp` these use),
-//! the kernels are plain loops over fixed-width lanes that LLVM vectorises;
-//! `multiversion!` compiles each a second time with AVX-512 (and AVX2) enabled and
-//! picks that copy at run time, because the workspace builds for baseline x86-64 and
-//! would otherwise run them 4 lanes wide.
+//! As in docket-kernels, the kernels are plain loops over fixed-width lanes that LLVM
+//! vectorises; `multiversion!` compiles each a second time with AVX-512 (and AVX2)
+//! enabled and picks that copy at run time, because the workspace builds for baseline
+//! x86-64 and would otherwise run them 4 lanes wide.
 
-use docket_index::embed::exp;
-use docket_index::multiversion;
+use docket_kernels::cpu;
+use docket_kernels::{LANES, exp, lane_sum, multiversion};
 use half::f16;
-
-/// Lanes of the manual reductions: one AVX-512 register of f32.
-const LANES: usize = 16;
-
-#[inline(always)]
-fn lane_sum(acc: [f32; LANES]) -> f32 {
-    acc.iter().sum()
-}
-
-multiversion! {
-    /// Σ a·b over the shorter of the two.
-    pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-        let n = a.len().min(b.len());
-        let (a, b) = (&a[..n], &b[..n]);
-        let mut acc = [0.0f32; LANES];
-        let mut ca = a.chunks_exact(LANES);
-        let mut cb = b.chunks_exact(LANES);
-        for (x, y) in (&mut ca).zip(&mut cb) {
-            for i in 0..LANES {
-                acc[i] = x[i].mul_add(y[i], acc[i]);
-            }
-        }
-        let rem: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-        lane_sum(acc) + rem
-    }
-}
 
 /// `scores[j] = scale · q·keys[j]` for each key `j < scores.len()`, the keys rows of
 /// `q.len()` values stored as f16 (the KV cache): generating a token reads every
@@ -48,7 +22,7 @@ pub fn attention_scores_f16(q: &[f32], keys: &[f16], scale: f32, scores: &mut [f
         "attention_scores_f16: keys"
     );
     #[cfg(target_arch = "x86_64")]
-    if super::cpu::has_avx512() && hd.is_multiple_of(16) {
+    if cpu::has_avx512f() && hd.is_multiple_of(16) {
         // SAFETY: the CPU has AVX-512F; `keys` holds `scores.len()` rows of `hd`.
         return unsafe { avx512_f16::scores(q, keys, scale, scores) };
     }
@@ -62,7 +36,7 @@ pub fn attention_mix_f16(p: &[f32], values: &[f16], out: &mut [f32]) {
     let hd = out.len();
     assert!(values.len() >= p.len() * hd, "attention_mix_f16: values");
     #[cfg(target_arch = "x86_64")]
-    if super::cpu::has_avx512() && hd.is_multiple_of(16) && hd <= avx512_f16::MAX_HD {
+    if cpu::has_avx512f() && hd.is_multiple_of(16) && hd <= avx512_f16::MAX_HD {
         // SAFETY: the CPU has AVX-512F; `values` holds `p.len()` rows of `hd`.
         return unsafe { avx512_f16::mix(p, values, out) };
     }
@@ -84,10 +58,15 @@ mod avx512_f16 {
     pub const MAX_HD: usize = 128;
 
     /// # Safety
-    /// AVX-512F; `q.len()` a multiple of 16; `keys` holds `scores.len()` rows of it.
+    /// AVX-512F must be available. That `q.len()` is a multiple of 16 and `keys` holds
+    /// `scores.len()` rows of it is checked here.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn scores(q: &[f32], keys: &[f16], scale: f32, scores: &mut [f32]) {
         let hd = q.len();
+        assert!(
+            hd.is_multiple_of(16) && keys.len() >= scores.len() * hd,
+            "scores"
+        );
         // SAFETY (whole body): row `j` spans `keys[j·hd..(j+1)·hd]`, in bounds per the
         // contract; 16 halves are 32 bytes, one `__m256i`.
         unsafe {
@@ -104,11 +83,15 @@ mod avx512_f16 {
     }
 
     /// # Safety
-    /// AVX-512F; `out.len()` a multiple of 16 and at most [`MAX_HD`]; `values` holds
-    /// `p.len()` rows of it.
+    /// AVX-512F must be available. That `out.len()` is a multiple of 16 and at most
+    /// [`MAX_HD`], and `values` holds `p.len()` rows of it, is checked here.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn mix(p: &[f32], values: &[f16], out: &mut [f32]) {
         let hd = out.len();
+        assert!(
+            hd.is_multiple_of(16) && hd <= MAX_HD && values.len() >= p.len() * hd,
+            "mix"
+        );
         let n = hd / 16;
         let mut acc = [_mm512_setzero_ps(); MAX_HD / 16];
         // SAFETY (whole body): as in `scores`, for the value rows and `out`.
@@ -162,41 +145,6 @@ multiversion! {
     }
 }
 
-multiversion! {
-    /// Softmax of `row` in place.
-    pub fn softmax(row: &mut [f32]) {
-        let mut mx = [f32::NEG_INFINITY; LANES];
-        let mut chunks = row.chunks_exact(LANES);
-        for c in &mut chunks {
-            for i in 0..LANES {
-                mx[i] = mx[i].max(c[i]);
-            }
-        }
-        let mut m = chunks.remainder().iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-        for v in mx {
-            m = m.max(v);
-        }
-        let mut acc = [0.0f32; LANES];
-        let mut chunks = row.chunks_exact_mut(LANES);
-        for c in &mut chunks {
-            for i in 0..LANES {
-                let e = exp(c[i] - m);
-                c[i] = e;
-                acc[i] += e;
-            }
-        }
-        let mut sum = lane_sum(acc);
-        for v in chunks.into_remainder() {
-            *v = exp(*v - m);
-            sum += *v;
-        }
-        let inv = 1.0 / sum;
-        for v in row.iter_mut() {
-            *v *= inv;
-        }
-    }
-}
-
 /// Rotary position embedding of one head vector `x` (length ≥ `2·cos.len()`) with the
 /// angles of its position: interleaved pairs `(2i, 2i+1)` as GGUF llama files expect
 /// (their Q/K weights were permuted for it), or halves `(i, i+d/2)` (NeoX, Qwen2).
@@ -224,15 +172,6 @@ mod tests {
     #[test]
     fn kernels_match_plain_arithmetic() {
         let a: Vec<f32> = (0..37).map(|i| i as f32 * 0.1 - 1.0).collect();
-        let b: Vec<f32> = (0..37).map(|i| (i % 5) as f32 - 2.0).collect();
-        let want: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert!((dot(&a, &b) - want).abs() < 1e-4);
-
-        let mut row: Vec<f32> = a.clone();
-        softmax(&mut row);
-        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
-        assert!(row[36] > row[0]);
-
         let mut out = vec![0.0; 37];
         rms_norm_rows(&a, &[2.0; 37], 0.0, &mut out);
         let ms: f32 = out.iter().map(|v| v * v).sum::<f32>() / 37.0;

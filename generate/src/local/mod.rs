@@ -1,8 +1,8 @@
 //! [`LocalLlm`]: a llama-family GGUF model run on the CPU by docket's own forward pass
 //! (see [`model`]).
 
+mod arch;
 mod chat;
-mod cpu;
 mod kernels;
 mod model;
 mod quant;
@@ -14,8 +14,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use candle_core::quantized::gguf_file;
+use docket_index::home::ModelLookup;
 use serde::{Deserialize, Serialize};
 
+pub use arch::{Architecture, UnknownArchitecture};
 pub use chat::ChatFormat;
 
 use crate::error::{Error, Result};
@@ -28,30 +30,25 @@ pub const DEFAULT_MODEL_DIR: &str = "smollm2-135m-instruct-q4_1";
 /// The default generator's file in that folder.
 pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
-/// Where the default model is looked for, in order: `$DOCKET_LLM_MODEL` (a .gguf
-/// file), then [`DEFAULT_MODEL_FILE`] in `models/smollm2-135m-instruct-q4_1` under
-/// docket's home (`docket_index::home::docket_home`, where `docket models fetch` puts it).
+/// How the default model is found: `$DOCKET_LLM_MODEL` (a .gguf file), then
+/// [`DEFAULT_MODEL_FILE`] in `models/smollm2-135m-instruct-q4_1` under docket's home
+/// (`docket_index::home::docket_home`, where `docket models fetch` puts it).
+pub const DEFAULT_MODEL_LOOKUP: ModelLookup = ModelLookup {
+    role: "generator",
+    override_var: "DOCKET_LLM_MODEL",
+    override_kind: "a .gguf file",
+    rel: &[DEFAULT_MODEL_DIR, DEFAULT_MODEL_FILE],
+    marker: None,
+};
+
+/// Where the default model is looked for, in order (see [`DEFAULT_MODEL_LOOKUP`]).
 pub fn default_model_candidates() -> Vec<PathBuf> {
-    docket_index::home::model_candidates(
-        "DOCKET_LLM_MODEL",
-        &Path::new(DEFAULT_MODEL_DIR).join(DEFAULT_MODEL_FILE),
-    )
+    DEFAULT_MODEL_LOOKUP.candidates()
 }
 
 /// The first of [`default_model_candidates`] that exists.
 pub fn find_default_model() -> Result<PathBuf> {
-    let candidates = default_model_candidates();
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .ok_or_else(|| Error::ModelNotFound {
-            looked_in: candidates
-                .iter()
-                .map(|d| d.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
+    Ok(DEFAULT_MODEL_LOOKUP.find()?)
 }
 
 /// Settings of the local backend.
@@ -150,13 +147,6 @@ impl LocalLlm {
                 .and_then(|v| v.to_string().ok())
                 .cloned()
         };
-        let arch = md_str("general.architecture").unwrap_or_default();
-        let has_token = |t: &str| tokenizer.token_to_id(t).is_some();
-        let chat = ChatFormat::detect(
-            md_str("tokenizer.chat_template").as_deref(),
-            &arch,
-            has_token,
-        );
         let bos = tokenizer::uint(&content, "tokenizer.ggml.bos_token_id");
         let add_bos = tokenizer::boolean(&content, "tokenizer.ggml.add_bos_token")
             .unwrap_or(md_str("tokenizer.ggml.model").as_deref() == Some("llama"));
@@ -176,6 +166,9 @@ impl LocalLlm {
         ] {
             stop_ids.extend(tokenizer.token_to_id(t));
         }
+        let template = md_str("tokenizer.chat_template");
+        // The architecture is parsed (and an unsupported one refused) with the rest of
+        // the model's shape, before any weight is read.
         let model = model::Model::load(
             path,
             content,
@@ -184,6 +177,8 @@ impl LocalLlm {
                 f32_budget: config.f32_budget_mib.saturating_mul(1 << 20),
             },
         )?;
+        let has_token = |t: &str| tokenizer.token_to_id(t).is_some();
+        let chat = ChatFormat::detect(template.as_deref(), model.hp.arch, has_token);
         let context = config
             .max_context
             .map_or(model.hp.context, |c| c.min(model.hp.context));
@@ -222,9 +217,9 @@ impl LocalLlm {
         &self.chat
     }
 
-    /// The model's architecture (`llama`, `qwen2`, ...).
-    pub fn architecture(&self) -> &str {
-        &self.model.hp.arch
+    /// The model's architecture.
+    pub fn architecture(&self) -> Architecture {
+        self.model.hp.arch
     }
 
     /// Worker threads.

@@ -5,7 +5,7 @@
 //! its quantized matmuls row by row even for a long prompt. Here each weight matrix is
 //! kept twice: quantized in [`QMatrix`]'s layout for matrix-vector products (generation,
 //! where memory traffic bounds speed) and, when the model is small enough, dequantized
-//! to f32 and packed for [`matmul`](super::matmul) (prompt processing, where arithmetic
+//! to f32 and packed for [`matmul`](docket_kernels::matmul) (prompt processing, where arithmetic
 //! does). Buffers live in a [`Workspace`] reused across calls, and the KV cache grows by
 //! whole chunks.
 
@@ -16,12 +16,12 @@ use half::f16;
 use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
 
+use super::arch::{Architecture, UnknownArchitecture};
 use super::kernels;
 use super::quant::{BLOCK, Block, QActs, QKind, QMatrix};
 use crate::error::{Error, Result};
-use docket_index::embed::matmul::{
-    PackedB, View, matmul, matmul_rows_strided as matmul_rows, matmul_sub,
-};
+use docket_kernels::View;
+use docket_kernels::matmul::{PackedB, matmul, matmul_rows_strided as matmul_rows, matmul_sub};
 
 /// Below this many rows a linear layer runs as matrix-vector products on the quantized
 /// weights; from it on, as one f32 matrix multiply.
@@ -37,7 +37,7 @@ const ATT_ROWS: usize = 64;
 /// Shape and constants of the model, from the GGUF metadata.
 #[derive(Debug, Clone)]
 pub struct Hparams {
-    pub arch: String,
+    pub arch: Architecture,
     pub n_layer: usize,
     pub n_embd: usize,
     pub n_head: usize,
@@ -49,7 +49,6 @@ pub struct Hparams {
     pub eps: f32,
     pub rope_base: f32,
     pub rope_dim: usize,
-    pub rope_neox: bool,
 }
 
 impl Hparams {
@@ -104,7 +103,7 @@ impl Linear {
                 y.par_chunks_mut(chunk).enumerate().for_each(|(t, ys)| {
                     for (j, yv) in ys.iter_mut().enumerate() {
                         let r = t * chunk + j;
-                        let v = kernels::dot(&w[r * cols..(r + 1) * cols], x);
+                        let v = docket_kernels::dot(&w[r * cols..(r + 1) * cols], x);
                         *yv = if accumulate { *yv + v } else { v };
                     }
                 });
@@ -490,7 +489,7 @@ impl Model {
                     &ws.sin[i * half..(i + 1) * half],
                 );
                 for h in row[..qd + kvd].chunks_exact_mut(hp.head_dim) {
-                    kernels::rope(h, c, s, hp.rope_neox);
+                    kernels::rope(h, c, s, hp.arch.rope_neox());
                 }
                 for g in 0..hp.n_head_kv {
                     let at = ((li * hp.n_head_kv + g) * cap + pos + i) * hp.head_dim;
@@ -592,7 +591,7 @@ impl Model {
                         let q = &qkv[i * qkv_w + h * hd..i * qkv_w + (h + 1) * hd];
                         let n = pos + i + 1;
                         kernels::attention_scores_f16(q, &kc[..n * hd], scale, &mut scores[..n]);
-                        kernels::softmax(&mut scores[..n]);
+                        docket_kernels::softmax_rows(&mut scores[..n], n);
                         let o = &mut out[i * hd..(i + 1) * hd];
                         kernels::attention_mix_f16(&scores[..n], &vc[..n * hd], o);
                     }
@@ -611,7 +610,7 @@ impl Model {
                         matmul_sub(rows, q, qkv_w, kt, hd, n, &mut s, n, false, scale);
                         for (i, row) in s.chunks_exact_mut(n).enumerate() {
                             let valid = pos + r0 + i + 1;
-                            kernels::softmax(&mut row[..valid]);
+                            docket_kernels::softmax_rows(&mut row[..valid], valid);
                             row[valid..].fill(0.0);
                         }
                         matmul_sub(rows, &s, n, vp, n, hd, o, hd, false, 1.0);
@@ -638,21 +637,16 @@ fn hparams(path: &Path, ct: &gguf_file::Content) -> Result<Hparams> {
         path: path.to_path_buf(),
         reason,
     };
-    let arch = ct
+    let arch: Architecture = ct
         .metadata
         .get("general.architecture")
         .and_then(|v| v.to_string().ok())
-        .cloned()
-        .ok_or_else(|| err("no general.architecture".into()))?;
-    if !matches!(arch.as_str(), "llama" | "qwen2" | "mistral") {
-        return Err(Error::Unsupported {
+        .ok_or_else(|| err("no general.architecture".into()))?
+        .parse()
+        .map_err(|e: UnknownArchitecture| Error::Unsupported {
             backend: "local".into(),
-            what: format!(
-                "{}: architecture `{arch}` (llama, mistral and qwen2 are supported)",
-                path.display()
-            ),
-        });
-    }
+            what: format!("{}: {e}", path.display()),
+        })?;
     let get = |k: &str| ct.metadata.get(&format!("{arch}.{k}"));
     let int = |k: &str| -> Result<usize> {
         get(k)
@@ -693,7 +687,6 @@ fn hparams(path: &Path, ct: &gguf_file::Content) -> Result<Hparams> {
             .and_then(|v| v.to_f32().ok())
             .unwrap_or(10_000.0),
         rope_dim: int("rope.dimension_count").unwrap_or(head_dim),
-        rope_neox: arch == "qwen2",
         arch,
     };
     if hp.n_head == 0 || hp.n_head_kv == 0 || !hp.n_head.is_multiple_of(hp.n_head_kv) {

@@ -188,7 +188,7 @@ impl QMatrix {
     /// Rows `r` and `r + 1` at once, sharing the activations' loads.
     fn rows_dot(&self, r: usize, x: &QActs) -> (f32, f32) {
         #[cfg(target_arch = "x86_64")]
-        if super::cpu::has_vnni() {
+        if docket_kernels::cpu::has_vnni() {
             // SAFETY: as in `row_dot`, for two rows.
             return unsafe {
                 vnni::rows_dot(self.kind, self.pairs, self.row(r), self.row(r + 1), x)
@@ -200,7 +200,7 @@ impl QMatrix {
     fn row_dot(&self, r: usize, x: &QActs) -> f32 {
         let row = self.row(r);
         #[cfg(target_arch = "x86_64")]
-        if super::cpu::has_vnni() {
+        if docket_kernels::cpu::has_vnni() {
             // SAFETY: the CPU has the features the kernel is compiled for; `row` holds
             // `pairs` pairs of this kind and `x` as many pairs of activations.
             return unsafe { vnni::row_dot(self.kind, self.pairs, row, x) };
@@ -306,12 +306,13 @@ mod vnni {
     /// One row's dot product with the quantized activations.
     ///
     /// # Safety
-    /// The CPU must have AVX-512F/BW/VNNI and F16C; `row` holds `pairs` pairs of
-    /// `kind` and `x` was quantized to `pairs` pairs.
+    /// The CPU must have every feature this is compiled for: AVX-512F/BW/VNNI, AVX2,
+    /// FMA and F16C (`docket_kernels::cpu::has_vnni`). That `row` holds `pairs` pairs of
+    /// `kind` and `x` was quantized to `pairs` pairs is checked here.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
     pub unsafe fn row_dot(kind: QKind, pairs: usize, row: &[u8], x: &QActs) -> f32 {
-        debug_assert!(row.len() >= pairs * kind.pair_bytes());
-        debug_assert!(x.q.len() >= pairs * PAIR && x.dx16.len() >= pairs * 16);
+        assert!(row.len() >= pairs * kind.pair_bytes(), "row_dot: row");
+        check_acts(pairs, x);
         let spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
         let mut acc = _mm512_setzero_ps();
         let mut acc_min = _mm_setzero_ps();
@@ -349,6 +350,14 @@ mod vnni {
         }
     }
 
+    /// The activations hold `pairs` pairs: their values, scales and sums.
+    fn check_acts(pairs: usize, x: &QActs) {
+        assert!(
+            x.q.len() >= pairs * PAIR && x.dx16.len() >= pairs * 16 && x.s4.len() >= pairs * 4,
+            "quantized activations too short"
+        );
+    }
+
     /// Two rows' dot products with the same activations.
     ///
     /// # Safety
@@ -361,10 +370,11 @@ mod vnni {
         r1: &[u8],
         x: &QActs,
     ) -> (f32, f32) {
-        debug_assert!(
-            r0.len() >= pairs * kind.pair_bytes() && r1.len() >= pairs * kind.pair_bytes()
+        assert!(
+            r0.len() >= pairs * kind.pair_bytes() && r1.len() >= pairs * kind.pair_bytes(),
+            "rows_dot: rows"
         );
-        debug_assert!(x.q.len() >= pairs * PAIR && x.dx16.len() >= pairs * 16);
+        check_acts(pairs, x);
         let spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
         let mut acc0 = _mm512_setzero_ps();
         let mut acc1 = _mm512_setzero_ps();

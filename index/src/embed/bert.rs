@@ -16,10 +16,11 @@ use rayon::prelude::*;
 
 use super::Precision;
 use super::config::{BertConfig, Pooling};
-use super::half::{self, PackedH};
-use super::kernels::{self, View};
-use super::matmul::{PackedB, matmul, matmul_rows};
+use super::kernels;
 use crate::error::{Error, Result};
+use docket_kernels::View;
+use docket_kernels::half::{self, PackedH};
+use docket_kernels::matmul::{PackedB, matmul, matmul_rows};
 
 /// A weight matrix packed for one of the matmul kernels.
 #[derive(Debug)]
@@ -407,7 +408,7 @@ impl Encoder {
                 s.values.repack(n, dh, v);
                 let scores = grow(&mut s.scores, n * n);
                 matmul(n, q, 3 * h, &s.keys, scores, n, false, scale);
-                kernels::softmax_rows(scores, n);
+                docket_kernels::softmax_rows(scores, n);
                 matmul(n, scores, n, &s.values, dst, h, false, 1.0);
             });
         });

@@ -10,11 +10,7 @@
 
 mod bert;
 mod config;
-mod half;
 mod kernels;
-/// Branch-free e^x for vectorised loops (the LLM's softmax and SiLU use it too).
-pub use kernels::exp;
-pub mod matmul;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -22,7 +18,8 @@ use std::sync::Mutex;
 pub use config::{BertConfig, Pooling, SentenceConfig};
 
 use crate::error::{Error, Result};
-use matmul::Isa;
+use crate::home::ModelLookup;
+use docket_kernels::{half, matmul::Isa};
 
 /// Turns texts into fixed-size vectors whose cosine similarity reflects meaning.
 pub trait Embedder: Send + Sync {
@@ -45,27 +42,26 @@ pub trait Embedder: Send + Sync {
 /// Folder name of the default embedding model under `$DOCKET_HOME/models/`.
 pub const DEFAULT_MODEL: &str = "all-minilm-l6-v2";
 
-/// Where the default model is looked for, in order: `$DOCKET_EMBED_MODEL` (a model
-/// directory), then `all-minilm-l6-v2` under docket's home's `models/`
-/// ([`crate::home::docket_home`], where `docket models fetch` puts it).
+/// How the default model is found: `$DOCKET_EMBED_MODEL` (a model directory), then
+/// `all-minilm-l6-v2` under docket's home's `models/` ([`crate::home::docket_home`],
+/// where `docket models fetch` puts it); a directory counts if it holds
+/// `model.safetensors`.
+pub const DEFAULT_MODEL_LOOKUP: ModelLookup = ModelLookup {
+    role: "embedding",
+    override_var: "DOCKET_EMBED_MODEL",
+    override_kind: "a model directory",
+    rel: &[DEFAULT_MODEL],
+    marker: Some("model.safetensors"),
+};
+
+/// Where the default model is looked for, in order (see [`DEFAULT_MODEL_LOOKUP`]).
 pub fn default_model_candidates() -> Vec<PathBuf> {
-    crate::home::model_candidates("DOCKET_EMBED_MODEL", Path::new(DEFAULT_MODEL))
+    DEFAULT_MODEL_LOOKUP.candidates()
 }
 
 /// The first of [`default_model_candidates`] that holds a model.
 pub fn find_default_model() -> Result<PathBuf> {
-    let candidates = default_model_candidates();
-    candidates
-        .iter()
-        .find(|d| d.join("model.safetensors").is_file())
-        .cloned()
-        .ok_or_else(|| Error::ModelNotFound {
-            looked_in: candidates
-                .iter()
-                .map(|d| d.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
+    Ok(DEFAULT_MODEL_LOOKUP.find()?)
 }
 
 /// Arithmetic of the encoder's linear layers (attention, layer norm, GELU, softmax and

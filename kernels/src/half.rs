@@ -24,7 +24,7 @@
 
 use rayon::prelude::*;
 
-use super::kernels::View;
+use crate::View;
 
 /// Columns of one panel: one zmm register of 32 f16 values.
 pub const NR: usize = 32;
@@ -44,18 +44,7 @@ const _: () = assert!(KC.is_multiple_of(KB));
 
 /// Whether this CPU runs the f16 path: AVX512-FP16 (and the AVX-512 F/BW it builds on).
 pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::sync::OnceLock;
-        static YES: OnceLock<bool> = OnceLock::new();
-        *YES.get_or_init(|| {
-            std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512bw")
-                && std::arch::is_x86_feature_detected!("avx512fp16")
-        })
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    false
+    crate::cpu::has_avx512_fp16()
 }
 
 /// 2^e as f32, for e within the normal range.
@@ -175,7 +164,7 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
 }
 
-/// As [`super::matmul::matmul_rows`], with `b` in f16: `C = (residual ? C : 0) + bias +
+/// As [`crate::matmul::matmul_rows`], with `b` in f16: `C = (residual ? C : 0) + bias +
 /// A · B`, then `epilogue` on each task's rows, for a dense `C` (`ldc = n`).
 pub fn matmul_rows<E>(
     m: usize,
@@ -412,9 +401,22 @@ mod avx512 {
     /// See [`Tile::store`].
     ///
     /// # Safety
-    /// AVX-512F must be available and `c` hold `(rows - 1) · ldc + cols` values.
+    /// AVX-512F must be available. The bounds (`c` holds `(rows - 1) · ldc + cols`
+    /// values, the tile MR·NR, the scales and the bias enough for `cols`) are checked
+    /// here.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn store(t: &Tile<'_>, c: &mut [f32], ldc: usize, cols: usize) {
+        let rows = t.row_inv.len();
+        assert!(
+            (1..=MR).contains(&rows) && (1..=NR).contains(&cols),
+            "store: shape"
+        );
+        assert!(c.len() >= (rows - 1) * ldc + cols, "store: C too small");
+        assert!(
+            t.tile.len() >= MR * NR && t.col_inv.len() >= NR,
+            "store: tile"
+        );
+        assert!(t.bias.is_none_or(|b| b.len() >= cols), "store: bias");
         let m0: __mmask16 = if cols >= 16 {
             0xffff
         } else {

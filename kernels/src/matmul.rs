@@ -1,6 +1,5 @@
-//! Matrix multiply for the encoder's hot path (and the local LLM's prompt processing,
-//! which uses it through [`matmul_rows_strided`] and [`matmul_sub`]): `C (+)= scale ·
-//! A · B` with `B` packed once into column panels (the weights, at load time) and an
+//! Matrix multiply for the embedder's hot path and the local LLM's prompt processing
+//! (which also uses [`matmul_rows_strided`] and [`matmul_sub`]): `C (+)= scale · A · B` with `B` packed once into column panels (the weights, at load time) and an
 //! AVX-512 micro-kernel.
 //!
 //! The `gemm` crate that candle uses ran its 8-lane (AVX2 FMA) kernels here, as built
@@ -16,7 +15,8 @@
 use rayon::prelude::*;
 
 /// The strided view [`PackedB::pack`] reads.
-pub use super::kernels::View;
+pub use crate::View;
+use crate::cpu;
 
 /// Columns of one panel of packed `B`: two AVX-512 registers of f32.
 pub const NR: usize = 32;
@@ -42,10 +42,11 @@ impl Isa {
     /// Whether this CPU runs the kernel.
     pub fn supported(self) -> bool {
         match self {
+            // Exactly the features each micro-kernel is compiled for.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => avx512::available(),
+            Isa::Avx512 => cpu::has_avx512f(),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => avx2::available(),
+            Isa::Avx2 => cpu::has_avx2(),
             Isa::Portable => true,
             #[cfg(not(target_arch = "x86_64"))]
             _ => false,
@@ -364,17 +365,12 @@ fn micro(
     bias: Option<&[f32]>,
     scale: f32,
 ) {
-    debug_assert!(bias.is_none_or(|b| b.len() >= cols));
-    debug_assert!(a.len() >= (mr - 1) * lda + k && panel.len() >= k * NR);
-    debug_assert!(c.len() >= (mr - 1) * ldc + cols);
     #[cfg(target_arch = "x86_64")]
     match isa {
         Isa::Avx512 => {
             // SAFETY: `isa` is supported (asserted by `matmul_with`, chosen by
-            // `Isa::selected` in `matmul_rows`): the CPU has AVX-512F; the slices cover
-            // every index the kernel touches (rows < mr of k values in `a`, k·NR of
-            // `panel`, rows < mr of `cols` values in `c`), as the callers' bounds and the
-            // debug assertions state.
+            // `Isa::selected` in `matmul_rows`): the CPU has AVX-512F. The kernel checks
+            // the slices' bounds itself.
             unsafe { avx512::micro(k, a, lda, panel, c, ldc, mr, cols, accumulate, bias, scale) };
             return;
         }
@@ -403,22 +399,49 @@ fn micro(
     }
 }
 
+/// The bounds the SIMD micro-kernels rely on: `mr` rows (1..=MR) of `k` values at
+/// stride `lda` in `a`, `k` rows of NR in the panel, `mr` rows of `cols` (<= NR) at
+/// stride `ldc` in `c`, and `cols` bias values.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the tile's shape, as the micro-kernels take it"
+)]
+#[inline]
+fn check_tile(
+    k: usize,
+    a: usize,
+    lda: usize,
+    panel: usize,
+    c: usize,
+    ldc: usize,
+    mr: usize,
+    cols: usize,
+    bias: Option<&[f32]>,
+) {
+    assert!(
+        (1..=MR).contains(&mr) && (1..=NR).contains(&cols),
+        "matmul: tile shape"
+    );
+    assert!(k == 0 || a >= (mr - 1) * lda + k, "matmul: A too small");
+    assert!(panel >= k * NR, "matmul: panel too small");
+    assert!(c >= (mr - 1) * ldc + cols, "matmul: C too small");
+    assert!(
+        bias.is_none_or(|b| b.len() >= cols),
+        "matmul: bias too short"
+    );
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
 
     use super::NR;
 
-    pub fn available() -> bool {
-        use std::sync::OnceLock;
-        static YES: OnceLock<bool> = OnceLock::new();
-        *YES.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f"))
-    }
-
     /// Dispatch on the row count so that each kernel's accumulators are registers.
     ///
     /// # Safety
-    /// AVX-512F must be available and the slices as described in [`super::micro`].
+    /// AVX-512F must be available ([`crate::cpu::has_avx512f`]). The slices' bounds
+    /// (as described in [`super::micro`]) are checked here.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
     pub unsafe fn micro(
@@ -434,9 +457,11 @@ mod avx512 {
         bias: Option<&[f32]>,
         scale: f32,
     ) {
+        super::check_tile(k, ap.len(), lda, panel.len(), c.len(), ldc, mr, cols, bias);
         let (a, b, cp) = (ap.as_ptr(), panel.as_ptr(), c.as_mut_ptr());
         let bias = bias.map_or(std::ptr::null(), <[f32]>::as_ptr);
-        // SAFETY: forwarded from the caller.
+        // SAFETY: the bounds were checked above (`mr` is 1..=14, and each kernel reads
+        // `R = mr` rows), the features are the caller's.
         unsafe {
             match mr {
                 14 => kernel::<14>(k, a, lda, b, cp, ldc, cols, acc, bias, scale),
@@ -457,6 +482,12 @@ mod avx512 {
         }
     }
 
+    /// `R` rows × `cols` columns of `C` from `R` rows of `a` and the panel `b`.
+    ///
+    /// # Safety
+    /// AVX-512F must be available; `a` readable at `r·lda + kk` and `c` writable at
+    /// `r·ldc + j` for r < R, kk < k, j < cols <= NR; `b` readable for `k·NR` values;
+    /// `bias` null or readable for `cols` values.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     #[target_feature(enable = "avx512f")]
@@ -504,19 +535,23 @@ mod avx512 {
             } else {
                 (
                     _mm512_maskz_loadu_ps(m0, bias),
-                    _mm512_maskz_loadu_ps(m1, bias.add(16)),
+                    // `wrapping_add`: with cols <= 16 this points past `bias`, which
+                    // `add` forbids even for a load that the zero mask skips.
+                    _mm512_maskz_loadu_ps(m1, bias.wrapping_add(16)),
                 )
             };
             for r in 0..R {
                 let p = c.add(r * ldc);
                 let mut v0 = _mm512_fmadd_ps(lo[r], s, bias0);
                 let mut v1 = _mm512_fmadd_ps(hi[r], s, bias1);
+                // As for `bias`: past the row's end when cols <= 16 (masked off).
+                let p1 = p.wrapping_add(16);
                 if accumulate {
                     v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, p));
-                    v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, p.add(16)));
+                    v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, p1));
                 }
                 _mm512_mask_storeu_ps(p, m0, v0);
-                _mm512_mask_storeu_ps(p.add(16), m1, v1);
+                _mm512_mask_storeu_ps(p1, m1, v1);
             }
         }
     }
@@ -528,21 +563,13 @@ mod avx2 {
 
     use super::NR;
 
-    pub fn available() -> bool {
-        use std::sync::OnceLock;
-        static YES: OnceLock<bool> = OnceLock::new();
-        *YES.get_or_init(|| {
-            std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-        })
-    }
-
     /// The panel's 32 columns as two halves of 16, and the `mr` rows in near-equal
     /// groups of at most 6: 6 rows × 2 registers of accumulators, 2 of `B` and one
     /// broadcast fit the 16 AVX2 registers.
     ///
     /// # Safety
-    /// AVX2 and FMA must be available and the slices as described in [`super::micro`].
+    /// AVX2 and FMA must be available ([`crate::cpu::has_avx2`]). The slices' bounds (as
+    /// described in [`super::micro`]) are checked here.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn micro(
@@ -558,6 +585,7 @@ mod avx2 {
         bias: Option<&[f32]>,
         scale: f32,
     ) {
+        super::check_tile(k, ap.len(), lda, panel.len(), c.len(), ldc, mr, cols, bias);
         let groups = mr.div_ceil(6);
         let (a, b, cp) = (ap.as_ptr(), panel.as_ptr(), c.as_mut_ptr());
         for half in 0..cols.div_ceil(16) {
@@ -590,6 +618,11 @@ mod avx2 {
 
     /// `R` rows × up to 16 columns (`cols`) of `C`; `b` points at column 0 of the
     /// 16-column half in row 0 of the panel (row stride NR).
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be available; `a` readable at `r·lda + kk` and `c` writable at
+    /// `r·ldc + j` for r < R, kk < k, j < cols <= 16; `b` readable for 16 values at
+    /// each `kk·NR`; `bias` null or readable for `cols` values.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     #[target_feature(enable = "avx2,fma")]
@@ -841,6 +874,53 @@ mod tests {
                                 (got - w).abs() <= tol,
                                 "{isa:?} {m}x{k}x{n} at {i},{j}: {got} vs {w}"
                             );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn narrow_tiles_with_bias_match_naive_on_every_kernel() {
+        // cols <= 16 is where the AVX-512 kernel's second half lies wholly past the row
+        // (and past the bias): every width 1..=16, plus 17 and 32, on C sized exactly.
+        let isas: Vec<Isa> = [Isa::Avx512, Isa::Avx2, Isa::Portable]
+            .into_iter()
+            .filter(|i| i.supported())
+            .collect();
+        for n in (1..=17).chain([32]) {
+            for &(m, k) in &[(1, 5), (3, 16), (14, 33), (15, 7)] {
+                let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
+                let b: Vec<f32> = (0..k * n).map(|i| ((i * 5) % 13) as f32 * 0.5).collect();
+                let bias: Vec<f32> = (0..n).map(|j| j as f32 * 0.25 - 1.0).collect();
+                let want = naive(m, k, n, &a, &b);
+                let view = View {
+                    data: &b,
+                    rs: n,
+                    cs: 1,
+                };
+                let packed = PackedB::pack(k, n, view);
+                for &isa in &isas {
+                    for accumulate in [false, true] {
+                        let mut c = vec![2.0f32; m * n];
+                        block(
+                            isa,
+                            m,
+                            &a,
+                            k,
+                            &packed,
+                            (k, n),
+                            &mut c,
+                            n,
+                            accumulate,
+                            Some(&bias),
+                            0.5,
+                        );
+                        for (i, (got, w)) in c.iter().zip(&want).enumerate() {
+                            let base = if accumulate { 2.0 } else { 0.0 };
+                            let w = base + bias[i % n] + 0.5 * w;
+                            assert_eq!(*got, w, "{isa:?} {m}x{k}x{n} at {i}");
                         }
                     }
                 }
