@@ -119,6 +119,10 @@ pub enum Error {
     /// A setting is out of range.
     #[error("invalid setting {name}: {reason}")]
     Setting { name: &'static str, reason: String },
+    /// The index could not be searched (an answer's retrieval); the index's own error,
+    /// unchanged, so a front end can tell a usage error from a damaged index.
+    #[error(transparent)]
+    Search(docket_index::Error),
 }
 
 impl Error {

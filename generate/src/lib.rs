@@ -1,11 +1,56 @@
 //! The generate stage of docket: retrieves context from the index and classifies,
 //! summarizes or answers, with LLM backends behind one small trait, [`Llm`].
 //!
+//! Answering a question from a small BM25-only index, without any model (the answer is
+//! then the sources' own sentences, each cited; with an LLM, pass it instead of `None`
+//! and every sentence it writes is checked the same way):
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use docket_generate::answer::{AskOptions, ask};
+//! use docket_index::{Action, Index, IndexSettings};
+//! use docket_ingest::{ApproxTokenizer, Chunker, ChunkingConfig, Document, Format, TextBuilder};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let chunker = Chunker::new(ChunkingConfig::default(), Arc::new(ApproxTokenizer))?;
+//! let settings = IndexSettings {
+//!     tokenizer: chunker.tokenizer_name().to_owned(),
+//!     chunking: chunker.config().clone(),
+//!     ..IndexSettings::default()
+//! };
+//! let dir = tempfile::tempdir()?;
+//! let mut index = Index::create_or_open(dir.path(), None, &settings)?; // no embedder
+//! let text = "Customer invoices are kept for 7 years. Support tickets are deleted after 2 years.";
+//! let mut builder = TextBuilder::new();
+//! builder.push_str(text);
+//! let hash = docket_ingest::document::content_hash(text.as_bytes());
+//! let doc = Document::new("retention.txt".into(), Format::Text, hash, builder.finish(true));
+//! index.stage(&doc, chunker.chunk(&doc)?, Action::Add)?;
+//! index.commit()?;
+//!
+//! let answer = ask(&index, "How long are invoices kept?", &AskOptions::default(), None)?;
+//! assert_eq!(answer.text(), Some("Customer invoices are kept for 7 years [1]."));
+//! // The citation is an exact byte span of the document's text.
+//! let span = &answer.sources[0].spans[0];
+//! assert_eq!(&text[span.start..span.end], "Customer invoices are kept for 7 years.");
+//!
+//! // Nothing relevant: the program abstains, and says why.
+//! let none = ask(&index, "Who won the cup?", &AskOptions::default(), None)?;
+//! assert_eq!(none.abstained, Some(docket_generate::answer::Abstention::NothingRelevant));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! - [`answer`]: numbered sources for a question, program-checked citations,
 //!   abstention and extractive answers.
 //! - [`classify`]: zero-shot and supervised document classification, with metrics.
 //! - [`summarize`]: extractive summaries with byte offsets, and ROUGE.
 //! - [`text`]: sentences, words and ROUGE tokens shared by both.
+//! - [`records`]: the typed records of results (predictions, summaries, answers) that
+//!   every front end prints with the same field names.
+//! - [`eval`]: classification and summary evaluations, as typed reports.
+//! - [`LazyLlm`]: an LLM loaded on first use and shared by threads.
 //! - [`LocalLlm`] runs a llama-family GGUF model (by default SmolLM2-135M-Instruct
 //!   Q4_1, provisioned by `docket models fetch`) on the CPU, on docket's own kernels;
 //!   [`HttpLlm`] talks to any OpenAI-compatible server (`/v1/chat/completions`).
@@ -19,8 +64,11 @@
 pub mod answer;
 pub mod classify;
 pub mod error;
+pub mod eval;
 mod http;
+mod lazy;
 mod local;
+pub mod records;
 mod stream;
 pub mod summarize;
 pub mod text;
@@ -31,6 +79,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{Error, Fault, Result};
 pub use http::{HttpConfig, HttpLlm};
+pub use lazy::{LazyLlm, LlmLoader};
 pub use local::{
     Architecture, ChatFormat, DEFAULT_MODEL_DIR, DEFAULT_MODEL_FILE, DEFAULT_MODEL_LOOKUP,
     LocalConfig, LocalLlm, UnknownArchitecture, default_model_candidates, find_default_model,

@@ -14,8 +14,12 @@
 //! and the weight, including the pure TF-IDF and pure embedding ends, are chosen by
 //! stratified k-fold cross-validation on the training examples ([`TrainReport`] says
 //! what was chosen and why).
+//!
+//! An LLM can label texts too ([`llm::LlmClassifier`]): nothing is trained, the model
+//! picks one of the labels by constrained scoring, calibrated against its own bias.
 
 mod data;
+pub mod llm;
 pub mod logistic;
 pub mod metrics;
 pub mod tfidf;
@@ -29,6 +33,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use data::{Examples, LabelSpec, load_labels, parse_labels, read_examples};
+pub use llm::LlmClassifier;
 pub use logistic::{LrModel, LrParams, Rows, SparseVec};
 pub use metrics::{ClassScores, Evaluation, evaluate, gold_indices, train_test_split};
 pub use tfidf::{Tfidf, TfidfConfig};

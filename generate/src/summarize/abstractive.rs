@@ -650,6 +650,11 @@ impl<'a> AbstractiveSummarizer<'a> {
         &self.config
     }
 
+    /// The model that writes the summaries.
+    pub fn model_id(&self) -> &str {
+        self.llm.model_id()
+    }
+
     /// Summarize `text`. A document without a sentence gets an empty summary, and one
     /// within the budget itself (see [`AbstractiveSummary::verbatim`]), without a call.
     pub fn summarize(&self, text: &str) -> Result<AbstractiveSummary> {

@@ -11,6 +11,14 @@
 //! hallucination and paraphrase never changes a number. Unsupported sentences are
 //! dropped (and reported), and when nothing survives, or retrieval found nothing
 //! relevant, the answer is "not found in the documents".
+//!
+//! [`ask`] runs the whole sequence over an index: hybrid retrieval, packing, the
+//! relevance check, generation (or an extractive answer without an LLM), the check of
+//! every sentence, and the typed [`Answer`] record that `docket ask --json`, job outputs
+//! and any other front end print. Abstaining is the program's decision
+//! ([`Abstention`]), never read from the model's words.
+
+mod ask;
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -19,6 +27,11 @@ use docket_index::SearchHit;
 use docket_index::embed::Embedder;
 use docket_ingest::Chunk;
 use serde::{Deserialize, Serialize};
+
+pub use ask::{
+    Abstention, Answer, AnswerMode, AskOptions, CitedSource, CitedSpan, NOT_FOUND_TEXT, ask,
+    ask_lazy,
+};
 
 /// Settings of answering and of citation checking.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -556,11 +569,14 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// The prompt asking for a cited answer from numbered sources: (system, user).
+/// The prompt asking for a cited answer from numbered sources: (system, user). The
+/// model is told what to say when the sources do not hold the answer, but nothing
+/// depends on its wording: a reply of that kind cites nothing and is dropped by the
+/// check like any other unsupported sentence (see [`ask`]).
 pub fn prompt(question: &str, sources: &[Source]) -> (String, String) {
     let system = "You answer questions using only the numbered sources given. \
 Cite the source of every sentence with its number in brackets, like [1]. \
-If the sources do not contain the answer, reply exactly: not found in the documents."
+If the sources do not contain the answer, reply: not found in the documents."
         .to_owned();
     let mut user = String::new();
     for s in sources {

@@ -1,0 +1,515 @@
+//! The ask use case: a question in, a checked [`Answer`] (or a typed abstention) out.
+
+use docket_index::{Filter, Index, Mode};
+use serde::{Deserialize, Serialize};
+
+use super::{AnswerConfig, Claim, Source, Verifier, pack, prompt};
+use crate::error::{Error, Result};
+use crate::{GenerateParams, LazyLlm, Llm, Message, Prompt};
+
+/// What docket says when the documents do not hold the answer (front ends print it for
+/// an abstention; the program never looks for it in the model's reply).
+pub const NOT_FOUND_TEXT: &str = "not found in the documents";
+
+/// How to answer a question.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AskOptions {
+    /// Only chunks that pass this filter are retrieved.
+    #[serde(default)]
+    pub filter: Filter,
+    /// Most tokens the LLM may write.
+    #[serde(default = "AskOptions::default_max_tokens")]
+    pub max_tokens: usize,
+    /// Retrieval depth (`config.k`), context budget and the thresholds of the check.
+    #[serde(default)]
+    pub config: AnswerConfig,
+}
+
+impl AskOptions {
+    /// An answer is a few sentences; generation's default budget holds them.
+    pub fn default_max_tokens() -> usize {
+        crate::default_max_tokens()
+    }
+}
+
+impl Default for AskOptions {
+    fn default() -> Self {
+        AskOptions {
+            filter: Filter::default(),
+            max_tokens: Self::default_max_tokens(),
+            config: AnswerConfig::default(),
+        }
+    }
+}
+
+/// Why an answer was withheld.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Abstention {
+    /// No retrieved chunk is relevant enough to the question (the model was not asked).
+    NothingRelevant,
+    /// No sentence of the answer survived checking (whatever the model wrote, a "not
+    /// found" reply included, is among the dropped claims).
+    NothingSupported,
+}
+
+impl Abstention {
+    /// The code in JSON records ("nothing_relevant", "nothing_supported").
+    pub fn code(self) -> &'static str {
+        match self {
+            Abstention::NothingRelevant => "nothing_relevant",
+            Abstention::NothingSupported => "nothing_supported",
+        }
+    }
+}
+
+/// Who wrote the answer's sentences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnswerMode {
+    /// An LLM, checked sentence by sentence.
+    Generated,
+    /// The sources' own sentences (no LLM).
+    Extractive,
+}
+
+/// A span of a cited source that supports a kept sentence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CitedSpan {
+    /// Byte range in the ingested document's text.
+    pub start: usize,
+    pub end: usize,
+    pub page: u32,
+    pub text: String,
+}
+
+/// A source that supports at least one kept sentence, with its supporting spans.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CitedSource {
+    /// The number the answer's `[n]` markers use.
+    pub n: usize,
+    pub source: String,
+    pub doc_id: String,
+    pub chunk_id: String,
+    pub title: Option<String>,
+    pub page_start: u32,
+    pub page_end: u32,
+    pub spans: Vec<CitedSpan>,
+}
+
+/// A checked answer (or an abstention) to one question: the record `docket ask --json`
+/// prints and job outputs store.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Answer {
+    pub question: String,
+    /// The kept sentences with their `[n]` markers; `None` when abstained.
+    pub answer: Option<String>,
+    pub abstained: Option<Abstention>,
+    pub mode: AnswerMode,
+    /// The LLM that wrote the answer (none for an extractive one).
+    pub model: Option<String>,
+    /// The retrieval mode that actually ran (hybrid falls back to BM25 without
+    /// vectors).
+    pub retrieval: Mode,
+    /// The kept sentences, each with its supporting span.
+    pub claims: Vec<Claim>,
+    /// The sentences left out, with the reason in their note.
+    pub dropped: Vec<Claim>,
+    /// The sources the kept sentences cite, in source order.
+    pub sources: Vec<CitedSource>,
+}
+
+impl Answer {
+    /// The kept sentences.
+    pub fn kept(&self) -> &[Claim] {
+        &self.claims
+    }
+
+    /// The sentences left out as unsupported or off topic.
+    pub fn dropped(&self) -> &[Claim] {
+        &self.dropped
+    }
+
+    /// The answer text with its `[n]` markers, or `None` when abstained.
+    pub fn text(&self) -> Option<&str> {
+        self.answer.as_deref()
+    }
+
+    /// The answer from checked `claims` (kept and dropped, in the model's order).
+    fn from_claims(
+        question: &str,
+        mode: AnswerMode,
+        model: Option<String>,
+        retrieval: Mode,
+        claims: Vec<Claim>,
+        sources: &[Source],
+    ) -> Answer {
+        let (kept, dropped): (Vec<Claim>, Vec<Claim>) =
+            claims.into_iter().partition(|c| c.supported);
+        let abstained = kept.is_empty().then_some(Abstention::NothingSupported);
+        Answer {
+            question: question.to_owned(),
+            answer: abstained.is_none().then(|| answer_text(&kept)),
+            abstained,
+            mode,
+            model,
+            retrieval,
+            sources: cited_sources(&kept, sources),
+            claims: kept,
+            dropped,
+        }
+    }
+}
+
+/// Answer `question` from `index`: retrieve (hybrid, falling back to BM25), generate
+/// with `llm` (or extract the sources' best sentences when there is none), check every
+/// sentence against the source it cites, and abstain when nothing relevant was
+/// retrieved or no sentence is supported.
+pub fn ask(
+    index: &Index,
+    question: &str,
+    options: &AskOptions,
+    llm: Option<&dyn Llm>,
+) -> Result<Answer> {
+    ask_with(index, question, options, || llm)
+}
+
+/// [`ask`] with an LLM loaded only once a question needs it: an abstention for want of
+/// relevant sources never loads the model, and a model that cannot be loaded gives an
+/// extractive answer (the reason is in [`LazyLlm::load_error`]).
+pub fn ask_lazy(
+    index: &Index,
+    question: &str,
+    options: &AskOptions,
+    llm: &LazyLlm,
+) -> Result<Answer> {
+    ask_with(index, question, options, || llm.get_ref())
+}
+
+fn ask_with<'l>(
+    index: &Index,
+    question: &str,
+    options: &AskOptions,
+    llm: impl FnOnce() -> Option<&'l dyn Llm>,
+) -> Result<Answer> {
+    let config = &options.config;
+    let results = index
+        .search(question, config.k, Mode::Hybrid, &options.filter, None)
+        .map_err(Error::Search)?;
+    let analyze = |t: &str| index.analyze(t);
+    let verifier = Verifier {
+        config,
+        analyze: &analyze,
+        embedder: index.embedder(),
+    };
+    // Chunk token counts are the embedder's; a generator's tokenizer is in the same
+    // range for English text, and the budget leaves room for the difference.
+    let count = |t: &str| t.len() / 4 + 1;
+    let sources = pack(&results.hits, config.context_tokens, &count);
+    if !verifier.relevant(question, &results.hits) {
+        return Ok(Answer {
+            question: question.to_owned(),
+            answer: None,
+            abstained: Some(Abstention::NothingRelevant),
+            mode: AnswerMode::Extractive,
+            model: None,
+            retrieval: results.mode,
+            claims: Vec::new(),
+            dropped: Vec::new(),
+            sources: Vec::new(),
+        });
+    }
+    let (mode, model, claims) = match llm() {
+        Some(llm) => (
+            AnswerMode::Generated,
+            Some(llm.model_id().to_owned()),
+            generate(&verifier, llm, question, &sources, options.max_tokens)?,
+        ),
+        None => (
+            AnswerMode::Extractive,
+            None,
+            verifier.extract(question, &sources),
+        ),
+    };
+    Ok(Answer::from_claims(
+        question,
+        mode,
+        model,
+        results.mode,
+        claims,
+        &sources,
+    ))
+}
+
+/// The LLM's answer, every sentence checked: unsupported ones and supported ones that
+/// are not about the question are marked unsupported, with the reason.
+fn generate(
+    verifier: &Verifier<'_>,
+    llm: &dyn Llm,
+    question: &str,
+    sources: &[Source],
+    max_tokens: usize,
+) -> Result<Vec<Claim>> {
+    let (system, user) = prompt(question, sources);
+    let params = GenerateParams {
+        max_tokens,
+        ..GenerateParams::default()
+    };
+    let completion = llm.complete(
+        &Prompt::Chat(vec![Message::system(system), Message::user(user)]),
+        &params,
+    )?;
+    let mut claims = verifier.verify(completion.text.trim(), sources);
+    for c in claims.iter_mut().filter(|c| c.supported) {
+        if !verifier.on_topic(question, &c.text) {
+            c.supported = false;
+            c.note = Some("supported, but not about the question".into());
+        }
+    }
+    Ok(claims)
+}
+
+/// The kept sentences, each followed by the number of the source that supports it.
+fn answer_text(kept: &[Claim]) -> String {
+    kept.iter()
+        .map(|c| {
+            let n = c.support.as_ref().map_or(0, |s| s.n);
+            let text = c.text.trim_end();
+            match text.strip_suffix(['.', '!', '?']) {
+                Some(body) => format!("{body} [{n}]{}", &text[body.len()..]),
+                None => format!("{text} [{n}]"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The sources that support a kept sentence, with their supporting spans.
+fn cited_sources(kept: &[Claim], sources: &[Source]) -> Vec<CitedSource> {
+    let mut out = Vec::new();
+    for s in sources {
+        let spans: Vec<CitedSpan> = kept
+            .iter()
+            .filter_map(|c| c.support.as_ref())
+            .filter(|sup| sup.n == s.n)
+            .map(|sup| CitedSpan {
+                start: sup.start,
+                end: sup.end,
+                page: sup.page,
+                text: sup.text.clone(),
+            })
+            .collect();
+        if spans.is_empty() {
+            continue;
+        }
+        out.push(CitedSource {
+            n: s.n,
+            source: s.chunk.source.clone(),
+            doc_id: s.chunk.doc_id.clone(),
+            chunk_id: s.chunk.id.clone(),
+            title: s.chunk.title.clone(),
+            page_start: s.chunk.page_start,
+            page_end: s.chunk.page_end,
+            spans,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::ops::ControlFlow;
+    use std::sync::Arc;
+
+    use docket_index::{Action, IndexSettings};
+    use docket_ingest::{ApproxTokenizer, Chunker, ChunkingConfig, Document, Format, TextBuilder};
+
+    use super::*;
+    use crate::{Completion, ContinuationScore, FinishReason};
+
+    /// A BM25-only index in `dir` holding `docs` (source, text).
+    pub(crate) fn bm25_index(dir: &std::path::Path, docs: &[(&str, &str)]) -> Index {
+        let chunker = Chunker::new(ChunkingConfig::default(), Arc::new(ApproxTokenizer)).unwrap();
+        let settings = IndexSettings {
+            tokenizer: chunker.tokenizer_name().to_owned(),
+            chunking: chunker.config().clone(),
+            ..IndexSettings::default()
+        };
+        let mut index = Index::create_or_open(dir, None, &settings).unwrap();
+        for (source, text) in docs {
+            let mut b = TextBuilder::new();
+            b.push_str(text);
+            let hash = docket_ingest::document::content_hash(text.as_bytes());
+            let doc = Document::new((*source).to_owned(), Format::Text, hash, b.finish(true));
+            let chunks = chunker.chunk(&doc).unwrap();
+            index.stage(&doc, chunks, Action::Add).unwrap();
+        }
+        index.commit().unwrap();
+        index
+    }
+
+    const RETENTION: &str = "Data retention. Customer invoices are kept for 7 years after the fiscal year ends. Support tickets are deleted after 2 years.";
+    const TRAVEL: &str = "Travel policy. International trips get a per diem of 95 USD per day. Domestic trips get 65 USD per day.";
+
+    /// An LLM that always writes the same reply.
+    #[derive(Debug)]
+    struct Fixed(&'static str);
+
+    impl Llm for Fixed {
+        fn model_id(&self) -> &str {
+            "fixed"
+        }
+        fn generate(
+            &self,
+            _: &Prompt,
+            _: &GenerateParams,
+            on_text: &mut dyn FnMut(&str) -> ControlFlow<()>,
+        ) -> Result<Completion> {
+            let _ = on_text(self.0);
+            Ok(Completion {
+                text: self.0.to_owned(),
+                finish: FinishReason::Stop,
+                prompt_tokens: 0,
+                completion_tokens: 0,
+            })
+        }
+        fn score(&self, _: &Prompt, _: &[&str]) -> Result<Vec<ContinuationScore>> {
+            unreachable!("answers are not scored")
+        }
+    }
+
+    fn setup() -> (tempfile::TempDir, Index) {
+        let dir = tempfile::tempdir().unwrap();
+        let index = bm25_index(
+            dir.path(),
+            &[("retention.txt", RETENTION), ("travel.txt", TRAVEL)],
+        );
+        (dir, index)
+    }
+
+    const QUESTION: &str = "How long are customer invoices kept?";
+
+    #[test]
+    fn an_extractive_answer_cites_the_span_that_holds_it() {
+        let (_dir, index) = setup();
+        let a = ask(&index, QUESTION, &AskOptions::default(), None).unwrap();
+        assert_eq!(a.abstained, None, "{a:#?}");
+        assert_eq!(a.mode, AnswerMode::Extractive);
+        assert_eq!(a.retrieval, Mode::Bm25, "no vectors: hybrid falls back");
+        assert!(a.text().unwrap().contains("7 years"), "{a:#?}");
+        let cited = &a.sources[0];
+        assert_eq!(cited.source, "retention.txt");
+        let span = &cited.spans[0];
+        assert_eq!(&RETENTION[span.start..span.end], span.text);
+        assert!(span.text.contains("7 years"));
+        assert!(a.text().unwrap().contains(&format!("[{}]", cited.n)));
+    }
+
+    #[test]
+    fn an_unrelated_question_abstains_without_asking_the_model() {
+        let (_dir, index) = setup();
+        let lazy = LazyLlm::new(|| Err("must not load".to_owned()));
+        let a = ask_lazy(
+            &index,
+            "What is the capital of Mongolia?",
+            &AskOptions::default(),
+            &lazy,
+        )
+        .unwrap();
+        assert_eq!(a.abstained, Some(Abstention::NothingRelevant));
+        assert_eq!(a.text(), None);
+        assert!(a.sources.is_empty());
+        assert_eq!(lazy.load_error(), None, "the loader was not called");
+    }
+
+    #[test]
+    fn an_unsupported_generated_answer_abstains_and_lists_what_was_dropped() {
+        let (_dir, index) = setup();
+        let llm = Fixed("Invoices are shredded every Friday by the CEO [1].");
+        let a = ask(&index, QUESTION, &AskOptions::default(), Some(&llm)).unwrap();
+        assert_eq!(a.abstained, Some(Abstention::NothingSupported), "{a:#?}");
+        assert_eq!(a.mode, AnswerMode::Generated);
+        assert_eq!(a.model.as_deref(), Some("fixed"));
+        assert_eq!(a.dropped().len(), 1);
+        assert!(a.dropped()[0].text.contains("shredded"));
+        assert!(a.kept().is_empty() && a.sources.is_empty());
+    }
+
+    #[test]
+    fn a_generated_sentence_copied_from_a_source_is_kept_with_its_citation() {
+        let (_dir, index) = setup();
+        let options = AskOptions::default();
+        let retention_n = ask(&index, QUESTION, &options, None).unwrap().sources[0].n;
+        let reply: &'static str = match retention_n {
+            1 => "Customer invoices are kept for 7 years after the fiscal year ends [1].",
+            _ => "Customer invoices are kept for 7 years after the fiscal year ends [2].",
+        };
+        let a = ask(&index, QUESTION, &options, Some(&Fixed(reply))).unwrap();
+        assert_eq!(a.abstained, None, "{a:#?}");
+        assert_eq!(a.kept().len(), 1);
+        let support = a.kept()[0].support.as_ref().unwrap();
+        assert_eq!(support.source, "retention.txt");
+        assert_eq!(&RETENTION[support.start..support.end], support.text);
+        assert_eq!(
+            a.text().unwrap(),
+            format!(
+                "Customer invoices are kept for 7 years after the fiscal year ends [{retention_n}]."
+            )
+        );
+    }
+
+    #[test]
+    fn a_not_found_reply_is_checked_like_any_other_and_abstains() {
+        let (_dir, index) = setup();
+        let llm = Fixed("not found in the documents");
+        let a = ask(&index, QUESTION, &AskOptions::default(), Some(&llm)).unwrap();
+        assert_eq!(a.abstained, Some(Abstention::NothingSupported), "{a:#?}");
+        assert_eq!(a.dropped().len(), 1);
+        assert_eq!(a.dropped()[0].text, NOT_FOUND_TEXT);
+    }
+
+    #[test]
+    fn the_json_record_has_the_fields_of_docket_ask() {
+        let (_dir, index) = setup();
+        let a = ask(&index, QUESTION, &AskOptions::default(), None).unwrap();
+        let v = serde_json::to_value(&a).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        // In the order `docket ask --json` has always printed them.
+        assert_eq!(
+            keys,
+            [
+                "question",
+                "answer",
+                "abstained",
+                "mode",
+                "model",
+                "retrieval",
+                "claims",
+                "dropped",
+                "sources"
+            ]
+        );
+        assert_eq!(v["mode"], "extractive");
+        assert_eq!(v["retrieval"], "bm25");
+        assert!(v["abstained"].is_null());
+        let src = v["sources"][0].as_object().unwrap();
+        for k in [
+            "n",
+            "source",
+            "doc_id",
+            "chunk_id",
+            "title",
+            "page_start",
+            "page_end",
+            "spans",
+        ] {
+            assert!(src.contains_key(k), "{k} missing from {src:?}");
+        }
+        let span = v["sources"][0]["spans"][0].as_object().unwrap();
+        let keys: Vec<&str> = span.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["start", "end", "page", "text"]);
+        let abstained = serde_json::to_value(Abstention::NothingSupported).unwrap();
+        assert_eq!(abstained, Abstention::NothingSupported.code());
+    }
+}
