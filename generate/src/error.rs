@@ -149,7 +149,7 @@ impl Error {
             Error::Parse { .. } | Error::Input { .. } => Fault::Input,
             Error::Transient { .. } => Fault::Transient,
             Error::Internal { .. } => Fault::Bug,
-            Error::Embed(e) => e.fault(),
+            Error::Embed(e) | Error::Search(e) => e.fault(),
             _ => Fault::Environment,
         }
     }
