@@ -102,6 +102,17 @@ pub struct StreamOptions<'a> {
     pub keep_id: Option<&'a (dyn Fn(&str) -> bool + Sync)>,
 }
 
+impl std::fmt::Debug for StreamOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamOptions")
+            .field("workers", &self.workers)
+            .field("stop", &self.stop)
+            .field("skip", &self.skip.is_some())
+            .field("keep_id", &self.keep_id.is_some())
+            .finish()
+    }
+}
+
 /// The caller's verdict on a document it has seen the id and content hash of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision<K> {
