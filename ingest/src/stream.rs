@@ -164,7 +164,8 @@ pub fn parse_all(_doc_id: &str, _content_hash: &str) -> Decision<()> {
 
 /// What the workers hand on for one file.
 enum FileWork<K, R> {
-    One(Item<K, R>),
+    /// Boxed: a document is large, and most of the window holds finished files.
+    One(Box<Item<K, R>>),
     /// A records file: streamed row by row on the caller's thread.
     Records,
     /// Nothing to hand on but the end of the file (another shard's, or stopping).
@@ -206,7 +207,7 @@ where
         .collect();
     let work = |&(file, skipped): &(&SourceFile, bool)| -> FileWork<K, R> {
         if skipped {
-            FileWork::One(Item::Skipped)
+            FileWork::One(Box::new(Item::Skipped))
         } else if stopping() {
             FileWork::Nothing
         } else if matches!(file.format, Some(Format::Csv | Format::Jsonl)) {
@@ -224,7 +225,7 @@ where
             return Err(Halt::Stopped);
         }
         match done {
-            FileWork::One(item) => emit(file, item).map_err(Halt::Caller)?,
+            FileWork::One(item) => emit(file, *item).map_err(Halt::Caller)?,
             FileWork::Nothing => {}
             FileWork::Records => {
                 for row in ingestor.documents(file) {
@@ -262,21 +263,21 @@ fn single<K, R>(
         Ok(b) => b,
         Err(error) => {
             let doc_id = Some(doc_id);
-            return FileWork::One(Item::Failed { doc_id, error });
+            return FileWork::One(Box::new(Item::Failed { doc_id, error }));
         }
     };
     let tag = match decide(&doc_id, &content_hash(&bytes)) {
         Decision::Parse(tag) => tag,
         Decision::Leave(tag) => {
             let source = file.source.clone();
-            return FileWork::One(Item::Unparsed {
+            return FileWork::One(Box::new(Item::Unparsed {
                 doc_id,
                 source,
                 tag,
-            });
+            }));
         }
     };
-    FileWork::One(match ingestor.load_bytes(file, bytes) {
+    FileWork::One(Box::new(match ingestor.load_bytes(file, bytes) {
         Ok(doc) => {
             let result = process(&doc);
             Item::Parsed { doc, tag, result }
@@ -285,7 +286,7 @@ fn single<K, R>(
             doc_id: Some(doc_id),
             error,
         },
-    })
+    }))
 }
 
 /// The item of one row of a records file, `None` for a row another shard holds.
