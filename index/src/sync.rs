@@ -827,4 +827,32 @@ mod tests {
         let (r, _) = s.run(&with, SyncHooks::default());
         assert!(!r.embed);
     }
+
+    #[test]
+    fn an_index_with_vectors_needs_its_embedder_and_keeps_its_vectors() {
+        let s = setup(&[("a.txt", "alpha")]);
+        std::fs::create_dir_all(s.dir()).unwrap();
+        Manifest {
+            schema_version: crate::SCHEMA_VERSION,
+            embedder: Some("all-minilm-l6-v2".into()),
+            dimension: Some(384),
+            tokenizer: s.chunker.tokenizer_name().to_owned(),
+            chunking: s.chunker.config().clone(),
+            vectors: VectorStoreConfig::default(),
+            fusion: None,
+        }
+        .save(&s.dir())
+        .unwrap();
+        let bm25_only = s.config();
+        let err = needs_embedder(&s.dir(), &bm25_only).unwrap_err();
+        assert!(matches!(err, Error::Setting { name: "embed", .. }), "{err}");
+        assert!(!err.to_string().contains("--"), "{err}");
+        let with = SyncConfig {
+            embed: true,
+            ..s.config()
+        };
+        assert!(needs_embedder(&s.dir(), &with).unwrap());
+        let err = sync(&s.dir(), &with, &s.chunker, None, SyncHooks::default()).unwrap_err();
+        assert!(matches!(err, Error::EmbedderRequired { .. }), "{err}");
+    }
 }
