@@ -163,6 +163,10 @@ pub enum Error {
         line: usize,
         reason: String,
     },
+    /// Finding or reading the documents to index failed as a whole (e.g. a path given to
+    /// a sync does not exist); one document's failure is reported with the document.
+    #[error(transparent)]
+    Ingest(#[from] docket_ingest::Error),
 }
 
 impl Error {

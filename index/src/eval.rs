@@ -8,14 +8,27 @@
 //! as BEIR computes it, the reciprocal rank of the first document with relevance > 0 in
 //! the top k. One deliberate difference: a query with relevant documents but no results
 //! counts as 0 in every mean, where `pytrec_eval` would silently leave it out.
+//!
+//! [`retrieval`] is the harness of `docket eval retrieval`: it puts a corpus through the
+//! same path as user documents (chunker, embedder, both stores, fusion) into a temporary
+//! index, so the figures measure what a search does. Rankings are per document: a
+//! document ranks where its best chunk does.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
 
-use serde::Deserialize;
+use docket_ingest::document::content_hash;
+use docket_ingest::{Chunker, Document, Format, TextBuilder};
+use serde::{Deserialize, Serialize};
 
+use crate::embed::Embedder;
 use crate::error::{Error, Result};
+use crate::filter::Filter;
+use crate::fusion::{FusedHit, FusionConfig, FusionMethod, fuse, single_leg};
+use crate::index::{Action, Index, IndexSettings, Legs, Mode};
 
 /// Graded judgements: query id -> document id -> relevance (> 0 means relevant).
 pub type Qrels = BTreeMap<String, BTreeMap<String, i32>>;
@@ -188,7 +201,7 @@ pub fn mrr_at_k(ranking: &[String], judged: &BTreeMap<String, i32>, k: usize) ->
 }
 
 /// The mean metrics BEIR reports, over the judged queries.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 pub struct Metrics {
     pub ndcg_at_10: f64,
     pub recall_at_100: f64,
@@ -219,6 +232,241 @@ pub fn evaluate(run: &HashMap<String, Vec<String>>, qrels: &Qrels) -> Metrics {
         m.mrr_at_10 /= n;
     }
     m
+}
+
+/// What [`retrieval`] measures.
+#[derive(Debug, Clone, Default)]
+pub struct RetrievalConfig {
+    /// Modes to score; empty means dense, BM25 and hybrid.
+    pub modes: Vec<Mode>,
+    /// The fusion the hybrid mode is scored with.
+    pub fusion: FusionConfig,
+    /// Also score the grid of fusion settings ([`tuning_grid`]).
+    pub tune: bool,
+    /// With `tune`: the index to store the best fusion in, for its hybrid searches.
+    pub store_tuned: Option<PathBuf>,
+}
+
+impl RetrievalConfig {
+    /// The modes scored, in order, without repeats next to each other.
+    pub fn modes(&self) -> Vec<Mode> {
+        if self.modes.is_empty() {
+            return vec![Mode::Dense, Mode::Bm25, Mode::Hybrid];
+        }
+        let mut modes = self.modes.clone();
+        modes.dedup();
+        modes
+    }
+
+    /// Whether the run needs an embedder (any mode but BM25, or tuning), so that a
+    /// caller loads the model only then.
+    pub fn needs_embedder(&self) -> bool {
+        self.tune || self.modes().iter().any(|m| *m != Mode::Bm25)
+    }
+}
+
+/// One mode's scores.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModeMetrics {
+    pub mode: Mode,
+    pub metrics: Metrics,
+}
+
+/// One point of the tuning grid.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TunedFusion {
+    pub fusion: FusionConfig,
+    pub metrics: Metrics,
+}
+
+/// What [`retrieval`] found.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetrievalReport {
+    /// Corpus documents indexed, and the chunks they made.
+    pub documents: usize,
+    pub chunks: usize,
+    pub queries: usize,
+    /// Time to index the corpus, and to retrieve both legs of every query.
+    pub index_seconds: f64,
+    pub query_seconds: f64,
+    /// The fusion the hybrid mode was scored with.
+    pub fusion: FusionConfig,
+    /// Scores per mode, in [`RetrievalConfig::modes`] order.
+    pub modes: Vec<ModeMetrics>,
+    /// With `tune`: every grid point, best first (highest nDCG@10; among equals, the BM25
+    /// weight nearest an even split).
+    pub tuned: Option<Vec<TunedFusion>>,
+    /// The index the best fusion was stored in.
+    pub stored_in: Option<PathBuf>,
+}
+
+/// The fusion settings `tune` scores: convex and RRF, each with BM25 weights 0 to 1 in
+/// steps of 0.05.
+pub fn tuning_grid() -> Vec<FusionConfig> {
+    let mut grid = Vec::new();
+    for method in [FusionMethod::Convex, FusionMethod::Rrf] {
+        for step in 0..=20 {
+            grid.push(FusionConfig {
+                method,
+                bm25_weight: step as f32 / 20.0,
+                ..FusionConfig::default()
+            });
+        }
+    }
+    grid
+}
+
+/// Score retrieval on `data`: index its corpus into a temporary index with `chunker`
+/// and `embedder` (needed unless only BM25 is scored, see
+/// [`RetrievalConfig::needs_embedder`]), retrieve both legs once per query, and score
+/// every mode and fusion setting from those legs.
+pub fn retrieval(
+    data: &BeirDataset,
+    config: &RetrievalConfig,
+    chunker: &Chunker,
+    embedder: Option<Arc<dyn Embedder>>,
+) -> Result<RetrievalReport> {
+    if data.queries.is_empty() {
+        return Err(Error::Setting {
+            name: "queries",
+            reason: "no query has relevance judgements".into(),
+        });
+    }
+    let dense = config.needs_embedder();
+    if dense && embedder.is_none() {
+        return Err(Error::Setting {
+            name: "mode",
+            reason: "dense and hybrid retrieval and tuning need an embedder".into(),
+        });
+    }
+    let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let started = Instant::now();
+    let (index, corpus_id, chunks) = index_corpus(tmp.path(), data, chunker, embedder)?;
+    let index_seconds = started.elapsed().as_secs_f64();
+
+    // Both legs once per query; every mode and fusion setting is computed from them.
+    let started = Instant::now();
+    let leg_mode = if dense { Mode::Hybrid } else { Mode::Bm25 };
+    // As many hits per leg as a search fuses (and at least 100 for Recall@100).
+    let n = config.fusion.candidates.max(100);
+    let legs = data
+        .queries
+        .iter()
+        .map(|q| -> Result<(String, Legs)> {
+            Ok((
+                q.id.clone(),
+                index.legs(&q.text, n, &Filter::default(), leg_mode)?,
+            ))
+        })
+        .collect::<Result<Vec<(String, Legs)>>>()?;
+    let query_seconds = started.elapsed().as_secs_f64();
+    let score = |mode: Mode, fusion: &FusionConfig| -> Metrics {
+        let run: HashMap<String, Vec<String>> = legs
+            .iter()
+            .map(|(qid, l)| (qid.clone(), documents(&rank(mode, fusion, l), &corpus_id)))
+            .collect();
+        evaluate(&run, &data.qrels)
+    };
+    let modes = config
+        .modes()
+        .into_iter()
+        .map(|mode| ModeMetrics {
+            mode,
+            metrics: score(mode, &config.fusion),
+        })
+        .collect();
+    let tuned = config.tune.then(|| tune(|f| score(Mode::Hybrid, f)));
+    let mut stored_in = None;
+    if let (Some(best), Some(dir)) = (tuned.as_ref().and_then(|t| t.first()), &config.store_tuned) {
+        Index::open(dir, None)?.set_fusion(best.fusion.clone())?;
+        stored_in = Some(dir.clone());
+    }
+    Ok(RetrievalReport {
+        documents: data.corpus.len(),
+        chunks,
+        queries: data.queries.len(),
+        index_seconds,
+        query_seconds,
+        fusion: config.fusion.clone(),
+        modes,
+        tuned,
+        stored_in,
+    })
+}
+
+/// Score every grid point; best first: highest nDCG@10, among equals the BM25 weight
+/// nearest an even split.
+fn tune(score: impl Fn(&FusionConfig) -> Metrics) -> Vec<TunedFusion> {
+    let mut grid: Vec<TunedFusion> = tuning_grid()
+        .into_iter()
+        .map(|fusion| TunedFusion {
+            metrics: score(&fusion),
+            fusion,
+        })
+        .collect();
+    grid.sort_by(|a, b| {
+        b.metrics.ndcg_at_10.total_cmp(&a.metrics.ndcg_at_10).then(
+            (a.fusion.bm25_weight - 0.5)
+                .abs()
+                .total_cmp(&(b.fusion.bm25_weight - 0.5).abs()),
+        )
+    });
+    grid
+}
+
+/// The corpus in a new index in `dir`: the index, document id -> corpus id, and the
+/// number of chunks.
+fn index_corpus(
+    dir: &Path,
+    data: &BeirDataset,
+    chunker: &Chunker,
+    embedder: Option<Arc<dyn Embedder>>,
+) -> Result<(Index, HashMap<String, String>, usize)> {
+    let settings = IndexSettings {
+        tokenizer: chunker.tokenizer_name().to_owned(),
+        chunking: chunker.config().clone(),
+        ..IndexSettings::default()
+    };
+    let mut index = Index::create_or_open(dir, embedder, &settings)?;
+    let mut corpus_id: HashMap<String, String> = HashMap::with_capacity(data.corpus.len());
+    let mut chunks = 0;
+    for d in &data.corpus {
+        let mut b = TextBuilder::new();
+        if !d.title.trim().is_empty() {
+            b.set_title(d.title.trim());
+        }
+        b.push_str(&d.text);
+        let doc = Document::new(
+            d.id.clone(),
+            Format::Text,
+            content_hash(d.text.as_bytes()),
+            b.finish(true),
+        );
+        corpus_id.insert(doc.id.clone(), d.id.clone());
+        let doc_chunks = chunker.chunk(&doc)?;
+        chunks += doc_chunks.len();
+        index.stage(&doc, doc_chunks, Action::Add)?;
+    }
+    index.commit()?;
+    Ok((index, corpus_id, chunks))
+}
+
+/// One query's ranking in `mode`, from both legs' hits.
+fn rank(mode: Mode, fusion: &FusionConfig, legs: &Legs) -> Vec<FusedHit> {
+    match mode {
+        Mode::Dense => single_leg(&legs.dense, true),
+        Mode::Bm25 => single_leg(&legs.bm25, false),
+        Mode::Hybrid => fuse(&legs.dense, &legs.bm25, fusion),
+    }
+}
+
+/// Corpus ids of a chunk ranking, each document once, at its best chunk's place.
+fn documents(hits: &[FusedHit], corpus_id: &HashMap<String, String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    hits.iter()
+        .filter(|h| seen.insert(h.doc_id.as_str()))
+        .filter_map(|h| corpus_id.get(&h.doc_id).cloned())
+        .collect()
 }
 
 #[cfg(test)]
@@ -352,5 +600,100 @@ mod tests {
         fs::write(dir.path().join("corpus.jsonl"), "{\"_id\":\"d1\"}\n").expect("write");
         let err = BeirDataset::load(dir.path(), "test").unwrap_err();
         assert!(matches!(err, Error::Parse { line: 1, .. }), "{err}");
+    }
+
+    fn tiny_set() -> BeirDataset {
+        let doc = |id: &str, text: &str| CorpusDoc {
+            id: id.into(),
+            title: String::new(),
+            text: text.into(),
+        };
+        let query = |id: &str, text: &str| Query {
+            id: id.into(),
+            text: text.into(),
+        };
+        let mut qrels = Qrels::new();
+        qrels.insert("q1".into(), judged(&[("d1", 1)]));
+        qrels.insert("q2".into(), judged(&[("d2", 1)]));
+        qrels.insert("q3".into(), judged(&[("d3", 2)]));
+        BeirDataset {
+            corpus: vec![
+                doc(
+                    "d1",
+                    "The travel policy covers flights and hotels for staff.",
+                ),
+                doc(
+                    "d2",
+                    "Expense reports are due within thirty days of purchase.",
+                ),
+                doc(
+                    "d3",
+                    "Security badges must be worn inside the office building.",
+                ),
+            ],
+            queries: vec![
+                query("q1", "travel policy flights"),
+                query("q2", "expense reports due"),
+                query("q3", "security badges office"),
+            ],
+            qrels,
+        }
+    }
+
+    fn chunker() -> Chunker {
+        Chunker::new(
+            docket_ingest::ChunkingConfig::default(),
+            Arc::new(docket_ingest::ApproxTokenizer),
+        )
+        .expect("chunker")
+    }
+
+    #[test]
+    fn retrieval_scores_bm25_on_a_tiny_set() {
+        let config = RetrievalConfig {
+            modes: vec![Mode::Bm25, Mode::Bm25],
+            ..RetrievalConfig::default()
+        };
+        assert!(!config.needs_embedder());
+        let report = retrieval(&tiny_set(), &config, &chunker(), None).expect("runs");
+        assert_eq!((report.documents, report.chunks, report.queries), (3, 3, 3));
+        assert_eq!(report.modes.len(), 1, "repeated modes are scored once");
+        let m = report.modes[0].metrics;
+        assert_eq!(m.queries, 3);
+        assert!(close(m.mrr_at_10, 1.0) && close(m.ndcg_at_10, 1.0), "{m:?}");
+        assert!(report.tuned.is_none());
+        let json = serde_json::to_value(&report).expect("serialises");
+        assert_eq!(json["modes"][0]["mode"], "bm25");
+    }
+
+    #[test]
+    fn retrieval_without_an_embedder_refuses_dense_modes() {
+        let config = RetrievalConfig::default();
+        assert!(config.needs_embedder());
+        assert!(retrieval(&tiny_set(), &config, &chunker(), None).is_err());
+        let empty = BeirDataset::default();
+        let bm25 = RetrievalConfig {
+            modes: vec![Mode::Bm25],
+            ..RetrievalConfig::default()
+        };
+        assert!(retrieval(&empty, &bm25, &chunker(), None).is_err());
+    }
+
+    #[test]
+    fn tuning_sorts_best_first_and_breaks_ties_towards_an_even_split() {
+        assert_eq!(tuning_grid().len(), 42);
+        // Every setting scores the same except convex at 0.9.
+        let grid = tune(|f| Metrics {
+            ndcg_at_10: if f.method == FusionMethod::Convex && (f.bm25_weight - 0.9).abs() < 1e-6 {
+                0.9
+            } else {
+                0.5
+            },
+            ..Metrics::default()
+        });
+        assert_eq!(grid.len(), 42);
+        assert_eq!(grid[0].fusion.bm25_weight, 0.9);
+        assert_eq!(grid[1].fusion.bm25_weight, 0.5);
+        assert_eq!(grid[2].fusion.bm25_weight, 0.5);
     }
 }

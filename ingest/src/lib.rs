@@ -2,8 +2,28 @@
 //! pages and headings ([`Document`]), then cut them into token-counted chunks that later
 //! stages embed, index and cite.
 //!
+//! ```
+//! use std::sync::Arc;
+//! use docket_ingest::{ApproxTokenizer, Chunker, ChunkingConfig, IngestOptions, Ingestor, SourceFile};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("travel.md");
+//! std::fs::write(&path, "# Travel\n\nFlights are booked in economy class.\n")?;
+//! let doc = Ingestor::new(IngestOptions::default()).load(&SourceFile::explicit(&path))?;
+//! assert_eq!(doc.source, "travel.md");
+//!
+//! // Token counts approximated without a model's tokenizer (see `HfTokenizer`).
+//! let chunker = Chunker::new(ChunkingConfig::default(), Arc::new(ApproxTokenizer))?;
+//! let chunks = chunker.chunk(&doc)?;
+//! assert_eq!(chunks.len(), 1);
+//! assert!(chunks[0].text.contains("economy class"));
+//! assert_eq!(chunks[0].heading_path, ["Travel"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Loaders are pure functions of bytes behind the [`Loader`] trait and treat every input
-//! as hostile ([`Limits`]); errors name the file and the reason ([`Error`]).
+//! as hostile ([`Limits`]); errors name the file and the reason ([`Error`]). Many files
+//! go through one ordered, parallel [`stream`](stream::stream).
 
 pub mod chunk;
 pub mod document;
@@ -19,6 +39,7 @@ pub mod pdf;
 pub mod pipeline;
 pub mod records;
 pub mod source;
+pub mod stream;
 pub mod text;
 pub mod tokens;
 mod xml;
@@ -29,4 +50,5 @@ pub use error::{DocError, Error, Fault, Result};
 pub use loader::{Deadline, Limits, LoadContext, Loader, loader_for};
 pub use pipeline::{IngestOptions, Ingestor};
 pub use source::{SourceFile, Walk, WalkOptions, walk};
+pub use stream::{Decision, Ended, Item, StreamOptions, stream};
 pub use tokens::{ApproxTokenizer, HfTokenizer, TokenCounter};
