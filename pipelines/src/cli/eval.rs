@@ -1,258 +1,215 @@
-//! `docket eval retrieval`: retrieval quality on a BEIR-format data set.
-//!
-//! The corpus goes through the same path as user documents (chunker, embedder, both
-//! stores, fusion) into a temporary index, so the figures measure what `docket search`
-//! does. Rankings are per document: a document ranks where its best chunk does.
+//! `docket eval retrieval|classify|summarize`: run the libraries' evaluation harnesses
+//! and print their reports (a table, or one JSON object with `--json`).
 
-use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::time::Instant;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use docket_index::eval::{BeirDataset, Metrics, evaluate};
-use docket_index::fusion::{fuse, single_leg};
-use docket_index::{
-    Action, Filter, FusedHit, FusionConfig, FusionMethod, Index, IndexSettings, Legs, Mode,
+use clap::{Args, Subcommand};
+use docket_generate::classify::{
+    Evaluation, Examples, Features, LabelSpec, load_labels, read_examples,
 };
-use docket_ingest::document::content_hash;
-use docket_ingest::{Document, Format, TextBuilder};
+use docket_generate::eval::{
+    ClassifyMethod, ClassifyReport, SummarizeReport, eval_classify, eval_classify_llm, eval_sets,
+    eval_summarize, example_labels, read_summary_set,
+};
+use docket_generate::summarize::Budget;
+use docket_generate::summarize::abstractive::{AbstractiveConfig, AbstractiveSummarizer, DirCache};
+use docket_generate::summarize::rouge::Rouge;
+use docket_index::eval::{
+    BeirDataset, Metrics, RetrievalConfig, RetrievalReport, retrieval as eval_retrieval,
+};
+use docket_index::{FusionConfig, FusionMethod, Mode};
+use docket_pipelines::documents::summary_cache_dir;
+use docket_pipelines::models::{chunker, load_embedder, load_llm};
+use docket_pipelines::report::ReporterExt;
 use serde_json::json;
 
-use crate::cli::{EvalRetrievalArgs, ModeArg};
-use crate::search_cmd::fusion_override;
-use crate::{Outcome, UsageError, log, models};
+use super::flags::{ChunkArgs, EmbedModelArgs, FusionArgs, LlmArgs, ModeArg};
+use super::outcome::{Outcome, UsageError};
+use super::term::Term;
 
-pub fn retrieval(args: EvalRetrievalArgs) -> Result<Outcome> {
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Retrieval quality on a BEIR-format data set (corpus.jsonl, queries.jsonl,
+    /// qrels.tsv): nDCG@10, Recall@100 and MRR@10 per mode.
+    Retrieval(EvalRetrievalArgs),
+    /// Classification quality: accuracy, macro-F1 and the confusion matrix on a test
+    /// set (or a seeded split of the training file).
+    Classify(EvalClassifyArgs),
+    /// Summary quality: ROUGE-1/2/L F1 against reference summaries (corpus.jsonl and
+    /// summaries.jsonl), next to the lead-N baseline.
+    Summarize(EvalSummarizeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalRetrievalArgs {
+    /// Folder of the data set.
+    pub dir: PathBuf,
+    /// Modes to evaluate (default: dense, bm25 and hybrid).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub mode: Vec<ModeArg>,
+    /// Print one JSON line: {"dense": {"ndcg@10": ..}, "bm25": {..}, "hybrid": {..}}.
+    #[arg(long)]
+    pub json: bool,
+    /// Search the fusion weights that maximise nDCG@10 on this set; with --index, store
+    /// them in that index for its hybrid searches.
+    #[arg(long)]
+    pub tune: bool,
+    /// With --tune: the index to store the tuned fusion in.
+    #[arg(long, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+    /// The qrels split to read when there is no qrels.tsv (qrels/SPLIT.tsv).
+    #[arg(long, value_name = "SPLIT", default_value = "test")]
+    pub split: String,
+    #[command(flatten)]
+    pub fusion: FusionArgs,
+    #[command(flatten)]
+    pub chunking: ChunkArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClassifyMode {
+    /// TF-IDF, embeddings or a mix, chosen by cross-validation on the training set.
+    Auto,
+    Tfidf,
+    Embedding,
+    /// Embedding similarity to the label names (or --labels-file descriptions).
+    ZeroShot,
+    /// The LLM picks one label per text (`classify --llm`: constrained scoring with
+    /// contextual calibration); nothing is trained.
+    Llm,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalClassifyArgs {
+    /// Labelled training examples (CSV/TSV with a header).
+    #[arg(long, value_name = "FILE")]
+    pub train: PathBuf,
+    /// Labelled test examples; without it the training file is split.
+    #[arg(long, value_name = "FILE")]
+    pub test: Option<PathBuf>,
+    #[arg(long, value_name = "COLUMN", default_value = "text")]
+    pub text_col: String,
+    #[arg(long, value_name = "COLUMN", default_value = "label")]
+    pub label_col: String,
+    #[arg(long, value_enum, default_value_t = ClassifyMode::Auto)]
+    pub mode: ClassifyMode,
+    /// Zero-shot and LLM: label descriptions.
+    #[arg(long, value_name = "FILE")]
+    pub labels_file: Option<PathBuf>,
+    /// LLM: the labels are the training file's label names (without descriptions).
+    #[arg(long, conflicts_with = "labels_file")]
+    pub labels_from_train: bool,
+    /// Only the first N test examples (the LLM is slow).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Share of the training file held out for testing when there is no --test.
+    #[arg(long, value_name = "F", default_value_t = 0.2)]
+    pub test_fraction: f64,
+    /// Seed of that split.
+    #[arg(long, value_name = "N", default_value_t = 42)]
+    pub seed: u64,
+    /// Print one JSON object: {"accuracy": .., "macro_f1": .., "confusion": ..}.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub llm: LlmArgs,
+    #[command(flatten)]
+    pub embed: EmbedModelArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalSummarizeArgs {
+    /// Folder with corpus.jsonl (_id, text) and summaries.jsonl (_id, summary).
+    pub dir: PathBuf,
+    /// Sentences per summary (for docket and the lead baseline).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub length: usize,
+    #[arg(long)]
+    pub json: bool,
+    /// Also measure the LLM's abstractive summaries (cached in
+    /// $DOCKET_HOME/cache/summaries, so a re-run is quick).
+    #[arg(long)]
+    pub abstractive: bool,
+    /// Only the first N documents with a reference summary (the LLM is slow).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// With --abstractive: neither read nor write the cache.
+    #[arg(long, requires = "abstractive")]
+    pub no_cache: bool,
+    #[command(flatten)]
+    pub llm: LlmArgs,
+    #[command(flatten)]
+    pub embed: EmbedModelArgs,
+}
+
+pub fn eval(command: EvalCommand, term: Term) -> Result<Outcome> {
+    match command {
+        EvalCommand::Retrieval(args) => retrieval(args, term),
+        EvalCommand::Classify(args) => classify(args, term),
+        EvalCommand::Summarize(args) => summarize(args, term),
+    }
+}
+
+fn retrieval(args: EvalRetrievalArgs, term: Term) -> Result<Outcome> {
     let data = BeirDataset::load(&args.dir, &args.split)
         .with_context(|| format!("cannot read the data set in {}", args.dir.display()))?;
     if data.queries.is_empty() {
-        return Err(UsageError(format!(
-            "{}: no query has relevance judgements",
-            args.dir.display()
-        ))
-        .into());
+        let dir = args.dir.display();
+        return Err(UsageError(format!("{dir}: no query has relevance judgements")).into());
     }
-    let modes: Vec<Mode> = if args.mode.is_empty() {
-        vec![Mode::Dense, Mode::Bm25, Mode::Hybrid]
-    } else {
-        let mut m: Vec<Mode> = args.mode.iter().map(|&m: &ModeArg| m.into()).collect();
-        m.dedup();
-        m
+    let config = RetrievalConfig {
+        modes: args.mode.iter().map(|&m| m.into()).collect(),
+        fusion: args
+            .fusion
+            .over(FusionConfig::default())?
+            .unwrap_or_default(),
+        tune: args.tune,
+        store_tuned: args.index.clone().filter(|_| args.tune),
     };
-    let fusion = fusion_override(FusionConfig::default(), &args.fusion)?.unwrap_or_default();
-    let dense = args.tune || modes.iter().any(|m| *m != Mode::Bm25);
-    let chunker = args.chunking.chunker()?;
-    let embedder = if dense {
-        Some(models::load_embedder(
+    let chunker = chunker(&args.chunking.settings(), &term)?;
+    let embedder = match config.needs_embedder() {
+        true => Some(load_embedder(
             args.chunking.embed.embed_model.as_deref(),
-        )?)
-    } else {
-        None
+            &term,
+        )?),
+        false => None,
     };
-
-    // Index the corpus into a temporary index.
-    let started = Instant::now();
-    let tmp = tempfile::tempdir().context("cannot create a temporary index")?;
-    let settings = IndexSettings {
-        tokenizer: chunker.tokenizer_name().to_owned(),
-        chunking: chunker.config().clone(),
-        ..IndexSettings::default()
-    };
-    let mut index = Index::create_or_open(tmp.path(), embedder, &settings)?;
-    let mut corpus_id: HashMap<String, String> = HashMap::with_capacity(data.corpus.len());
-    let mut chunks = 0;
-    for d in &data.corpus {
-        let mut b = TextBuilder::new();
-        if !d.title.trim().is_empty() {
-            b.set_title(d.title.trim());
-        }
-        b.push_str(&d.text);
-        let doc = Document::new(
-            d.id.clone(),
-            Format::Text,
-            content_hash(d.text.as_bytes()),
-            b.finish(true),
-        );
-        corpus_id.insert(doc.id.clone(), d.id.clone());
-        let doc_chunks = chunker.chunk(&doc)?;
-        chunks += doc_chunks.len();
-        index.stage(&doc, doc_chunks, Action::Add)?;
-    }
-    index.commit()?;
-    let index_secs = started.elapsed().as_secs_f64();
-    log(&format!(
-        "{}: indexed {} documents ({chunks} chunks) in {index_secs:.1}s; {} queries",
+    let report = eval_retrieval(&data, &config, &chunker, embedder)?;
+    term.info(&format!(
+        "{}: indexed {} documents ({} chunks) in {:.1}s; {} queries",
         args.dir.display(),
-        data.corpus.len(),
-        data.queries.len()
+        report.documents,
+        report.chunks,
+        report.index_seconds,
+        report.queries
     ));
-
-    // Both legs once per query; every mode and fusion setting is computed from them.
-    let started = Instant::now();
-    let leg_mode = if dense { Mode::Hybrid } else { Mode::Bm25 };
-    let mut legs: Vec<(String, Legs)> = Vec::with_capacity(data.queries.len());
-    for q in &data.queries {
-        // As many hits per leg as `docket search` fuses, so the figures are its figures
-        // (and at least 100 for Recall@100).
-        let l = index.legs(
-            &q.text,
-            fusion.candidates.max(100),
-            &Filter::default(),
-            leg_mode,
-        )?;
-        legs.push((q.id.clone(), l));
-    }
-    let query_secs = started.elapsed().as_secs_f64();
-    let score = |mode: Mode, fusion: &FusionConfig| -> Metrics {
-        let run: HashMap<String, Vec<String>> = legs
-            .iter()
-            .map(|(qid, l)| (qid.clone(), documents(&rank(mode, fusion, l), &corpus_id)))
-            .collect();
-        evaluate(&run, &data.qrels)
-    };
-    let results: Vec<(Mode, Metrics)> = modes.iter().map(|&m| (m, score(m, &fusion))).collect();
-
-    let tuned = if args.tune {
-        let mut grid = Vec::new();
-        for method in [FusionMethod::Convex, FusionMethod::Rrf] {
-            for step in 0..=20 {
-                let config = FusionConfig {
-                    method,
-                    bm25_weight: step as f32 / 20.0,
-                    ..FusionConfig::default()
-                };
-                let m = score(Mode::Hybrid, &config);
-                grid.push((config, m));
-            }
-        }
-        // Best nDCG@10; among equals, the weight nearest an even split.
-        grid.sort_by(|a, b| {
-            b.1.ndcg_at_10.total_cmp(&a.1.ndcg_at_10).then(
-                (a.0.bm25_weight - 0.5)
-                    .abs()
-                    .total_cmp(&(b.0.bm25_weight - 0.5).abs()),
-            )
-        });
-        Some(grid)
-    } else {
-        None
-    };
-
     let mut out = std::io::stdout().lock();
-    if args.json {
-        let mut obj = serde_json::Map::new();
-        for (mode, m) in &results {
-            obj.insert(mode.name().to_owned(), metrics_json(m));
-        }
-        if let Some(grid) = &tuned {
-            let (config, m) = &grid[0];
-            let mut t = metrics_json(m);
-            t["method"] = json!(config.method);
-            t["bm25_weight"] = json!(config.bm25_weight);
-            obj.insert("tuned".to_owned(), t);
-        }
-        serde_json::to_writer(&mut out, &obj)?;
-        writeln!(out)?;
-    } else {
-        writeln!(
-            out,
-            "{:<8} {:>8} {:>11} {:>8}",
-            "mode", "nDCG@10", "Recall@100", "MRR@10"
-        )?;
-        for (mode, m) in &results {
-            let note = match mode {
-                Mode::Hybrid => format!(
-                    "  ({}, BM25 weight {})",
-                    method_name(fusion.method),
-                    fusion.bm25_weight
-                ),
-                _ => String::new(),
-            };
-            writeln!(
-                out,
-                "{:<8} {:>8.4} {:>11.4} {:>8.4}{note}",
-                mode.name(),
-                m.ndcg_at_10,
-                m.recall_at_100,
-                m.mrr_at_10
-            )?;
-        }
-        if let Some(grid) = &tuned {
-            writeln!(out, "\nbest fusion settings on this set (nDCG@10):")?;
-            for method in [FusionMethod::Convex, FusionMethod::Rrf] {
-                let mut curve: Vec<(f32, f64)> = grid
-                    .iter()
-                    .filter(|(c, _)| {
-                        c.method == method && ((c.bm25_weight * 20.0).round() as i32) % 2 == 0
-                    })
-                    .map(|(c, m)| (c.bm25_weight, m.ndcg_at_10))
-                    .collect();
-                curve.sort_by(|a, b| a.0.total_cmp(&b.0));
-                let points: Vec<String> = curve
-                    .iter()
-                    .map(|(w, n)| format!("{w:.1}:{n:.3}"))
-                    .collect();
-                writeln!(
-                    out,
-                    "  {:<6} by BM25 weight: {}",
-                    method_name(method),
-                    points.join(" ")
-                )?;
-            }
-            for (config, m) in grid.iter().take(5) {
-                writeln!(
-                    out,
-                    "  {:<6} BM25 weight {:<5} {:>8.4} {:>11.4} {:>8.4}",
-                    method_name(config.method),
-                    config.bm25_weight,
-                    m.ndcg_at_10,
-                    m.recall_at_100,
-                    m.mrr_at_10
-                )?;
-            }
-        }
+    match args.json {
+        true => writeln!(out, "{}", retrieval_json(&report))?,
+        false => write_retrieval(&mut out, &report)?,
     }
-    log(&format!(
-        "{} queries, both legs, in {query_secs:.1}s ({:.0} queries/s)",
-        legs.len(),
-        legs.len() as f64 / query_secs.max(1e-9)
+    term.info(&format!(
+        "{} queries, both legs, in {:.1}s ({:.0} queries/s)",
+        report.queries,
+        report.query_seconds,
+        report.queries as f64 / report.query_seconds.max(1e-9)
     ));
-    if let Some(grid) = tuned {
-        let best = grid[0].0.clone();
-        match &args.index {
-            Some(dir) => {
-                let mut target = Index::open(dir, None)
-                    .with_context(|| format!("cannot open the index {}", dir.display()))?;
-                target.set_fusion(best.clone())?;
-                log(&format!(
-                    "stored fusion {} with BM25 weight {} in {}",
-                    method_name(best.method),
-                    best.bm25_weight,
-                    dir.display()
-                ));
-            }
-            None => log("pass --index DIR to store the tuned fusion in an index"),
-        }
+    match (
+        &report.stored_in,
+        report.tuned.as_ref().and_then(|t| t.first()),
+    ) {
+        (Some(dir), Some(best)) => term.info(&format!(
+            "stored fusion {} with BM25 weight {} in {}",
+            method_name(best.fusion.method),
+            best.fusion.bm25_weight,
+            dir.display()
+        )),
+        (None, Some(_)) => term.info("pass --index DIR to store the tuned fusion in an index"),
+        _ => {}
     }
     Ok(Outcome::Success)
-}
-
-/// One query's ranking in `mode`, from both legs' hits.
-fn rank(mode: Mode, fusion: &FusionConfig, legs: &Legs) -> Vec<FusedHit> {
-    match mode {
-        Mode::Dense => single_leg(&legs.dense, true),
-        Mode::Bm25 => single_leg(&legs.bm25, false),
-        Mode::Hybrid => fuse(&legs.dense, &legs.bm25, fusion),
-    }
-}
-
-/// Corpus ids of a chunk ranking, each document once, at its best chunk's place.
-fn documents(hits: &[FusedHit], corpus_id: &HashMap<String, String>) -> Vec<String> {
-    let mut seen = HashSet::new();
-    hits.iter()
-        .filter(|h| seen.insert(h.doc_id.as_str()))
-        .filter_map(|h| corpus_id.get(&h.doc_id).cloned())
-        .collect()
 }
 
 fn metrics_json(m: &Metrics) -> serde_json::Value {
@@ -265,9 +222,313 @@ fn metrics_json(m: &Metrics) -> serde_json::Value {
     })
 }
 
+fn retrieval_json(report: &RetrievalReport) -> serde_json::Value {
+    let mut obj = serde_json::Map::new();
+    for m in &report.modes {
+        obj.insert(m.mode.name().to_owned(), metrics_json(&m.metrics));
+    }
+    if let Some(best) = report.tuned.as_ref().and_then(|t| t.first()) {
+        let mut t = metrics_json(&best.metrics);
+        t["method"] = json!(best.fusion.method);
+        t["bm25_weight"] = json!(best.fusion.bm25_weight);
+        obj.insert("tuned".to_owned(), t);
+    }
+    serde_json::Value::Object(obj)
+}
+
+fn write_retrieval(out: &mut dyn Write, report: &RetrievalReport) -> Result<()> {
+    writeln!(
+        out,
+        "{:<8} {:>8} {:>11} {:>8}",
+        "mode", "nDCG@10", "Recall@100", "MRR@10"
+    )?;
+    for m in &report.modes {
+        let note = match m.mode {
+            Mode::Hybrid => format!(
+                "  ({}, BM25 weight {})",
+                method_name(report.fusion.method),
+                report.fusion.bm25_weight
+            ),
+            _ => String::new(),
+        };
+        let x = &m.metrics;
+        writeln!(
+            out,
+            "{:<8} {:>8.4} {:>11.4} {:>8.4}{note}",
+            m.mode.name(),
+            x.ndcg_at_10,
+            x.recall_at_100,
+            x.mrr_at_10
+        )?;
+    }
+    let Some(grid) = &report.tuned else {
+        return Ok(());
+    };
+    writeln!(out, "\nbest fusion settings on this set (nDCG@10):")?;
+    for method in [FusionMethod::Convex, FusionMethod::Rrf] {
+        let mut curve: Vec<(f32, f64)> = grid
+            .iter()
+            .filter(|t| {
+                t.fusion.method == method && ((t.fusion.bm25_weight * 20.0).round() as i32) % 2 == 0
+            })
+            .map(|t| (t.fusion.bm25_weight, t.metrics.ndcg_at_10))
+            .collect();
+        curve.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let points: Vec<String> = curve
+            .iter()
+            .map(|(w, n)| format!("{w:.1}:{n:.3}"))
+            .collect();
+        writeln!(
+            out,
+            "  {:<6} by BM25 weight: {}",
+            method_name(method),
+            points.join(" ")
+        )?;
+    }
+    for t in grid.iter().take(5) {
+        let x = &t.metrics;
+        writeln!(
+            out,
+            "  {:<6} BM25 weight {:<5} {:>8.4} {:>11.4} {:>8.4}",
+            method_name(t.fusion.method),
+            t.fusion.bm25_weight,
+            x.ndcg_at_10,
+            x.recall_at_100,
+            x.mrr_at_10
+        )?;
+    }
+    Ok(())
+}
+
 fn method_name(m: FusionMethod) -> &'static str {
     match m {
         FusionMethod::Convex => "convex",
         FusionMethod::Rrf => "rrf",
     }
+}
+
+fn classify(args: EvalClassifyArgs, term: Term) -> Result<Outcome> {
+    let all = read_examples(&args.train, &args.text_col, &args.label_col)?;
+    let test = match &args.test {
+        Some(test) => Some(read_examples(test, &args.text_col, &args.label_col)?),
+        None => None,
+    };
+    let (train, test) = eval_sets(all, test, args.test_fraction, args.seed, args.limit);
+    if train.is_empty() || test.is_empty() {
+        return Err(UsageError("the training and test sets must both have rows".into()).into());
+    }
+    let report = match args.mode {
+        ClassifyMode::Llm => classify_llm(&args, &train, &test, &term)?,
+        _ if args.labels_from_train => {
+            return Err(UsageError("--labels-from-train is for --mode llm".into()).into());
+        }
+        mode => {
+            let method = match mode {
+                ClassifyMode::ZeroShot => ClassifyMethod::ZeroShot {
+                    labels: match &args.labels_file {
+                        Some(f) => load_labels(f)?,
+                        None => example_labels(&train),
+                    },
+                },
+                ClassifyMode::Tfidf => ClassifyMethod::Trained {
+                    features: Features::Tfidf,
+                },
+                ClassifyMode::Embedding => ClassifyMethod::Trained {
+                    features: Features::Embedding,
+                },
+                _ => ClassifyMethod::Trained {
+                    features: Features::Auto,
+                },
+            };
+            let embedder = match mode {
+                ClassifyMode::Tfidf => None,
+                _ => Some(load_embedder(args.embed.embed_model.as_deref(), &term)?),
+            };
+            eval_classify(&train, &test, &method, embedder)?
+        }
+    };
+    print_evaluation(args.json, &report)?;
+    Ok(Outcome::Success)
+}
+
+/// `eval classify --mode llm`: the LLM labels each test text with calibrated
+/// constrained scoring, as `classify --llm` does; the uncalibrated accuracy is logged
+/// next to it, to show what the calibration is worth.
+fn classify_llm(
+    args: &EvalClassifyArgs,
+    train: &Examples,
+    test: &Examples,
+    term: &Term,
+) -> Result<ClassifyReport> {
+    let labels: Vec<LabelSpec> = match (&args.labels_file, args.labels_from_train) {
+        (Some(f), _) => load_labels(f)?,
+        (None, true) => example_labels(train),
+        (None, false) => {
+            return Err(UsageError(
+                "--mode llm needs --labels-file FILE or --labels-from-train".into(),
+            )
+            .into());
+        }
+    };
+    if let Some(l) = test
+        .labels
+        .iter()
+        .find(|l| !labels.iter().any(|s| &s.name == *l))
+    {
+        let names: Vec<&str> = labels.iter().map(|l| l.name.as_str()).collect();
+        return Err(UsageError(format!(
+            "the test label {l:?} is not among the labels {names:?}"
+        ))
+        .into());
+    }
+    let llm = load_llm(&args.llm.spec(), term)
+        .context("--mode llm needs an LLM, and none could be loaded")?;
+    let mut progress = |p: &docket_generate::eval::ClassifyProgress| {
+        if p.done % 25 == 0 {
+            term.info(&format!("[{}/{}] {:.1}s", p.done, p.total, p.seconds));
+        }
+    };
+    let report = eval_classify_llm(llm.as_ref(), &labels, test, &mut progress)?;
+    if let Some(run) = &report.llm {
+        let prior: Vec<f64> = run
+            .prior
+            .iter()
+            .map(|p| (p * 1000.0).round() / 1000.0)
+            .collect();
+        term.info(&format!(
+            "{} on {} test texts in {:.1}s; content-free prior {prior:?}; without calibration: accuracy {:.4}, macro-F1 {:.4}",
+            run.model,
+            test.len(),
+            run.seconds,
+            run.uncalibrated.accuracy,
+            run.uncalibrated.macro_f1
+        ));
+    }
+    Ok(report)
+}
+
+/// Print an evaluation as a table (or one JSON object with --json).
+fn print_evaluation(json: bool, r: &ClassifyReport) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer(&mut out, r)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let e: &Evaluation = &r.evaluation;
+    writeln!(
+        out,
+        "accuracy {:.4}  macro-F1 {:.4}  ({} train, {} test; trained in {:.1}s, {:.0} docs/s)",
+        e.accuracy, e.macro_f1, r.train, r.test, r.train_seconds, r.docs_per_second
+    )?;
+    writeln!(out, "\nconfusion (rows: true, columns: predicted)")?;
+    let width = e.labels.iter().map(String::len).max().unwrap_or(5).max(5);
+    write!(out, "{:width$}", "")?;
+    for l in &e.labels {
+        write!(out, " {l:>width$}")?;
+    }
+    writeln!(out)?;
+    for (l, row) in e.labels.iter().zip(&e.confusion) {
+        write!(out, "{l:width$}")?;
+        for n in row {
+            write!(out, " {n:>width$}")?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(out)?;
+    for c in &e.per_class {
+        writeln!(
+            out,
+            "{:width$} P {:.3} R {:.3} F1 {:.3} ({} examples)",
+            c.label, c.precision, c.recall, c.f1, c.support
+        )?;
+    }
+    Ok(())
+}
+
+fn summarize(args: EvalSummarizeArgs, term: Term) -> Result<Outcome> {
+    let set = read_summary_set(&args.dir, args.limit)?;
+    if set.is_empty() {
+        let dir = args.dir.display();
+        return Err(UsageError(format!("{dir}: no document has a reference summary")).into());
+    }
+    let embedder = load_embedder(args.embed.embed_model.as_deref(), &term)?;
+    let llm = match args.abstractive {
+        true => Some(
+            load_llm(&args.llm.spec(), &term)
+                .context("--abstractive needs an LLM, and none could be loaded")?,
+        ),
+        false => None,
+    };
+    let cache = (!args.no_cache).then(|| DirCache::new(summary_cache_dir(None)));
+    let abstractive = match &llm {
+        Some(llm) => {
+            let config = AbstractiveConfig {
+                budget: Budget::Sentences(args.length),
+                final_max_tokens: args.llm.max_tokens,
+                ..AbstractiveConfig::default()
+            };
+            let mut s = AbstractiveSummarizer::new(llm.as_ref(), config)?;
+            if let Some(cache) = &cache {
+                s = s.with_cache(cache);
+            }
+            Some(s)
+        }
+        None => None,
+    };
+    let mut progress = |p: &docket_generate::eval::SummarizeProgress| {
+        term.info(&format!(
+            "[{}/{}] {}: {} pieces, {} LLM calls, {} cache hits, {} sentences kept, {} dropped, {:.1}s",
+            p.done, p.total, p.id, p.pieces, p.llm_calls, p.cache_hits, p.kept, p.dropped, p.seconds
+        ));
+    };
+    let report = eval_summarize(
+        &set,
+        args.length,
+        embedder,
+        abstractive.as_ref(),
+        &mut progress,
+    )?;
+    print_summaries(args.json, &report)?;
+    term.info(&format!(
+        "{} documents; extractive and lead in {:.1}s",
+        report.documents, report.extractive_seconds
+    ));
+    if let Some(a) = &report.abstractive {
+        let r = &a.run;
+        term.info(&format!(
+            "abstractive with {} in {:.1}s: {} LLM calls, {} cache hits; {} sentences kept, {} dropped as unsupported; {} empty summaries",
+            r.model, r.seconds, r.llm_calls, r.cache_hits, r.sentences_kept, r.sentences_dropped, r.empty_summaries
+        ));
+    }
+    Ok(Outcome::Success)
+}
+
+fn print_summaries(json: bool, report: &SummarizeReport) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer(&mut out, report)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<12} {:>8} {:>8} {:>8}",
+        "system", "ROUGE-1", "ROUGE-2", "ROUGE-L"
+    )?;
+    let mut rows: Vec<(String, &Rouge)> = vec![("docket".to_owned(), &report.docket)];
+    if let Some(a) = &report.abstractive {
+        rows.push(("abstractive".to_owned(), &a.checked));
+        // The model's sentences before the check drops unsupported ones.
+        rows.push(("(unchecked)".to_owned(), &a.unchecked));
+    }
+    rows.push((report.lead_name(), &report.lead));
+    for (name, r) in rows {
+        writeln!(
+            out,
+            "{name:<12} {:>8.4} {:>8.4} {:>8.4}",
+            r.rouge1.f1, r.rouge2.f1, r.rouge_l.f1
+        )?;
+    }
+    Ok(())
 }

@@ -1,69 +1,50 @@
-//! `docket extract` and `docket ingest`.
+//! `docket extract` and `docket ingest`: print what docket-ingest makes of files.
 
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use docket_ingest::{
-    ApproxTokenizer, Chunk, Chunker, ChunkingConfig, Document, Error, Format, HfTokenizer,
-    IngestOptions, Ingestor, SourceFile, TokenCounter,
-};
+use clap::Args;
+use docket_ingest::stream::{Item, StreamOptions, parse_all, stream};
+use docket_ingest::{Chunk, Document, Error, Format, Ingestor, SourceFile};
+use docket_pipelines::models::chunker;
+use docket_pipelines::report::ReporterExt;
 use serde_json::json;
 
-use crate::cli::{ChunkArgs, ExtractArgs, IngestArgs, ParseArgs};
-use crate::{Outcome, log, models};
+use super::flags::{ChunkArgs, ParseArgs, WalkArgs};
+use super::outcome::Outcome;
+use super::term::Term;
 
-impl ParseArgs {
-    pub fn ingest_options(&self) -> IngestOptions {
-        let mut options = IngestOptions {
-            pdf_password: self.pdf_password.clone(),
-            ..IngestOptions::default()
-        };
-        if let Some(mib) = self.max_file_mib {
-            options.limits.max_file_bytes = mib.saturating_mul(1024 * 1024);
-        }
-        if let Some(secs) = self.parse_timeout {
-            options.limits.parse_timeout_secs = secs;
-        }
-        options.records.text_columns = self.text_columns.clone();
-        options.records.id_column = self.id_column.clone();
-        options.records.title_column = self.title_column.clone();
-        options.records.html = self.records_html;
-        options
-    }
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// The document to extract.
+    pub file: PathBuf,
+    /// Print the whole document as one JSON object (pages, headings, metadata).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub parse: ParseArgs,
 }
 
-impl ChunkArgs {
-    /// The chunker: sizes from the flags, tokens counted with the embedding model's
-    /// tokenizer. Without a model (and none can be fetched) token counts are
-    /// approximated, with a warning.
-    pub fn chunker(&self) -> Result<Chunker> {
-        let mut config = ChunkingConfig::default();
-        if let Some(n) = self.chunk_tokens {
-            config.target_tokens = n;
-        }
-        if let Some(n) = self.chunk_overlap {
-            config.overlap_tokens = n;
-        }
-        let counter: Arc<dyn TokenCounter> = match &self.embed.embed_model {
-            Some(dir) => Arc::new(HfTokenizer::from_file(&dir.join("tokenizer.json"))?),
-            None => match models::EMBEDDER.ensure() {
-                Ok(dir) => Arc::new(HfTokenizer::from_file(&dir.join("tokenizer.json"))?),
-                Err(e) => {
-                    log(&format!(
-                        "warning: no embedding model tokenizer ({e:#}); chunk sizes are approximate"
-                    ));
-                    Arc::new(ApproxTokenizer)
-                }
-            },
-        };
-        Ok(Chunker::new(config, counter)?)
-    }
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files and folders to ingest (folders recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Print every chunk as a JSON line instead of a human summary.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    #[command(flatten)]
+    pub parse: ParseArgs,
+    #[command(flatten)]
+    pub chunking: ChunkArgs,
 }
 
-pub fn extract(args: ExtractArgs) -> Result<Outcome> {
-    let ingestor = Ingestor::new(args.parse.ingest_options());
+pub fn extract(args: ExtractArgs, term: Term) -> Result<Outcome> {
+    let ingestor = Ingestor::new(args.parse.settings().ingest_options());
     let file = SourceFile::explicit(&args.file);
     let mut out = std::io::stdout().lock();
     let (mut failed, mut extracted) = (0, 0);
@@ -80,13 +61,13 @@ pub fn extract(args: ExtractArgs) -> Result<Outcome> {
         let doc = match doc {
             Ok(doc) => doc,
             Err(e) => {
-                log(&format!("error: {e}"));
+                term.error(&e.to_string());
                 failed += 1;
                 continue;
             }
         };
         extracted += 1;
-        warn_about(&args.file, &doc);
+        warn_about(&term, &args.file, &doc);
         if args.json {
             serde_json::to_writer(&mut out, &document_json(&doc))?;
             writeln!(out)?;
@@ -129,25 +110,26 @@ fn document_json(doc: &Document) -> serde_json::Value {
     })
 }
 
-fn warn_about(path: &Path, doc: &Document) {
+fn warn_about(term: &Term, path: &Path, doc: &Document) {
     for w in &doc.warnings {
-        log(&format!("warning: {}: {w}", path.display()));
+        term.warn(&format!("{}: {w}", path.display()));
     }
 }
 
+/// What `docket ingest` counts, for its closing summary.
 #[derive(Debug, Default)]
 struct Totals {
     documents: usize,
     chunks: usize,
     pages: usize,
-    /// Failures by kind (`password_required`, `corrupt`, ...), for the closing summary.
-    failed: std::collections::BTreeMap<&'static str, usize>,
+    /// Failures by kind (`password_required`, `corrupt`, ...).
+    failed: BTreeMap<&'static str, usize>,
     no_text_pages: usize,
 }
 
 impl Totals {
-    fn fail(&mut self, e: &Error) {
-        log(&format!("error: {e}"));
+    fn fail(&mut self, term: &Term, e: &Error) {
+        term.error(&e.to_string());
         *self.failed.entry(e.kind()).or_default() += 1;
     }
 
@@ -156,107 +138,100 @@ impl Totals {
     }
 }
 
-/// What the workers hand on for one file, in walk order.
-enum FileWork {
-    /// A single-document file, parsed and chunked on a worker.
-    Done(Box<Result<(Document, Vec<Chunk>), Error>>),
-    /// A records file: streamed row by row where it is emitted, so that a file of a
-    /// million rows never sits in memory.
-    Records,
-}
-
-/// Per-file line of the human output: a records file of many rows is one line too.
+/// One line of the human output per file: a records file of many rows is one line too.
 struct FileLine {
-    source: String,
     format: Format,
     documents: usize,
     pages: usize,
     chunks: usize,
 }
 
-pub fn ingest(args: IngestArgs) -> Result<Outcome> {
+pub fn ingest(args: IngestArgs, term: Term) -> Result<Outcome> {
     let walk = docket_ingest::walk(&args.paths, &args.walk.options())?;
-    let chunker = args.chunking.chunker()?;
-    let ingestor = Ingestor::new(args.parse.ingest_options());
+    let chunker = chunker(&args.chunking.settings(), &term)?;
+    let ingestor = Ingestor::new(args.parse.settings().ingest_options());
     let started = std::time::Instant::now();
-
     let mut totals = Totals::default();
     for e in &walk.errors {
-        totals.fail(e);
+        totals.fail(&term, e);
     }
     // Buffered: a JSON line per chunk must not cost a write call each.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let chunk = |doc: Result<Document, Error>| -> Result<(Document, Vec<Chunk>), Error> {
-        let doc = doc?;
-        let chunks = chunker.chunk(&doc)?;
-        Ok((doc, chunks))
-    };
-    let work = |file: &SourceFile| match file.format {
-        Some(Format::Csv | Format::Jsonl) => FileWork::Records,
-        _ => FileWork::Done(Box::new(chunk(ingestor.load(file)))),
-    };
-    let mut emit = |out: &mut dyn Write,
-                    file: &SourceFile,
-                    result: Result<(Document, Vec<Chunk>), Error>,
-                    line: &mut Option<FileLine>|
-     -> Result<()> {
-        let (doc, chunks) = match result {
-            Ok(done) => done,
-            Err(e) => {
-                totals.fail(&e);
-                return Ok(());
-            }
-        };
-        warn_about(&file.path, &doc);
-        totals.documents += 1;
-        totals.pages += doc.pages.len();
-        totals.no_text_pages += doc.pages_without_text().len();
-        totals.chunks += chunks.len();
-        if args.json {
-            for c in &chunks {
-                serde_json::to_writer(&mut *out, c)?;
-                writeln!(out)?;
-            }
-        }
-        let line = line.get_or_insert_with(|| FileLine {
-            source: file.source.clone(),
-            format: doc.format,
-            documents: 0,
-            pages: 0,
-            chunks: 0,
-        });
-        line.documents += 1;
-        line.pages += doc.pages.len();
-        line.chunks += chunks.len();
-        Ok(())
-    };
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    crate::par::for_each_ordered(&walk.files, workers, work, |file, done| -> Result<()> {
-        let mut line = None;
-        match done {
-            FileWork::Done(result) => emit(&mut out, file, *result, &mut line)?,
-            FileWork::Records => {
-                for doc in ingestor.documents(file) {
-                    emit(&mut out, file, chunk(doc), &mut line)?;
+    let mut line: Option<FileLine> = None;
+    let process = |doc: &Document| chunker.chunk(doc);
+    let emit =
+        |file: &SourceFile, item: Item<(), docket_ingest::Result<Vec<Chunk>>>| -> Result<()> {
+            match item {
+                Item::Parsed {
+                    doc,
+                    result: Ok(chunks),
+                    ..
+                } => {
+                    warn_about(&term, &file.path, &doc);
+                    totals.documents += 1;
+                    totals.pages += doc.pages.len();
+                    totals.no_text_pages += doc.pages_without_text().len();
+                    totals.chunks += chunks.len();
+                    if args.json {
+                        for c in &chunks {
+                            serde_json::to_writer(&mut out, c)?;
+                            writeln!(out)?;
+                        }
+                    }
+                    let l = line.get_or_insert(FileLine {
+                        format: doc.format,
+                        documents: 0,
+                        pages: 0,
+                        chunks: 0,
+                    });
+                    l.documents += 1;
+                    l.pages += doc.pages.len();
+                    l.chunks += chunks.len();
                 }
+                Item::Parsed { result: Err(e), .. } | Item::Failed { error: e, .. } => {
+                    totals.fail(&term, &e)
+                }
+                Item::EndOfFile => {
+                    if let (false, Some(l)) = (args.json, line.take()) {
+                        write_file_line(&mut out, &file.source, &l)?;
+                    }
+                }
+                Item::Unparsed { .. } | Item::Skipped => {}
             }
-        }
-        if let (false, Some(l)) = (args.json, line) {
-            let what = match l.format {
-                Format::Csv | Format::Jsonl => format!("{} rows", l.documents),
-                _ => format!("{} pages", l.pages),
-            };
-            writeln!(
-                out,
-                "{:<48} {:<9} {what:>10} {:>6} chunks",
-                l.source, l.format, l.chunks
-            )?;
-        }
-        Ok(())
-    })
+            Ok(())
+        };
+    stream(
+        &ingestor,
+        &walk.files,
+        &StreamOptions::default(),
+        parse_all,
+        process,
+        emit,
+    )
     .context("writing the output")?;
     out.flush()?;
+    term.info(&summary(&totals, &chunker, walk.skipped.len(), started));
+    Ok(Outcome::failed_if(totals.failures()))
+}
 
+fn write_file_line(out: &mut dyn Write, source: &str, l: &FileLine) -> std::io::Result<()> {
+    let what = match l.format {
+        Format::Csv | Format::Jsonl => format!("{} rows", l.documents),
+        _ => format!("{} pages", l.pages),
+    };
+    writeln!(
+        out,
+        "{source:<48} {:<9} {what:>10} {:>6} chunks",
+        l.format, l.chunks
+    )
+}
+
+fn summary(
+    totals: &Totals,
+    chunker: &docket_ingest::Chunker,
+    skipped: usize,
+    started: std::time::Instant,
+) -> String {
     let mut summary = format!(
         "ingested {} documents ({} pages) into {} chunks of up to {} {} tokens in {:.1}s",
         totals.documents,
@@ -272,11 +247,8 @@ pub fn ingest(args: IngestArgs) -> Result<Outcome> {
             totals.no_text_pages
         ));
     }
-    if !walk.skipped.is_empty() {
-        summary.push_str(&format!(
-            "; {} files skipped (unsupported format)",
-            walk.skipped.len()
-        ));
+    if skipped > 0 {
+        summary.push_str(&format!("; {skipped} files skipped (unsupported format)"));
     }
     if totals.failures() > 0 {
         let kinds: Vec<String> = totals
@@ -290,10 +262,5 @@ pub fn ingest(args: IngestArgs) -> Result<Outcome> {
             kinds.join(", ")
         ));
     }
-    log(&summary);
-    if totals.failures() > 0 {
-        Ok(Outcome::Partial)
-    } else {
-        Ok(Outcome::Success)
-    }
+    summary
 }

@@ -10,8 +10,9 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
 
 /// Who holds (or last held) a lock.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,7 +22,7 @@ pub struct Holder {
     pub started: String,
 }
 
-/// Another run holds the lock: exit code [`crate::EXIT_LOCKED`].
+/// Another run holds the lock (a transient fault: try again later).
 #[derive(Debug)]
 pub struct LockHeld {
     pub path: PathBuf,
@@ -59,8 +60,7 @@ impl RunLock {
     /// Take the lock at `path` or fail at once with [`LockHeld`].
     pub fn acquire(path: &Path, job: &str) -> Result<RunLock> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
         let mut file = OpenOptions::new()
             .read(true)
@@ -68,7 +68,7 @@ impl RunLock {
             .create(true)
             .truncate(false)
             .open(path)
-            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+            .map_err(|e| Error::io(path, e))?;
         let mut before = String::new();
         match file.try_lock() {
             Ok(()) => {}
@@ -80,9 +80,7 @@ impl RunLock {
                 }
                 .into());
             }
-            Err(TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
-            }
+            Err(TryLockError::Error(e)) => return Err(Error::io(path, e)),
         }
         let _ = file.read_to_string(&mut before);
         // A record left behind means its run ended without releasing cleanly.
@@ -92,10 +90,14 @@ impl RunLock {
             job: job.to_owned(),
             started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         };
-        file.set_len(0)?;
-        file.seek(SeekFrom::Start(0))?;
-        file.write_all(serde_json::to_string(&holder)?.as_bytes())?;
-        file.sync_all()?;
+        let record = serde_json::to_string(&holder).unwrap_or_default();
+        let write = |file: &mut File| -> std::io::Result<()> {
+            file.set_len(0)?;
+            file.seek(SeekFrom::Start(0))?;
+            file.write_all(record.as_bytes())?;
+            file.sync_all()
+        };
+        write(&mut file).map_err(|e| Error::io(path, e))?;
         Ok(RunLock {
             file,
             path: path.to_owned(),
@@ -124,7 +126,7 @@ mod tests {
         let first = RunLock::acquire(&path, "a").unwrap();
         assert!(first.taken_over.is_none());
         let err = RunLock::acquire(&path, "b").unwrap_err();
-        let held = err.downcast_ref::<LockHeld>().expect("LockHeld");
+        let held = err.lock_held().expect("LockHeld");
         assert_eq!(held.holder.as_ref().unwrap().job, "a");
         assert_eq!(held.holder.as_ref().unwrap().pid, std::process::id());
         drop(first);

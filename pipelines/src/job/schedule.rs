@@ -5,16 +5,16 @@
 //! overran (logged) instead of queueing them. SIGTERM/SIGINT stop the current run
 //! between documents (its state is saved) and end the scheduler.
 
+use std::path::Path;
 use std::str::FromStr;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use anyhow::Result;
 use chrono::{DateTime, Local};
 use croner::Cron;
 
-use crate::job::{self, RunOptions, STOP};
-use crate::{Outcome, log};
+use crate::error::{Error, Result};
+use crate::job::{RunEnv, RunOptions};
+use crate::report::ReporterExt;
 
 /// Parse a 5-field cron expression (`min hour day month weekday`, with `*`, lists,
 /// ranges, steps and names; `@daily`-style nicknames too).
@@ -28,62 +28,66 @@ pub fn next_after(cron: &Cron, after: &DateTime<Local>) -> Result<DateTime<Local
         .map_err(|e| format!("no next start: {e}"))
 }
 
-pub fn schedule(
-    file: &std::path::Path,
-    cron_flag: Option<&str>,
-    options: &RunOptions,
-) -> Result<Outcome> {
-    let loaded = job::load(file)?;
-    let expr = match (cron_flag, &loaded.spec.schedule) {
+/// Run the job in `file` on its schedule (or `cron`, which overrides it) until
+/// `env.stop` is set. Each run re-reads the job file, so edits apply without a restart,
+/// and a broken edit or a failed run is logged, not the end of the scheduler.
+pub fn schedule(file: &Path, cron: Option<&str>, options: &RunOptions, env: &RunEnv) -> Result<()> {
+    let loaded = crate::job::Job::load(file)?;
+    let expr = match (cron, &loaded.spec.schedule) {
         (Some(e), _) => e.to_owned(),
         (None, Some(e)) => e.clone(),
         (None, None) => {
-            return Err(crate::UsageError(format!(
-                "{}: no schedule in the job file; give --cron EXPR",
+            return Err(Error::Usage(format!(
+                "{}: no schedule in the job file and none given",
                 file.display()
-            ))
-            .into());
+            )));
         }
     };
-    let cron = parse_cron(&expr).map_err(crate::UsageError)?;
-    job::install_signal_handler();
-    log(&format!("schedule {}: {expr} (local time)", loaded.name));
+    let cron = parse_cron(&expr).map_err(Error::Usage)?;
+    let reporter = env.reporter.as_ref();
+    reporter.info(&format!("schedule {}: {expr} (local time)", loaded.name));
     let mut after = Local::now();
     loop {
-        let next = next_after(&cron, &after).map_err(crate::UsageError)?;
-        log(&format!(
+        let next = next_after(&cron, &after).map_err(Error::Usage)?;
+        reporter.info(&format!(
             "next run of {} at {}",
             loaded.name,
             next.to_rfc3339()
         ));
-        // Sleep in short steps so that a signal ends the wait promptly.
-        while Local::now() < next {
-            if STOP.load(Ordering::SeqCst) {
-                log("stopping: signal received");
-                return Ok(Outcome::Success);
-            }
-            let left = (next - Local::now()).to_std().unwrap_or_default();
-            std::thread::sleep(left.min(Duration::from_millis(200)));
+        if !wait_until(&next, env) {
+            reporter.info("stopping: signal received");
+            return Ok(());
         }
-        // Reload the job file every run: edits apply without a restart; a broken edit
-        // is logged and the run skipped, not the scheduler stopped.
-        match job::load(file).and_then(|j| job::run_and_report(&j, options)) {
-            Ok(outcome) => log(&format!("run of {} ended: {outcome:?}", loaded.name)),
-            Err(e) => log(&format!("error: run of {} failed: {e:#}", loaded.name)),
+        match crate::job::Job::load(file).and_then(|j| crate::job::run(&j, options, env)) {
+            Ok(r) => reporter.info(&format!("run of {} ended: {:?}", loaded.name, r.status)),
+            Err(e) => reporter.error(&format!("run of {} failed: {e}", loaded.name)),
         }
-        if STOP.load(Ordering::SeqCst) {
-            log("stopping: signal received");
-            return Ok(Outcome::Success);
+        if env.stopping() {
+            reporter.info("stopping: signal received");
+            return Ok(());
         }
         let now = Local::now();
         let missed = cron_between(&cron, &next, &now);
         if missed > 0 {
-            log(&format!(
-                "warning: the run overran {missed} scheduled start(s); they are skipped"
+            reporter.warn(&format!(
+                "the run overran {missed} scheduled start(s); they are skipped"
             ));
         }
         after = now;
     }
+}
+
+/// Sleep until `at` in short steps, so that a signal ends the wait promptly; false if
+/// the wait was stopped.
+fn wait_until(at: &DateTime<Local>, env: &RunEnv) -> bool {
+    while Local::now() < *at {
+        if env.stopping() {
+            return false;
+        }
+        let left = (*at - Local::now()).to_std().unwrap_or_default();
+        std::thread::sleep(left.min(Duration::from_millis(200)));
+    }
+    true
 }
 
 /// Scheduled starts strictly between `from` and `to` (bounded, for the log).

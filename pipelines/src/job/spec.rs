@@ -7,28 +7,16 @@
 //! a job runs the same from cron, systemd or a shell in any working directory.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
+use docket_index::Filter;
 use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::settings::{IndexSpec, LlmSpec, Sources};
 
 /// The job file format this docket reads.
 pub const VERSION: u32 = 1;
-
-/// A job file that cannot be used: exit code [`crate::EXIT_JOB_FILE`].
-#[derive(Debug)]
-pub struct JobFileError {
-    pub path: PathBuf,
-    pub reason: String,
-}
-
-impl fmt::Display for JobFileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "job file {}: {}", self.path.display(), self.reason)
-    }
-}
-
-impl std::error::Error for JobFileError {}
 
 /// One job file, as written.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,159 +57,6 @@ impl JobSpec {
     }
 }
 
-/// The documents a job reads.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Sources {
-    /// Files, folders and records files (CSV, TSV, JSON Lines: one document per row).
-    pub paths: Vec<PathBuf>,
-    #[serde(default)]
-    pub include: Vec<String>,
-    #[serde(default)]
-    pub exclude: Vec<String>,
-    #[serde(default)]
-    pub hidden: bool,
-    #[serde(default)]
-    pub no_ignore: bool,
-    /// Delete from the index (and from every task's output) documents whose files are
-    /// gone.
-    #[serde(default = "Sources::default_prune")]
-    pub prune: bool,
-    /// Records files: the text columns, the id column, the title column, HTML text.
-    #[serde(default)]
-    pub text_columns: Vec<String>,
-    #[serde(default)]
-    pub id_column: Option<String>,
-    #[serde(default)]
-    pub title_column: Option<String>,
-    #[serde(default)]
-    pub records_html: bool,
-    /// Environment variable holding the password of encrypted PDFs (never the password
-    /// itself: job files end up in version control).
-    #[serde(default)]
-    pub pdf_password_env: Option<String>,
-    #[serde(default)]
-    pub max_file_mib: Option<u64>,
-    #[serde(default)]
-    pub parse_timeout_secs: Option<u64>,
-}
-
-impl Sources {
-    pub fn default_prune() -> bool {
-        true
-    }
-}
-
-/// The index the job keeps in step with its sources.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IndexSpec {
-    /// Index directory (catalog, BM25, embedded vectors, job state).
-    #[serde(default = "IndexSpec::default_dir")]
-    pub dir: PathBuf,
-    /// Embed chunks (false: a BM25-only index, no model needed).
-    #[serde(default = "IndexSpec::default_embed")]
-    pub embed: bool,
-    /// Folder of the embedding model (default: the default model).
-    #[serde(default)]
-    pub embed_model: Option<PathBuf>,
-    #[serde(default)]
-    pub chunk_tokens: Option<usize>,
-    #[serde(default)]
-    pub chunk_overlap: Option<usize>,
-    #[serde(default = "docket_index::WriteConfig::default_commit_chunks")]
-    pub commit_every: usize,
-    /// gRPC URL of a Qdrant server or cluster for the vectors.
-    #[serde(default)]
-    pub qdrant_url: Option<String>,
-    #[serde(default = "IndexSpec::default_collection")]
-    pub qdrant_collection: String,
-    #[serde(default = "IndexSpec::default_one")]
-    pub qdrant_shards: u32,
-    #[serde(default = "IndexSpec::default_one")]
-    pub qdrant_replicas: u32,
-    #[serde(default = "IndexSpec::default_api_key_env")]
-    pub qdrant_api_key_env: String,
-}
-
-impl IndexSpec {
-    pub fn default_dir() -> PathBuf {
-        PathBuf::from(".docket")
-    }
-    pub fn default_embed() -> bool {
-        true
-    }
-    pub fn default_collection() -> String {
-        "docket_chunks".into()
-    }
-    pub fn default_one() -> u32 {
-        1
-    }
-    pub fn default_api_key_env() -> String {
-        "QDRANT_API_KEY".into()
-    }
-}
-
-impl Default for IndexSpec {
-    fn default() -> Self {
-        IndexSpec {
-            dir: IndexSpec::default_dir(),
-            embed: IndexSpec::default_embed(),
-            embed_model: None,
-            chunk_tokens: None,
-            chunk_overlap: None,
-            commit_every: docket_index::WriteConfig::default_commit_chunks(),
-            qdrant_url: None,
-            qdrant_collection: IndexSpec::default_collection(),
-            qdrant_shards: 1,
-            qdrant_replicas: 1,
-            qdrant_api_key_env: IndexSpec::default_api_key_env(),
-        }
-    }
-}
-
-/// The LLM of the job's generating tasks (default: the default local model).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LlmSpec {
-    /// A llama-family GGUF file.
-    #[serde(default)]
-    pub model: Option<PathBuf>,
-    /// Base URL of an OpenAI-compatible server.
-    #[serde(default)]
-    pub url: Option<String>,
-    #[serde(default = "LlmSpec::default_name")]
-    pub name: String,
-    #[serde(default = "LlmSpec::default_api_key_env")]
-    pub api_key_env: String,
-    #[serde(default = "LlmSpec::default_max_tokens")]
-    pub max_tokens: usize,
-}
-
-impl LlmSpec {
-    pub fn default_name() -> String {
-        "default".into()
-    }
-    pub fn default_api_key_env() -> String {
-        "DOCKET_LLM_API_KEY".into()
-    }
-    pub fn default_max_tokens() -> usize {
-        256
-    }
-}
-
-impl Default for LlmSpec {
-    fn default() -> Self {
-        LlmSpec {
-            model: None,
-            url: None,
-            name: LlmSpec::default_name(),
-            api_key_env: LlmSpec::default_api_key_env(),
-            max_tokens: LlmSpec::default_max_tokens(),
-        }
-    }
-}
-
 /// `[[classify]]`: a label for every document.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -255,7 +90,7 @@ pub struct ClassifyTask {
     pub llm: bool,
     /// Only documents matching all of these (`source` glob, `format`, metadata fields).
     #[serde(default)]
-    pub filter: BTreeMap<String, String>,
+    pub filter: Filter,
 }
 
 impl ClassifyTask {
@@ -286,7 +121,7 @@ pub struct SummarizeTask {
     #[serde(default)]
     pub abstractive: bool,
     #[serde(default)]
-    pub filter: BTreeMap<String, String>,
+    pub filter: Filter,
 }
 
 impl SummarizeTask {
@@ -314,7 +149,7 @@ pub struct AnswerTask {
     pub extractive: bool,
     /// Retrieve only from documents matching these.
     #[serde(default)]
-    pub filter: BTreeMap<String, String>,
+    pub filter: Filter,
 }
 
 /// The kind of a task.
@@ -370,7 +205,9 @@ impl Task {
         }
     }
 
-    pub fn filter(&self) -> &BTreeMap<String, String> {
+    /// The task's filter (`filter = { source = GLOB, format = ..., KEY = VALUE }`, the
+    /// rules of `--filter KEY=VALUE`, checked when the job file is read).
+    pub fn filter(&self) -> &Filter {
         match self {
             Task::Classify(t) => &t.filter,
             Task::Summarize(t) => &t.filter,
@@ -409,146 +246,22 @@ pub struct Job {
 
 impl Job {
     /// Read, parse and check a job file; relative paths come back resolved.
-    pub fn load(file: &Path) -> Result<Job, JobFileError> {
-        let err = |reason: String| JobFileError {
+    pub fn load(file: &Path) -> Result<Job, Error> {
+        let err = |reason: String| Error::JobFile {
             path: file.to_owned(),
             reason,
         };
         let text = std::fs::read_to_string(file).map_err(|e| err(format!("cannot read: {e}")))?;
-        let mut spec: JobSpec = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
-        if spec.version != VERSION {
-            return Err(err(format!(
-                "version {} is not supported (this docket reads version {VERSION})",
-                spec.version
-            )));
-        }
+        let mut spec: JobSpec = toml::from_str(&text).map_err(|e| err(describe(&e, &text)))?;
+        let name = check(&spec, file).map_err(err)?;
         let base = match file.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
         };
-        let name = match &spec.name {
-            Some(n) => n.clone(),
-            None => file
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "job".into()),
-        };
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            || name.starts_with('.')
-        {
-            return Err(err(format!(
-                "name {name:?}: use letters, digits, '-', '_' and '.' (it names a folder)"
-            )));
-        }
-        if spec.sources.paths.is_empty() {
-            return Err(err("[sources] paths is empty".into()));
-        }
-        if spec.max_attempts == 0 {
-            return Err(err("max_attempts must be at least 1".into()));
-        }
-        if let Some(expr) = &spec.schedule {
-            crate::job::schedule::parse_cron(expr).map_err(|e| err(format!("schedule: {e}")))?;
-        }
-        let resolve = |p: &mut PathBuf| {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
-        };
-        spec.sources.paths.iter_mut().for_each(resolve);
-        resolve(&mut spec.index.dir);
-        if let Some(p) = spec.index.embed_model.as_mut() {
-            resolve(p);
-        }
-        if let Some(p) = spec.llm.model.as_mut() {
-            resolve(p);
-        }
-        if let Some(p) = spec.report.as_mut() {
-            resolve(p);
-        }
-
-        let mut tasks = Vec::new();
-        for mut t in spec.classify.clone() {
-            resolve(&mut t.output);
-            for p in [&mut t.labels_file, &mut t.examples, &mut t.model]
-                .into_iter()
-                .flatten()
-            {
-                resolve(p);
-            }
-            let ways = usize::from(!t.labels.is_empty())
-                + usize::from(t.labels_file.is_some())
-                + usize::from(t.examples.is_some())
-                + usize::from(t.model.is_some());
-            let label = t.name.clone().unwrap_or_else(|| "classify".into());
-            if ways != 1 {
-                return Err(err(format!(
-                    "[[classify]] {label}: give exactly one of labels, labels_file, examples or model"
-                )));
-            }
-            if t.llm && (t.examples.is_some() || t.model.is_some() || t.multi.is_some()) {
-                return Err(err(format!(
-                    "[[classify]] {label}: llm = true takes labels or labels_file only (no examples, model or multi)"
-                )));
-            }
-            tasks.push(Task::Classify(t));
-        }
-        for mut t in spec.summarize.clone() {
-            resolve(&mut t.output);
-            if t.length == 0 || t.words == Some(0) {
-                return Err(err(
-                    "[[summarize]]: length and words must be at least 1".into()
-                ));
-            }
-            tasks.push(Task::Summarize(t));
-        }
-        for mut t in spec.answer.clone() {
-            resolve(&mut t.output);
-            resolve(&mut t.questions);
-            if t.k == 0 {
-                return Err(err("[[answer]]: k must be at least 1".into()));
-            }
-            tasks.push(Task::Answer(t));
-        }
-        // Unnamed tasks of one kind are numbered in file order.
-        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-        for t in &mut tasks {
-            let kind = t.kind().as_str();
-            let slot = match t {
-                Task::Classify(t) => &mut t.name,
-                Task::Summarize(t) => &mut t.name,
-                Task::Answer(t) => &mut t.name,
-            };
-            if slot.is_none() {
-                let n = seen.entry(kind.to_owned()).or_default();
-                *n += 1;
-                *slot = Some(if *n == 1 {
-                    kind.to_owned()
-                } else {
-                    format!("{kind}-{n}")
-                });
-            }
-        }
-        let mut names = std::collections::BTreeSet::new();
-        let mut outputs = std::collections::BTreeSet::new();
-        for t in &tasks {
-            if t.name() == crate::job::state::INDEX_STAGE || !names.insert(t.name().to_owned()) {
-                return Err(err(format!(
-                    "task name {:?} is used twice or reserved",
-                    t.name()
-                )));
-            }
-            if !outputs.insert(t.output().to_owned()) {
-                return Err(err(format!(
-                    "two tasks write the same output {}",
-                    t.output().display()
-                )));
-            }
-            crate::search_cmd::parse_filters(&filter_flags(t.filter()))
-                .map_err(|e| err(format!("task {}: filter: {e}", t.name())))?;
-        }
+        resolve_paths(&mut spec, &base);
+        let mut tasks = tasks_of(&spec, &base).map_err(err)?;
+        name_tasks(&mut tasks);
+        check_tasks(&tasks).map_err(err)?;
         Ok(Job {
             file: file.to_owned(),
             base,
@@ -570,18 +283,193 @@ impl Job {
             .unwrap_or(&self.base);
         dir.join(format!("{}.report.json", self.name))
     }
+
+    /// Where the job keeps its state: beside the index it writes.
+    pub fn state_dir(&self) -> PathBuf {
+        self.spec.index.dir.join("jobs").join(&self.name)
+    }
 }
 
-/// A task's `filter` table as `--filter KEY=VALUE` flags.
-pub fn filter_flags(filter: &BTreeMap<String, String>) -> Vec<String> {
-    filter.iter().map(|(k, v)| format!("{k}={v}")).collect()
+/// The TOML parser's message, with the line of an unknown key added when the parser
+/// could not point at it (keys of tables that embed other settings structs).
+fn describe(e: &toml::de::Error, text: &str) -> String {
+    let message = e.to_string();
+    if e.span().is_some_and(|s| !s.is_empty()) {
+        return message;
+    }
+    let key = e
+        .message()
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split('`').next());
+    let line = key.and_then(|key| {
+        text.lines().position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        })
+    });
+    match line {
+        Some(n) => format!("line {}: {}", n + 1, e.message()),
+        None => message,
+    }
+}
+
+/// The job's name (from the file name unless given), after the checks that need no
+/// path resolved.
+fn check(spec: &JobSpec, file: &Path) -> Result<String, String> {
+    if spec.version != VERSION {
+        return Err(format!(
+            "version {} is not supported (this docket reads version {VERSION})",
+            spec.version
+        ));
+    }
+    let name = match &spec.name {
+        Some(n) => n.clone(),
+        None => file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "job".into()),
+    };
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if name.is_empty() || !name.chars().all(allowed) || name.starts_with('.') {
+        return Err(format!(
+            "name {name:?}: use letters, digits, '-', '_' and '.' (it names a folder)"
+        ));
+    }
+    if spec.sources.paths.is_empty() {
+        return Err("[sources] paths is empty".into());
+    }
+    if spec.max_attempts == 0 {
+        return Err("max_attempts must be at least 1".into());
+    }
+    if let Some(expr) = &spec.schedule {
+        crate::job::schedule::parse_cron(expr).map_err(|e| format!("schedule: {e}"))?;
+    }
+    Ok(name)
+}
+
+fn resolve(base: &Path, p: &mut PathBuf) {
+    if p.is_relative() {
+        *p = base.join(&*p);
+    }
+}
+
+/// Relative paths of the job-wide settings resolved against the job file's folder.
+fn resolve_paths(spec: &mut JobSpec, base: &Path) {
+    spec.sources.paths.iter_mut().for_each(|p| resolve(base, p));
+    resolve(base, &mut spec.index.dir);
+    for p in [
+        &mut spec.index.chunking.embed_model,
+        &mut spec.llm.model,
+        &mut spec.report,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        resolve(base, p);
+    }
+}
+
+/// The tasks in file order (classify, summarize, answer), paths resolved and each
+/// task's own settings checked.
+fn tasks_of(spec: &JobSpec, base: &Path) -> Result<Vec<Task>, String> {
+    let mut tasks = Vec::new();
+    for mut t in spec.classify.clone() {
+        resolve(base, &mut t.output);
+        for p in [&mut t.labels_file, &mut t.examples, &mut t.model]
+            .into_iter()
+            .flatten()
+        {
+            resolve(base, p);
+        }
+        check_classify(&t)?;
+        tasks.push(Task::Classify(t));
+    }
+    for mut t in spec.summarize.clone() {
+        resolve(base, &mut t.output);
+        if t.length == 0 || t.words == Some(0) {
+            return Err("[[summarize]]: length and words must be at least 1".into());
+        }
+        tasks.push(Task::Summarize(t));
+    }
+    for mut t in spec.answer.clone() {
+        resolve(base, &mut t.output);
+        resolve(base, &mut t.questions);
+        if t.k == 0 {
+            return Err("[[answer]]: k must be at least 1".into());
+        }
+        tasks.push(Task::Answer(t));
+    }
+    Ok(tasks)
+}
+
+fn check_classify(t: &ClassifyTask) -> Result<(), String> {
+    let ways = usize::from(!t.labels.is_empty())
+        + usize::from(t.labels_file.is_some())
+        + usize::from(t.examples.is_some())
+        + usize::from(t.model.is_some());
+    let label = t.name.clone().unwrap_or_else(|| "classify".into());
+    if ways != 1 {
+        return Err(format!(
+            "[[classify]] {label}: give exactly one of labels, labels_file, examples or model"
+        ));
+    }
+    if t.llm && (t.examples.is_some() || t.model.is_some() || t.multi.is_some()) {
+        return Err(format!(
+            "[[classify]] {label}: llm = true takes labels or labels_file only (no examples, model or multi)"
+        ));
+    }
+    Ok(())
+}
+
+/// Unnamed tasks of one kind are numbered in file order: `classify`, `classify-2`, ...
+fn name_tasks(tasks: &mut [Task]) {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for t in tasks {
+        let kind = t.kind().as_str();
+        let slot = match t {
+            Task::Classify(t) => &mut t.name,
+            Task::Summarize(t) => &mut t.name,
+            Task::Answer(t) => &mut t.name,
+        };
+        if slot.is_none() {
+            let n = seen.entry(kind.to_owned()).or_default();
+            *n += 1;
+            *slot = Some(if *n == 1 {
+                kind.to_owned()
+            } else {
+                format!("{kind}-{n}")
+            });
+        }
+    }
+}
+
+/// Task names and outputs are unique.
+fn check_tasks(tasks: &[Task]) -> Result<(), String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut outputs = std::collections::BTreeSet::new();
+    for t in tasks {
+        if t.name() == crate::job::state::INDEX_STAGE || !names.insert(t.name().to_owned()) {
+            return Err(format!(
+                "task name {:?} is used twice or reserved",
+                t.name()
+            ));
+        }
+        if !outputs.insert(t.output().to_owned()) {
+            return Err(format!(
+                "two tasks write the same output {}",
+                t.output().display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn load(text: &str) -> Result<Job, JobFileError> {
+    fn load(text: &str) -> Result<Job, Error> {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("nightly.toml");
         std::fs::write(&file, text).unwrap();

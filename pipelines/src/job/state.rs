@@ -10,9 +10,34 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A failure of the state database, before it is named after the database's file.
+#[derive(Debug)]
+struct DbError(String);
+
+/// Any error of redb or serde_json inside the state's own methods; a caller's error
+/// (from a callback) is kept as it is in [`Scan`].
+impl<E: std::error::Error> From<E> for DbError {
+    fn from(e: E) -> Self {
+        DbError(e.to_string())
+    }
+}
+
+/// What stops a scan: the database, or the caller's callback.
+enum Scan {
+    Db(DbError),
+    Caller(Error),
+}
+
+impl<E: std::error::Error> From<E> for Scan {
+    fn from(e: E) -> Self {
+        Scan::Db(DbError(e.to_string()))
+    }
+}
 
 /// (task, key) -> JSON [`Done`]. The key is the document's source (so results come out
 /// in source order) or an answer task's question id.
@@ -72,29 +97,41 @@ fn now() -> u64 {
 
 impl State {
     pub fn open(dir: &Path) -> Result<State> {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let path = dir.join("state.redb");
-        let db = Database::create(&path)
-            .with_context(|| format!("cannot open the job state {}", path.display()))?;
-        let tx = db.begin_write()?;
-        tx.open_table(DONE)?;
-        tx.open_table(FAILED)?;
-        tx.open_table(META)?;
-        tx.commit()?;
+        let create = || -> Result<Database, DbError> {
+            let db = Database::create(&path)?;
+            let tx = db.begin_write()?;
+            tx.open_table(DONE)?;
+            tx.open_table(FAILED)?;
+            tx.open_table(META)?;
+            tx.commit()?;
+            Ok(db)
+        };
+        let db = create().map_err(|e| Error::state(&path, e.0))?;
         Ok(State { db, path })
     }
 
+    /// Name a database failure after the database.
+    fn named<T>(&self, r: Result<T, DbError>) -> Result<T> {
+        r.map_err(|e| Error::state(&self.path, e.0))
+    }
+
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(META)?;
-        Ok(table.get(key)?.map(|v| v.value().to_owned()))
+        self.named((|| {
+            let tx = self.db.begin_read()?;
+            let table = tx.open_table(META)?;
+            Ok(table.get(key)?.map(|v| v.value().to_owned()))
+        })())
     }
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        let tx = self.db.begin_write()?;
-        tx.open_table(META)?.insert(key, value)?;
-        tx.commit()?;
-        Ok(())
+        self.named((|| {
+            let tx = self.db.begin_write()?;
+            tx.open_table(META)?.insert(key, value)?;
+            tx.commit()?;
+            Ok(())
+        })())
     }
 
     /// Fingerprints of a task's results, by key.
@@ -128,12 +165,14 @@ impl State {
 
     /// One result.
     pub fn done(&self, task: &str, key: &str) -> Result<Option<Done>> {
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(DONE)?;
-        match table.get((task, key))? {
-            Some(v) => Ok(Some(self.decode(v.value())?)),
-            None => Ok(None),
-        }
+        self.named((|| {
+            let tx = self.db.begin_read()?;
+            let table = tx.open_table(DONE)?;
+            match table.get((task, key))? {
+                Some(v) => Ok(Some(serde_json::from_slice(v.value())?)),
+                None => Ok(None),
+            }
+        })())
     }
 
     fn scan<T: serde::de::DeserializeOwned>(
@@ -142,22 +181,24 @@ impl State {
         task: &str,
         mut each: impl FnMut(&str, T) -> Result<()>,
     ) -> Result<()> {
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(def)?;
-        for item in table.range((task, "")..)? {
-            let (k, v) = item?;
-            let (t, key) = k.value();
-            if t != task {
-                break;
+        let result = (|| -> Result<(), Scan> {
+            let tx = self.db.begin_read()?;
+            let table = tx.open_table(def)?;
+            for item in table.range((task, "")..)? {
+                let (k, v) = item?;
+                let (t, key) = k.value();
+                if t != task {
+                    break;
+                }
+                each(key, serde_json::from_slice(v.value())?).map_err(Scan::Caller)?;
             }
-            each(key, self.decode(v.value())?)?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => Ok(()),
+            Err(Scan::Db(e)) => Err(Error::state(&self.path, e.0)),
+            Err(Scan::Caller(e)) => Err(e),
         }
-        Ok(())
-    }
-
-    fn decode<T: serde::de::DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
-        serde_json::from_slice(bytes)
-            .with_context(|| format!("corrupt job state {}", self.path.display()))
     }
 
     /// Commit results and failures of one batch in one durable transaction: a result
@@ -170,6 +211,16 @@ impl State {
         failed: Vec<NewFailure>,
         max_attempts: u32,
     ) -> Result<Vec<Failed>> {
+        self.named(self.record_tx(task, done, failed, max_attempts))
+    }
+
+    fn record_tx(
+        &self,
+        task: &str,
+        done: Vec<(String, Done)>,
+        failed: Vec<NewFailure>,
+        max_attempts: u32,
+    ) -> Result<Vec<Failed>, DbError> {
         let tx = self.db.begin_write()?;
         let mut recorded = Vec::new();
         {
@@ -187,7 +238,7 @@ impl State {
             } in failed
             {
                 let before: Option<Failed> = match failed_t.get((task, key.as_str()))? {
-                    Some(v) => Some(self.decode(v.value())?),
+                    Some(v) => Some(serde_json::from_slice(v.value())?),
                     None => None,
                 };
                 let attempts = match before {
@@ -230,19 +281,25 @@ impl State {
         if gone_done.is_empty() && gone_failed.is_empty() {
             return Ok(0);
         }
+        self.named(self.remove(task, &gone_done, &gone_failed))?;
+        Ok(gone_done.len())
+    }
+
+    /// Remove results and failures of a task in one transaction.
+    fn remove(&self, task: &str, done: &[String], failed: &[String]) -> Result<(), DbError> {
         let tx = self.db.begin_write()?;
         {
             let mut done_t = tx.open_table(DONE)?;
-            for key in &gone_done {
+            for key in done {
                 done_t.remove((task, key.as_str()))?;
             }
             let mut failed_t = tx.open_table(FAILED)?;
-            for key in &gone_failed {
+            for key in failed {
                 failed_t.remove((task, key.as_str()))?;
             }
         }
         tx.commit()?;
-        Ok(gone_done.len())
+        Ok(())
     }
 
     /// Drop every failure record of a task (`--force` gives quarantined documents a new
@@ -259,15 +316,7 @@ impl State {
             }
             Ok(())
         })?;
-        let tx = self.db.begin_write()?;
-        {
-            let mut t = tx.open_table(FAILED)?;
-            for key in &gone {
-                t.remove((task, key.as_str()))?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
+        self.named(self.remove(task, &[], &gone))
     }
 }
 

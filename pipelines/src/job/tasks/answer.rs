@@ -1,0 +1,308 @@
+//! `[[answer]]`: every question of a questions file answered over the archive, with
+//! checked citations (docket-generate's `ask`), redone when any document in scope
+//! changes.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::Path;
+
+use docket_generate::LazyLlm;
+use docket_generate::answer::{AnswerConfig, AskOptions, NOT_FOUND_TEXT, ask_lazy};
+use serde_json::{Value, json};
+
+use super::{Context, Plan, begin, commit, done_row, hash_hex, out_err, partition, scope};
+use crate::error::{Error, Result};
+use crate::job::TaskReport;
+use crate::job::spec::AnswerTask;
+use crate::job::state::{NewFailure, State};
+use crate::output::write_atomic;
+use crate::report::ReporterExt;
+
+/// One question of a questions file.
+#[derive(Debug)]
+struct Question {
+    key: String,
+    id: Option<String>,
+    text: String,
+}
+
+pub(super) fn run(
+    ctx: &Context<'_>,
+    t: &AnswerTask,
+    plan: &Plan<'_>,
+    report: &mut TaskReport,
+) -> Result<()> {
+    let name = plan.name;
+    let reporter = ctx.env.reporter.as_ref();
+    if ctx.options.shard.is_some() {
+        reporter.notice(&format!(
+            "answer {name} skipped: a shard holds only part of the archive"
+        ));
+        return Ok(());
+    }
+    let questions = read_questions(&t.questions)?;
+    report.total = questions.len();
+    // An answer can change when any document in scope changes: the fingerprint covers
+    // the question, the settings and every (document, content) pair in scope.
+    let mut h = blake3::Hasher::new();
+    for e in scope(ctx, plan.filter)? {
+        h.update(e.doc_id.as_bytes());
+        h.update(e.content_hash.as_bytes());
+    }
+    let corpus = h.finalize().to_hex().to_string();
+    let fingerprint = |q: &Question| {
+        hash_hex(&[
+            q.text.as_bytes(),
+            plan.settings.as_bytes(),
+            corpus.as_bytes(),
+        ])
+    };
+    let todo = partition(ctx, name, &questions, |q| &q.key, fingerprint, report)?;
+    if ctx.options.dry_run {
+        // A sync that changes documents changes every answer's fingerprint.
+        report.done = if ctx.planned.is_empty() {
+            todo.len()
+        } else {
+            report.unchanged = 0;
+            questions.len() - report.quarantined
+        };
+        reporter.info(&format!(
+            "would answer {name}: {} questions ({} unchanged, {} quarantined)",
+            report.done, report.unchanged, report.quarantined
+        ));
+        return Ok(());
+    }
+    let keep = questions.iter().map(|q| q.key.clone());
+    let (state, _) = begin(ctx, name, keep, report)?;
+    answer_all(ctx, t, plan, &todo, state, report)?;
+    if report.done > 0 || report.removed > 0 || !t.output.exists() {
+        let markdown = t.output.extension().is_some_and(|e| e == "md");
+        write_atomic(&t.output, |w| {
+            write_answers(ctx, state, name, &questions, markdown, w)
+        })?;
+    }
+    Ok(())
+}
+
+/// Answer the questions to do, committing each answer (or failure) as it comes.
+fn answer_all(
+    ctx: &Context<'_>,
+    t: &AnswerTask,
+    plan: &Plan<'_>,
+    todo: &[(&Question, String)],
+    state: &State,
+    report: &mut TaskReport,
+) -> Result<()> {
+    let index = ctx
+        .index
+        .as_ref()
+        .ok_or_else(|| Error::Usage("no index".into()))?;
+    let disabled = LazyLlm::disabled();
+    let llm = if t.extractive { &disabled } else { &ctx.llm };
+    let options = AskOptions {
+        filter: plan.filter.clone(),
+        max_tokens: ctx.job.spec.llm.max_tokens,
+        config: AnswerConfig {
+            k: t.k,
+            ..AnswerConfig::default()
+        },
+    };
+    let progress =
+        ctx.env
+            .reporter
+            .progress(&format!("answer {}", plan.name), todo.len(), "questions");
+    for (q, fp) in todo {
+        if ctx.env.stopping() {
+            report.interrupted = true;
+            break;
+        }
+        let batch = match ask_lazy(index, &q.text, &options, llm) {
+            Ok(a) => {
+                let mut row = serde_json::to_value(&a).unwrap_or_default();
+                row["id"] = json!(q.id);
+                (vec![(q.key.clone(), done_row("", fp, row))], vec![])
+            }
+            Err(e) => {
+                let failure = NewFailure {
+                    key: q.key.clone(),
+                    doc_id: String::new(),
+                    fingerprint: fp.clone(),
+                    reason: format!("{:?}: {e}", q.text),
+                };
+                (vec![], vec![failure])
+            }
+        };
+        commit(ctx, state, plan.name, batch, report, progress.as_ref())?;
+        progress.advance(1);
+    }
+    progress.finish();
+    if let Some(e) = llm.load_error() {
+        ctx.env
+            .reporter
+            .notice(&format!("{e}; answering extractively"));
+    }
+    Ok(())
+}
+
+/// The answers in the questions file's order, as JSON Lines or Markdown.
+fn write_answers(
+    ctx: &Context<'_>,
+    state: &State,
+    name: &str,
+    questions: &[Question],
+    markdown: bool,
+    w: &mut dyn Write,
+) -> Result<()> {
+    let err = out_err(name);
+    if markdown {
+        writeln!(w, "# {}: {name}\n", ctx.job.name).map_err(&err)?;
+    }
+    for q in questions {
+        let Some(d) = state.done(name, &q.key)? else {
+            continue;
+        };
+        if !markdown {
+            serde_json::to_writer(&mut *w, &d.row).map_err(|e| Error::output(name, e))?;
+            writeln!(w).map_err(&err)?;
+            continue;
+        }
+        writeln!(w, "## {}\n", q.text).map_err(&err)?;
+        match d.row["answer"].as_str() {
+            Some(a) => writeln!(w, "{a}\n"),
+            None => writeln!(w, "_{NOT_FOUND_TEXT}_\n"),
+        }
+        .map_err(&err)?;
+        for s in d.row["sources"].as_array().into_iter().flatten() {
+            writeln!(
+                w,
+                "- [{}] {} (pages {}-{})",
+                s["n"],
+                s["source"].as_str().unwrap_or(""),
+                s["page_start"],
+                s["page_end"]
+            )
+            .map_err(&err)?;
+        }
+        writeln!(w).map_err(&err)?;
+    }
+    Ok(())
+}
+
+/// Questions from a text file (one per line, `#` comments), JSON Lines or CSV/TSV
+/// (`question`, optional `id`); duplicates (same key) are dropped.
+fn read_questions(path: &Path) -> Result<Vec<Question>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let rows = match ext.as_str() {
+        "jsonl" | "ndjson" => jsonl_questions(path, &text)?,
+        "csv" | "tsv" => csv_questions(path, &text, if ext == "tsv" { b'\t' } else { b',' })?,
+        _ => text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .map(|l| (None, l.to_owned()))
+            .collect(),
+    };
+    let mut seen = HashSet::new();
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, q)| {
+            let q = q.trim();
+            (!q.is_empty()).then(|| Question {
+                key: id.clone().unwrap_or_else(|| q.to_owned()),
+                id,
+                text: q.to_owned(),
+            })
+        })
+        .filter(|q| seen.insert(q.key.clone()))
+        .collect())
+}
+
+fn parse_error(path: &Path, line: usize, reason: &str) -> Error {
+    Error::Parse {
+        path: path.to_owned(),
+        line,
+        reason: reason.to_owned(),
+    }
+}
+
+fn jsonl_questions(path: &Path, text: &str) -> Result<Vec<(Option<String>, String)>> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: Value =
+            serde_json::from_str(line).map_err(|_| parse_error(path, n + 1, "not JSON"))?;
+        let q = v["question"]
+            .as_str()
+            .ok_or_else(|| parse_error(path, n + 1, "no \"question\" field"))?;
+        let id = match &v["id"] {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(x) => Some(x.to_string()),
+            _ => None,
+        };
+        out.push((id, q.to_owned()));
+    }
+    Ok(out)
+}
+
+fn csv_questions(path: &Path, text: &str, delimiter: u8) -> Result<Vec<(Option<String>, String)>> {
+    let bad = |e: csv::Error| {
+        parse_error(
+            path,
+            e.position().map_or(0, |p| p.line() as usize),
+            &e.to_string(),
+        )
+    };
+    let mut r = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let headers = r.headers().map_err(bad)?.clone();
+    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let q = col("question").ok_or_else(|| parse_error(path, 1, "no \"question\" column"))?;
+    let id = col("id");
+    let mut out = Vec::new();
+    for row in r.records() {
+        let row = row.map_err(bad)?;
+        let id = id.and_then(|i| row.get(i)).map(str::to_owned);
+        out.push((id, row.get(q).unwrap_or("").to_owned()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn questions_come_from_text_jsonl_and_csv_without_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let txt = dir.path().join("q.txt");
+        std::fs::write(&txt, "# morning questions\nWhat is the per diem?\n\nWhat is the per diem?\nWho approves travel?\n").unwrap();
+        let q = read_questions(&txt).unwrap();
+        assert_eq!(q.len(), 2);
+        assert_eq!(q[0].key, "What is the per diem?");
+        let jsonl = dir.path().join("q.jsonl");
+        std::fs::write(
+            &jsonl,
+            "{\"id\": 7, \"question\": \"A?\"}\n{\"question\": \"B?\"}\n",
+        )
+        .unwrap();
+        let q = read_questions(&jsonl).unwrap();
+        assert_eq!((q[0].key.as_str(), q[1].key.as_str()), ("7", "B?"));
+        let csv = dir.path().join("q.csv");
+        std::fs::write(&csv, "id,question\nq1,\"A, really?\"\n").unwrap();
+        assert_eq!(read_questions(&csv).unwrap()[0].text, "A, really?");
+        let bad = dir.path().join("bad.jsonl");
+        std::fs::write(&bad, "{\"q\": 1}\n").unwrap();
+        assert!(
+            read_questions(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("bad.jsonl:1")
+        );
+    }
+}

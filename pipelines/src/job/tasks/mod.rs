@@ -1,0 +1,443 @@
+//! The tasks of a job: classify, summarize and answer, each run only on what is new or
+//! changed since it last succeeded, with results committed to the job state before the
+//! output is rewritten from it.
+//!
+//! The machinery every per-document task shares lives here (scope, fingerprints,
+//! partition into done / to do / quarantined, batched commits, the output rewrite); the
+//! task modules only say how a batch of documents becomes rows.
+
+mod answer;
+mod classify;
+mod summarize;
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use docket_generate::LazyLlm;
+use docket_index::catalog::{Catalog, DocState};
+use docket_index::embed::Embedder;
+use docket_index::filter::SourceMatcher;
+use docket_index::{DocEntry, Filter, Index};
+use serde_json::Value;
+
+use super::spec::{Job, Task};
+use super::state::{Done, NewFailure, State};
+use super::{RunEnv, RunOptions, TaskFailure, TaskReport};
+use crate::error::{Error, Result};
+use crate::output::write_atomic;
+use crate::report::{Level, Progress, ReporterExt};
+
+/// What the tasks of one run share.
+pub struct Context<'a> {
+    pub job: &'a Job,
+    pub options: &'a RunOptions,
+    pub env: &'a RunEnv,
+    /// None only in a dry run of a job that never ran.
+    pub state: Option<&'a State>,
+    /// The synced index (None in a dry run).
+    pub index: Option<Index>,
+    /// Documents a dry run's sync would add or update: (source, doc id).
+    pub planned: Vec<(String, String)>,
+    /// The index's embedder, or the configured model loaded by the first task that
+    /// needs it and shared by the rest (see [`Context::embedder`]).
+    pub embedder: OnceLock<Arc<dyn Embedder>>,
+    /// The job's LLM, loaded by the first task that needs it.
+    pub llm: LazyLlm,
+}
+
+impl Context<'_> {
+    /// The job's embedding model, loaded once for all tasks.
+    pub fn embedder(&self) -> Result<Arc<dyn Embedder>> {
+        if let Some(e) = self.embedder.get() {
+            return Ok(e.clone());
+        }
+        let model = self.job.spec.index.chunking.embed_model.as_deref();
+        let e = crate::models::load_embedder(model, self.env.reporter.as_ref())?;
+        Ok(self.embedder.get_or_init(|| e).clone())
+    }
+}
+
+/// Files a task reads besides the index.
+pub fn inputs(task: &Task) -> Vec<PathBuf> {
+    match task {
+        Task::Classify(t) => [&t.labels_file, &t.examples, &t.model]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
+        Task::Summarize(_) => Vec::new(),
+        Task::Answer(t) => vec![t.questions.clone()],
+    }
+}
+
+fn hash_hex(parts: &[&[u8]]) -> String {
+    let mut h = blake3::Hasher::new();
+    for p in parts {
+        h.update(&(p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize().to_hex()[..32].to_owned()
+}
+
+/// The fingerprint of a task's settings and of the files it reads: a result made under
+/// another fingerprint is redone.
+fn settings_fingerprint(ctx: &Context<'_>, task: &Task) -> Result<String> {
+    let mut parts: Vec<Vec<u8>> = vec![task.settings_json().into_bytes()];
+    for input in inputs(task) {
+        let bytes = std::fs::read(&input).map_err(|e| Error::io(&input, e))?;
+        parts.push(blake3::hash(&bytes).as_bytes().to_vec());
+    }
+    let uses_llm = match task {
+        Task::Classify(t) => t.llm,
+        Task::Summarize(t) => t.abstractive,
+        Task::Answer(t) => !t.extractive,
+    };
+    if uses_llm {
+        parts.push(serde_json::to_vec(&ctx.job.spec.llm).unwrap_or_default());
+    }
+    let embed_model = ctx.job.spec.index.chunking.embed_model.as_ref();
+    parts.push(
+        embed_model
+            .map_or("default".into(), |p| p.display().to_string())
+            .into_bytes(),
+    );
+    let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    Ok(hash_hex(&refs))
+}
+
+/// The catalog's documents: from the synced index, or read-only in a dry run.
+fn entries(ctx: &Context<'_>) -> Result<Vec<DocEntry>> {
+    if let Some(index) = &ctx.index {
+        return Ok(index.catalog().entries()?);
+    }
+    let path = ctx
+        .job
+        .spec
+        .index
+        .dir
+        .join(docket_index::index::CATALOG_FILE);
+    if path.exists() {
+        Ok(Catalog::open(&path)?.entries()?)
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+/// The documents in a task's scope (indexed, in the shard, matching the filter), by
+/// source.
+fn scope(ctx: &Context<'_>, filter: &Filter) -> Result<Vec<DocEntry>> {
+    let matcher = filter
+        .source_glob
+        .as_deref()
+        .map(SourceMatcher::new)
+        .transpose()?;
+    let mut out = Vec::new();
+    for e in entries(ctx)? {
+        let by_catalog = e.state == DocState::Indexed
+            && ctx.options.shard.is_none_or(|s| s.contains(&e.doc_id))
+            && matcher.as_ref().is_none_or(|m| m.is_match(&e.source))
+            && (filter.formats.is_empty() || filter.formats.iter().any(|f| f == e.format.name()))
+            && (filter.doc_ids.is_empty() || filter.doc_ids.contains(&e.doc_id));
+        if by_catalog && metadata_matches(ctx, filter, &e)? {
+            out.push(e);
+        }
+    }
+    out.sort_by(|a, b| a.source.cmp(&b.source));
+    Ok(out)
+}
+
+/// Whether a document's metadata matches the filter's (which lives on the chunks: the
+/// catalog keeps one line per document).
+fn metadata_matches(ctx: &Context<'_>, filter: &Filter, e: &DocEntry) -> Result<bool> {
+    if filter.metadata.is_empty() {
+        return Ok(true);
+    }
+    let Some(index) = &ctx.index else {
+        return Ok(false);
+    };
+    let chunks = index.document_chunks(e)?;
+    Ok(chunks.first().is_some_and(|first| {
+        filter
+            .metadata
+            .iter()
+            .all(|(k, v)| first.metadata.get(k) == Some(v))
+    }))
+}
+
+/// Run one task and report what it did.
+pub fn run_task(ctx: &Context<'_>, task: &Task) -> Result<TaskReport> {
+    let started = Instant::now();
+    let mut report = TaskReport {
+        name: task.name().to_owned(),
+        kind: task.kind().as_str(),
+        output: task.output().to_owned(),
+        ..TaskReport::default()
+    };
+    let filter = task.filter().clone();
+    let settings = settings_fingerprint(ctx, task)?;
+    let plan = Plan {
+        name: task.name(),
+        filter: &filter,
+        settings: &settings,
+        output: task.output(),
+    };
+    match task {
+        Task::Classify(t) => classify::run(ctx, t, &plan, &mut report)?,
+        Task::Summarize(t) => summarize::run(ctx, t, &plan, &mut report)?,
+        Task::Answer(t) => answer::run(ctx, t, &plan, &mut report)?,
+    }
+    report.seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+    Ok(report)
+}
+
+/// What a task works on: its name, its filter, the fingerprint of its settings and
+/// where its output goes.
+struct Plan<'t> {
+    name: &'t str,
+    filter: &'t Filter,
+    settings: &'t str,
+    output: &'t Path,
+}
+
+/// One document's result: its output row, or why it failed.
+type Outcome = std::result::Result<Value, String>;
+
+/// What a per-document task does with its documents.
+trait Worker {
+    /// Load models, train: only called when there is work, so that a run with nothing
+    /// to do loads no model and embeds nothing.
+    fn prepare(&mut self) -> Result<()>;
+    /// One result per item, in order.
+    fn work(&mut self, items: &[(DocEntry, String)]) -> Vec<Outcome>;
+    /// Documents per batch (and per state commit).
+    fn batch(&self) -> usize {
+        1
+    }
+}
+
+/// Split a task's keys into those to do (with their fingerprints), counting the ones
+/// whose result is current (same fingerprint) and the quarantined ones (failed too
+/// often on the same fingerprint). `--force` does them all.
+fn partition<'x, T>(
+    ctx: &Context<'_>,
+    name: &str,
+    items: &'x [T],
+    key: impl Fn(&T) -> &str,
+    fingerprint: impl Fn(&T) -> String,
+    report: &mut TaskReport,
+) -> Result<Vec<(&'x T, String)>> {
+    let (done, failures) = match ctx.state {
+        Some(s) => (s.fingerprints(name)?, s.failures(name)?),
+        None => Default::default(),
+    };
+    let force = ctx.options.force;
+    let mut todo = Vec::new();
+    for item in items {
+        let fp = fingerprint(item);
+        let k = key(item);
+        let quarantined = failures
+            .get(k)
+            .is_some_and(|f| f.quarantined && f.fingerprint == fp);
+        if !force && done.get(k) == Some(&fp) {
+            report.unchanged += 1;
+        } else if !force && quarantined {
+            report.quarantined += 1;
+        } else {
+            todo.push((item, fp));
+        }
+    }
+    Ok(todo)
+}
+
+/// Start a task's real work: with `--force` forget its failures (quarantine included);
+/// forget the results of keys no longer in scope (`keep`).
+fn begin<'a>(
+    ctx: &'a Context<'_>,
+    name: &str,
+    keep: impl Iterator<Item = String>,
+    report: &mut TaskReport,
+) -> Result<(&'a State, &'a Index)> {
+    let missing = |what: &str| Error::Usage(format!("task {name}: no {what} (a dry run?)"));
+    let state = ctx.state.ok_or_else(|| missing("job state"))?;
+    let index = ctx.index.as_ref().ok_or_else(|| missing("index"))?;
+    if ctx.options.force {
+        state.clear_failures(name)?;
+    }
+    let keep: HashSet<String> = keep.collect();
+    report.removed = state.retain(name, &keep)?;
+    Ok((state, index))
+}
+
+/// Commit one batch's results and failures, log the failures and count them all.
+fn commit(
+    ctx: &Context<'_>,
+    state: &State,
+    name: &str,
+    batch: (Vec<(String, Done)>, Vec<NewFailure>),
+    report: &mut TaskReport,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let (done, failed) = batch;
+    report.done += done.len();
+    let recorded = state.record(name, done, failed.clone(), ctx.job.spec.max_attempts)?;
+    for (new, f) in failed.into_iter().zip(recorded) {
+        progress.log(
+            Level::Error,
+            &format!(
+                "{} {name}: {} (attempt {}{})",
+                report.kind,
+                f.reason,
+                f.attempts,
+                if f.quarantined { ", quarantined" } else { "" }
+            ),
+        );
+        report.failed += 1;
+        report.failures.push(TaskFailure {
+            key: new.key,
+            doc_id: f.doc_id,
+            attempts: f.attempts,
+            quarantined: f.quarantined,
+            reason: f.reason,
+        });
+    }
+    Ok(())
+}
+
+/// A dry run's count: the documents to do now, plus the ones the sync would add to the
+/// scope.
+fn dry_run_count(
+    ctx: &Context<'_>,
+    plan: &Plan<'_>,
+    docs: &[DocEntry],
+    todo: usize,
+) -> Result<usize> {
+    let matcher = plan
+        .filter
+        .source_glob
+        .as_deref()
+        .map(SourceMatcher::new)
+        .transpose()?;
+    let in_scope: HashSet<&str> = docs.iter().map(|e| e.source.as_str()).collect();
+    let planned = ctx
+        .planned
+        .iter()
+        .filter(|(source, _)| !in_scope.contains(source.as_str()))
+        .filter(|(source, _)| matcher.as_ref().is_none_or(|m| m.is_match(source)))
+        .count();
+    Ok(todo + planned)
+}
+
+/// The loop every per-document task shares: skip what is current, leave quarantined
+/// documents alone, process the rest in batches (each batch's results and failures
+/// committed in one transaction), forget results of documents gone from the scope,
+/// then rewrite the output from the state.
+fn per_document(
+    ctx: &Context<'_>,
+    plan: &Plan<'_>,
+    report: &mut TaskReport,
+    worker: &mut dyn Worker,
+    write: impl Fn(&State, &mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    let docs = scope(ctx, plan.filter)?;
+    report.total = docs.len();
+    let fingerprint =
+        |e: &DocEntry| hash_hex(&[e.content_hash.as_bytes(), plan.settings.as_bytes()]);
+    let todo = partition(ctx, plan.name, &docs, |e| &e.source, fingerprint, report)?;
+    if ctx.options.dry_run {
+        report.done = dry_run_count(ctx, plan, &docs, todo.len())?;
+        ctx.env.reporter.info(&format!(
+            "would {} {}: {} documents ({} unchanged, {} quarantined)",
+            report.kind, plan.name, report.done, report.unchanged, report.quarantined
+        ));
+        return Ok(());
+    }
+    let keep = docs.iter().map(|e| e.source.clone());
+    let (state, index) = begin(ctx, plan.name, keep, report)?;
+    if !todo.is_empty() {
+        worker.prepare()?;
+    }
+    let label = format!("{} {}", report.kind, plan.name);
+    let progress = ctx.env.reporter.progress(&label, todo.len(), "documents");
+    for group in todo.chunks(worker.batch().max(1)) {
+        if ctx.env.stopping() {
+            report.interrupted = true;
+            break;
+        }
+        let batch = run_batch(index, group, worker);
+        commit(ctx, state, plan.name, batch, report, progress.as_ref())?;
+        progress.advance(group.len());
+    }
+    progress.finish();
+    if report.done > 0 || report.removed > 0 || !plan.output.exists() {
+        write_atomic(plan.output, |w| write(state, w))?;
+    }
+    Ok(())
+}
+
+/// Read a batch's documents and run the worker on them: the results to commit and the
+/// failures to count.
+fn run_batch(
+    index: &Index,
+    group: &[(&DocEntry, String)],
+    worker: &mut dyn Worker,
+) -> (Vec<(String, Done)>, Vec<NewFailure>) {
+    let failure = |e: &DocEntry, fp: &str, reason: String| NewFailure {
+        key: e.source.clone(),
+        doc_id: e.doc_id.clone(),
+        fingerprint: fp.to_owned(),
+        reason: format!("{}: {reason}", e.source),
+    };
+    let mut failed = Vec::new();
+    let mut items: Vec<(DocEntry, String)> = Vec::new();
+    let mut fps: Vec<&str> = Vec::new();
+    for (e, fp) in group {
+        match index.document_text(e) {
+            Ok(text) if text.trim().is_empty() => {
+                failed.push(failure(e, fp, "the document has no text".into()))
+            }
+            Ok(text) => {
+                items.push(((*e).clone(), text));
+                fps.push(fp);
+            }
+            Err(err) => failed.push(failure(e, fp, err.to_string())),
+        }
+    }
+    let results = if items.is_empty() {
+        Vec::new()
+    } else {
+        worker.work(&items)
+    };
+    let mut done = Vec::new();
+    for (((e, _), fp), result) in items.iter().zip(fps).zip(results) {
+        match result {
+            Ok(row) => done.push((e.source.clone(), done_row(&e.doc_id, fp, row))),
+            Err(reason) => failed.push(failure(e, fp, reason)),
+        }
+    }
+    (done, failed)
+}
+
+fn done_row(doc_id: &str, fingerprint: &str, row: Value) -> Done {
+    Done {
+        doc_id: doc_id.to_owned(),
+        fingerprint: fingerprint.to_owned(),
+        row,
+        at: docket_index::catalog::unix_now(),
+    }
+}
+
+/// Every result of a task as JSON Lines, in key order.
+fn write_jsonl(state: &State, task: &str, w: &mut dyn Write) -> Result<()> {
+    state.for_each_done(task, |_, d| {
+        serde_json::to_writer(&mut *w, &d.row).map_err(|e| Error::output(task, e))?;
+        writeln!(w).map_err(|e| Error::output(task, e))
+    })
+}
+
+/// An output write error, named after the task.
+fn out_err(task: &str) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::output(task, e)
+}

@@ -1,0 +1,65 @@
+//! Writing output files so that readers never see half of one: a temporary file beside
+//! the target, synced, renamed over it, and the folder synced so the rename itself
+//! survives a power cut.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Write a file atomically: readers see the old file or the new one, never a
+/// half-written one. A failing `fill` leaves the old file as it was.
+pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    {
+        let mut w = std::io::BufWriter::new(tmp.as_file());
+        fill(&mut w)?;
+        w.flush().map_err(|e| Error::io(path, e))?;
+    }
+    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Make a rename in `dir` durable. Best effort: not every platform or file system can
+/// sync a folder, and the file's own content is already synced.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// An I/O error while writing an output, named after it.
+pub fn write_error(what: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::io(what, e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_writes_replace_whole_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("sub/out.jsonl");
+        let write = |text: &'static [u8]| {
+            write_atomic(&out, |w| w.write_all(text).map_err(write_error(&out)))
+        };
+        write(b"one\n").unwrap();
+        write(b"two\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "two\n");
+        // A failing writer leaves the old file as it was.
+        assert!(write_atomic(&out, |_| Err(Error::Usage("boom".into()))).is_err());
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "two\n");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("sub")).unwrap().count(),
+            1
+        );
+    }
+}

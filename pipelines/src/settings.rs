@@ -1,0 +1,317 @@
+//! The settings of each stage, one struct per stage, shared by job files (serde) and the
+//! command line (the binary maps its flags onto these structs in one place per stage).
+//! Each default is defined once, in a named function that `Default`, serde and the
+//! flags all use, and each struct turns itself into the stage library's own options
+//! (`IngestOptions`, `SyncConfig`, `VectorStoreConfig`, ...), so a setting means the
+//! same whether it came from a flag or from a job file.
+//!
+//! The library structs whose names fit the job file are embedded as they are
+//! (`#[serde(flatten)]` of [`WalkOptions`]); the others are spelt as users write them in
+//! a job file (`max_file_mib`, not a byte count) and converted here.
+
+use std::path::PathBuf;
+
+use docket_index::{VectorStoreConfig, WriteConfig};
+use docket_ingest::{IngestOptions, WalkOptions};
+use serde::{Deserialize, Serialize};
+
+/// The documents a job or a command reads (`[sources]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sources {
+    /// Files, folders and records files (CSV, TSV, JSON Lines: one document per row).
+    pub paths: Vec<PathBuf>,
+    /// Which files under the folders are read.
+    #[serde(flatten)]
+    pub walk: WalkOptions,
+    /// How the files are parsed.
+    #[serde(flatten)]
+    pub parse: ParseSettings,
+    /// Delete from the index (and from every task's output) documents whose files are
+    /// gone.
+    #[serde(default = "Sources::default_prune")]
+    pub prune: bool,
+}
+
+impl Sources {
+    pub fn default_prune() -> bool {
+        true
+    }
+}
+
+/// How files are read and parsed: size and time limits, PDF passwords, and how records
+/// files (CSV, TSV, JSON Lines) become documents.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParseSettings {
+    /// The password itself (command line or `DOCKET_PDF_PASSWORD`; never in a job file).
+    #[serde(skip)]
+    pub pdf_password: Option<String>,
+    /// Environment variable holding the password of encrypted PDFs (job files name the
+    /// variable, never the password: they end up in version control).
+    #[serde(default)]
+    pub pdf_password_env: Option<String>,
+    /// Largest file read, in MiB (default: the ingest crate's limit).
+    #[serde(default)]
+    pub max_file_mib: Option<u64>,
+    /// Longest parse of one document, in seconds (0: no limit).
+    #[serde(default)]
+    pub parse_timeout_secs: Option<u64>,
+    /// Records files: columns holding the text, joined in this order.
+    #[serde(default)]
+    pub text_columns: Vec<String>,
+    /// Records files: the column with each row's unique id.
+    #[serde(default)]
+    pub id_column: Option<String>,
+    /// Records files: the column with each row's title.
+    #[serde(default)]
+    pub title_column: Option<String>,
+    /// Records files: the text columns hold HTML fragments.
+    #[serde(default)]
+    pub records_html: bool,
+}
+
+impl ParseSettings {
+    /// The ingest crate's options these settings amount to.
+    pub fn ingest_options(&self) -> IngestOptions {
+        let password = self.pdf_password.clone().or_else(|| {
+            self.pdf_password_env
+                .as_ref()
+                .and_then(|v| std::env::var(v).ok())
+        });
+        let mut options = IngestOptions {
+            pdf_password: password,
+            ..IngestOptions::default()
+        };
+        if let Some(mib) = self.max_file_mib {
+            options.limits.max_file_bytes = mib.saturating_mul(1024 * 1024);
+        }
+        if let Some(secs) = self.parse_timeout_secs {
+            options.limits.parse_timeout_secs = secs;
+        }
+        options.records.text_columns = self.text_columns.clone();
+        options.records.id_column = self.id_column.clone();
+        options.records.title_column = self.title_column.clone();
+        options.records.html = self.records_html;
+        options
+    }
+}
+
+/// Chunk sizes and the embedding model whose tokenizer counts them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkSettings {
+    /// Folder of a Hugging Face BERT-family embedding model (default: the default
+    /// model, fetched on first use).
+    #[serde(default)]
+    pub embed_model: Option<PathBuf>,
+    /// Largest chunk, in the embedding model's tokens (default: the chunker's).
+    #[serde(default)]
+    pub chunk_tokens: Option<usize>,
+    /// Tokens shared by consecutive chunks (default: the chunker's).
+    #[serde(default)]
+    pub chunk_overlap: Option<usize>,
+}
+
+impl ChunkSettings {
+    /// The chunking configuration (sizes only; the tokenizer comes with the model).
+    pub fn config(&self) -> docket_ingest::ChunkingConfig {
+        let mut config = docket_ingest::ChunkingConfig::default();
+        if let Some(n) = self.chunk_tokens {
+            config.target_tokens = n;
+        }
+        if let Some(n) = self.chunk_overlap {
+            config.overlap_tokens = n;
+        }
+        config
+    }
+}
+
+/// The index a job keeps, or `docket index` writes (`[index]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexSpec {
+    /// Index directory (catalog, BM25, embedded vectors, job state).
+    #[serde(default = "IndexSpec::default_dir")]
+    pub dir: PathBuf,
+    /// Embed chunks (false: a BM25-only index, no model needed).
+    #[serde(default = "IndexSpec::default_embed")]
+    pub embed: bool,
+    #[serde(flatten)]
+    pub chunking: ChunkSettings,
+    /// Commit both stores after every N chunks written.
+    #[serde(default = "WriteConfig::default_commit_chunks")]
+    pub commit_every: usize,
+    #[serde(flatten)]
+    pub store: StoreSettings,
+}
+
+impl IndexSpec {
+    pub fn default_dir() -> PathBuf {
+        PathBuf::from(".docket")
+    }
+    pub fn default_embed() -> bool {
+        true
+    }
+
+    /// How the index writes: commit and batch sizes.
+    pub fn write_config(&self) -> WriteConfig {
+        let commit = self.commit_every.max(1);
+        WriteConfig {
+            commit_chunks: commit,
+            batch_chunks: WriteConfig::default_batch_chunks().min(commit),
+            ..WriteConfig::default()
+        }
+    }
+}
+
+impl Default for IndexSpec {
+    fn default() -> Self {
+        IndexSpec {
+            dir: IndexSpec::default_dir(),
+            embed: IndexSpec::default_embed(),
+            chunking: ChunkSettings::default(),
+            commit_every: WriteConfig::default_commit_chunks(),
+            store: StoreSettings::default(),
+        }
+    }
+}
+
+/// Where the vectors of a new index go: the embedded store, or a Qdrant server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    /// gRPC URL of a Qdrant server or cluster for the vectors.
+    #[serde(default)]
+    pub qdrant_url: Option<String>,
+    /// Qdrant collection holding the chunks.
+    #[serde(default = "StoreSettings::default_collection")]
+    pub qdrant_collection: String,
+    /// Shards of a new Qdrant collection.
+    #[serde(default = "StoreSettings::default_one")]
+    pub qdrant_shards: u32,
+    /// Replicas of each shard of a new Qdrant collection.
+    #[serde(default = "StoreSettings::default_one")]
+    pub qdrant_replicas: u32,
+    /// Environment variable holding the Qdrant API key.
+    #[serde(default = "StoreSettings::default_api_key_env")]
+    pub qdrant_api_key_env: String,
+}
+
+impl StoreSettings {
+    pub fn default_collection() -> String {
+        "docket_chunks".into()
+    }
+    pub fn default_one() -> u32 {
+        1
+    }
+    pub fn default_api_key_env() -> String {
+        "QDRANT_API_KEY".into()
+    }
+
+    /// The vector store asked for, if not the embedded one.
+    pub fn config(&self) -> Option<VectorStoreConfig> {
+        let url = self.qdrant_url.as_ref()?;
+        Some(VectorStoreConfig {
+            qdrant_url: Some(url.clone()),
+            collection: self.qdrant_collection.clone(),
+            api_key_env: self.qdrant_api_key_env.clone(),
+            shard_number: self.qdrant_shards,
+            replication_factor: self.qdrant_replicas,
+            ..VectorStoreConfig::default()
+        })
+    }
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            qdrant_url: None,
+            qdrant_collection: StoreSettings::default_collection(),
+            qdrant_shards: StoreSettings::default_one(),
+            qdrant_replicas: StoreSettings::default_one(),
+            qdrant_api_key_env: StoreSettings::default_api_key_env(),
+        }
+    }
+}
+
+/// The LLM of generating tasks and commands (`[llm]`; default: the default local
+/// model).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmSpec {
+    /// A llama-family GGUF file.
+    #[serde(default)]
+    pub model: Option<PathBuf>,
+    /// Base URL of an OpenAI-compatible server.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The model name the server serves.
+    #[serde(default = "LlmSpec::default_name")]
+    pub name: String,
+    /// Environment variable holding the server's API key.
+    #[serde(default = "LlmSpec::default_api_key_env")]
+    pub api_key_env: String,
+    /// Most tokens an answer may have.
+    #[serde(default = "LlmSpec::default_max_tokens")]
+    pub max_tokens: usize,
+}
+
+impl LlmSpec {
+    pub fn default_name() -> String {
+        "default".into()
+    }
+    pub fn default_api_key_env() -> String {
+        "DOCKET_LLM_API_KEY".into()
+    }
+    pub fn default_max_tokens() -> usize {
+        256
+    }
+}
+
+impl Default for LlmSpec {
+    fn default() -> Self {
+        LlmSpec {
+            model: None,
+            url: None,
+            name: LlmSpec::default_name(),
+            api_key_env: LlmSpec::default_api_key_env(),
+            max_tokens: LlmSpec::default_max_tokens(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_embed_the_walk_options_and_reject_unknown_keys() {
+        let s: Sources = toml::from_str(
+            "paths = [\"a\"]\ninclude = [\"*.md\"]\nhidden = true\nmax_file_mib = 2\nrecords_html = true\n",
+        )
+        .unwrap();
+        assert_eq!(s.walk.include, ["*.md"]);
+        assert!(s.walk.hidden && s.prune);
+        let options = s.parse.ingest_options();
+        assert_eq!(options.limits.max_file_bytes, 2 * 1024 * 1024);
+        assert!(options.records.html);
+        let e = toml::from_str::<Sources>("paths = [\"a\"]\nhiden = true\n").unwrap_err();
+        assert!(e.to_string().contains("hiden"), "{e}");
+    }
+
+    #[test]
+    fn index_spec_defaults_are_the_write_configs() {
+        let i: IndexSpec =
+            toml::from_str("chunk_tokens = 64\nqdrant_url = \"http://q:6334\"\n").unwrap();
+        assert_eq!(i.commit_every, WriteConfig::default_commit_chunks());
+        assert_eq!(i.chunking.config().target_tokens, 64);
+        let store = i.store.config().unwrap();
+        assert_eq!(store.collection, "docket_chunks");
+        assert!(toml::from_str::<IndexSpec>("chunk_token = 64\n").is_err());
+        assert_eq!(
+            IndexSpec::default().write_config().commit_chunks,
+            i.commit_every
+        );
+    }
+}

@@ -1,0 +1,176 @@
+//! Bringing an index up to date with its sources, as `docket index` and the first stage
+//! of every job run do: the settings of [`crate::settings`] become the index crate's
+//! [`SyncConfig`], the models are loaded only when the run needs them, and the sync's
+//! events become log lines, progress and plan lines for the caller's [`Reporter`].
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use docket_index::embed::Embedder;
+use docket_index::shard::Shard;
+use docket_index::sync::{SyncConfig, SyncEvent, SyncHooks, SyncReport};
+use docket_ingest::SourceFile;
+
+use crate::error::{Context, Result};
+use crate::models;
+use crate::report::{Level, Reporter};
+use crate::settings::{IndexSpec, Sources};
+
+/// One sync: what to read, where to write, and what the caller adds.
+#[derive(Default)]
+pub struct SyncRequest<'a> {
+    /// Print the plan, change nothing.
+    pub dry_run: bool,
+    /// Only documents of this shard are read, written and pruned.
+    pub shard: Option<Shard>,
+    /// The embedder, when the caller has loaded it already (else loaded if needed).
+    pub embedder: Option<Arc<dyn Embedder>>,
+    /// Files not to read this run (quarantined).
+    pub skip: Option<&'a dyn Fn(&SourceFile) -> bool>,
+    /// Set to stop between files; what was staged is committed, nothing is pruned.
+    pub stop: Option<&'a AtomicBool>,
+}
+
+impl std::fmt::Debug for SyncRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncRequest")
+            .field("dry_run", &self.dry_run)
+            .field("shard", &self.shard)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The index crate's sync settings for these sources and index settings.
+pub fn sync_config(
+    sources: &Sources,
+    index: &IndexSpec,
+    dry_run: bool,
+    shard: Option<Shard>,
+) -> SyncConfig {
+    SyncConfig {
+        paths: sources.paths.clone(),
+        walk: sources.walk.clone(),
+        ingest: sources.parse.ingest_options(),
+        prune: sources.prune,
+        dry_run,
+        shard,
+        embed: index.embed,
+        write: index.write_config(),
+        vectors: index.store.config(),
+    }
+}
+
+/// Bring the index `index.dir` up to date with `sources`.
+pub fn sync_index(
+    sources: &Sources,
+    index: &IndexSpec,
+    request: SyncRequest<'_>,
+    reporter: &dyn Reporter,
+) -> Result<SyncReport> {
+    let config = sync_config(sources, index, request.dry_run, request.shard);
+    let chunker = models::chunker(&index.chunking, reporter)?;
+    let embedder = match request.embedder {
+        Some(e) => Some(e),
+        None if docket_index::sync::needs_embedder(&index.dir, &config)? => Some(
+            models::load_embedder(index.chunking.embed_model.as_deref(), reporter)?,
+        ),
+        None => None,
+    };
+    let started = Instant::now();
+    let mut progress = None;
+    let mut on_event = |event: SyncEvent<'_>| match event {
+        SyncEvent::Started { files } => {
+            progress = Some(reporter.progress("index", files, "files"));
+        }
+        SyncEvent::Planned {
+            action,
+            doc_id,
+            source,
+        } => reporter.planned(action.name(), doc_id, source),
+        SyncEvent::Warning { path, message } => log(
+            &progress,
+            reporter,
+            Level::Warning,
+            &format!("{}: {message}", path.display()),
+        ),
+        SyncEvent::Failed(f) => log(&progress, reporter, Level::Error, &f.reason),
+        SyncEvent::NotPruning { reason } => log(
+            &progress,
+            reporter,
+            Level::Warning,
+            &format!("not pruning: {reason}"),
+        ),
+        SyncEvent::FileDone { chunks_embedded } => {
+            if let Some(p) = &progress {
+                let rate = chunks_embedded as f64 / started.elapsed().as_secs_f64().max(1e-3);
+                p.set_message(format!("{chunks_embedded} chunks embedded ({rate:.1}/s)"));
+                p.advance(1);
+            }
+        }
+    };
+    let hooks = SyncHooks {
+        stop: request.stop,
+        skip: request.skip,
+        events: Some(&mut on_event),
+    };
+    let report = docket_index::sync::sync(&index.dir, &config, &chunker, embedder, hooks)
+        .context(|| format!("cannot sync the index {}", index.dir.display()))?;
+    if let Some(p) = progress {
+        p.finish();
+    }
+    Ok(report)
+}
+
+fn log(
+    progress: &Option<Box<dyn crate::report::Progress + '_>>,
+    reporter: &dyn Reporter,
+    level: Level,
+    line: &str,
+) {
+    match progress {
+        Some(p) => p.log(level, line),
+        None => reporter.log(level, line),
+    }
+}
+
+/// The one-line human summary of a sync.
+pub fn summary_line(dir: &Path, dry_run: bool, report: &SyncReport) -> String {
+    let counts = &report.counts;
+    let stats = &report.stats;
+    let seconds = report.seconds;
+    let verb = if dry_run { "would be" } else { "were" };
+    let mut summary = format!(
+        "{}: {} documents {verb} added, {} updated, {} deleted, {} unchanged",
+        dir.display(),
+        counts.added,
+        counts.updated,
+        counts.deleted,
+        counts.kept
+    );
+    if !dry_run && stats.chunks_written > 0 {
+        let rate = stats.chunks_embedded as f64 / seconds.max(1e-9);
+        summary.push_str(&format!(
+            "; {} chunks written, {} embedded in {seconds:.1}s ({rate:.1} chunks/s)",
+            stats.chunks_written, stats.chunks_embedded
+        ));
+    }
+    if !dry_run && !report.embed {
+        summary.push_str("; BM25 only (no embeddings)");
+    }
+    let notes = [
+        (counts.failed, "failed (see the errors above)"),
+        (report.unsupported, "files skipped (unsupported format)"),
+        (report.skipped, "quarantined files not read"),
+    ];
+    for (n, what) in notes {
+        if n > 0 {
+            summary.push_str(&format!("; {n} {what}"));
+        }
+    }
+    if report.interrupted {
+        summary.push_str("; interrupted (nothing pruned)");
+    }
+    summary
+}
