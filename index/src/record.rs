@@ -59,7 +59,11 @@ impl<'a> HitRecord<'a> {
             dense_rank: hit.dense.map(|l| l.rank),
             bm25_rank: hit.bm25.map(|l| l.rank),
             snippet: &snippet.fragment,
-            highlights: snippet.highlighted.iter().map(|r| [r.start, r.end]).collect(),
+            highlights: snippet
+                .highlighted
+                .iter()
+                .map(|r| [r.start, r.end])
+                .collect(),
             text: &c.text,
         }
     }
@@ -79,5 +83,65 @@ impl<'a> HitRecord<'a> {
             parts.push(self.heading_path.join(" > "));
         }
         parts.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fusion::LegHit;
+    use docket_ingest::Chunk;
+
+    #[test]
+    fn a_hit_serializes_with_the_search_json_field_names_and_says_where_it_is() {
+        let chunk = Chunk {
+            id: "d-0".into(),
+            doc_id: "d".into(),
+            ordinal: 0,
+            text: "The per diem is 95 USD.".into(),
+            start: 10,
+            end: 33,
+            page_start: 2,
+            page_end: 3,
+            heading_path: vec!["Travel".into(), "Abroad".into()],
+            token_count: 7,
+            source: "policies/travel.pdf".into(),
+            title: Some("Travel".into()),
+            format: Format::Pdf,
+            metadata: BTreeMap::new(),
+        };
+        let hit = SearchHit {
+            chunk,
+            score: 0.5,
+            dense: None,
+            bm25: Some(LegHit {
+                rank: 1,
+                score: 3.0,
+            }),
+        };
+        let snippet = Snippet {
+            fragment: "per diem".into(),
+            highlighted: vec![0..3],
+        };
+        let record = HitRecord::new(1, &hit, &snippet, Mode::Bm25);
+        assert_eq!(record.location(), "pages 2-3, Travel > Abroad");
+        let v = serde_json::to_value(&record).unwrap();
+        for key in [
+            "rank",
+            "chunk_id",
+            "doc_id",
+            "source",
+            "page_start",
+            "start",
+            "end",
+            "bm25_rank",
+            "snippet",
+            "highlights",
+            "text",
+        ] {
+            assert!(v.get(key).is_some(), "{key} missing in {v}");
+        }
+        assert_eq!(v["highlights"], serde_json::json!([[0, 3]]));
+        assert_eq!(v["dense_rank"], serde_json::Value::Null);
     }
 }

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use docket_index::{DocEntry, Index};
-use docket_ingest::{Document, Ingestor};
+use docket_ingest::stream::{Item, StreamOptions, parse_all, stream};
+use docket_ingest::{Document, Ingestor, SourceFile};
 
 use crate::error::{Context, Result};
 use crate::report::{Reporter, ReporterExt};
@@ -30,8 +31,9 @@ pub enum DocSource<'a> {
     Index(&'a Path),
 }
 
-/// Feed `each` every document of `from`, in a stable order. Documents that fail to
-/// load are reported as errors and counted; the count is returned.
+/// Feed `each` every document of `from`, in a stable order (files are parsed on all
+/// cores by docket-ingest's ordered stream, and handed on in walk order). Documents that
+/// fail to load are reported as errors and counted; the count is returned.
 pub fn for_each_document(
     from: DocSource<'_>,
     reporter: &dyn Reporter,
@@ -51,17 +53,19 @@ pub fn for_each_document(
         failed += 1;
     }
     let ingestor = Ingestor::new(sources.parse.ingest_options());
-    for file in &walk.files {
-        for doc in ingestor.documents(file) {
-            match doc {
-                Ok(doc) => each(item(doc))?,
-                Err(e) => {
-                    reporter.error(&e.to_string());
-                    failed += 1;
-                }
+    let emit = |_: &SourceFile, it: Item<(), ()>| -> Result<()> {
+        match it {
+            Item::Parsed { doc, .. } => each(item(doc)),
+            Item::Failed { error, .. } => {
+                reporter.error(&error.to_string());
+                failed += 1;
+                Ok(())
             }
+            Item::Unparsed { .. } | Item::Skipped | Item::EndOfFile => Ok(()),
         }
-    }
+    };
+    let options = StreamOptions::default();
+    stream(&ingestor, &walk.files, &options, parse_all, |_| (), emit)?;
     Ok(failed)
 }
 

@@ -6,7 +6,38 @@ use std::path::{Path, PathBuf};
 
 pub use docket_ingest::Fault;
 
-use crate::job::lock::LockHeld;
+/// Who holds (or last held) a lock.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Holder {
+    pub pid: u32,
+    pub job: String,
+    pub started: String,
+}
+
+/// Another run holds the lock (a transient fault: try again later).
+#[derive(Debug)]
+pub struct LockHeld {
+    pub path: PathBuf,
+    pub holder: Option<Holder>,
+}
+
+impl std::fmt::Display for LockHeld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.holder {
+            Some(h) => write!(
+                f,
+                "another run holds {} (job {}, pid {}, started {}); not starting",
+                self.path.display(),
+                h.job,
+                h.pid,
+                h.started
+            ),
+            None => write!(f, "another run holds {}; not starting", self.path.display()),
+        }
+    }
+}
+
+impl std::error::Error for LockHeld {}
 
 /// Errors of docket-pipelines.
 #[derive(Debug, thiserror::Error)]

@@ -174,3 +174,61 @@ pub fn summary_line(dir: &Path, dry_run: bool, report: &SyncReport) -> String {
     }
     summary
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_settings_become_the_index_crates_sync_config() {
+        let sources: Sources = toml::from_str(
+            "paths = [\"a\"]\nexclude = [\"*.tmp\"]\nprune = false\nmax_file_mib = 1\n",
+        )
+        .unwrap();
+        let index: IndexSpec = toml::from_str("embed = false\ncommit_every = 4\n").unwrap();
+        let shard: Shard = "1/3".parse().unwrap();
+        let c = sync_config(&sources, &index, true, Some(shard));
+        assert_eq!(c.walk.exclude, ["*.tmp"]);
+        assert!(!c.prune && c.dry_run && !c.embed);
+        assert_eq!(c.ingest.limits.max_file_bytes, 1024 * 1024);
+        assert_eq!(c.write.commit_chunks, 4);
+        assert_eq!(c.shard, Some(shard));
+        assert!(c.vectors.is_none());
+    }
+
+    #[test]
+    fn the_summary_says_what_happened_and_what_was_left_out() {
+        let report = SyncReport {
+            index: None,
+            counts: docket_index::sync::Counts {
+                added: 2,
+                updated: 1,
+                deleted: 0,
+                kept: 5,
+                failed: 1,
+            },
+            failures: Vec::new(),
+            stats: Default::default(),
+            unsupported: 3,
+            skipped: 0,
+            planned: Vec::new(),
+            embed: false,
+            seconds: 1.0,
+            interrupted: true,
+        };
+        let line = summary_line(Path::new("ix"), true, &report);
+        assert!(
+            line.starts_with("ix: 2 documents would be added, 1 updated, 0 deleted, 5 unchanged"),
+            "{line}"
+        );
+        assert!(
+            line.contains("1 failed") && line.contains("3 files skipped"),
+            "{line}"
+        );
+        assert!(line.ends_with("interrupted (nothing pruned)"), "{line}");
+        assert!(
+            !line.contains("BM25 only"),
+            "a dry run says nothing of what it would write: {line}"
+        );
+    }
+}

@@ -10,42 +10,8 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, Result};
-
-/// Who holds (or last held) a lock.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Holder {
-    pub pid: u32,
-    pub job: String,
-    pub started: String,
-}
-
-/// Another run holds the lock (a transient fault: try again later).
-#[derive(Debug)]
-pub struct LockHeld {
-    pub path: PathBuf,
-    pub holder: Option<Holder>,
-}
-
-impl std::fmt::Display for LockHeld {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.holder {
-            Some(h) => write!(
-                f,
-                "another run holds {} (job {}, pid {}, started {}); not starting",
-                self.path.display(),
-                h.job,
-                h.pid,
-                h.started
-            ),
-            None => write!(f, "another run holds {}; not starting", self.path.display()),
-        }
-    }
-}
-
-impl std::error::Error for LockHeld {}
+pub use crate::error::{Holder, LockHeld};
 
 /// A held run lock; released on drop (and by the kernel if the process dies).
 #[derive(Debug)]
