@@ -121,7 +121,7 @@ mod tests {
         };
         let snippet = Snippet {
             fragment: "per diem".into(),
-            highlighted: vec![0..3],
+            highlighted: vec![0..3, 4..8],
         };
         let record = HitRecord::new(1, &hit, &snippet, Mode::Bm25);
         assert_eq!(record.location(), "pages 2-3, Travel > Abroad");
@@ -141,7 +141,7 @@ mod tests {
         ] {
             assert!(v.get(key).is_some(), "{key} missing in {v}");
         }
-        assert_eq!(v["highlights"], serde_json::json!([[0, 3]]));
+        assert_eq!(v["highlights"], serde_json::json!([[0, 3], [4, 8]]));
         assert_eq!(v["dense_rank"], serde_json::Value::Null);
     }
 }

@@ -384,7 +384,7 @@ fn classify_llm(
     let llm = load_llm(&args.llm.spec(), term)
         .context("--mode llm needs an LLM, and none could be loaded")?;
     let mut progress = |p: &docket_generate::eval::ClassifyProgress| {
-        if p.done % 25 == 0 {
+        if p.done.is_multiple_of(25) {
             term.info(&format!("[{}/{}] {:.1}s", p.done, p.total, p.seconds));
         }
     };
