@@ -34,7 +34,7 @@ pub enum Error {
     /// The index at `path` was made with other settings than the ones asked for; using
     /// it would silently mix incompatible vectors or chunks.
     #[error(
-        "{path}: index was made with {setting} {found}, not {wanted}; use another --index or rebuild it"
+        "{path}: index was made with {setting} {found}, not {wanted}; use another index directory or rebuild it"
     )]
     ManifestMismatch {
         path: PathBuf,
@@ -56,7 +56,7 @@ pub enum Error {
     NotAnIndex { path: PathBuf },
     /// The index holds vectors, so writing to it or a dense search needs the embedding
     /// model it was made with.
-    #[error("{}: the index holds vectors; this needs its embedding model (see --embed-model)", path.display())]
+    #[error("{}: the index holds vectors; this needs its embedding model", path.display())]
     EmbedderRequired { path: PathBuf },
     /// The catalog database failed.
     #[error("{path}: catalog: {reason}")]

@@ -22,7 +22,7 @@ pub enum DocError {
     #[error("truncated or corrupt: {0}")]
     Corrupt(String),
     /// The PDF is encrypted and neither the empty password nor the given one opens it.
-    #[error("encrypted: a password is needed (pass it with --pdf-password)")]
+    #[error("encrypted: a password is needed")]
     PasswordRequired,
     /// A password was supplied but does not open the document.
     #[error("encrypted: the password given does not open it")]

@@ -31,7 +31,12 @@ fn main() -> ExitCode {
         Ok(outcome) => ExitCode::from(outcome.code()),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            term.line(Level::Error, &format!("{e:#}"));
+            let hint = e.chain().find_map(cli::outcome::flag_hint);
+            let message = match hint {
+                Some(hint) => format!("{e:#} ({hint})"),
+                None => format!("{e:#}"),
+            };
+            term.line(Level::Error, &message);
             ExitCode::from(exit_code(fault(&e)))
         }
     }

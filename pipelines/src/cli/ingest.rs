@@ -13,7 +13,7 @@ use docket_pipelines::report::ReporterExt;
 use serde_json::json;
 
 use super::flags::{ChunkArgs, ParseArgs, WalkArgs};
-use super::outcome::Outcome;
+use super::outcome::{Outcome, with_hint};
 use super::term::Term;
 
 #[derive(Debug, Args)]
@@ -61,7 +61,7 @@ pub fn extract(args: ExtractArgs, term: Term) -> Result<Outcome> {
         let doc = match doc {
             Ok(doc) => doc,
             Err(e) => {
-                term.error(&e.to_string());
+                term.error(&with_hint(e.to_string(), &e));
                 failed += 1;
                 continue;
             }
@@ -129,7 +129,7 @@ struct Totals {
 
 impl Totals {
     fn fail(&mut self, term: &Term, e: &Error) {
-        term.error(&e.to_string());
+        term.error(&with_hint(e.to_string(), e));
         *self.failed.entry(e.kind()).or_default() += 1;
     }
 

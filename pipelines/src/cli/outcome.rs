@@ -42,3 +42,30 @@ impl std::fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+/// The flag that fixes an error, for the errors a flag fixes: library messages say
+/// what is wrong without naming flags (a server or a job file has none), and the
+/// command line adds its own.
+pub fn flag_hint(e: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    use docket_ingest::{DocError, Error as IngestError};
+    if let Some(IngestError::Document {
+        reason: DocError::PasswordRequired,
+        ..
+    }) = e.downcast_ref::<IngestError>()
+    {
+        return Some("pass it with --pdf-password");
+    }
+    match e.downcast_ref::<docket_index::Error>() {
+        Some(docket_index::Error::EmbedderRequired { .. }) => Some("see --embed-model"),
+        Some(docket_index::Error::ManifestMismatch { .. }) => Some("see --index"),
+        _ => None,
+    }
+}
+
+/// An error's message with the flag that fixes it, if there is one.
+pub fn with_hint(message: String, e: &(dyn std::error::Error + 'static)) -> String {
+    match flag_hint(e) {
+        Some(hint) => format!("{message} ({hint})"),
+        None => message,
+    }
+}
