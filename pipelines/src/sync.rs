@@ -135,6 +135,30 @@ fn log(
     }
 }
 
+/// What a sync did, as one record (`docket index --json` prints it).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SyncSummary<'a> {
+    pub index: &'a Path,
+    #[serde(flatten)]
+    pub counts: &'a docket_index::sync::Counts,
+    pub chunks_embedded: usize,
+    pub chunks_written: usize,
+    /// Wall time, to the millisecond.
+    pub seconds: f64,
+}
+
+impl<'a> SyncSummary<'a> {
+    pub fn new(dir: &'a Path, report: &'a SyncReport) -> Self {
+        SyncSummary {
+            index: dir,
+            counts: &report.counts,
+            chunks_embedded: report.stats.chunks_embedded,
+            chunks_written: report.stats.chunks_written,
+            seconds: (report.seconds * 1000.0).round() / 1000.0,
+        }
+    }
+}
+
 /// The one-line human summary of a sync.
 pub fn summary_line(dir: &Path, dry_run: bool, report: &SyncReport) -> String {
     let counts = &report.counts;
@@ -216,6 +240,27 @@ mod tests {
             seconds: 1.0,
             interrupted: true,
         };
+        let json = serde_json::to_value(SyncSummary::new(Path::new("ix"), &report)).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "index",
+                "added",
+                "updated",
+                "deleted",
+                "kept",
+                "failed",
+                "chunks_embedded",
+                "chunks_written",
+                "seconds"
+            ]
+        );
         let line = summary_line(Path::new("ix"), true, &report);
         assert!(
             line.starts_with("ix: 2 documents would be added, 1 updated, 0 deleted, 5 unchanged"),

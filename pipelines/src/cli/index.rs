@@ -9,8 +9,7 @@ use clap::Args;
 use docket_index::WriteConfig;
 use docket_pipelines::report::ReporterExt;
 use docket_pipelines::settings::IndexSpec;
-use docket_pipelines::sync::{SyncRequest, summary_line, sync_index};
-use serde_json::json;
+use docket_pipelines::sync::{SyncRequest, SyncSummary, summary_line, sync_index};
 
 use super::flags::{ChunkArgs, IndexDirArgs, ParseArgs, StoreArgs, WalkArgs, sources};
 use super::outcome::Outcome;
@@ -73,18 +72,7 @@ pub fn index(args: IndexArgs, mut term: Term) -> Result<Outcome> {
     };
     let report = sync_index(&sources, &spec, request, &term)?;
     if args.json && !args.dry_run {
-        let (counts, stats) = (&report.counts, &report.stats);
-        let line = json!({
-            "index": spec.dir,
-            "added": counts.added,
-            "updated": counts.updated,
-            "deleted": counts.deleted,
-            "kept": counts.kept,
-            "failed": counts.failed,
-            "chunks_embedded": stats.chunks_embedded,
-            "chunks_written": stats.chunks_written,
-            "seconds": (report.seconds * 1000.0).round() / 1000.0,
-        });
+        let line = serde_json::to_string(&SyncSummary::new(&spec.dir, &report))?;
         writeln!(std::io::stdout().lock(), "{line}")?;
     }
     term.info(&summary_line(&spec.dir, args.dry_run, &report));
