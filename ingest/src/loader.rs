@@ -148,18 +148,3 @@ fn check_cap(what: &'static str, size: u64, limit: u64) -> Result<(), DocError> 
         Ok(())
     }
 }
-
-/// The loader for a single-document format. Records formats (CSV, TSV, JSON Lines) yield
-/// one document per row and are read by the records module instead, so they have none.
-pub fn loader_for(format: crate::Format) -> Option<&'static dyn Loader> {
-    use crate::Format;
-    match format {
-        Format::Pdf => Some(&crate::pdf::PdfLoader),
-        Format::Text => Some(&crate::text::TextLoader),
-        Format::Markdown => Some(&crate::markdown::MarkdownLoader),
-        Format::Html => Some(&crate::html::HtmlLoader),
-        Format::Docx => Some(&crate::docx::DocxLoader),
-        Format::Email => Some(&crate::email::EmailLoader),
-        Format::Csv | Format::Jsonl => None,
-    }
-}

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::document::{Document, Format, content_hash};
 use crate::error::{DocError, Error, Result};
-use crate::loader::{Deadline, Limits, LoadContext, loader_for};
+use crate::loader::{Deadline, Limits, LoadContext, Loader};
 use crate::records::{RecordKind, RecordOptions};
 use crate::source::SourceFile;
 
@@ -24,6 +24,23 @@ pub struct IngestOptions {
     pub pdf_password: Option<String>,
     /// How rows of CSV, TSV and JSON Lines files become documents.
     pub records: RecordOptions,
+}
+
+/// The loader for a single-document format: the one place that knows every loader
+/// (here, beside the [`Ingestor`] that uses it, so the loaders themselves depend only on
+/// the `loader` module's traits). Records formats (CSV, TSV, JSON Lines) yield
+/// one document per row and are read by the records module instead, so they have none.
+pub fn loader_for(format: crate::Format) -> Option<&'static dyn Loader> {
+    use crate::Format;
+    match format {
+        Format::Pdf => Some(&crate::pdf::PdfLoader),
+        Format::Text => Some(&crate::text::TextLoader),
+        Format::Markdown => Some(&crate::markdown::MarkdownLoader),
+        Format::Html => Some(&crate::html::HtmlLoader),
+        Format::Docx => Some(&crate::docx::DocxLoader),
+        Format::Email => Some(&crate::email::EmailLoader),
+        Format::Csv | Format::Jsonl => None,
+    }
 }
 
 /// Reads files into [`Document`]s under the configured limits.
