@@ -48,6 +48,14 @@ pub struct HttpConfig {
     /// Longest wait between attempts, Retry-After included.
     #[serde(default = "default_max_backoff_ms")]
     pub max_backoff_ms: u64,
+    /// Send the API key over plain `http://` to a host that is not this machine. Off by
+    /// default: anyone on the path could read the key.
+    #[serde(default = "default_allow_plain_http_key")]
+    pub allow_plain_http_key: bool,
+}
+
+fn default_allow_plain_http_key() -> bool {
+    false
 }
 
 fn default_api_key_env() -> Option<String> {
@@ -85,18 +93,41 @@ impl HttpConfig {
             max_retries: default_max_retries(),
             initial_backoff_ms: default_initial_backoff_ms(),
             max_backoff_ms: default_max_backoff_ms(),
+            allow_plain_http_key: default_allow_plain_http_key(),
         }
     }
 }
 
 /// An OpenAI-compatible server.
-#[derive(Debug)]
 pub struct HttpLlm {
     config: HttpConfig,
     /// `base_url` ending in `/v1`.
     api: String,
     api_key: Option<String>,
     agent: ureq::Agent,
+}
+
+/// The key never shows in logs or panics: `Debug` says only whether there is one.
+impl std::fmt::Debug for HttpLlm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpLlm")
+            .field("api", &redact_url(&self.api))
+            .field("model", &self.config.model)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// `url` without the password (or token) of a `user:password@` part, for messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
 }
 
 /// How one attempt failed.
@@ -115,7 +146,7 @@ impl HttpLlm {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(Error::Config {
                 setting: "base_url",
-                reason: format!("`{base}` is not an http:// or https:// URL"),
+                reason: format!("`{}` is not an http:// or https:// URL", redact_url(base)),
             });
         }
         let api = if base.ends_with("/v1") {
@@ -131,6 +162,19 @@ impl HttpLlm {
                 _ => return Err(Error::MissingApiKey { var: var.clone() }),
             },
         };
+        if api_key.is_some()
+            && base.starts_with("http://")
+            && !is_loopback(base)
+            && !config.allow_plain_http_key
+        {
+            return Err(Error::Config {
+                setting: "base_url",
+                reason: format!(
+                    "{} is plain http to another host: the API key would travel unencrypted; use https (or allow it explicitly)",
+                    redact_url(base)
+                ),
+            });
+        }
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(config.connect_timeout_secs)))
@@ -218,7 +262,7 @@ impl HttpLlm {
             ))
         } else {
             Err(Failure::Fatal(Error::Rejected {
-                url: url.to_string(),
+                url: redact_url(url),
                 status,
                 message,
             }))
@@ -243,7 +287,7 @@ impl HttpLlm {
                 Err(Failure::Transient(reason, wait)) => {
                     if attempts > self.config.max_retries || !retryable() {
                         return Err(Error::Transient {
-                            url: url.to_string(),
+                            url: redact_url(url),
                             attempts,
                             reason,
                         });
@@ -263,7 +307,7 @@ impl HttpLlm {
 
     fn protocol(&self, url: &str, reason: impl Into<String>) -> Failure {
         Failure::Fatal(Error::Protocol {
-            url: url.to_string(),
+            url: redact_url(url),
             reason: reason.into(),
         })
     }
@@ -283,7 +327,7 @@ impl HttpLlm {
             .as_str()
             .or_else(|| choice["text"].as_str())
             .ok_or_else(|| Error::Protocol {
-                url: url.clone(),
+                url: redact_url(&url),
                 reason: "no choices[0].message.content".into(),
             })?;
         // Servers may ignore or cap `stop`; cut here too.
@@ -448,5 +492,50 @@ impl Llm for HttpLlm {
             what: "scoring continuations (OpenAI's API gives log-probabilities of sampled tokens only)"
                 .into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_redacted() {
+        assert_eq!(
+            redact_url("https://bob:s3cret@llm.example.com:8443/v1"),
+            "https://***@llm.example.com:8443/v1"
+        );
+        assert_eq!(
+            redact_url("http://127.0.0.1:8080/v1"),
+            "http://127.0.0.1:8080/v1"
+        );
+        assert_eq!(redact_url("not a url"), "not a url");
+        // An @ in the path is not a credential.
+        assert_eq!(redact_url("https://h/v1/a@b"), "https://h/v1/a@b");
+    }
+
+    #[test]
+    fn the_key_is_not_printed_nor_sent_over_plain_http_to_another_host() {
+        let var = "DOCKET_TEST_HTTP_KEY_1";
+        // SAFETY of the test: the variable name is unique to this test.
+        unsafe { std::env::set_var(var, "sk-very-secret") };
+        let config = |url: &str| HttpConfig {
+            api_key_env: Some(var.into()),
+            ..HttpConfig::new(url, "m")
+        };
+        let local = HttpLlm::new(config("http://127.0.0.1:9/v1")).unwrap();
+        let shown = format!("{local:?}");
+        assert!(
+            !shown.contains("sk-very-secret") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        let e = HttpLlm::new(config("http://llm.internal:8080")).unwrap_err();
+        assert!(e.to_string().contains("unencrypted"), "{e}");
+        assert!(HttpLlm::new(config("https://llm.internal")).is_ok());
+        let allowed = HttpConfig {
+            allow_plain_http_key: true,
+            ..config("http://llm.internal:8080")
+        };
+        assert!(HttpLlm::new(allowed).is_ok());
     }
 }

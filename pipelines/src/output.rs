@@ -35,6 +35,16 @@ fn sync_dir(dir: &Path) {
     }
 }
 
+/// A CSV cell that a spreadsheet will show as text, never run as a formula: a cell
+/// starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`
+/// (document text and labels come from the archive, which is untrusted).
+pub fn csv_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
 /// An I/O error while writing an output, named after it.
 pub fn write_error(what: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::io(what, e)
@@ -43,6 +53,19 @@ pub fn write_error(what: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formula_cells_are_defused_and_others_kept() {
+        assert_eq!(
+            csv_cell("=HYPERLINK(\"http://x\")"),
+            "'=HYPERLINK(\"http://x\")"
+        );
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("+1"), "'+1");
+        assert_eq!(csv_cell("billing"), "billing");
+        assert_eq!(csv_cell("0.9500"), "0.9500");
+        assert_eq!(csv_cell(""), "");
+    }
 
     #[test]
     fn atomic_writes_replace_whole_files() {

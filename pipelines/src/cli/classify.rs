@@ -15,6 +15,7 @@ use docket_generate::classify::{
 use docket_generate::records::{PREDICTION_COLUMNS, PredictionRecord};
 use docket_pipelines::documents::{DocItem, DocSource, for_each_document};
 use docket_pipelines::models::{load_embedder, load_llm};
+use docket_pipelines::output::csv_cell;
 use docket_pipelines::report::ReporterExt;
 
 use super::flags::{
@@ -273,7 +274,7 @@ impl RowWriter {
         use docket_pipelines::Error;
         match self {
             RowWriter::Csv(csv) => csv
-                .write_record(record.csv_row())
+                .write_record(record.csv_row().iter().map(|c| csv_cell(c).into_owned()))
                 .map_err(|e| Error::output("the rows", e)),
             RowWriter::Jsonl(out) => {
                 serde_json::to_writer(&mut *out, record)

@@ -262,13 +262,15 @@ impl Job {
         let mut tasks = tasks_of(&spec, &base).map_err(err)?;
         name_tasks(&mut tasks);
         check_tasks(&tasks).map_err(err)?;
-        Ok(Job {
+        let job = Job {
             file: file.to_owned(),
             base,
             name,
             spec,
             tasks,
-        })
+        };
+        check_outputs(&job).map_err(err)?;
+        Ok(job)
     }
 
     /// Where the run report goes.
@@ -444,6 +446,40 @@ fn name_tasks(tasks: &mut [Task]) {
     }
 }
 
+/// No output may overwrite what the job reads or keeps: its job file, a task's input
+/// (questions, labels, examples, a saved model), its report, or its state.
+fn check_outputs(job: &Job) -> Result<(), String> {
+    let normal = |p: &Path| -> PathBuf { p.components().collect() };
+    let mut kept = vec![
+        (normal(&job.file), "the job file".to_owned()),
+        (normal(&job.report_path()), "the run report".to_owned()),
+    ];
+    for t in &job.tasks {
+        for input in crate::job::tasks::inputs(t) {
+            kept.push((normal(&input), format!("an input of task {}", t.name())));
+        }
+    }
+    let state = normal(&job.state_dir());
+    for t in &job.tasks {
+        let out = normal(t.output());
+        if out.starts_with(&state) {
+            return Err(format!(
+                "task {}: output {} is inside the job's state folder",
+                t.name(),
+                t.output().display()
+            ));
+        }
+        if let Some((_, what)) = kept.iter().find(|(p, _)| *p == out) {
+            return Err(format!(
+                "task {}: output {} would overwrite {what}",
+                t.name(),
+                t.output().display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Task names and outputs are unique.
 fn check_tasks(tasks: &[Task]) -> Result<(), String> {
     let mut names = std::collections::BTreeSet::new();
@@ -568,6 +604,22 @@ output = "out/answers.jsonl"
             (
                 "version = 1\nname = \"../x\"\n[sources]\npaths = [\"a\"]\n",
                 "name",
+            ),
+            (
+                "version = 1\n[sources]\npaths = [\"a\"]\n[[answer]]\nquestions = \"q.txt\"\noutput = \"q.txt\"\n",
+                "would overwrite an input of task answer",
+            ),
+            (
+                "version = 1\n[sources]\npaths = [\"a\"]\n[[classify]]\nlabels_file = \"l.txt\"\noutput = \"o.csv\"\n[[summarize]]\noutput = \"./l.txt\"\n",
+                "would overwrite an input of task classify",
+            ),
+            (
+                "version = 1\nreport = \"r.json\"\n[sources]\npaths = [\"a\"]\n[[summarize]]\noutput = \"r.json\"\n",
+                "the run report",
+            ),
+            (
+                "version = 1\n[sources]\npaths = [\"a\"]\n[[summarize]]\noutput = \".docket/jobs/nightly/out.md\"\n",
+                "state folder",
             ),
         ];
         for (text, want) in cases {

@@ -17,6 +17,7 @@ use crate::error::{Context as _, Error, Result};
 use crate::job::TaskReport;
 use crate::job::spec::ClassifyTask;
 use crate::job::state::State;
+use crate::output::csv_cell;
 use crate::report::ReporterExt;
 
 /// Documents classified per batch (and per state commit).
@@ -59,7 +60,7 @@ fn write_csv(state: &State, name: &str, w: &mut dyn Write) -> Result<()> {
             .as_array()
             .map(|a| a.iter().filter_map(|l| l["label"].as_str()).collect())
             .unwrap_or_default();
-        out.write_record([
+        let cells = [
             s("doc_id"),
             s("source"),
             s("label"),
@@ -67,8 +68,9 @@ fn write_csv(state: &State, name: &str, w: &mut dyn Write) -> Result<()> {
             s("runner_up"),
             num("runner_up_score"),
             labels.join("|"),
-        ])
-        .map_err(|e| Error::output(name, e))
+        ];
+        out.write_record(cells.iter().map(|c| csv_cell(c).into_owned()))
+            .map_err(|e| Error::output(name, e))
     })?;
     out.flush().map_err(out_err(name))
 }
