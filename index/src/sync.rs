@@ -201,6 +201,11 @@ pub struct SyncReport {
     pub stats: WriteStats,
     /// Files of a format no loader knows.
     pub unsupported: usize,
+    /// Symbolic links not followed (following is off, or the target is outside the
+    /// walked folder), and entries that are not regular files (FIFOs, sockets,
+    /// devices): none of them was read.
+    pub links: Vec<PathBuf>,
+    pub special: Vec<PathBuf>,
     /// Files left out by [`SyncHooks::skip`].
     pub skipped: usize,
     /// Documents a dry run would add or update: (source, doc id).
@@ -306,6 +311,8 @@ pub fn sync(
         failures: run.failures,
         stats,
         unsupported: found.skipped.len(),
+        links: found.links,
+        special: found.special,
         skipped,
         planned: run.planned,
         embed,

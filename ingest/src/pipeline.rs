@@ -43,6 +43,40 @@ pub fn loader_for(format: crate::Format) -> Option<&'static dyn Loader> {
     }
 }
 
+/// Open `path` for reading if it is a regular file, never blocking on a FIFO, and with
+/// `no_follow` not through a symbolic link in its last component.
+fn open_regular(
+    path: &std::path::Path,
+    no_follow: bool,
+) -> std::result::Result<std::fs::File, DocError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let follow = if no_follow { libc::O_NOFOLLOW } else { 0 };
+        options.custom_flags(follow | libc::O_NONBLOCK);
+    }
+    let handle = options.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return DocError::Unreadable("a symbolic link (not followed)".into());
+        }
+        DocError::Unreadable(e.to_string())
+    })?;
+    let kind = handle
+        .metadata()
+        .map_err(|e| DocError::Unreadable(e.to_string()))?
+        .file_type();
+    if kind.is_file() {
+        Ok(handle)
+    } else {
+        Err(DocError::Unreadable(
+            "not a regular file (a FIFO, socket or device)".into(),
+        ))
+    }
+}
+
 /// Reads files into [`Document`]s under the configured limits.
 #[derive(Debug, Clone)]
 pub struct Ingestor {
@@ -120,20 +154,38 @@ impl Ingestor {
         Ok(Document::new(file.source.clone(), format, hash, extracted))
     }
 
-    /// Read the file's bytes, refusing files over the size cap before reading them.
+    /// Read the file's bytes: opened without following a symbolic link and without
+    /// blocking, checked on the open handle to be a regular file (a FIFO or a device
+    /// could block forever or never end), refused if over the size cap before reading,
+    /// and read with at most cap + 1 bytes (a file that grows meanwhile still fails).
     pub fn read(&self, file: &SourceFile) -> Result<Vec<u8>> {
+        use std::io::Read;
         let fail = |reason| Error::document(&file.path, reason);
+        let unreadable = |e: std::io::Error| fail(DocError::Unreadable(e.to_string()));
         let limit = self.options.limits.max_file_bytes;
-        let meta =
-            std::fs::metadata(&file.path).map_err(|e| fail(DocError::Unreadable(e.to_string())))?;
-        if meta.len() > limit {
+        // A file the user named is read even through a link: that is what they asked.
+        let handle = open_regular(&file.path, !file.explicit).map_err(fail)?;
+        let size = handle.metadata().map_err(unreadable)?.len();
+        if size > limit {
             return Err(fail(DocError::TooLarge {
                 what: "the file",
-                size: meta.len(),
+                size,
                 limit,
             }));
         }
-        std::fs::read(&file.path).map_err(|e| fail(DocError::Unreadable(e.to_string())))
+        let mut bytes = Vec::with_capacity(size as usize);
+        handle
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(unreadable)?;
+        if bytes.len() as u64 > limit {
+            return Err(fail(DocError::TooLarge {
+                what: "the file",
+                size: bytes.len() as u64,
+                limit,
+            }));
+        }
+        Ok(bytes)
     }
 
     /// Parse bytes of a known format on a worker thread, with the time limit and panic
@@ -222,5 +274,52 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "unknown panic".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn links_fifos_and_growing_files_are_refused_on_the_open_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("a.txt");
+        std::fs::write(&real, "hello").unwrap();
+        let link = dir.path().join("link.txt");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let ingestor = Ingestor::new(IngestOptions::default());
+        let walked = SourceFile {
+            explicit: false,
+            ..SourceFile::explicit(&link)
+        };
+        let e = ingestor.read(&walked).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        // A link the user named is what they asked for.
+        assert_eq!(
+            ingestor.read(&SourceFile::explicit(&link)).unwrap(),
+            b"hello"
+        );
+        assert_eq!(
+            ingestor.read(&SourceFile::explicit(&real)).unwrap(),
+            b"hello"
+        );
+        let fifo = dir.path().join("pipe.txt");
+        if std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            // Would block forever if opened blocking.
+            let e = ingestor.read(&SourceFile::explicit(&fifo)).unwrap_err();
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+        }
+        let mut small = IngestOptions::default();
+        small.limits.max_file_bytes = 4;
+        let e = Ingestor::new(small)
+            .read(&SourceFile::explicit(&real))
+            .unwrap_err();
+        assert!(e.to_string().contains("too large"), "{e}");
     }
 }

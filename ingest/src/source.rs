@@ -23,6 +23,10 @@ pub struct WalkOptions {
     pub hidden: bool,
     /// Do not honour ignore files.
     pub no_ignore: bool,
+    /// Follow symbolic links whose target stays inside the walked folder (as ripgrep's
+    /// `-L`); links pointing elsewhere are never followed. Off: links are listed in
+    /// [`Walk::links`] and not read.
+    pub follow: bool,
 }
 
 /// One file found by a walk.
@@ -65,6 +69,7 @@ pub fn walk(roots: &[PathBuf], options: &WalkOptions) -> Result<Walk> {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     let mut skipped = Vec::new();
+    let (mut links, mut special) = (Vec::new(), Vec::new());
     for root in roots {
         let meta = std::fs::metadata(root).map_err(|e| Error::Walk {
             path: root.clone(),
@@ -74,7 +79,10 @@ pub fn walk(roots: &[PathBuf], options: &WalkOptions) -> Result<Walk> {
             files.push(SourceFile::explicit(root));
             continue;
         }
+        // Links are judged against where the root really is.
+        let real_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.clone());
         let walker = ignore::WalkBuilder::new(root)
+            .follow_links(options.follow)
             .hidden(!options.hidden)
             .git_ignore(!options.no_ignore)
             .git_global(false)
@@ -96,24 +104,48 @@ pub fn walk(roots: &[PathBuf], options: &WalkOptions) -> Result<Walk> {
                     continue;
                 }
             };
-            if !entry.file_type().is_some_and(|t| t.is_file()) {
+            let Some(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_symlink() {
+                // Not followed (following is off, or the walker refused it).
+                links.push(entry.into_path());
                 continue;
             }
-            let path = entry.into_path();
-            let rel = relative(&path, root);
+            if kind.is_dir() {
+                continue;
+            }
+            if !kind.is_file() {
+                special.push(entry.into_path());
+                continue;
+            }
+            let walked = entry.into_path();
+            // With `follow`, read the link's target (files are opened without following
+            // links), but only one inside the root.
+            let path = match options.follow {
+                false => walked.clone(),
+                true => match std::fs::canonicalize(&walked) {
+                    Ok(real) if real.starts_with(&real_root) => real,
+                    _ => {
+                        links.push(walked);
+                        continue;
+                    }
+                },
+            };
+            let rel = relative(&walked, root);
             if !include.as_ref().is_none_or(|g| g.is_match(&rel))
                 || exclude.as_ref().is_some_and(|g| g.is_match(&rel))
             {
                 continue;
             }
-            match format_of(&path) {
+            match format_of(&walked) {
                 Some(format) => files.push(SourceFile {
                     path,
                     source: rel,
                     format: Some(format),
                     explicit: false,
                 }),
-                None => skipped.push(path),
+                None => skipped.push(walked),
             }
         }
     }
@@ -121,6 +153,8 @@ pub fn walk(roots: &[PathBuf], options: &WalkOptions) -> Result<Walk> {
         files,
         errors,
         skipped,
+        links,
+        special,
     })
 }
 
@@ -132,6 +166,12 @@ pub struct Walk {
     pub errors: Vec<Error>,
     /// Files left out because no loader knows their extension.
     pub skipped: Vec<PathBuf>,
+    /// Symbolic links not followed: following is off, or (with
+    /// [`WalkOptions::follow`]) their target lies outside the walked folder.
+    pub links: Vec<PathBuf>,
+    /// Entries that are neither files nor folders (FIFOs, sockets, devices): never
+    /// opened, since reading one can block forever.
+    pub special: Vec<PathBuf>,
 }
 
 /// The format a file's extension suggests.
@@ -207,6 +247,43 @@ mod tests {
         let w = walk(&[d.to_path_buf()], &opts).unwrap();
         let got: Vec<&str> = w.files.iter().map(|f| f.source.as_str()).collect();
         assert_eq!(got, ["b.md"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_listed_not_read_and_followed_only_inside_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let d = dir.path().join("root");
+        touch(&d, "real/a.md");
+        touch(outside.path(), "secret.md");
+        std::os::unix::fs::symlink(d.join("real/a.md"), d.join("inside.md")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.md"), d.join("out.md")).unwrap();
+        let fifo = d.join("pipe.md");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        let w = walk(std::slice::from_ref(&d), &WalkOptions::default()).unwrap();
+        let got: Vec<&str> = w.files.iter().map(|f| f.source.as_str()).collect();
+        assert_eq!(got, ["real/a.md"]);
+        assert_eq!(w.links.len(), 2, "{:?}", w.links);
+        if made.is_ok_and(|s| s.success()) {
+            assert_eq!(w.special, [fifo.clone()]);
+        }
+        let follow = WalkOptions {
+            follow: true,
+            ..Default::default()
+        };
+        let w = walk(std::slice::from_ref(&d), &follow).unwrap();
+        let got: Vec<&str> = w.files.iter().map(|f| f.source.as_str()).collect();
+        assert_eq!(
+            got,
+            ["inside.md", "real/a.md"],
+            "the link out of the root is not read"
+        );
+        assert!(
+            w.links.iter().any(|l| l.ends_with("out.md")),
+            "{:?}",
+            w.links
+        );
     }
 
     #[test]

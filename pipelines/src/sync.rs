@@ -193,10 +193,37 @@ pub fn summary_line(dir: &Path, dry_run: bool, report: &SyncReport) -> String {
             summary.push_str(&format!("; {n} {what}"));
         }
     }
+    if !report.links.is_empty() {
+        summary.push_str(&format!(
+            "; {} symbolic links not followed ({})",
+            report.links.len(),
+            some_names(&report.links)
+        ));
+    }
+    if !report.special.is_empty() {
+        summary.push_str(&format!(
+            "; {} entries that are not regular files skipped ({})",
+            report.special.len(),
+            some_names(&report.special)
+        ));
+    }
     if report.interrupted {
         summary.push_str("; interrupted (nothing pruned)");
     }
     summary
+}
+
+/// The first few of `paths`, for a summary line.
+pub fn some_names(paths: &[std::path::PathBuf]) -> String {
+    let mut names: Vec<String> = paths
+        .iter()
+        .take(3)
+        .map(|p| p.display().to_string())
+        .collect();
+    if paths.len() > 3 {
+        names.push(format!("and {} more", paths.len() - 3));
+    }
+    names.join(", ")
 }
 
 #[cfg(test)]
@@ -234,6 +261,8 @@ mod tests {
             failures: Vec::new(),
             stats: Default::default(),
             unsupported: 3,
+            links: vec!["a".into(), "b".into(), "c".into(), "d".into()],
+            special: Vec::new(),
             skipped: 0,
             planned: Vec::new(),
             embed: false,
@@ -271,6 +300,10 @@ mod tests {
             "{line}"
         );
         assert!(line.ends_with("interrupted (nothing pruned)"), "{line}");
+        assert!(
+            line.contains("4 symbolic links not followed (a, b, c, and 1 more)"),
+            "{line}"
+        );
         assert!(
             !line.contains("BM25 only"),
             "a dry run says nothing of what it would write: {line}"

@@ -29,6 +29,10 @@ pub struct WalkArgs {
     /// Do not honour .gitignore, .ignore and .docketignore files.
     #[arg(long)]
     pub no_ignore: bool,
+    /// Follow symbolic links whose target stays inside the folder given (links are
+    /// otherwise listed and not read).
+    #[arg(short = 'L', long)]
+    pub follow: bool,
 }
 
 impl WalkArgs {
@@ -38,6 +42,7 @@ impl WalkArgs {
             exclude: self.exclude.clone(),
             hidden: self.hidden,
             no_ignore: self.no_ignore,
+            follow: self.follow,
         }
     }
 }

@@ -10,6 +10,7 @@ use docket_ingest::stream::{Item, StreamOptions, parse_all, stream};
 use docket_ingest::{Chunk, Document, Error, Format, Ingestor, SourceFile};
 use docket_pipelines::models::chunker;
 use docket_pipelines::report::ReporterExt;
+use docket_pipelines::sync::some_names;
 use serde_json::json;
 
 use super::flags::{ChunkArgs, ParseArgs, WalkArgs};
@@ -210,7 +211,19 @@ pub fn ingest(args: IngestArgs, term: Term) -> Result<Outcome> {
     )
     .context("writing the output")?;
     out.flush()?;
-    term.info(&summary(&totals, &chunker, walk.skipped.len(), started));
+    let mut line = summary(&totals, &chunker, walk.skipped.len(), started);
+    for (paths, what) in [
+        (
+            &walk.links,
+            "symbolic links not followed (--follow reads those inside the folder)",
+        ),
+        (&walk.special, "entries that are not regular files skipped"),
+    ] {
+        if !paths.is_empty() {
+            line.push_str(&format!("; {} {what}: {}", paths.len(), some_names(paths)));
+        }
+    }
+    term.info(&line);
     Ok(Outcome::failed_if(totals.failures()))
 }
 
