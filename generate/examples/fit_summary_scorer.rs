@@ -57,12 +57,14 @@ fn ridge(rows: &[([f32; FEATURES], f64)]) -> [f32; FEATURES] {
         if d.abs() < 1e-12 {
             continue;
         }
-        for r in 0..n {
+        let pivot = a[c].clone();
+        for (r, row) in a.iter_mut().enumerate() {
             if r != c {
-                let f = a[r][c] / d;
-                for k in c..=n {
-                    a[r][k] -= f * a[c][k];
-                }
+                let f = row[c] / d;
+                row.iter_mut()
+                    .zip(&pivot)
+                    .skip(c)
+                    .for_each(|(x, p)| *x -= f * p);
             }
         }
     }
