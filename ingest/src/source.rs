@@ -266,7 +266,7 @@ mod tests {
         assert_eq!(got, ["real/a.md"]);
         assert_eq!(w.links.len(), 2, "{:?}", w.links);
         if made.is_ok_and(|s| s.success()) {
-            assert_eq!(w.special, [fifo.clone()]);
+            assert_eq!(w.special, std::slice::from_ref(&fifo));
         }
         let follow = WalkOptions {
             follow: true,
