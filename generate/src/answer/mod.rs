@@ -559,7 +559,7 @@ fn strip_echoes(text: &str, sources: &[Source]) -> String {
 /// The page of a chunk on which byte `offset` (into the chunk text) falls, counting the
 /// form feeds ingest puts between pages.
 fn page_at(chunk: &Chunk, offset: usize) -> u32 {
-    let breaks = chunk.text[..offset.min(chunk.text.len())]
+    let breaks = chunk.text[..crate::text::floor_char_boundary(&chunk.text, offset)]
         .matches(docket_ingest::document::PAGE_BREAK)
         .count() as u32;
     (chunk.page_start + breaks).min(chunk.page_end.max(chunk.page_start))
