@@ -472,7 +472,8 @@ impl Verifier<'_> {
     }
 
     /// The sentences of `sources` that may answer a question: long enough to state
-    /// something, and not headings.
+    /// something, not headings, not questions (a FAQ's question restates the user's
+    /// and answers nothing), not table-of-contents lines (dot leaders).
     fn answer_candidates<'s>(&self, sources: &'s [Source]) -> Vec<Span<'s>> {
         sources
             .iter()
@@ -486,7 +487,12 @@ impl Verifier<'_> {
                     })
             })
             .filter(|s| {
-                s.range.len() >= 20 && !looks_like_heading(&s.source.chunk.text[s.range.clone()])
+                let text = &s.source.chunk.text[s.range.clone()];
+                s.range.len() >= 20
+                    && !looks_like_heading(text)
+                    && !text.trim_end().ends_with('?')
+                    && !text.contains(". . .")
+                    && !text.contains("....")
             })
             .collect()
     }
@@ -543,12 +549,23 @@ fn pick(spans: &[Span<'_>], scores: &[f32], max: usize, floor: f32) -> Vec<usize
     // "Nearly as good" relative to the best, measured from the floor, so that it
     // means the same for scores that are negative (log-probabilities).
     let near = floor + 0.85 * (best - floor);
-    let mut picked: Vec<usize> = ranked
-        .iter()
-        .take(max)
-        .filter(|(s, i)| *s > floor && (*i == first || *s >= near || spans[*i].n == spans[first].n))
-        .map(|(_, i)| *i)
-        .collect();
+    let text = |i: usize| &spans[i].source.chunk.text[spans[i].range.clone()];
+    // The best `max` distinct sentences (overlapping chunks hold the same sentence
+    // twice; it is said once), those that pass.
+    let mut seen: Vec<usize> = Vec::new();
+    let mut picked: Vec<usize> = Vec::new();
+    for &(s, i) in &ranked {
+        if seen.len() == max {
+            break;
+        }
+        if seen.iter().any(|&p| text(p) == text(i)) {
+            continue;
+        }
+        seen.push(i);
+        if s > floor && (i == first || s >= near || spans[i].n == spans[first].n) {
+            picked.push(i);
+        }
+    }
     picked.sort_by_key(|&i| (spans[i].n, spans[i].range.start));
     picked
 }
@@ -814,6 +831,24 @@ pub(crate) mod tests {
         // "Per diem." is a heading-like fragment (under 20 bytes and no claim); the
         // retention sentence shares no term and comes from another source.
         assert!(texts.iter().all(|t| t.contains("trips")), "{texts:?}");
+        let faq = [Source {
+            n: 1,
+            chunk: chunk(
+                "How long are trips paid? . . . . 4\nHow long are trips paid? Trips are paid for up to 30 days. Trips are paid for up to 30 days.",
+                "faq.md",
+                0,
+            ),
+        }];
+        let texts: Vec<String> = v
+            .extract("How long are trips paid?", &faq)
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
+        assert_eq!(
+            texts,
+            ["Trips are paid for up to 30 days."],
+            "no question, no contents line, once"
+        );
         assert!(!texts.iter().any(|t| t.contains("Invoices")), "{texts:?}");
         assert!(looks_like_heading("Who can work remotely"));
         assert!(!looks_like_heading("International | 95 USD per day"));
