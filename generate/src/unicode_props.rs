@@ -99,7 +99,7 @@ impl Embedder for Trigrams {
             .iter()
             .map(|t| {
                 let chars: Vec<char> = t.chars().collect();
-                let mut v = vec![0.0f32; 32];
+                let mut v = [0.0f32; 32];
                 for w in chars.windows(3) {
                     let h = w.iter().fold(7u32, |h, c| h.wrapping_mul(31) ^ *c as u32);
                     v[(h % 32) as usize] += 1.0;

@@ -13,9 +13,11 @@
 //! relevant, the answer is "not found in the documents".
 //!
 //! [`ask`] runs the whole sequence over an index: hybrid retrieval, packing, the
-//! relevance check, generation (or an extractive answer without an LLM), the check of
-//! every sentence, and the typed [`Answer`] record that `docket ask --json`, job outputs
-//! and any other front end print. Abstaining is the program's decision
+//! relevance check, the answer by the chosen [`AnswerStrategy`] (the LLM selects the
+//! sources' own sentences, or writes and every sentence is checked, or no LLM), and the
+//! typed [`Answer`] record that `docket ask --json`, job outputs and any other front end
+//! print. The extractive answer is the backbone: an LLM answer that keeps nothing gives
+//! way to it (marked by [`Answer::fallback`]). Abstaining is the program's decision
 //! ([`Abstention`]), never read from the model's words.
 
 mod ask;

@@ -292,7 +292,7 @@ fn answer(args: EvalAnswerArgs, term: Term) -> Result<Outcome> {
     };
     let total = items.len();
     let mut progress = |s: AnswerStrategy, done: usize| {
-        if done == total || done % 10 == 0 {
+        if done == total || done.is_multiple_of(10) {
             term.info(&format!("{s:?}: {done}/{total} questions"));
         }
     };
