@@ -482,9 +482,9 @@ fn generated_answers_keep_only_sentences_whose_cited_span_is_in_the_document() {
 
 #[test]
 fn the_default_answer_quotes_the_sources_and_finds_the_remote_work_rule() {
-    // The default strategy: the LLM picks among the sources' own sentences, so every
-    // kept sentence is an exact span, and a question whose answer is plainly in the
-    // documents is answered rather than abstained on.
+    // The default strategy quotes the sources' own sentences (so every kept sentence
+    // is an exact span), and a question whose answer is plainly in the documents is
+    // answered rather than abstained on; so does the LLM's selection among them.
     let tmp = temp_dir();
     let ix = tmp.path().join("ix");
     index(&sample_archive(), &ix, &[]).expect_code(0);
@@ -493,9 +493,13 @@ fn the_default_answer_quotes_the_sources_and_finds_the_remote_work_rule() {
         .as_str()
         .unwrap_or_else(|| panic!("abstained: {a}"));
     assert!(answer.contains("three days a week"), "{a}");
+    assert_eq!(a["mode"], "extractive", "{a}");
+    let q = "How many days can staff work from home?";
+    let s = ask_json(&ix, q, &["--strategy", "select"]);
+    assert!(s["answer"].is_string(), "{s}");
     assert!(
-        matches!(a["mode"].as_str(), Some("selected" | "extractive")),
-        "{a}"
+        matches!(s["mode"].as_str(), Some("selected" | "extractive")),
+        "{s}"
     );
     assert_eq!(a["sources"][0]["source"], "policies/remote-work.md", "{a}");
     for claim in a["claims"].as_array().unwrap() {

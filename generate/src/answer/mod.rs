@@ -538,6 +538,10 @@ impl Verifier<'_> {
     }
 }
 
+/// Share of the best score, above the floor, that a sentence needs to count as nearly
+/// as good as the best.
+pub(crate) const NEARLY_AS_GOOD: f32 = 0.85;
+
 /// Indices of the best-scored spans: the best, then (up to `max` in all) those nearly
 /// as good or from the same source (its context), since a weak sentence from elsewhere
 /// reads as a non sequitur; only scores above `floor`; in source order, so two
@@ -550,7 +554,7 @@ fn pick(spans: &[Span<'_>], scores: &[f32], max: usize, floor: f32) -> Vec<usize
     };
     // "Nearly as good" relative to the best, measured from the floor, so that it
     // means the same for scores that are negative (log-probabilities).
-    let near = floor + 0.85 * (best - floor);
+    let near = floor + NEARLY_AS_GOOD * (best - floor);
     let text = |i: usize| &spans[i].source.chunk.text[spans[i].range.clone()];
     // The best `max` distinct sentences (overlapping chunks hold the same sentence
     // twice; it is said once), those that pass.

@@ -12,7 +12,7 @@
 //! by terms and meaning ([`Verifier::extract`]'s score), which bounds the cost to a few
 //! dozen tokens each over two prompt prefills.
 
-use super::{Claim, Source, Verifier, pick, quoted};
+use super::{Claim, NEARLY_AS_GOOD, Source, Verifier, pick, quoted};
 use crate::error::Result;
 use crate::{Llm, Message, Prompt};
 
@@ -58,7 +58,14 @@ pub(super) fn select(
     let config = verifier.config;
     let spans = verifier.answer_candidates(sources);
     let closeness = verifier.closeness(question, &spans);
-    let mut order: Vec<usize> = (0..spans.len()).filter(|&i| closeness[i] > 0.0).collect();
+    // The model only decides among sentences that terms and meaning cannot tell apart
+    // (nearly as close as the closest): a 135M model's likelihood is a poor judge of
+    // relevance on its own, measured, but a fair judge of which of a few close
+    // sentences answers.
+    let best = closeness.iter().copied().fold(0.0f32, f32::max);
+    let mut order: Vec<usize> = (0..spans.len())
+        .filter(|&i| closeness[i] > 0.0 && closeness[i] >= NEARLY_AS_GOOD * best)
+        .collect();
     order.sort_by(|&a, &b| closeness[b].total_cmp(&closeness[a]).then(a.cmp(&b)));
     order.truncate(config.select_candidates.max(1));
     let shortlist: Vec<_> = order.iter().map(|&i| spans[i].clone()).collect();
