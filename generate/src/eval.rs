@@ -1,7 +1,9 @@
 //! Evaluation harnesses: classification against labelled examples, summaries against
-//! reference summaries. They compute typed reports; front ends print them (the reports
+//! reference summaries, answers against a QA set ([`answer`]). They compute typed reports; front ends print them (the reports
 //! serialize to the JSON of `docket eval classify --json` and `docket eval summarize
 //! --json`), and progress comes through callbacks.
+
+pub mod answer;
 
 use std::collections::HashMap;
 use std::path::Path;

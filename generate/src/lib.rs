@@ -72,6 +72,8 @@ pub mod records;
 mod stream;
 pub mod summarize;
 pub mod text;
+#[cfg(test)]
+mod unicode_props;
 
 use std::ops::ControlFlow;
 

@@ -32,7 +32,10 @@ pub fn sentence_spans(text: &str) -> Vec<Range<usize>> {
 /// at the start of a sentence is left out of its range. Ranges slice `text`.
 pub fn prose_sentences(text: &str) -> Vec<Range<usize>> {
     let bytes = text.as_bytes();
+    // `at` may fall inside a multi-byte character (the byte before a line feed is the
+    // last byte of a curly quote, say); the line is the same from its first byte.
     let line_at = |at: usize| -> &str {
+        let at = floor_char_boundary(text, at);
         let start = text[..at].rfind('\n').map_or(0, |p| p + 1);
         let end = text[at..].find('\n').map_or(text.len(), |p| at + p);
         &text[start..end]
@@ -91,6 +94,34 @@ pub fn prose_sentences(text: &str) -> Vec<Range<usize>> {
         })
         .filter(|r| text[r.clone()].chars().any(char::is_alphanumeric))
         .collect()
+}
+
+/// The largest char boundary of `text` at or before byte `i` (`text.len()` past the
+/// end): where a byte offset computed by arithmetic may safely cut the text.
+pub fn floor_char_boundary(text: &str, i: usize) -> usize {
+    if i >= text.len() {
+        return text.len();
+    }
+    (0..=i)
+        .rev()
+        .find(|&b| text.is_char_boundary(b))
+        .unwrap_or(0)
+}
+
+/// The smallest char boundary of `text` at or after byte `i` (`text.len()` past the
+/// end).
+pub fn ceil_char_boundary(text: &str, i: usize) -> usize {
+    (i..text.len())
+        .find(|&b| text.is_char_boundary(b))
+        .unwrap_or(text.len())
+}
+
+/// `text[range]` with both ends moved outward to char boundaries and clamped to the
+/// text, so an offset that arithmetic put inside a character never panics.
+pub fn slice_widened(text: &str, range: Range<usize>) -> &str {
+    let start = floor_char_boundary(text, range.start.min(text.len()));
+    let end = ceil_char_boundary(text, range.end.max(start));
+    &text[start..end]
 }
 
 /// Bytes of a list marker (`- `, `* `, `• `, `12. `, `3) `) at the start of `line`.

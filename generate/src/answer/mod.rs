@@ -13,12 +13,15 @@
 //! relevant, the answer is "not found in the documents".
 //!
 //! [`ask`] runs the whole sequence over an index: hybrid retrieval, packing, the
-//! relevance check, generation (or an extractive answer without an LLM), the check of
-//! every sentence, and the typed [`Answer`] record that `docket ask --json`, job outputs
-//! and any other front end print. Abstaining is the program's decision
+//! relevance check, the answer by the chosen [`AnswerStrategy`] (the LLM selects the
+//! sources' own sentences, or writes and every sentence is checked, or no LLM), and the
+//! typed [`Answer`] record that `docket ask --json`, job outputs and any other front end
+//! print. The extractive answer is the backbone: an LLM answer that keeps nothing gives
+//! way to it (marked by [`Answer::fallback`]). Abstaining is the program's decision
 //! ([`Abstention`]), never read from the model's words.
 
 mod ask;
+mod select;
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -29,8 +32,8 @@ use docket_ingest::Chunk;
 use serde::{Deserialize, Serialize};
 
 pub use ask::{
-    Abstention, Answer, AnswerMode, AskOptions, CitedSource, CitedSpan, NOT_FOUND_TEXT, ask,
-    ask_lazy,
+    Abstention, Answer, AnswerMode, AnswerStrategy, AskOptions, CitedSource, CitedSpan,
+    NOT_FOUND_TEXT, ask, ask_lazy,
 };
 
 /// Settings of answering and of citation checking.
@@ -61,6 +64,10 @@ pub struct AnswerConfig {
     /// Sentences of an extractive answer.
     #[serde(default = "AnswerConfig::default_extractive_sentences")]
     pub extractive_sentences: usize,
+    /// Sentences closest to the question that the LLM ranks when it selects the answer
+    /// ([`AnswerStrategy::Select`]).
+    #[serde(default = "AnswerConfig::default_select_candidates")]
+    pub select_candidates: usize,
 }
 
 impl AnswerConfig {
@@ -91,6 +98,12 @@ impl AnswerConfig {
     pub fn default_extractive_sentences() -> usize {
         2
     }
+    /// Each candidate costs the model a forward pass over its tokens (the prompt is
+    /// read once); the answer is nearly always among the closest few by terms and
+    /// meaning, and a dozen keeps a question to a few seconds on a laptop CPU.
+    pub fn default_select_candidates() -> usize {
+        12
+    }
 }
 
 impl Default for AnswerConfig {
@@ -103,6 +116,7 @@ impl Default for AnswerConfig {
             min_term_relevance: Self::default_min_term_relevance(),
             min_cosine_relevance: Self::default_min_cosine_relevance(),
             extractive_sentences: Self::default_extractive_sentences(),
+            select_candidates: Self::default_select_candidates(),
         }
     }
 }
@@ -244,6 +258,7 @@ impl std::fmt::Debug for Verifier<'_> {
 }
 
 /// A candidate supporting span of a source: one sentence or two consecutive ones.
+#[derive(Clone)]
 struct Span<'s> {
     n: usize,
     source: &'s Source,
@@ -447,7 +462,8 @@ impl Verifier<'_> {
     /// with it, or, with an embedder, is close to it in meaning. A small model often
     /// copies true but unrelated source sentences; they are not an answer.
     pub fn on_topic(&self, question: &str, sentence: &str) -> bool {
-        let q = self.terms(question);
+        // "How many ... can" shares "can" with any sentence: question words say nothing.
+        let q = self.question_terms(question);
         if !q.is_disjoint(&self.terms(sentence)) {
             return true;
         }
@@ -457,10 +473,11 @@ impl Verifier<'_> {
         })
     }
 
-    /// An extractive answer: the sources' sentences closest to the question, each with
-    /// its own citation (the fallback when no LLM is available).
-    pub fn extract(&self, question: &str, sources: &[Source]) -> Vec<Claim> {
-        let spans: Vec<Span<'_>> = sources
+    /// The sentences of `sources` that may answer a question: long enough to state
+    /// something, not headings, not questions (a FAQ's question restates the user's
+    /// and answers nothing), not table-of-contents lines (dot leaders).
+    fn answer_candidates<'s>(&self, sources: &'s [Source]) -> Vec<Span<'s>> {
+        sources
             .iter()
             .flat_map(|s| {
                 sentences(&s.chunk.text)
@@ -472,12 +489,19 @@ impl Verifier<'_> {
                     })
             })
             .filter(|s| {
-                s.range.len() >= 20 && !looks_like_heading(&s.source.chunk.text[s.range.clone()])
+                let text = &s.source.chunk.text[s.range.clone()];
+                s.range.len() >= 20
+                    && !looks_like_heading(text)
+                    && !text.trim_end().ends_with('?')
+                    && !text.contains(". . .")
+                    && !text.contains("....")
             })
-            .collect();
-        if spans.is_empty() {
-            return Vec::new();
-        }
+            .collect()
+    }
+
+    /// How close each span is to `question`: half the share of the question's terms it
+    /// holds, half its cosine to the question (the terms again without an embedder).
+    fn closeness(&self, question: &str, spans: &[Span<'_>]) -> Vec<f32> {
         let wanted = self.question_terms(question);
         let cos: Option<Vec<f32>> = self.embedder.and_then(|e| {
             let mut texts: Vec<&str> = vec![question];
@@ -486,7 +510,7 @@ impl Verifier<'_> {
                 .ok()
                 .map(|v| v[1..].iter().map(|x| dot(&v[0], x)).collect())
         });
-        let mut scored: Vec<(f32, usize)> = spans
+        spans
             .iter()
             .enumerate()
             .map(|(i, s)| {
@@ -496,50 +520,81 @@ impl Verifier<'_> {
                 } else {
                     wanted.intersection(&have).count() as f32 / wanted.len() as f32
                 };
-                (
-                    0.5 * terms + cos.as_ref().map_or(0.5 * terms, |c| 0.5 * c[i]),
-                    i,
-                )
-            })
-            .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        // After the best sentence, only those nearly as good, or from the same source
-        // (its context): a weak sentence from elsewhere reads as a non sequitur.
-        let (best, first) = scored[0];
-        let mut picked: Vec<usize> = scored
-            .iter()
-            .take(self.config.extractive_sentences)
-            .filter(|(s, i)| {
-                *s > 0.0 && (*i == first || *s >= 0.85 * best || spans[*i].n == spans[first].n)
-            })
-            .map(|(_, i)| *i)
-            .collect();
-        // In source order, so two sentences of one passage read as written.
-        picked.sort_by_key(|&i| (spans[i].n, spans[i].range.start));
-        picked
-            .into_iter()
-            .map(|i| {
-                let span = &spans[i];
-                let c = &span.source.chunk;
-                let text = c.text[span.range.clone()].to_owned();
-                Claim {
-                    text: text.clone(),
-                    cited: vec![span.n],
-                    support: Some(Support {
-                        n: span.n,
-                        source: c.source.clone(),
-                        page: page_at(c, span.range.start),
-                        start: c.start + span.range.start,
-                        end: c.start + span.range.end,
-                        text,
-                        term_support: 1.0,
-                        cosine: None,
-                    }),
-                    supported: true,
-                    note: None,
-                }
+                0.5 * terms + cos.as_ref().map_or(0.5 * terms, |c| 0.5 * c[i])
             })
             .collect()
+    }
+
+    /// An extractive answer: the sources' sentences closest to the question, each with
+    /// its own citation (the fallback when no LLM is available).
+    pub fn extract(&self, question: &str, sources: &[Source]) -> Vec<Claim> {
+        let spans = self.answer_candidates(sources);
+        if spans.is_empty() {
+            return Vec::new();
+        }
+        let scores = self.closeness(question, &spans);
+        let picked = pick(&spans, &scores, self.config.extractive_sentences, 0.0);
+        picked.into_iter().map(|i| quoted(&spans[i])).collect()
+    }
+}
+
+/// Share of the best score, above the floor, that a sentence needs to count as nearly
+/// as good as the best.
+pub(crate) const NEARLY_AS_GOOD: f32 = 0.85;
+
+/// Indices of the best-scored spans: the best, then (up to `max` in all) those nearly
+/// as good or from the same source (its context), since a weak sentence from elsewhere
+/// reads as a non sequitur; only scores above `floor`; in source order, so two
+/// sentences of one passage read as written.
+fn pick(spans: &[Span<'_>], scores: &[f32], max: usize, floor: f32) -> Vec<usize> {
+    let mut ranked: Vec<(f32, usize)> = scores.iter().copied().zip(0..).collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let Some(&(best, first)) = ranked.first() else {
+        return Vec::new();
+    };
+    // "Nearly as good" relative to the best, measured from the floor, so that it
+    // means the same for scores that are negative (log-probabilities).
+    let near = floor + NEARLY_AS_GOOD * (best - floor);
+    let text = |i: usize| &spans[i].source.chunk.text[spans[i].range.clone()];
+    // The best `max` distinct sentences (overlapping chunks hold the same sentence
+    // twice; it is said once), those that pass.
+    let mut seen: Vec<usize> = Vec::new();
+    let mut picked: Vec<usize> = Vec::new();
+    for &(s, i) in &ranked {
+        if seen.len() == max {
+            break;
+        }
+        if seen.iter().any(|&p| text(p) == text(i)) {
+            continue;
+        }
+        seen.push(i);
+        if s > floor && (i == first || s >= near || spans[i].n == spans[first].n) {
+            picked.push(i);
+        }
+    }
+    picked.sort_by_key(|&i| (spans[i].n, spans[i].range.start));
+    picked
+}
+
+/// A claim that quotes `span` as it stands: supported by construction.
+fn quoted(span: &Span<'_>) -> Claim {
+    let c = &span.source.chunk;
+    let text = c.text[span.range.clone()].to_owned();
+    Claim {
+        text: text.clone(),
+        cited: vec![span.n],
+        support: Some(Support {
+            n: span.n,
+            source: c.source.clone(),
+            page: page_at(c, span.range.start),
+            start: c.start + span.range.start,
+            end: c.start + span.range.end,
+            text,
+            term_support: 1.0,
+            cosine: None,
+        }),
+        supported: true,
+        note: None,
     }
 }
 
@@ -559,7 +614,7 @@ fn strip_echoes(text: &str, sources: &[Source]) -> String {
 /// The page of a chunk on which byte `offset` (into the chunk text) falls, counting the
 /// form feeds ingest puts between pages.
 fn page_at(chunk: &Chunk, offset: usize) -> u32 {
-    let breaks = chunk.text[..offset.min(chunk.text.len())]
+    let breaks = chunk.text[..crate::text::floor_char_boundary(&chunk.text, offset)]
         .matches(docket_ingest::document::PAGE_BREAK)
         .count() as u32;
     (chunk.page_start + breaks).min(chunk.page_end.max(chunk.page_start))
@@ -594,10 +649,10 @@ If the sources do not contain the answer, reply: not found in the documents."
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn chunk(text: &str, source: &str, start: usize) -> Chunk {
+    pub(crate) fn chunk(text: &str, source: &str, start: usize) -> Chunk {
         Chunk {
             id: format!("{source}-0"),
             doc_id: source.into(),
@@ -763,6 +818,10 @@ mod tests {
         let q = "How long are invoices kept?";
         assert!(v.on_topic(q, "Invoices are kept for 7 years."));
         assert!(!v.on_topic(q, "Domestic trips get 65 USD per day."));
+        // Sharing only a question word ("can") is not being about the question.
+        let q = "How many days can staff work from home?";
+        assert!(!v.on_topic(q, "The output can only be produced in batch mode."));
+        assert!(v.on_topic(q, "Staff may work from home up to three days a week."));
     }
 
     #[test]
@@ -778,6 +837,24 @@ mod tests {
         // "Per diem." is a heading-like fragment (under 20 bytes and no claim); the
         // retention sentence shares no term and comes from another source.
         assert!(texts.iter().all(|t| t.contains("trips")), "{texts:?}");
+        let faq = [Source {
+            n: 1,
+            chunk: chunk(
+                "How long are trips paid? . . . . 4\nHow long are trips paid? Trips are paid for up to 30 days. Trips are paid for up to 30 days.",
+                "faq.md",
+                0,
+            ),
+        }];
+        let texts: Vec<String> = v
+            .extract("How long are trips paid?", &faq)
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
+        assert_eq!(
+            texts,
+            ["Trips are paid for up to 30 days."],
+            "no question, no contents line, once"
+        );
         assert!(!texts.iter().any(|t| t.contains("Invoices")), "{texts:?}");
         assert!(looks_like_heading("Who can work remotely"));
         assert!(!looks_like_heading("International | 95 USD per day"));

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Result;
-use clap::Args;
-use docket_generate::answer::{AnswerConfig, AskOptions, NOT_FOUND_TEXT, ask_lazy};
+use clap::{Args, ValueEnum};
+use docket_generate::answer::{AnswerConfig, AnswerStrategy, AskOptions, NOT_FOUND_TEXT, ask_lazy};
 use docket_index::Mode;
 use docket_pipelines::models::{lazy_llm, open_for_search};
 use docket_pipelines::report::ReporterExt;
@@ -28,14 +28,40 @@ pub struct AskArgs {
     /// Print the answer, its checked sentences and sources as one JSON object.
     #[arg(long)]
     pub json: bool,
-    /// Answer with the sources' own sentences instead of generating text (also what
-    /// happens when no LLM can be loaded).
-    #[arg(long)]
+    /// Answer with the sources' own sentences closest to the question, without an LLM
+    /// (also what happens when no LLM can be loaded); the same as `--strategy
+    /// extractive`.
+    #[arg(long, conflicts_with = "strategy")]
     pub extractive: bool,
+    /// How the LLM takes part: `extractive` (the default, measured best with the
+    /// default model) quotes the sentences closest to the question and loads no LLM,
+    /// `select` has the LLM choose among the closest sentences (every one supported by
+    /// construction), `generate` has it write an answer whose sentences are checked.
+    /// When the LLM's answer keeps nothing, the extractive one is given instead.
+    #[arg(long, value_enum, default_value_t = Strategy::Extractive)]
+    pub strategy: Strategy,
     #[command(flatten)]
     pub llm: LlmArgs,
     #[command(flatten)]
     pub embed: EmbedModelArgs,
+}
+
+/// `--strategy`: the library's [`AnswerStrategy`] as a flag value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Strategy {
+    Select,
+    Generate,
+    Extractive,
+}
+
+impl Strategy {
+    pub fn library(self) -> AnswerStrategy {
+        match self {
+            Strategy::Select => AnswerStrategy::Select,
+            Strategy::Generate => AnswerStrategy::Generate,
+            Strategy::Extractive => AnswerStrategy::Extractive,
+        }
+    }
 }
 
 pub fn ask(args: AskArgs, term: Term) -> Result<Outcome> {
@@ -50,7 +76,13 @@ pub fn ask(args: AskArgs, term: Term) -> Result<Outcome> {
         &term,
     )?;
     // Loaded only when a question has relevant sources to answer from.
-    let llm = lazy_llm(&args.llm.spec(), args.extractive, Arc::new(term));
+    let strategy = if args.extractive {
+        AnswerStrategy::Extractive
+    } else {
+        args.strategy.library()
+    };
+    let no_llm = strategy == AnswerStrategy::Extractive;
+    let llm = lazy_llm(&args.llm.spec(), no_llm, Arc::new(term));
     let options = AskOptions {
         config: AnswerConfig {
             k: args.k,
@@ -58,10 +90,14 @@ pub fn ask(args: AskArgs, term: Term) -> Result<Outcome> {
         },
         filter,
         max_tokens: args.llm.max_tokens,
+        strategy,
     };
     let answered = ask_lazy(&index, &args.question, &options, &llm)?;
     if let Some(e) = llm.load_error() {
         term.notice(&format!("{e}; answering extractively"));
+    }
+    if let Some(why) = &answered.fallback {
+        term.info(&format!("{why}; answering extractively"));
     }
     let mut out = std::io::stdout().lock();
     if args.json {

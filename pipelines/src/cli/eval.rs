@@ -1,14 +1,16 @@
-//! `docket eval retrieval|classify|summarize`: run the libraries' evaluation harnesses
+//! `docket eval retrieval|answer|classify|summarize`: run the libraries' evaluation harnesses
 //! and print their reports (a table, or one JSON object with `--json`).
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
+use docket_generate::answer::{AnswerConfig, AnswerStrategy, AskOptions};
 use docket_generate::classify::{
     Evaluation, Examples, Features, LabelSpec, load_labels, read_examples,
 };
+use docket_generate::eval::answer::{eval_answers, read_qa_set};
 use docket_generate::eval::{
     ClassifyMethod, ClassifyReport, SummarizeReport, eval_classify, eval_classify_llm, eval_sets,
     eval_summarize, example_labels, read_summary_set,
@@ -21,11 +23,11 @@ use docket_index::eval::{
 };
 use docket_index::{FusionConfig, FusionMethod, Mode};
 use docket_pipelines::documents::summary_cache_dir;
-use docket_pipelines::models::{chunker, load_embedder, load_llm};
+use docket_pipelines::models::{chunker, load_embedder, load_llm, open_for_search};
 use docket_pipelines::report::ReporterExt;
 use serde_json::json;
 
-use super::flags::{ChunkArgs, EmbedModelArgs, FusionArgs, LlmArgs, ModeArg};
+use super::flags::{ChunkArgs, EmbedModelArgs, FusionArgs, IndexDirArgs, LlmArgs, ModeArg};
 use super::outcome::{Outcome, UsageError};
 use super::term::Term;
 
@@ -34,12 +36,56 @@ pub enum EvalCommand {
     /// Retrieval quality on a BEIR-format data set (corpus.jsonl, queries.jsonl,
     /// qrels.tsv): nDCG@10, Recall@100 and MRR@10 per mode.
     Retrieval(EvalRetrievalArgs),
+    /// Answer quality on a QA set (JSON Lines: id, question, answers, sources) over an
+    /// index: accuracy, citation precision, abstention precision and recall, kept
+    /// unsupported sentences and seconds per question, per answer strategy.
+    Answer(EvalAnswerArgs),
     /// Classification quality: accuracy, macro-F1 and the confusion matrix on a test
     /// set (or a seeded split of the training file).
     Classify(EvalClassifyArgs),
     /// Summary quality: ROUGE-1/2/L F1 against reference summaries (corpus.jsonl and
     /// summaries.jsonl), next to the lead-N baseline.
     Summarize(EvalSummarizeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalAnswerArgs {
+    /// The QA set: one JSON object a line, {"id", "question", "answers": [phrases],
+    /// "sources": [file names]}; no answers: the documents do not answer it.
+    pub qa: PathBuf,
+    #[command(flatten)]
+    pub index: IndexDirArgs,
+    /// Strategies to evaluate (default: all three).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub mode: Vec<AnswerModeArg>,
+    /// Chunks retrieved per question.
+    #[arg(short, long, value_name = "N", default_value_t = AnswerConfig::default_k())]
+    pub k: usize,
+    /// Print the report (figures and every question's outcome) as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub llm: LlmArgs,
+    #[command(flatten)]
+    pub embed: EmbedModelArgs,
+}
+
+/// An answer strategy as `docket eval answer --mode` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AnswerModeArg {
+    Generated,
+    Select,
+    Extractive,
+}
+
+impl From<AnswerModeArg> for AnswerStrategy {
+    fn from(m: AnswerModeArg) -> Self {
+        match m {
+            AnswerModeArg::Generated => AnswerStrategy::Generate,
+            AnswerModeArg::Select => AnswerStrategy::Select,
+            AnswerModeArg::Extractive => AnswerStrategy::Extractive,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +193,7 @@ pub struct EvalSummarizeArgs {
 pub fn eval(command: EvalCommand, term: Term) -> Result<Outcome> {
     match command {
         EvalCommand::Retrieval(args) => retrieval(args, term),
+        EvalCommand::Answer(args) => answer(args, term),
         EvalCommand::Classify(args) => classify(args, term),
         EvalCommand::Summarize(args) => summarize(args, term),
     }
@@ -209,6 +256,86 @@ fn retrieval(args: EvalRetrievalArgs, term: Term) -> Result<Outcome> {
         (None, Some(_)) => term.info("pass --index DIR to store the tuned fusion in an index"),
         _ => {}
     }
+    Ok(Outcome::Success)
+}
+
+fn answer(args: EvalAnswerArgs, term: Term) -> Result<Outcome> {
+    let items = read_qa_set(&args.qa)?;
+    if items.is_empty() {
+        return Err(UsageError(format!("{}: no questions", args.qa.display())).into());
+    }
+    let strategies: Vec<AnswerStrategy> = match args.mode.is_empty() {
+        true => vec![
+            AnswerStrategy::Generate,
+            AnswerStrategy::Select,
+            AnswerStrategy::Extractive,
+        ],
+        false => args.mode.iter().map(|&m| m.into()).collect(),
+    };
+    let index = open_for_search(
+        &args.index.dir,
+        Mode::Hybrid,
+        args.embed.embed_model.as_deref(),
+        &term,
+    )?;
+    let llm = match strategies.iter().any(|&s| s != AnswerStrategy::Extractive) {
+        true => Some(load_llm(&args.llm.spec(), &term)?),
+        false => None,
+    };
+    let options = AskOptions {
+        config: AnswerConfig {
+            k: args.k,
+            ..AnswerConfig::default()
+        },
+        max_tokens: args.llm.max_tokens,
+        ..AskOptions::default()
+    };
+    let total = items.len();
+    let mut progress = |s: AnswerStrategy, done: usize| {
+        if done == total || done.is_multiple_of(10) {
+            term.info(&format!("{s:?}: {done}/{total} questions"));
+        }
+    };
+    let report = eval_answers(
+        &index,
+        &items,
+        &strategies,
+        &options,
+        llm.as_deref(),
+        &mut progress,
+    )?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &report)?;
+        writeln!(out)?;
+        return Ok(Outcome::Success);
+    }
+    let pct = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{:.1}%", 100.0 * x));
+    writeln!(
+        out,
+        "{:<11} {:>8} {:>10} {:>10} {:>10} {:>12} {:>9} {:>7}",
+        "mode", "accuracy", "cite-prec", "abst-prec", "abst-rec", "unsupported", "fallback", "s/q"
+    )?;
+    for r in &report.runs {
+        let m = &r.metrics;
+        writeln!(
+            out,
+            "{:<11} {:>8} {:>10} {:>10} {:>10} {:>12} {:>9} {:>7.2}",
+            format!("{:?}", r.strategy).to_lowercase(),
+            pct(Some(m.accuracy)),
+            pct(m.citation_precision),
+            pct(m.abstention_precision),
+            pct(m.abstention_recall),
+            m.unsupported_kept,
+            m.fallbacks,
+            m.seconds_per_question
+        )?;
+    }
+    let m = &report.runs[0].metrics;
+    term.info(&format!(
+        "{} questions, {} answerable",
+        m.questions, m.answerable
+    ));
     Ok(Outcome::Success)
 }
 

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 
 use docket_generate::LazyLlm;
-use docket_generate::answer::{AnswerConfig, AskOptions, NOT_FOUND_TEXT, ask_lazy};
+use docket_generate::answer::{AnswerConfig, AnswerStrategy, AskOptions, NOT_FOUND_TEXT, ask_lazy};
 use serde_json::{Value, json};
 
 use super::{Context, Plan, begin, commit, done_row, hash_hex, out_err, partition, scope};
@@ -105,6 +105,11 @@ fn answer_all(
         config: AnswerConfig {
             k: t.k,
             ..AnswerConfig::default()
+        },
+        strategy: if t.extractive {
+            AnswerStrategy::Extractive
+        } else {
+            AskOptions::default_strategy()
         },
     };
     let progress =
