@@ -300,7 +300,7 @@ fn units(text: &str, max: usize) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     for span in sentence_spans(text) {
         let mut start = span.start;
-        while span.end - start > max {
+        while start < span.end && span.end - start > max {
             let mut cut = start + max;
             while !text.is_char_boundary(cut) {
                 cut -= 1;
@@ -310,7 +310,9 @@ fn units(text: &str, max: usize) -> Vec<Range<usize>> {
                 _ => cut.max(start + text[start..].chars().next().map_or(1, char::len_utf8)),
             };
             out.push(start..start + text[start..cut].trim_end().len());
-            start = cut + text[cut..].len() - text[cut..].trim_start().len();
+            // Skip the whitespace after the cut, but never past the sentence's end.
+            let rest = &text[cut..span.end];
+            start = cut + rest.len() - rest.trim_start().len();
         }
         if start < span.end {
             out.push(start..span.end);

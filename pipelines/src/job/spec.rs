@@ -147,9 +147,26 @@ pub struct AnswerTask {
     /// Answer with the sources' own sentences, no LLM.
     #[serde(default)]
     pub extractive: bool,
+    /// How answers are made: `extractive` (the default: the sources' own sentences),
+    /// `select` (the LLM picks among them) or `generate` (the LLM writes, every sentence
+    /// checked). `extractive = true` is `strategy = "extractive"`.
+    #[serde(default)]
+    pub strategy: Option<docket_generate::answer::AnswerStrategy>,
     /// Retrieve only from documents matching these.
     #[serde(default)]
     pub filter: Filter,
+}
+
+impl AnswerTask {
+    /// The strategy this task answers with.
+    pub fn strategy(&self) -> docket_generate::answer::AnswerStrategy {
+        use docket_generate::answer::{AnswerStrategy, AskOptions};
+        match (self.extractive, self.strategy) {
+            (true, _) => AnswerStrategy::Extractive,
+            (false, Some(s)) => s,
+            (false, None) => AskOptions::default_strategy(),
+        }
+    }
 }
 
 /// The kind of a task.

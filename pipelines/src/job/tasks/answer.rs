@@ -97,8 +97,12 @@ fn answer_all(
         .index
         .as_ref()
         .ok_or_else(|| Error::Usage("no index".into()))?;
+    let strategy = t.strategy();
     let disabled = LazyLlm::disabled();
-    let llm = if t.extractive { &disabled } else { &ctx.llm };
+    let llm = match strategy {
+        AnswerStrategy::Extractive => &disabled,
+        _ => &ctx.llm,
+    };
     let options = AskOptions {
         filter: plan.filter.clone(),
         max_tokens: ctx.job.spec.llm.max_tokens,
@@ -106,11 +110,7 @@ fn answer_all(
             k: t.k,
             ..AnswerConfig::default()
         },
-        strategy: if t.extractive {
-            AnswerStrategy::Extractive
-        } else {
-            AskOptions::default_strategy()
-        },
+        strategy,
     };
     let progress =
         ctx.env

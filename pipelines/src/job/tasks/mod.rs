@@ -93,7 +93,7 @@ fn settings_fingerprint(ctx: &Context<'_>, task: &Task) -> Result<String> {
     let uses_llm = match task {
         Task::Classify(t) => t.llm,
         Task::Summarize(t) => t.abstractive,
-        Task::Answer(t) => !t.extractive,
+        Task::Answer(t) => t.strategy() != docket_generate::answer::AnswerStrategy::Extractive,
     };
     if uses_llm {
         parts.push(serde_json::to_vec(&ctx.job.spec.llm).unwrap_or_default());
