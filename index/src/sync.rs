@@ -428,6 +428,9 @@ impl Run<'_> {
                 source,
                 tag,
             } => {
+                if !self.first_time(file, &doc_id) {
+                    return Ok(());
+                }
                 self.count(tag);
                 if self.dry_run {
                     if tag != Action::Keep {
@@ -439,7 +442,6 @@ impl Run<'_> {
                         source: &source,
                     });
                 }
-                self.seen.insert(doc_id);
             }
             Item::Failed { doc_id, error } => {
                 if is_records(file) {
@@ -468,7 +470,9 @@ impl Run<'_> {
         action: Action,
         chunks: Chunked,
     ) -> Result<()> {
-        self.seen.insert(doc.id.clone());
+        if !self.first_time(file, &doc.id) {
+            return Ok(());
+        }
         let records = is_records(file);
         if !records {
             for message in &doc.warnings {
@@ -495,6 +499,23 @@ impl Run<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// Whether this is the first input of the run with this document id. Two inputs
+    /// that map to one id (two roots holding the same relative path, a file named and
+    /// also found in a folder) would otherwise both be written; the second is a
+    /// failure instead, and the first stays.
+    fn first_time(&mut self, file: &SourceFile, doc_id: &str) -> bool {
+        if self.seen.insert(doc_id.to_owned()) {
+            return true;
+        }
+        let reason = format!(
+            "{}: the same document (source {}) as an earlier input of this run; not indexed twice",
+            file.path.display(),
+            file.source
+        );
+        self.fail(file.source.clone(), None, doc_id.to_owned(), &reason);
+        false
     }
 
     fn count(&mut self, action: Action) {
@@ -658,6 +679,35 @@ mod tests {
             kept,
             failed,
         }
+    }
+
+    #[test]
+    fn two_inputs_with_one_document_id_are_written_once_and_the_second_fails() {
+        let s = setup(&[("a.txt", "alpha text")]);
+        // The same relative path under a second root, and the first root's file named.
+        let other = tempfile::tempdir().unwrap();
+        std::fs::write(other.path().join("a.txt"), "another alpha").unwrap();
+        let config = SyncConfig {
+            paths: vec![
+                s.docs.path().to_path_buf(),
+                other.path().to_path_buf(),
+                s.docs.path().join("a.txt"),
+            ],
+            ..s.config()
+        };
+        let (r, held) = s.run(&config, SyncHooks::default());
+        assert_eq!(r.counts, counts(1, 0, 0, 0, 2));
+        assert_eq!(held, ["a.txt"]);
+        assert!(
+            r.failures
+                .iter()
+                .all(|f| f.reason.contains("earlier input")),
+            "{:?}",
+            r.failures
+        );
+        // The next run keeps it, still refusing the twins.
+        let (r, _) = s.run(&config, SyncHooks::default());
+        assert_eq!(r.counts, counts(0, 0, 0, 1, 2));
     }
 
     #[test]
