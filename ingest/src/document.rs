@@ -219,6 +219,8 @@ impl Document {
     /// Give extracted text an identity. `source` is the display path relative to the
     /// ingest root; `bytes_hash` the blake3 hex digest of the source bytes.
     pub fn new(source: String, format: Format, content_hash: String, ex: Extracted) -> Self {
+        let mut ex = ex;
+        cap_fields(&mut ex);
         Document {
             id: document_id(&source),
             source,
@@ -276,6 +278,54 @@ pub fn document_id(source: &str) -> String {
     hash.to_hex()[..16].to_string()
 }
 
+/// The longest title, heading or metadata value kept, in bytes. These fields are
+/// copied into every chunk (a chunk carries its heading path, title and metadata), so a
+/// hostile 12 MiB heading would otherwise cost 12 MiB per chunk.
+pub const MAX_FIELD_BYTES: usize = 4096;
+
+/// `s` cut to at most `max` bytes at a character boundary; whether it was cut.
+fn cut_field(s: &mut String, max: usize) -> bool {
+    if s.len() <= max {
+        return false;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    true
+}
+
+/// Cap the fields that go into every chunk, with a warning naming what was cut.
+fn cap_fields(ex: &mut Extracted) {
+    let mut cut = Vec::new();
+    if ex
+        .title
+        .as_mut()
+        .is_some_and(|t| cut_field(t, MAX_FIELD_BYTES))
+    {
+        cut.push("the title".to_owned());
+    }
+    let mut headings = 0;
+    for h in &mut ex.headings {
+        headings += usize::from(cut_field(&mut h.title, MAX_FIELD_BYTES));
+    }
+    if headings > 0 {
+        cut.push(format!("{headings} headings"));
+    }
+    for (key, value) in ex.metadata.iter_mut() {
+        if cut_field(value, MAX_FIELD_BYTES) {
+            cut.push(format!("metadata field {key}"));
+        }
+    }
+    if !cut.is_empty() {
+        ex.warnings.push(format!(
+            "{} cut to {MAX_FIELD_BYTES} bytes (they are copied into every chunk)",
+            cut.join(", ")
+        ));
+    }
+}
+
 /// blake3 hex digest of some bytes, the content hash of a source.
 pub fn content_hash(bytes: &[u8]) -> String {
     blake3::hash(bytes).to_hex().to_string()
@@ -283,6 +333,61 @@ pub fn content_hash(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn regression_a_huge_heading_is_cut_once_not_copied_whole_into_every_chunk() {
+        // A Markdown file whose heading is megabytes long made every chunk carry it.
+        let heading = "Ä".repeat(600_000); // 1.2 MB, two bytes a character
+        let mut text = format!("# {heading}\n\n");
+        for i in 0..200 {
+            text.push_str(&format!(
+                "Paragraph {i} with enough words to make chunks.\n\n"
+            ));
+        }
+        let ex = crate::loader_for(Format::Markdown)
+            .unwrap()
+            .load(
+                text.as_bytes(),
+                &crate::LoadContext::new(&crate::Limits::default()),
+            )
+            .unwrap();
+        let doc = Document::new("big.md".into(), Format::Markdown, "h".into(), ex);
+        assert!(
+            doc.headings
+                .iter()
+                .all(|h| h.title.len() <= MAX_FIELD_BYTES)
+        );
+        assert!(
+            doc.warnings.iter().any(|w| w.contains("1 headings cut")),
+            "{:?}",
+            doc.warnings
+        );
+        let chunker = crate::Chunker::new(
+            crate::ChunkingConfig {
+                target_tokens: 32,
+                overlap_tokens: 0,
+                ..crate::ChunkingConfig::default()
+            },
+            std::sync::Arc::new(crate::ApproxTokenizer),
+        )
+        .unwrap();
+        let chunks = chunker.chunk(&doc).unwrap();
+        assert!(chunks.len() > 10);
+        for c in &chunks {
+            let path: usize = c.heading_path.iter().map(String::len).sum();
+            assert!(
+                path <= MAX_FIELD_BYTES,
+                "chunk {} carries {path} bytes of headings",
+                c.id
+            );
+        }
+        let mut s = "ab€".to_owned();
+        assert!(
+            cut_field(&mut s, 3) && s == "ab",
+            "cut at a character boundary: {s}"
+        );
+    }
+
     use super::*;
 
     #[test]
