@@ -366,7 +366,6 @@ mod tests {
             crate::ChunkingConfig {
                 target_tokens: 32,
                 overlap_tokens: 0,
-                ..crate::ChunkingConfig::default()
             },
             std::sync::Arc::new(crate::ApproxTokenizer),
         )
