@@ -466,12 +466,10 @@ fn eval_abstractive(
 
 #[cfg(test)]
 mod tests {
-    use std::ops::ControlFlow;
-
     use super::*;
     use crate::classify::llm::tests::Scorer;
     use crate::summarize::abstractive::AbstractiveConfig;
-    use crate::{Completion, ContinuationScore, FinishReason, GenerateParams, Prompt};
+    use crate::testing::FixedReply;
 
     fn examples(rows: &[(&str, &str)]) -> Examples {
         Examples {
@@ -654,32 +652,6 @@ mod tests {
         );
     }
 
-    /// An LLM whose every summary is the same sentence.
-    #[derive(Debug)]
-    struct Echo(&'static str);
-
-    impl Llm for Echo {
-        fn model_id(&self) -> &str {
-            "echo"
-        }
-        fn generate(
-            &self,
-            _: &Prompt,
-            _: &GenerateParams,
-            _: &mut dyn FnMut(&str) -> ControlFlow<()>,
-        ) -> Result<Completion> {
-            Ok(Completion {
-                text: self.0.to_owned(),
-                finish: FinishReason::Stop,
-                prompt_tokens: 0,
-                completion_tokens: 0,
-            })
-        }
-        fn score(&self, _: &Prompt, _: &[&str]) -> Result<Vec<ContinuationScore>> {
-            unreachable!("summaries are not scored")
-        }
-    }
-
     #[test]
     #[expect(
         clippy::print_stderr,
@@ -701,7 +673,7 @@ mod tests {
                 reference: "The new boots ship to the north first, the south in June.".into(),
             })
             .collect();
-        let llm = Echo("The new boots ship to every store in the north first.");
+        let llm = FixedReply("The new boots ship to every store in the north first.");
         let config = AbstractiveConfig {
             budget: Budget::Sentences(1),
             ..AbstractiveConfig::default()
@@ -715,7 +687,7 @@ mod tests {
         assert_eq!(r.documents, 3);
         assert!(r.docket.rouge1.f1 > 0.0 && r.lead.rouge1.f1 > 0.0, "{r:#?}");
         let a = r.abstractive.as_ref().unwrap();
-        assert_eq!(a.run.model, "echo");
+        assert_eq!(a.run.model, "fixed");
         assert_eq!((a.run.llm_calls, a.run.sentences_kept), (3, 3), "{a:#?}");
         assert_eq!(a.checked, a.unchecked, "nothing was dropped");
         assert_eq!(progress[2], (3, "c".to_owned(), 1));

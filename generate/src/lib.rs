@@ -71,6 +71,8 @@ mod local;
 pub mod records;
 mod stream;
 pub mod summarize;
+#[cfg(test)]
+mod testing;
 pub mod text;
 #[cfg(test)]
 mod unicode_props;

@@ -387,14 +387,13 @@ fn cited_sources(kept: &[Claim], sources: &[Source]) -> Vec<CitedSource> {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use std::ops::ControlFlow;
     use std::sync::Arc;
 
     use docket_index::{Action, IndexSettings};
     use docket_ingest::{ApproxTokenizer, Chunker, ChunkingConfig, Document, Format, TextBuilder};
 
     use super::*;
-    use crate::{Completion, ContinuationScore, FinishReason};
+    use crate::testing::FixedReply;
 
     /// A BM25-only index in `dir` holding `docs` (source, text).
     pub(crate) fn bm25_index(dir: &std::path::Path, docs: &[(&str, &str)]) -> Index {
@@ -419,33 +418,6 @@ pub(crate) mod tests {
 
     const RETENTION: &str = "Data retention. Customer invoices are kept for 7 years after the fiscal year ends. Support tickets are deleted after 2 years.";
     const TRAVEL: &str = "Travel policy. International trips get a per diem of 95 USD per day. Domestic trips get 65 USD per day.";
-
-    /// An LLM that always writes the same reply.
-    #[derive(Debug)]
-    struct Fixed(&'static str);
-
-    impl Llm for Fixed {
-        fn model_id(&self) -> &str {
-            "fixed"
-        }
-        fn generate(
-            &self,
-            _: &Prompt,
-            _: &GenerateParams,
-            on_text: &mut dyn FnMut(&str) -> ControlFlow<()>,
-        ) -> Result<Completion> {
-            let _ = on_text(self.0);
-            Ok(Completion {
-                text: self.0.to_owned(),
-                finish: FinishReason::Stop,
-                prompt_tokens: 0,
-                completion_tokens: 0,
-            })
-        }
-        fn score(&self, _: &Prompt, _: &[&str]) -> Result<Vec<ContinuationScore>> {
-            unreachable!("answers are not scored")
-        }
-    }
 
     fn setup() -> (tempfile::TempDir, Index) {
         let dir = tempfile::tempdir().unwrap();
@@ -501,7 +473,7 @@ pub(crate) mod tests {
     #[test]
     fn an_unsupported_generated_answer_falls_back_to_the_extractive_one() {
         let (_dir, index) = setup();
-        let llm = Fixed("Invoices are shredded every Friday by the CEO [1].");
+        let llm = FixedReply("Invoices are shredded every Friday by the CEO [1].");
         let a = ask(&index, QUESTION, &generating(), Some(&llm)).unwrap();
         assert_eq!(a.abstained, None, "{a:#?}");
         assert_eq!(a.mode, AnswerMode::Extractive);
@@ -518,7 +490,7 @@ pub(crate) mod tests {
     #[test]
     fn without_relevant_sources_even_the_fallback_abstains() {
         let (_dir, index) = setup();
-        let llm = Fixed("Ulaanbaatar [1].");
+        let llm = FixedReply("Ulaanbaatar [1].");
         let a = ask(
             &index,
             "What is the capital of Mongolia?",
@@ -538,7 +510,7 @@ pub(crate) mod tests {
             ..AskOptions::default()
         };
         // `Fixed` panics when scored, and generating would give "shredded".
-        let llm = Fixed("Invoices are shredded every Friday by the CEO [1].");
+        let llm = FixedReply("Invoices are shredded every Friday by the CEO [1].");
         let a = ask(&index, QUESTION, &options, Some(&llm)).unwrap();
         assert_eq!(a.mode, AnswerMode::Extractive);
         assert_eq!((&a.model, &a.fallback), (&None, &None));
@@ -555,7 +527,7 @@ pub(crate) mod tests {
             1 => "Customer invoices are kept for 7 years after the fiscal year ends [1].",
             _ => "Customer invoices are kept for 7 years after the fiscal year ends [2].",
         };
-        let a = ask(&index, QUESTION, &options, Some(&Fixed(reply))).unwrap();
+        let a = ask(&index, QUESTION, &options, Some(&FixedReply(reply))).unwrap();
         assert_eq!(a.abstained, None, "{a:#?}");
         assert_eq!(a.kept().len(), 1);
         let support = a.kept()[0].support.as_ref().unwrap();
@@ -572,7 +544,7 @@ pub(crate) mod tests {
     #[test]
     fn a_not_found_reply_is_checked_like_any_other_and_dropped() {
         let (_dir, index) = setup();
-        let llm = Fixed("not found in the documents");
+        let llm = FixedReply("not found in the documents");
         let a = ask(&index, QUESTION, &generating(), Some(&llm)).unwrap();
         assert_eq!(a.mode, AnswerMode::Extractive, "{a:#?}");
         assert_eq!(a.dropped().len(), 1);

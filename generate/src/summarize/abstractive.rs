@@ -1219,35 +1219,17 @@ mod tests {
 
     #[test]
     fn unsupported_sentences_are_dropped_with_a_reason() {
-        /// Answers with one true and two false sentences.
-        #[derive(Debug)]
-        struct Liar;
-        impl Llm for Liar {
-            fn model_id(&self) -> &str {
-                "liar"
-            }
-            fn generate(
-                &self,
-                _: &Prompt,
-                _: &GenerateParams,
-                _: &mut dyn FnMut(&str) -> ControlFlow<()>,
-            ) -> Result<Completion> {
-                Ok(Completion {
-                    text: "Widget number 3 is made of steel and painted blue by the team. \
-                           Widget number 77 is made of steel. \
-                           The widgets are loved by penguins in Antarctica."
-                        .into(),
-                    finish: FinishReason::Stop,
-                    prompt_tokens: 0,
-                    completion_tokens: 0,
-                })
-            }
-            fn score(&self, _: &Prompt, _: &[&str]) -> Result<Vec<ContinuationScore>> {
-                unreachable!()
-            }
-        }
         let text = doc(5);
-        let s = AbstractiveSummarizer::new(&Liar, AbstractiveConfig::default()).unwrap();
+        // An LLM that answers with one true and two false sentences.
+        let s = AbstractiveSummarizer::new(
+            &crate::testing::FixedReply(
+                "Widget number 3 is made of steel and painted blue by the team. \
+                 Widget number 77 is made of steel. \
+                 The widgets are loved by penguins in Antarctica.",
+            ),
+            AbstractiveConfig::default(),
+        )
+        .unwrap();
         let out = s.summarize(&text).unwrap();
         assert_eq!(out.pieces, 1);
         assert_eq!(out.llm_calls, 1);
