@@ -96,11 +96,16 @@ pub fn run(args: RunArgs, term: Term) -> Result<Outcome> {
         report: args.report,
     };
     let report = job::run(&job, &options, &env)?;
-    Ok(match report.status {
-        Status::Success | Status::Failed => Outcome::Success,
-        Status::Partial => Outcome::Partial,
-        Status::Interrupted => Outcome::Interrupted,
-    })
+    match report.status {
+        Status::Success => Ok(Outcome::Success),
+        Status::Partial => Ok(Outcome::Partial),
+        Status::Interrupted => Ok(Outcome::Interrupted),
+        // `job::run` returns a failed run's error, not its report; never a success.
+        Status::Failed => Err(anyhow::anyhow!(
+            "run failed: {}",
+            report.error.unwrap_or_default()
+        )),
+    }
 }
 
 pub fn schedule(args: ScheduleArgs, term: Term) -> Result<Outcome> {
