@@ -269,7 +269,7 @@ impl Job {
             reason,
         };
         let text = std::fs::read_to_string(file).map_err(|e| err(format!("cannot read: {e}")))?;
-        let mut spec: JobSpec = toml::from_str(&text).map_err(|e| err(describe(&e, &text)))?;
+        let mut spec: JobSpec = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
         let name = check(&spec, file).map_err(err)?;
         let base = match file.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
@@ -306,30 +306,6 @@ impl Job {
     /// Where the job keeps its state: beside the index it writes.
     pub fn state_dir(&self) -> PathBuf {
         self.spec.index.dir.join("jobs").join(&self.name)
-    }
-}
-
-/// The TOML parser's message, with the line of an unknown key added when the parser
-/// could not point at it (keys of tables that embed other settings structs).
-fn describe(e: &toml::de::Error, text: &str) -> String {
-    let message = e.to_string();
-    if e.span().is_some_and(|s| !s.is_empty()) {
-        return message;
-    }
-    let key = e
-        .message()
-        .strip_prefix("unknown field `")
-        .and_then(|r| r.split('`').next());
-    let line = key.and_then(|key| {
-        text.lines().position(|l| {
-            l.trim_start()
-                .strip_prefix(key)
-                .is_some_and(|r| r.trim_start().starts_with('='))
-        })
-    });
-    match line {
-        Some(n) => format!("line {}: {}", n + 1, e.message()),
-        None => message,
     }
 }
 
@@ -581,6 +557,11 @@ output = "out/answers.jsonl"
         let msg = e.to_string();
         assert!(msg.contains("ouptut"), "{msg}");
         assert!(msg.contains("line 6"), "{msg}");
+        // Keys of [sources] and [index] go through embedded settings structs: the parser
+        // names the key and points at its table.
+        let e = load("version = 1\n[sources]\npaths = [\"a\"]\nhiden = true\n").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("hiden") && msg.contains("line 2"), "{msg}");
         let e = load("version = 1\ncolour = 3\n[sources]\npaths = [\"a\"]\n").unwrap_err();
         assert!(
             e.to_string().contains("colour") && e.to_string().contains("line 2"),
