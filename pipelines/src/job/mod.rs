@@ -349,7 +349,7 @@ pub fn check_inputs(job: &Job) -> Result<()> {
         }
     }
     for t in &job.tasks {
-        for input in tasks::inputs(t) {
+        for input in t.inputs() {
             if !input.is_file() {
                 problems.push(format!(
                     "task {}: {} does not exist",

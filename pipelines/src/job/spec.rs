@@ -222,6 +222,21 @@ impl Task {
         }
     }
 
+    /// Files the task reads besides the index (labels, examples, a saved model,
+    /// questions): their hashes are part of its fingerprint, and no output may
+    /// overwrite them.
+    pub fn inputs(&self) -> Vec<PathBuf> {
+        match self {
+            Task::Classify(t) => [&t.labels_file, &t.examples, &t.model]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect(),
+            Task::Summarize(_) => Vec::new(),
+            Task::Answer(t) => vec![t.questions.clone()],
+        }
+    }
+
     /// The task's filter (`filter = { source = GLOB, format = ..., KEY = VALUE }`, the
     /// rules of `--filter KEY=VALUE`, checked when the job file is read).
     pub fn filter(&self) -> &Filter {
@@ -448,7 +463,7 @@ fn check_outputs(job: &Job) -> Result<(), String> {
         (normal(&job.report_path()), "the run report".to_owned()),
     ];
     for t in &job.tasks {
-        for input in crate::job::tasks::inputs(t) {
+        for input in t.inputs() {
             kept.push((normal(&input), format!("an input of task {}", t.name())));
         }
     }

@@ -12,7 +12,7 @@ mod summarize;
 
 use std::collections::HashSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -60,19 +60,6 @@ impl Context<'_> {
     }
 }
 
-/// Files a task reads besides the index.
-pub fn inputs(task: &Task) -> Vec<PathBuf> {
-    match task {
-        Task::Classify(t) => [&t.labels_file, &t.examples, &t.model]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect(),
-        Task::Summarize(_) => Vec::new(),
-        Task::Answer(t) => vec![t.questions.clone()],
-    }
-}
-
 fn hash_hex(parts: &[&[u8]]) -> String {
     let mut h = blake3::Hasher::new();
     for p in parts {
@@ -86,7 +73,7 @@ fn hash_hex(parts: &[&[u8]]) -> String {
 /// another fingerprint is redone.
 fn settings_fingerprint(ctx: &Context<'_>, task: &Task) -> Result<String> {
     let mut parts: Vec<Vec<u8>> = vec![task.settings_json().into_bytes()];
-    for input in inputs(task) {
+    for input in task.inputs() {
         let bytes = std::fs::read(&input).map_err(|e| Error::io(&input, e))?;
         parts.push(blake3::hash(&bytes).as_bytes().to_vec());
     }
