@@ -75,6 +75,9 @@ pub enum Error {
     /// Another process (or another handle in this one) is writing the BM25 index.
     #[error("BM25 index {path} is locked by another writer; close it first")]
     LexicalLocked { path: PathBuf },
+    /// Another process is writing the index (waited a few seconds for it).
+    #[error("{}: the index is being written by another process; try again when it is done", path.display())]
+    IndexLocked { path: PathBuf },
     /// The BM25 index in `path` was built with other analyzer settings than requested;
     /// its terms would not match queries analyzed the new way.
     #[error(
@@ -173,7 +176,10 @@ impl Error {
     /// Whether the operation may succeed if the caller tries again later (a server that
     /// timed out, a store another process holds).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::ServerTransient { .. } | Error::Locked { .. })
+        matches!(
+            self,
+            Error::ServerTransient { .. } | Error::Locked { .. } | Error::IndexLocked { .. }
+        )
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
@@ -196,9 +202,10 @@ impl Error {
             | Error::Setting { .. }
             | Error::DimensionMismatch { .. }
             | Error::DistanceMismatch { .. } => Fault::Usage,
-            Error::ServerTransient { .. } | Error::Locked { .. } | Error::LexicalLocked { .. } => {
-                Fault::Transient
-            }
+            Error::ServerTransient { .. }
+            | Error::Locked { .. }
+            | Error::LexicalLocked { .. }
+            | Error::IndexLocked { .. } => Fault::Transient,
             Error::Parse { .. } => Fault::Input,
             Error::NonFiniteVector { .. } => Fault::Bug,
             _ => Fault::Environment,

@@ -32,6 +32,7 @@ use crate::filter::{Filter, Hit};
 use crate::fusion::{FusedHit, FusionConfig, LegHit, fuse, single_leg};
 use crate::lexical::{Bm25Index, LexicalConfig, LexicalIndex, Snippet};
 use crate::manifest::{Manifest, SCHEMA_VERSION};
+use crate::snapshot::{self, WriteLock};
 use crate::vector::{EmbeddedStore, Point, VectorSpec, VectorStore, VectorStoreConfig, open_store};
 
 /// File name of the catalog inside an index directory.
@@ -226,6 +227,8 @@ pub struct Index {
     uncommitted_chunks: usize,
     last_commit: Instant,
     stats: WriteStats,
+    /// Held by a writing handle (see [`crate::snapshot`]); `None` for a reading one.
+    write_lock: Option<WriteLock>,
 }
 
 impl std::fmt::Debug for Index {
@@ -277,13 +280,16 @@ impl Index {
                 wanted
             }
         };
-        Self::open_parts(
+        let write_lock = WriteLock::acquire(dir)?;
+        let mut index = Self::open_parts(
             dir,
             manifest,
             embedder,
             settings.lexical.clone(),
             settings.write.clone(),
-        )
+        )?;
+        index.write_lock = Some(write_lock);
+        Ok(index)
     }
 
     /// Open an existing index to search it or read its status. `embedder` embeds
@@ -339,6 +345,7 @@ impl Index {
             uncommitted_chunks: 0,
             last_commit: Instant::now(),
             stats: WriteStats::default(),
+            write_lock: None,
         })
     }
 
@@ -499,9 +506,22 @@ impl Index {
         let ids: Vec<&str> = self.uncommitted.iter().map(String::as_str).collect();
         self.catalog.mark_indexed(&ids)?;
         self.stats.committed += ids.len();
+        let changed = !ids.is_empty();
         self.uncommitted.clear();
         self.uncommitted_chunks = 0;
         self.last_commit = Instant::now();
+        if changed {
+            self.publish()?;
+        }
+        Ok(())
+    }
+
+    /// After a commit: count it, and let a reader that serves snapshots copy it.
+    fn publish(&mut self) -> Result<()> {
+        if let Some(lock) = &mut self.write_lock {
+            let generation = snapshot::bump_generation(&self.dir)?;
+            lock.yield_to_reader(&self.dir, generation)?;
+        }
         Ok(())
     }
 
@@ -525,7 +545,7 @@ impl Index {
         let ids: Vec<&str> = doc_ids.iter().map(String::as_str).collect();
         self.catalog.remove(&ids)?;
         self.stats.deleted += ids.len();
-        Ok(())
+        self.publish()
     }
 
     /// What this handle wrote so far.

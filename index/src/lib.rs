@@ -55,6 +55,7 @@ pub mod lexical;
 pub mod manifest;
 pub mod record;
 pub mod shard;
+pub mod snapshot;
 pub mod sync;
 pub mod vector;
 

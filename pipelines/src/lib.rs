@@ -33,6 +33,7 @@ pub mod job;
 pub mod models;
 pub mod output;
 pub mod report;
+pub mod serve;
 pub mod settings;
 pub mod sync;
 

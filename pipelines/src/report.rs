@@ -33,6 +33,28 @@ pub trait Reporter: Send + Sync {
     fn planned(&self, action: &str, doc_id: &str, source: &str) {
         let _ = (action, doc_id, source);
     }
+
+    /// One served request (`docket serve`'s access log): method, path, status,
+    /// milliseconds, client. A plain log line unless the reporter structures it.
+    fn access(&self, fields: &serde_json::Value) {
+        self.log(Level::Info, &access_line(fields));
+    }
+}
+
+/// An access record as one text line: `access method=GET path=/v1/search status=200 ...`.
+pub fn access_line(fields: &serde_json::Value) -> String {
+    let pairs: Vec<String> = fields
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => format!("{k}={s}"),
+                    other => format!("{k}={other}"),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    format!("access {}", pairs.join(" "))
 }
 
 /// A running count of done items.

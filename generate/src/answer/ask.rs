@@ -1,5 +1,7 @@
 //! The ask use case: a question in, a checked [`Answer`] (or a typed abstention) out.
 
+use std::ops::ControlFlow;
+
 use docket_index::{Filter, Index, Mode};
 use serde::{Deserialize, Serialize};
 
@@ -205,7 +207,9 @@ pub fn ask(
     options: &AskOptions,
     llm: Option<&dyn Llm>,
 ) -> Result<Answer> {
-    ask_with(index, question, options, || llm)
+    ask_with(index, question, options, || llm, &mut |_| {
+        ControlFlow::Continue(())
+    })
 }
 
 /// [`ask`] with an LLM loaded only once a question needs it: an abstention for want of
@@ -217,7 +221,23 @@ pub fn ask_lazy(
     options: &AskOptions,
     llm: &LazyLlm,
 ) -> Result<Answer> {
-    ask_with(index, question, options, || llm.get_ref())
+    ask_with(index, question, options, || llm.get_ref(), &mut |_| {
+        ControlFlow::Continue(())
+    })
+}
+
+/// [`ask_lazy`] that passes the LLM's text to `on_text` as it is generated (for a
+/// front end that shows the answer being written; the checked [`Answer`] that is
+/// returned is what counts). `on_text` returning `Break` stops generation early, e.g.
+/// when the reader has gone.
+pub fn ask_lazy_streaming(
+    index: &Index,
+    question: &str,
+    options: &AskOptions,
+    llm: &LazyLlm,
+    on_text: &mut dyn FnMut(&str) -> ControlFlow<()>,
+) -> Result<Answer> {
+    ask_with(index, question, options, || llm.get_ref(), on_text)
 }
 
 fn ask_with<'l>(
@@ -225,6 +245,7 @@ fn ask_with<'l>(
     question: &str,
     options: &AskOptions,
     llm: impl FnOnce() -> Option<&'l dyn Llm>,
+    on_text: &mut dyn FnMut(&str) -> ControlFlow<()>,
 ) -> Result<Answer> {
     let config = &options.config;
     let results = index
@@ -277,7 +298,14 @@ fn ask_with<'l>(
         ),
         _ => (
             AnswerMode::Generated,
-            generate(&verifier, llm, question, &sources, options.max_tokens)?,
+            generate(
+                &verifier,
+                llm,
+                question,
+                &sources,
+                options.max_tokens,
+                on_text,
+            )?,
         ),
     };
     let model = Some(llm.model_id().to_owned());
@@ -318,15 +346,17 @@ fn generate(
     question: &str,
     sources: &[Source],
     max_tokens: usize,
+    on_text: &mut dyn FnMut(&str) -> ControlFlow<()>,
 ) -> Result<Vec<Claim>> {
     let (system, user) = prompt(question, sources);
     let params = GenerateParams {
         max_tokens,
         ..GenerateParams::default()
     };
-    let completion = llm.complete(
+    let completion = llm.generate(
         &Prompt::Chat(vec![Message::system(system), Message::user(user)]),
         &params,
+        on_text,
     )?;
     let mut claims = verifier.verify(completion.text.trim(), sources);
     for c in claims.iter_mut().filter(|c| c.supported) {

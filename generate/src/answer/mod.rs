@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 pub use ask::{
     Abstention, Answer, AnswerMode, AnswerStrategy, AskOptions, CitedSource, CitedSpan,
-    NOT_FOUND_TEXT, ask, ask_lazy,
+    NOT_FOUND_TEXT, ask, ask_lazy, ask_lazy_streaming,
 };
 
 /// Settings of answering and of citation checking.

@@ -13,6 +13,7 @@ mod jobs;
 mod models;
 pub mod outcome;
 mod search;
+mod serve;
 mod summarize;
 pub mod term;
 
@@ -68,6 +69,13 @@ enum Command {
     /// Provision or list the default models.
     #[command(subcommand)]
     Models(models::ModelsCommand),
+    /// Serve an index over HTTP: a JSON API (/v1, described at /v1/openapi.json) and a
+    /// web page to search, ask with citations, and browse documents.
+    Serve(serve::ServeArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(serve::CompletionsArgs),
+    /// Print the man page, or write one per command with --out-dir.
+    Man(serve::ManArgs),
 }
 
 impl Cli {
@@ -76,6 +84,7 @@ impl Cli {
         match &self.command {
             Command::Run(a) => a.log_format,
             Command::Schedule(a) => a.log_format,
+            Command::Serve(a) => a.log_format,
             _ => LogFormat::Text,
         }
     }
@@ -97,6 +106,9 @@ impl Cli {
             Command::Summarize(args) => summarize::summarize(args, term),
             Command::Eval(command) => eval::eval(command, term),
             Command::Models(command) => models::models(command, term),
+            Command::Serve(args) => serve::serve(args, term),
+            Command::Completions(args) => serve::completions(args),
+            Command::Man(args) => serve::man(args),
         }
     }
 }

@@ -65,6 +65,22 @@ impl Reporter for Term {
         self.line(level, message);
     }
 
+    fn access(&self, fields: &serde_json::Value) {
+        if self.format == LogFormat::Text {
+            self.line(Level::Info, &docket_pipelines::report::access_line(fields));
+            return;
+        }
+        let mut record = serde_json::json!({
+            "ts": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "level": Level::Info,
+            "message": "access",
+        });
+        if let (Some(r), Some(f)) = (record.as_object_mut(), fields.as_object()) {
+            r.extend(f.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let _ = writeln!(std::io::stderr().lock(), "{record}");
+    }
+
     fn progress(&self, label: &str, total: usize, unit: &'static str) -> Box<dyn Progress + '_> {
         Box::new(Bar::new(*self, label, total, unit))
     }
