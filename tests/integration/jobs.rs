@@ -9,31 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{Run, docket, temp_dir, workspace_root, write};
-
-/// Copy `pipelines/examples` (job files and the archive) into `dir`, without any
-/// state or outputs a local run left there.
-fn copy_examples(dir: &Path) -> PathBuf {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).expect("mkdir");
-        for e in std::fs::read_dir(from).expect("read examples") {
-            let e = e.expect("entry");
-            let name = e.file_name();
-            if name == ".docket" || name == "out" {
-                continue;
-            }
-            let target = to.join(&name);
-            if e.file_type().expect("type").is_dir() {
-                copy(&e.path(), &target);
-            } else {
-                std::fs::copy(e.path(), &target).expect("copy");
-            }
-        }
-    }
-    let to = dir.join("examples");
-    copy(&workspace_root().join("pipelines/examples"), &to);
-    to
-}
+use crate::util::{Run, copy_examples, docket, temp_dir, write};
 
 fn run_job(job: &Path, extra: &[&str]) -> Run {
     let mut args = vec!["run".to_owned(), job.display().to_string()];

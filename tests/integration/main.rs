@@ -10,5 +10,7 @@ mod pdf_fixtures;
 mod pdfgen;
 mod pdfgen_sanity;
 mod sample_archive;
+mod browser;
+mod serve;
 mod summarize_abstractive;
 mod util;

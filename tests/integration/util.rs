@@ -243,3 +243,32 @@ pub fn assert_error(run: &Run, path: &Path, reason: &str) {
         run.describe()
     );
 }
+
+/// Copy `pipelines/examples` (job files and the archive) into `dir`, without any
+/// state or outputs a local run left there.
+pub fn copy_examples(dir: &Path) -> PathBuf {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for e in std::fs::read_dir(from).expect("read examples") {
+            let e = e.expect("entry");
+            let name = e.file_name();
+            if name == ".docket" || name == "out" {
+                continue;
+            }
+            let target = to.join(&name);
+            if e.file_type().expect("type").is_dir() {
+                copy(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), &target).expect("copy");
+            }
+        }
+    }
+    let to = dir.join("examples");
+    copy(&workspace_root().join("pipelines/examples"), &to);
+    to
+}
+
+/// The `docket` binary under test.
+pub fn docket_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_docket"))
+}
