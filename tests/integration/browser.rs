@@ -2,6 +2,7 @@
 //! driven over WebDriver (chromedriver) with plain HTTP calls. Skipped, loudly, when
 //! chromium or chromedriver is not installed (CI installs both).
 
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -100,13 +101,25 @@ impl Browser {
     }
 
     fn post(&self, path: &str, body: Value) -> Value {
-        let (status, text) = call(&self.http, "POST", &format!("{}{path}", self.base), Some(&body), &[]);
+        let (status, text) = call(
+            &self.http,
+            "POST",
+            &format!("{}{path}", self.base),
+            Some(&body),
+            &[],
+        );
         assert_eq!(status, 200, "POST {path}: {text}");
         serde_json::from_str::<Value>(&text).unwrap()["value"].take()
     }
 
     fn get(&self, path: &str) -> Value {
-        let (status, text) = call(&self.http, "GET", &format!("{}{path}", self.base), None, &[]);
+        let (status, text) = call(
+            &self.http,
+            "GET",
+            &format!("{}{path}", self.base),
+            None,
+            &[],
+        );
         assert_eq!(status, 200, "GET {path}: {text}");
         serde_json::from_str::<Value>(&text).unwrap()["value"].take()
     }
@@ -176,8 +189,10 @@ fn the_page_streams_an_answer_opens_the_cited_passage_and_filters_a_search() {
         find_program(&["chromium", "chromium-browser", "google-chrome"]),
         find_program(&["chromedriver"]),
     ) else {
-        eprintln!(
-            "\n*** SKIPPED: the browser test needs chromium and chromedriver (Debian: apt-get install chromium chromium-driver); .ci/run installs them ***\n"
+        // Past the harness's capture, so the skip shows in every run.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED browser test: it needs chromium and chromedriver (Debian: apt-get install chromium chromium-driver); .ci/run installs them"
         );
         return;
     };
@@ -215,7 +230,12 @@ fn the_page_streams_an_answer_opens_the_cited_passage_and_filters_a_search() {
     let api: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(marked, api["claims"][0]["support"]["text"]);
     let meta = browser.script("return document.getElementById('passage-meta').textContent");
-    assert!(meta.as_str().unwrap().starts_with("policies/remote-work.md, page 1"), "{meta}");
+    assert!(
+        meta.as_str()
+            .unwrap()
+            .starts_with("policies/remote-work.md, page 1"),
+        "{meta}"
+    );
 
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let answer_png = shots.join("serve-page-answer.png");
@@ -237,8 +257,9 @@ fn the_page_streams_an_answer_opens_the_cited_passage_and_filters_a_search() {
     browser.script("document.getElementById('search-section').scrollIntoView()");
     let search_png = shots.join("serve-page-search.png");
     browser.screenshot(&search_png);
-    eprintln!(
-        "screenshots: {} {}",
+    let _ = writeln!(
+        std::io::stderr(),
+        "browser test screenshots: {} {}",
         answer_png.display(),
         search_png.display()
     );

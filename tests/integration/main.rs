@@ -3,6 +3,7 @@
 //! `pdfgen` writes the PDF fixtures; `pdfgen_sanity` checks them with lopdf alone, so it
 //! runs whatever the state of the CLI. The other modules drive `docket` itself.
 
+mod browser;
 mod chunking;
 mod index_search;
 mod jobs;
@@ -10,7 +11,6 @@ mod pdf_fixtures;
 mod pdfgen;
 mod pdfgen_sanity;
 mod sample_archive;
-mod browser;
 mod serve;
 mod summarize_abstractive;
 mod util;

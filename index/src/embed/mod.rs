@@ -8,6 +8,7 @@
 //! AVX512-FP16 its linear layers run in f16 by default (see [`Precision`];
 //! `DOCKET_EMBED_PRECISION=f32` turns that off).
 
+mod batching;
 mod bert;
 mod config;
 mod kernels;
@@ -15,6 +16,7 @@ mod kernels;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+pub use batching::{BatchingEmbedder, DEFAULT_MAX_BATCH};
 pub use config::{BertConfig, Pooling, SentenceConfig};
 
 use crate::error::{Error, Result};

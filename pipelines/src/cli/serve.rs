@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, CommandFactory, ValueEnum};
 use docket_index::Manifest;
+use docket_index::embed::{BatchingEmbedder, DEFAULT_MAX_BATCH};
 use docket_pipelines::job::Job;
 use docket_pipelines::models::{lazy_llm, query_embedder};
 use docket_pipelines::report::{Reporter, ReporterExt};
@@ -129,7 +130,9 @@ pub fn serve(args: ServeArgs, term: Term) -> Result<Outcome> {
     let embedder = match &manifest.embedder {
         Some(model) => {
             match query_embedder(model, args.embed.embed_model.as_deref(), reporter.as_ref()) {
-                Ok(e) => Some(e),
+                // Concurrent requests' queries are embedded together.
+                Ok(e) => Some(Arc::new(BatchingEmbedder::new(e, DEFAULT_MAX_BATCH))
+                    as Arc<dyn docket_index::embed::Embedder>),
                 Err(e) => {
                     reporter.notice(&format!("{e}; searching with BM25 only"));
                     None

@@ -183,12 +183,12 @@ impl LlmGuard {
             }
             let c = clients.entry(ip).or_insert_with(|| Client {
                 in_flight: 0,
-                tokens: self.per_minute.min(10.0).max(1.0),
+                tokens: self.per_minute.clamp(1.0, 10.0),
                 refilled: Instant::now(),
             });
             let now = Instant::now();
             let refill = now.duration_since(c.refilled).as_secs_f64() * self.per_minute / 60.0;
-            c.tokens = (c.tokens + refill).min(self.per_minute.min(10.0).max(1.0));
+            c.tokens = (c.tokens + refill).min(self.per_minute.clamp(1.0, 10.0));
             c.refilled = now;
             if c.in_flight >= self.per_client {
                 return Err(too_many(&format!(
