@@ -57,13 +57,7 @@ impl WriteLock {
     /// Take the write lock of the index in `dir`, waiting a few seconds for a reader's
     /// copy or another writer to finish ([`Error::IndexLocked`] past that).
     pub fn acquire(dir: &Path) -> Result<WriteLock> {
-        let path = dir.join(WRITE_LOCK_FILE);
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+        let (file, path) = lock_file(dir)?;
         let mut lock = WriteLock {
             file,
             path,
@@ -119,6 +113,18 @@ impl Drop for WriteLock {
             let _ = self.file.unlock();
         }
     }
+}
+
+/// The write lock's file, opened (created if needed) but not locked.
+fn lock_file(dir: &Path) -> Result<(File, PathBuf)> {
+    let path = dir.join(WRITE_LOCK_FILE);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    Ok((file, path))
 }
 
 /// The generation of the index in `dir`: how many commits it has seen (0 if none was
@@ -181,13 +187,7 @@ impl SnapshotSource {
                 path: dir.to_owned(),
             });
         }
-        let path = dir.join(WRITE_LOCK_FILE);
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+        let (lock, _) = lock_file(dir)?;
         let source = SnapshotSource {
             dir: dir.to_owned(),
             copied: None,

@@ -43,7 +43,12 @@ impl Server {
         let log2 = std::sync::Arc::clone(&log);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("docket serve: listening on ") {
+                // A text line, or the message of a JSON one (--log-format json).
+                let message = serde_json::from_str::<Value>(&line)
+                    .ok()
+                    .and_then(|v| v["message"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| line.clone());
+                if let Some(addr) = message.strip_prefix("docket serve: listening on ") {
                     let _ = tx.send(addr.to_owned());
                 }
                 let mut l = log2.lock().unwrap();
@@ -615,7 +620,7 @@ fn hostile_requests_get_401_413_414_429_and_never_reach_the_file_system() {
 fn answers_stream_as_server_sent_events_that_end_with_the_checked_answer() {
     let dir = tempfile::tempdir().unwrap();
     let job = archive_job(dir.path());
-    let server = Server::start(&[job.to_str().unwrap()], &[]);
+    let server = Server::start(&[job.to_str().unwrap(), "--log-format", "json"], &[]);
     let http = client();
     let mut response = http
         .post(&server.url("/v1/ask"))

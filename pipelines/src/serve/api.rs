@@ -702,10 +702,14 @@ pub(crate) async fn document_file(
     if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{safe_name}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("sandbox"),
-    );
+    // Nothing served may run script in the page's origin; PDFs are exempt because the
+    // browser's PDF viewer refuses to open in a sandbox (and runs apart from the page).
+    if content_type != "application/pdf" {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("sandbox"),
+        );
+    }
     Ok(response)
 }
 
