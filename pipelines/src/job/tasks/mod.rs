@@ -8,6 +8,7 @@
 
 mod answer;
 mod classify;
+mod guard;
 mod summarize;
 
 use std::collections::HashSet;
@@ -16,7 +17,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use docket_generate::LazyLlm;
+use docket_generate::{LazyLlm, Llm};
 use docket_index::catalog::{Catalog, DocState};
 use docket_index::embed::Embedder;
 use docket_index::filter::SourceMatcher;
@@ -29,6 +30,8 @@ use super::{RunEnv, RunOptions, TaskFailure, TaskReport};
 use crate::error::{Error, Result};
 use crate::output::write_atomic;
 use crate::report::{Level, Progress, ReporterExt};
+pub use guard::TaskClock;
+use guard::{TimedEmbedder, TimedLlm, guarded};
 
 /// What the tasks of one run share.
 pub struct Context<'a> {
@@ -46,17 +49,48 @@ pub struct Context<'a> {
     pub embedder: OnceLock<Arc<dyn Embedder>>,
     /// The job's LLM, loaded by the first task that needs it.
     pub llm: LazyLlm,
+    /// The time limit of the document being worked on (`task_timeout_secs`).
+    pub clock: TaskClock,
+    /// The LLM as tasks get it: under the clock (see [`Context::task_llm`]).
+    pub timed_llm: OnceLock<Option<Arc<dyn Llm>>>,
 }
 
 impl Context<'_> {
-    /// The job's embedding model, loaded once for all tasks.
+    /// The job's embedding model, loaded once for all tasks, as tasks use it: under
+    /// the clock of the document being worked on.
     pub fn embedder(&self) -> Result<Arc<dyn Embedder>> {
-        if let Some(e) = self.embedder.get() {
-            return Ok(e.clone());
-        }
-        let model = self.job.spec.index.chunking.embed_model.as_deref();
-        let e = crate::models::load_embedder(model, self.env.reporter.as_ref())?;
-        Ok(self.embedder.get_or_init(|| e).clone())
+        let e = match self.embedder.get() {
+            Some(e) => e.clone(),
+            None => {
+                let model = self.job.spec.index.chunking.embed_model.as_deref();
+                let e = crate::models::load_embedder(model, self.env.reporter.as_ref())?;
+                self.embedder.get_or_init(|| e).clone()
+            }
+        };
+        Ok(Arc::new(TimedEmbedder {
+            inner: e,
+            clock: self.clock.clone(),
+        }))
+    }
+
+    /// The job's LLM (loaded on the first call) under the clock of the document being
+    /// worked on; `None` when it is disabled or could not be loaded. Tasks use this, never
+    /// [`Context::llm`] directly.
+    pub fn task_llm(&self) -> Option<&dyn Llm> {
+        self.task_llm_arc().map(|llm| llm.as_ref())
+    }
+
+    pub(super) fn task_llm_arc(&self) -> Option<&Arc<dyn Llm>> {
+        self.timed_llm
+            .get_or_init(|| {
+                let inner = self.llm.get()?;
+                let timed: Arc<dyn Llm> = Arc::new(TimedLlm {
+                    inner,
+                    clock: self.clock.clone(),
+                });
+                Some(timed)
+            })
+            .as_ref()
     }
 }
 
@@ -197,7 +231,8 @@ trait Worker {
     /// Load models, train: only called when there is work, so that a run with nothing
     /// to do loads no model and embeds nothing.
     fn prepare(&mut self) -> Result<()>;
-    /// One result per item, in order.
+    /// One result per item, in order. A panic fails the items (the loop retries them
+    /// one by one to find the one at fault), and so does running past the clock.
     fn work(&mut self, items: &[(DocEntry, String)]) -> Vec<Outcome>;
     /// Documents per batch (and per state commit).
     fn batch(&self) -> usize {
@@ -353,7 +388,7 @@ fn per_document(
             report.interrupted = true;
             break;
         }
-        let batch = run_batch(index, group, worker);
+        let batch = run_batch(index, group, worker, &ctx.clock);
         commit(ctx, state, plan.name, batch, report, progress.as_ref())?;
         progress.advance(group.len());
     }
@@ -370,6 +405,7 @@ fn run_batch(
     index: &Index,
     group: &[(&DocEntry, String)],
     worker: &mut dyn Worker,
+    clock: &TaskClock,
 ) -> (Vec<(String, Done)>, Vec<NewFailure>) {
     let failure = |e: &DocEntry, fp: &str, reason: String| NewFailure {
         key: e.source.clone(),
@@ -395,7 +431,7 @@ fn run_batch(
     let results = if items.is_empty() {
         Vec::new()
     } else {
-        worker.work(&items)
+        guarded(clock, &items, |items| worker.work(items))
     };
     let mut done = Vec::new();
     for (((e, _), fp), result) in items.iter().zip(fps).zip(results) {
