@@ -10,12 +10,14 @@ use docket_generate::LazyLlm;
 use docket_generate::answer::{AnswerConfig, AnswerStrategy, AskOptions, NOT_FOUND_TEXT, ask_lazy};
 use serde_json::{Value, json};
 
-use super::{Context, Plan, begin, commit, done_row, guarded, hash_hex, out_err, partition, scope};
+use super::{
+    Context, Plan, begin, commit, done_row, guarded, hash_hex, out_err, partition, scope,
+    write_output,
+};
 use crate::error::{Error, Result};
 use crate::job::TaskReport;
 use crate::job::spec::AnswerTask;
 use crate::job::state::{NewFailure, State};
-use crate::output::write_atomic;
 use crate::report::ReporterExt;
 
 /// One question of a questions file.
@@ -75,12 +77,10 @@ pub(super) fn run(
     let keep = questions.iter().map(|q| q.key.clone());
     let (state, _) = begin(ctx, name, keep, report)?;
     answer_all(ctx, t, plan, &todo, state, report)?;
-    if report.done > 0 || report.removed > 0 || !t.output.exists() {
-        let markdown = t.output.extension().is_some_and(|e| e == "md");
-        write_atomic(&t.output, |w| {
-            write_answers(ctx, state, name, &questions, markdown, w)
-        })?;
-    }
+    let markdown = t.output.extension().is_some_and(|e| e == "md");
+    write_output(state, name, &t.output, |w| {
+        write_answers(ctx, state, name, &questions, markdown, w)
+    })?;
     Ok(())
 }
 
