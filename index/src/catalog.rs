@@ -7,6 +7,12 @@
 //! that dies in between leaves `Pending` entries; the next run redoes them, and since
 //! both stores replace a document's chunks by document id and chunk ids are stable, the
 //! redo neither duplicates nor loses chunks.
+//!
+//! Deleting runs the other way round: a document is marked `Deleting` *before* its
+//! chunks leave the stores, and its entry is removed only after both stores committed
+//! the delete. A run that dies in between leaves `Deleting` entries, never an `Indexed`
+//! one whose chunks are gone (which the next run would keep as it is); the next sync
+//! indexes such a document again if its file is there, and finishes the delete if not.
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +33,8 @@ pub enum DocState {
     Pending,
     /// Its chunks are committed in both stores.
     Indexed,
+    /// Being deleted: its chunks may be gone from either store.
+    Deleting,
 }
 
 /// One document as the catalog knows it.
@@ -118,6 +126,16 @@ impl Catalog {
 
     /// Mark documents indexed (after both stores committed them), in one transaction.
     pub fn mark_indexed(&self, doc_ids: &[&str]) -> Result<()> {
+        self.set_state(doc_ids, DocState::Indexed)
+    }
+
+    /// Mark documents as being deleted (before their chunks leave the stores), in one
+    /// transaction.
+    pub fn mark_deleting(&self, doc_ids: &[&str]) -> Result<()> {
+        self.set_state(doc_ids, DocState::Deleting)
+    }
+
+    fn set_state(&self, doc_ids: &[&str], state: DocState) -> Result<()> {
         let now = unix_now();
         let tx = self.db.begin_write().map_err(|e| self.err(e))?;
         {
@@ -128,7 +146,7 @@ impl Catalog {
                     None => continue,
                 };
                 let entry = DocEntry {
-                    state: DocState::Indexed,
+                    state,
                     updated_at: now,
                     ..entry
                 };

@@ -525,13 +525,26 @@ impl Index {
         Ok(())
     }
 
-    /// Delete documents from both stores, commit, then forget them in the catalog.
-    /// Anything staged is committed first.
+    /// Delete documents: mark them `Deleting` in the catalog, delete their chunks from
+    /// both stores and commit them, then forget them in the catalog. Anything staged is
+    /// committed first. A crash at any point leaves each document as it was or
+    /// `Deleting`, which the next sync finishes (or redoes as an update when the file is
+    /// there), never an `Indexed` entry whose chunks are gone.
     pub fn delete(&mut self, doc_ids: &[String]) -> Result<()> {
         self.commit()?;
         if doc_ids.is_empty() {
             return Ok(());
         }
+        let ids: Vec<&str> = doc_ids.iter().map(String::as_str).collect();
+        self.catalog.mark_deleting(&ids)?;
+        self.purge(&ids)?;
+        self.catalog.remove(&ids)?;
+        self.stats.deleted += ids.len();
+        self.publish()
+    }
+
+    /// Delete documents' chunks from both stores and commit both.
+    pub(crate) fn purge(&mut self, doc_ids: &[&str]) -> Result<()> {
         for id in doc_ids {
             self.lexical.delete_document(id)?;
             if let Some(store) = &self.vectors {
@@ -542,10 +555,7 @@ impl Index {
         if let Some(store) = &self.vectors {
             store.flush()?;
         }
-        let ids: Vec<&str> = doc_ids.iter().map(String::as_str).collect();
-        self.catalog.remove(&ids)?;
-        self.stats.deleted += ids.len();
-        self.publish()
+        Ok(())
     }
 
     /// What this handle wrote so far.

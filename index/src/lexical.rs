@@ -970,8 +970,8 @@ fn read_settings(path: &Path) -> Result<Settings> {
     })
 }
 
-/// Write the settings file atomically (temporary file, then rename), so a crash leaves
-/// either no file or a whole one.
+/// Write the settings file atomically (temporary file, fsync, rename, folder fsync), so
+/// a crash or a power cut leaves the old file or the new one, whole.
 fn write_settings(path: &Path, settings: &Settings) -> Result<()> {
     let io = |source| Error::Io {
         path: path.to_owned(),
@@ -982,8 +982,15 @@ fn write_settings(path: &Path, settings: &Settings) -> Result<()> {
         reason: e.to_string(),
     })?;
     let tmp = path.with_extension("json.tmp");
-    fs::write(&tmp, json).map_err(io)?;
-    fs::rename(&tmp, path).map_err(io)
+    let mut file = fs::File::create(&tmp).map_err(io)?;
+    std::io::Write::write_all(&mut file, &json).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    fs::rename(&tmp, path).map_err(io)?;
+    // The rename itself must reach the disk too.
+    if let Some(dir) = path.parent() {
+        fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use docket_ingest::{Chunk, Chunker, Document, Format, IngestOptions, Ingestor, S
 use docket_ingest::{WalkOptions, walk};
 use serde::Serialize;
 
-use crate::catalog::{Catalog, DocEntry};
+use crate::catalog::{Catalog, DocEntry, DocState};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::index::{Action, CATALOG_FILE, Index, IndexSettings, WriteConfig, WriteStats};
@@ -295,14 +295,16 @@ pub fn sync(
         index.commit()?;
     }
     let interrupted = ended == Ended::Stopped;
-    if config.prune {
-        run.prune(
+    let pruned = config.prune
+        && run.prune(
             &known,
             config.shard,
             &unread,
             interrupted,
             !found.errors.is_empty(),
         )?;
+    if !pruned && !interrupted {
+        run.finish_deletes(&known, config.shard)?;
     }
     let stats = run.index.as_ref().map(Index::stats).unwrap_or_default();
     Ok(SyncReport {
@@ -546,7 +548,7 @@ impl Run<'_> {
     }
 
     /// Delete what the catalog holds and this run did not find, unless that absence
-    /// means nothing (see the module's documentation).
+    /// means nothing (see the module's documentation). Whether it did.
     fn prune(
         &mut self,
         known: &HashMap<String, DocEntry>,
@@ -554,16 +556,34 @@ impl Run<'_> {
         unread: &HashSet<String>,
         interrupted: bool,
         walk_failed: bool,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let reason = if interrupted {
             NotPruning::Interrupted
         } else if walk_failed {
             NotPruning::UnreadPaths
         } else {
-            return self.delete(known, shard, unread);
+            self.delete(known, shard, unread)?;
+            return Ok(true);
         };
         (self.events)(SyncEvent::NotPruning { reason });
-        Ok(())
+        Ok(false)
+    }
+
+    /// Finish the deletes a killed run left (`Deleting` entries), unless this run found
+    /// their document again (it was then indexed anew as an update). The delete was
+    /// decided already, so this happens without pruning too.
+    fn finish_deletes(
+        &mut self,
+        known: &HashMap<String, DocEntry>,
+        shard: Option<Shard>,
+    ) -> Result<()> {
+        let unfinished: Vec<&DocEntry> = known
+            .values()
+            .filter(|e| e.state == DocState::Deleting)
+            .filter(|e| !self.seen.contains(&e.doc_id))
+            .filter(|e| shard.is_none_or(|s| s.contains(&e.doc_id)))
+            .collect();
+        self.remove(unfinished)
     }
 
     fn delete(
@@ -578,14 +598,24 @@ impl Run<'_> {
                 .strip_prefix(file)
                 .is_some_and(|r| r.starts_with('#'))
         };
-        let mut gone: Vec<&DocEntry> = known
+        let gone: Vec<&DocEntry> = known
             .values()
             .filter(|e| !self.seen.contains(&e.doc_id))
             .filter(|e| shard.is_none_or(|s| s.contains(&e.doc_id)))
-            .filter(|e| !unread.contains(&e.source) && !unread.iter().any(|p| row_of(&e.source, p)))
-            .filter(|e| !self.protected.iter().any(|p| row_of(&e.source, p)))
+            .filter(|e| {
+                // A delete a killed run began is finished whatever the file's state.
+                e.state == DocState::Deleting
+                    || (!unread.contains(&e.source)
+                        && !unread.iter().any(|p| row_of(&e.source, p))
+                        && !self.protected.iter().any(|p| row_of(&e.source, p)))
+            })
             .collect();
-        self.counts.deleted = gone.len();
+        self.remove(gone)
+    }
+
+    /// Delete these documents (a dry run lists them).
+    fn remove(&mut self, mut gone: Vec<&DocEntry>) -> Result<()> {
+        self.counts.deleted += gone.len();
         match self.index.as_mut() {
             Some(index) => {
                 let mut ids: Vec<String> = gone.iter().map(|e| e.doc_id.clone()).collect();
@@ -708,6 +738,43 @@ mod tests {
         // The next run keeps it, still refusing the twins.
         let (r, _) = s.run(&config, SyncHooks::default());
         assert_eq!(r.counts, counts(0, 0, 0, 1, 2));
+    }
+
+    /// Delete `doc_ids` as a run killed after both stores committed the delete and
+    /// before the catalog forgot the documents would.
+    fn delete_killed_before_forget(dir: &Path, doc_ids: &[&str]) {
+        let mut index = Index::open(dir, None).unwrap();
+        index.catalog().mark_deleting(doc_ids).unwrap();
+        index.purge(doc_ids).unwrap();
+    }
+
+    /// Regression (issue 13): a kill between the stores' delete and the catalog update
+    /// left an `Indexed` entry whose chunks were gone, which the next run kept as it was.
+    #[test]
+    fn a_delete_killed_midway_is_finished_or_redone_by_the_next_sync() {
+        let s = setup(&[("a.txt", "alpha text"), ("b.txt", "beta text")]);
+        s.run(&s.config(), SyncHooks::default());
+        let b = document_id("b.txt");
+        delete_killed_before_forget(&s.dir(), &[b.as_str()]);
+        // The file is still there (or came back): it is indexed again, chunks and all.
+        let no_prune = SyncConfig {
+            prune: false,
+            ..s.config()
+        };
+        let (r, held) = s.run(&no_prune, SyncHooks::default());
+        assert_eq!(r.counts, counts(0, 1, 0, 1, 0));
+        assert_eq!(held, ["a.txt", "b.txt"]);
+        let index = Index::open(&s.dir(), None).unwrap();
+        let entry = index.catalog().get(&b).unwrap().unwrap();
+        assert_eq!(entry.state, DocState::Indexed);
+        assert_eq!(index.document_text(&entry).unwrap(), "beta text");
+        drop(index);
+        // The file is gone: the next sync finishes the delete, even without pruning.
+        delete_killed_before_forget(&s.dir(), &[b.as_str()]);
+        s.remove("b.txt");
+        let (r, held) = s.run(&no_prune, SyncHooks::default());
+        assert_eq!(r.counts, counts(0, 0, 1, 1, 0));
+        assert_eq!(held, ["a.txt"]);
     }
 
     #[test]

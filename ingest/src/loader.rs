@@ -35,6 +35,12 @@ pub struct Limits {
     /// DOCX zip entries), in bytes.
     #[serde(default = "Limits::default_max_decompressed_bytes")]
     pub max_decompressed_bytes: u64,
+    /// Largest total of decoded data one document may cost, in bytes: every stream it
+    /// decodes (a PDF's page contents, each time a form is drawn, font programs, CMaps)
+    /// and the tables parsed from its CMaps. Bounds the work of a small file that makes
+    /// many streams decode, or one stream decode many times.
+    #[serde(default = "Limits::default_max_document_decoded_bytes")]
+    pub max_document_decoded_bytes: u64,
     /// Largest extracted text of one document, in bytes.
     #[serde(default = "Limits::default_max_text_bytes")]
     pub max_text_bytes: u64,
@@ -53,6 +59,9 @@ impl Limits {
     pub fn default_max_decompressed_bytes() -> u64 {
         256 * 1024 * 1024
     }
+    pub fn default_max_document_decoded_bytes() -> u64 {
+        512 * 1024 * 1024
+    }
     pub fn default_max_text_bytes() -> u64 {
         128 * 1024 * 1024
     }
@@ -69,6 +78,7 @@ impl Default for Limits {
         Limits {
             max_file_bytes: Self::default_max_file_bytes(),
             max_decompressed_bytes: Self::default_max_decompressed_bytes(),
+            max_document_decoded_bytes: Self::default_max_document_decoded_bytes(),
             max_text_bytes: Self::default_max_text_bytes(),
             max_depth: Self::default_max_depth(),
             parse_timeout_secs: Self::default_parse_timeout_secs(),

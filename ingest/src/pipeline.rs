@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::document::{Document, Format, content_hash};
 use crate::error::{DocError, Error, Result};
-use crate::loader::{Deadline, Limits, LoadContext, Loader};
+use crate::loader::{Limits, LoadContext, Loader};
 use crate::records::{RecordKind, RecordOptions};
 use crate::source::SourceFile;
 
@@ -77,6 +77,29 @@ fn open_regular(
     }
 }
 
+/// A reader that fails once more than `left` bytes are asked of it.
+struct CappedReader<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for CappedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // One byte more than allowed tells a file at the cap from one past it.
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left.saturating_add(1)).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::other(
+                "the file grew past the size limit while it was read",
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
 /// Reads files into [`Document`]s under the configured limits.
 #[derive(Debug, Clone)]
 pub struct Ingestor {
@@ -107,23 +130,39 @@ impl Ingestor {
     }
 
     /// Stream the rows of a records file as documents with sources `path#key`. The file
-    /// is read lazily, so its size is not capped; each row's text is.
+    /// is opened as [`read`](Self::read) opens any file and held to the same size cap,
+    /// but read lazily; each row has the text cap and the parse deadline of one
+    /// document (see [`crate::records::read`]).
     fn records(
         &self,
         file: &SourceFile,
     ) -> Result<Box<dyn Iterator<Item = Result<Document>> + '_>> {
-        let reader = std::fs::File::open(&file.path)
-            .map_err(|e| Error::document(&file.path, DocError::Unreadable(e.to_string())))?;
+        let fail = |reason| Error::document(&file.path, reason);
+        let handle = open_regular(&file.path, !file.explicit).map_err(fail)?;
+        let size = handle
+            .metadata()
+            .map_err(|e| fail(DocError::Unreadable(e.to_string())))?
+            .len();
+        let limit = self.options.limits.max_file_bytes;
+        if size > limit {
+            return Err(fail(DocError::TooLarge {
+                what: "the file",
+                size,
+                limit,
+            }));
+        }
+        // A file that grows while it is read still stops at the cap.
+        let reader = CappedReader {
+            inner: handle,
+            left: limit,
+        };
         let mut opts = self.options.records.clone();
         let ext = file.path.extension().and_then(|e| e.to_str()).unwrap_or("");
         if opts.kind.is_none() {
             opts.kind = RecordKind::from_extension(ext);
         }
         let format = opts.kind.map_or(Format::Csv, RecordKind::format);
-        let mut ctx = LoadContext::new(&self.options.limits);
-        // Rows are cheap and each is capped; the time limit is for one document's parse,
-        // not for a million rows.
-        ctx.deadline = Deadline::none();
+        let ctx = LoadContext::new(&self.options.limits);
         let rows = crate::records::read(reader, &opts, &ctx);
         let path = file.path.clone();
         let source = file.source.clone();
@@ -315,8 +354,39 @@ mod tests {
             let e = ingestor.read(&SourceFile::explicit(&fifo)).unwrap_err();
             assert!(e.to_string().contains("not a regular file"), "{e}");
         }
+        // Records files (read row by row) are opened the same way.
+        let csv = dir.path().join("rows.csv");
+        std::fs::write(&csv, "text\nhello\n").unwrap();
+        let csv_link = dir.path().join("rows-link.csv");
+        std::os::unix::fs::symlink(&csv, &csv_link).unwrap();
+        let walked = SourceFile {
+            explicit: false,
+            ..SourceFile::explicit(&csv_link)
+        };
+        let rows: Vec<_> = ingestor.documents(&walked).collect();
+        assert_eq!(rows.len(), 1);
+        let e = rows[0].as_ref().unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        let csv_fifo = dir.path().join("pipe.csv");
+        if std::process::Command::new("mkfifo")
+            .arg(&csv_fifo)
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            let rows: Vec<_> = ingestor
+                .documents(&SourceFile::explicit(&csv_fifo))
+                .collect();
+            let e = rows[0].as_ref().unwrap_err();
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+        }
         let mut small = IngestOptions::default();
         small.limits.max_file_bytes = 4;
+        let rows: Vec<_> = Ingestor::new(small.clone())
+            .documents(&SourceFile::explicit(&csv))
+            .collect();
+        assert_eq!(rows.len(), 1);
+        let e = rows[0].as_ref().unwrap_err();
+        assert!(e.to_string().contains("too large"), "{e}");
         let e = Ingestor::new(small)
             .read(&SourceFile::explicit(&real))
             .unwrap_err();

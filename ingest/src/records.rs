@@ -2,9 +2,12 @@
 //!
 //! [`read`] streams: it returns an iterator ([`Records`]) that parses one row per call,
 //! so a file of a million rows never sits in memory. A bad row (wrong number of fields,
-//! invalid JSON, no text) is a [`RecordError::Row`] with its line number and the iterator
-//! goes on with the next row; a problem with the file as a whole (no usable text column,
-//! an I/O error, the deadline) is a [`RecordError::File`] and ends the iteration.
+//! invalid JSON, no text, longer than the text cap) is a [`RecordError::Row`] with its
+//! line number and the iterator goes on with the next row; a problem with the file as a
+//! whole (no usable text column, an I/O error, a row over the deadline, a quoted field
+//! never closed) is a [`RecordError::File`] and ends the iteration. No row is ever held
+//! whole in memory past the text cap, not even one a stray quote runs to the end of the
+//! file (see the `tap` module).
 //!
 //! Each row becomes an [`Extracted`]: the text is the values of the text columns (tidied,
 //! joined with a blank line), the title the title column's value, and every other
@@ -28,16 +31,19 @@
 //! dotted keys (`{"a":{"b":1}}` gives column `a.b`), so text and title columns may name
 //! nested fields; arrays, numbers and booleans become their JSON text; nulls are absent.
 
-use std::collections::{HashMap, VecDeque};
+mod tap;
+
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::document::{Document, Extracted, Format, TextBuilder};
 use crate::loader::{Deadline, LoadContext};
 use crate::normalize::{normalize_text, tidy_whitespace};
+use tap::RowTap;
 
 /// Column names taken as the text when `text_columns` is empty, in order of preference.
 /// The first one present is used.
@@ -230,23 +236,28 @@ pub enum RecordError {
     /// This row is skipped; the iterator goes on with the next one.
     #[error("line {line}: {reason}")]
     Row { line: u64, reason: String },
-    /// The file cannot be read as records (no usable text column, I/O error, timeout);
-    /// the iterator ends after this error.
+    /// The file cannot be read as records (no usable text column, I/O error, timeout,
+    /// an unclosed quote); the iterator ends after this error.
     #[error("line {line}: {reason}")]
     File { line: u64, reason: String },
+    /// The parser panicked (a bug); the iterator ends after this error.
+    #[error("line {line}: internal error while parsing (a bug, please report it): {message}")]
+    Panic { line: u64, message: String },
 }
 
 impl RecordError {
     /// 1-based line of the file the error is about.
     pub fn line(&self) -> u64 {
         match self {
-            RecordError::Row { line, .. } | RecordError::File { line, .. } => *line,
+            RecordError::Row { line, .. }
+            | RecordError::File { line, .. }
+            | RecordError::Panic { line, .. } => *line,
         }
     }
 
     /// True when the iteration stops after this error.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, RecordError::File { .. })
+        !matches!(self, RecordError::Row { .. })
     }
 
     /// Attach the path of the file, for the user.
@@ -254,6 +265,9 @@ impl RecordError {
         let line = self.line();
         let reason = match self {
             RecordError::Row { reason, .. } | RecordError::File { reason, .. } => reason,
+            RecordError::Panic { message, .. } => {
+                return crate::Error::document(path, crate::DocError::Panic(message));
+            }
         };
         crate::Error::Record {
             path: path.into(),
@@ -265,8 +279,12 @@ impl RecordError {
 
 /// Stream the rows of a records file. `reader` is read lazily (it is buffered here).
 ///
-/// `ctx.limits.max_text_bytes` caps each row; `ctx.deadline` is checked per row and
-/// covers the whole file, so pass a context made for the file (or [`Deadline::none`]).
+/// Each row is one document's parse: `ctx.limits.max_text_bytes` caps its length in the
+/// file (a longer row is a bad row, and never sits in memory whole) and
+/// `ctx.limits.parse_timeout_secs` the time its reading and parsing take (the file then
+/// fails). `ctx.deadline` is not used: a file of a million rows may take longer than
+/// one document, and each row gets its own deadline. A panic while reading a row ends
+/// the iteration with [`RecordError::Panic`].
 pub fn read<R: Read>(reader: R, opts: &RecordOptions, ctx: &LoadContext<'_>) -> Records<R> {
     let mut input = BufReader::with_capacity(64 * 1024, reader);
     let mut pending = None;
@@ -298,23 +316,17 @@ pub fn read<R: Read>(reader: R, opts: &RecordOptions, ctx: &LoadContext<'_>) -> 
             let delimiter =
                 opts.delimiter
                     .unwrap_or(if kind == RecordKind::Tsv { b'\t' } else { b',' });
-            let newlines = Arc::new(Mutex::new(VecDeque::new()));
-            let tap = NewlineTap {
-                inner: input,
-                offset: 0,
-                newlines: Arc::clone(&newlines),
-            };
+            let quoting = kind == RecordKind::Csv;
+            let tap = RowTap::new(input, quoting, delimiter, ctx.limits.max_text_bytes);
             let csv = csv::ReaderBuilder::new()
                 .delimiter(delimiter)
                 .has_headers(false)
                 .flexible(true)
-                .quoting(kind == RecordKind::Csv)
+                .quoting(quoting)
                 .from_reader(tap);
             Source::Csv {
                 reader: Box::new(csv),
                 record: csv::ByteRecord::new(),
-                newlines,
-                lines_before: 0,
             }
         }
     };
@@ -324,36 +336,13 @@ pub fn read<R: Read>(reader: R, opts: &RecordOptions, ctx: &LoadContext<'_>) -> 
         opts: opts.clone(),
         max_text_bytes: ctx.limits.max_text_bytes,
         limits: ctx.limits.clone(),
-        deadline: ctx.deadline,
+        deadline: Deadline::none(),
         columns: None,
         plan: None,
         rows: 0,
         seen_ids: HashMap::new(),
         pending,
         done: false,
-    }
-}
-
-/// Passes bytes through, noting where the newlines are, so that rows of a CSV file get
-/// their true line numbers.
-#[derive(Debug)]
-struct NewlineTap<R> {
-    inner: R,
-    offset: u64,
-    newlines: Arc<Mutex<VecDeque<(u64, u8)>>>,
-}
-
-impl<R: Read> Read for NewlineTap<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let mut q = self.newlines.lock().unwrap_or_else(|p| p.into_inner());
-        for (i, b) in buf[..n].iter().enumerate() {
-            if *b == b'\n' || *b == b'\r' {
-                q.push_back((self.offset + i as u64, *b));
-            }
-        }
-        self.offset += n as u64;
-        Ok(n)
     }
 }
 
@@ -373,12 +362,8 @@ fn sniff(head: &[u8]) -> RecordKind {
 #[derive(Debug)]
 enum Source<R: Read> {
     Csv {
-        reader: Box<csv::Reader<NewlineTap<BufReader<R>>>>,
+        reader: Box<csv::Reader<RowTap<BufReader<R>>>>,
         record: csv::ByteRecord,
-        /// Offsets of the CR and LF bytes read ahead by the CSV reader, not yet passed.
-        newlines: Arc<Mutex<VecDeque<(u64, u8)>>>,
-        /// Newlines before the current record.
-        lines_before: u64,
     },
     Jsonl {
         input: BufReader<R>,
@@ -405,6 +390,7 @@ pub struct Records<R: Read> {
     max_text_bytes: u64,
     /// For HTML text columns.
     limits: crate::Limits,
+    /// The current row's deadline.
     deadline: Deadline,
     /// CSV/TSV column names, once the header is read.
     columns: Option<Vec<String>>,
@@ -429,12 +415,7 @@ impl<R: Read> Records<R> {
     }
 
     fn next_row(&mut self) -> Option<Result<Record, RecordError>> {
-        if let Err(e) = self.deadline.check() {
-            return Some(Err(RecordError::File {
-                line: 0,
-                reason: e.to_string(),
-            }));
-        }
+        self.deadline = Deadline::after_secs(self.limits.parse_timeout_secs);
         match self.kind {
             RecordKind::Jsonl => self.next_jsonl(),
             RecordKind::Csv | RecordKind::Tsv => self.next_csv(),
@@ -442,48 +423,53 @@ impl<R: Read> Records<R> {
     }
 
     fn next_csv(&mut self) -> Option<Result<Record, RecordError>> {
-        let Source::Csv {
-            reader,
-            record,
-            newlines,
-            lines_before,
-        } = &mut self.source
-        else {
+        let max = self.max_text_bytes;
+        let Source::Csv { reader, record } = &mut self.source else {
             return None;
         };
+        reader.get_mut().deadline = self.deadline;
         loop {
             match reader.read_byte_record(record) {
                 Ok(false) => return None,
                 Ok(true) => {}
                 Err(e) => {
                     let line = e.position().map_or(0, |p| p.line());
+                    let reason = match e.kind() {
+                        csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                            io.to_string()
+                        }
+                        _ => e.to_string(),
+                    };
+                    return Some(Err(RecordError::File { line, reason }));
+                }
+            }
+            // The CSV reader's own line count is off for CRLF files; the tap knows
+            // where each row starts.
+            let start = reader
+                .get_mut()
+                .claim(record.position().map_or(0, |p| p.byte()));
+            let line = start.map_or(0, |s| s.line);
+            if let Some(opened) = start.and_then(|s| s.unclosed) {
+                return Some(Err(RecordError::File {
+                    line,
+                    reason: format!(
+                        "unclosed quote: the quoted field opened on line {opened} runs to the end of the file, so the rows after it cannot be told apart (a stray \" at the start of a field?)"
+                    ),
+                }));
+            }
+            if start.is_some_and(|s| s.overlong) {
+                if self.columns.is_none() {
                     return Some(Err(RecordError::File {
                         line,
-                        reason: e.to_string(),
+                        reason: format!("the first row is longer than the limit of {max} bytes"),
                     }));
                 }
+                self.rows += 1;
+                return Some(Err(RecordError::Row {
+                    line,
+                    reason: format!("row longer than the limit of {max} bytes"),
+                }));
             }
-            // The CSV reader's own line count is off for CRLF files; count the LFs
-            // before the record's first byte instead. Its byte offset may point at line
-            // ends before the record (the LF of a CRLF, skipped blank lines), so the
-            // run of line-end bytes starting there is passed over too.
-            let mut at = record.position().map_or(0, |p| p.byte());
-            {
-                let mut q = newlines.lock().unwrap_or_else(|p| p.into_inner());
-                while let Some(&(pos, byte)) = q.front() {
-                    if pos > at {
-                        break;
-                    }
-                    if pos == at {
-                        at += 1;
-                    }
-                    if byte == b'\n' {
-                        *lines_before += 1;
-                    }
-                    q.pop_front();
-                }
-            }
-            let line = *lines_before + 1;
             let mut warning = None;
             let fields: Vec<String> = record
                 .iter()
@@ -544,6 +530,12 @@ impl<R: Read> Records<R> {
             return None;
         };
         loop {
+            if let Err(e) = self.deadline.check() {
+                return Some(Err(RecordError::File {
+                    line: *line,
+                    reason: e.to_string(),
+                }));
+            }
             buf.clear();
             *line += 1;
             let at = *line;
@@ -725,8 +717,18 @@ impl<R: Read> Iterator for Records<R> {
             self.done = true;
             return Some(Err(e));
         }
-        let item = self.next_row();
-        if matches!(item, None | Some(Err(RecordError::File { .. }))) {
+        // A panic in the parser is a bug, but it costs this file, not the caller: the
+        // rows are read on the caller's thread, outside the loaders' isolation.
+        let item = catch_unwind(AssertUnwindSafe(|| self.next_row())).unwrap_or_else(|payload| {
+            Some(Err(RecordError::Panic {
+                line: 0,
+                message: crate::pipeline::panic_message(&*payload),
+            }))
+        });
+        if item
+            .as_ref()
+            .is_none_or(|r| r.as_ref().is_err_and(RecordError::is_fatal))
+        {
             self.done = true;
         }
         item
@@ -1060,6 +1062,213 @@ mod tests {
         );
         assert_eq!(out[1].as_ref().unwrap().extracted.text, "ok");
         assert_eq!(out[1].as_ref().unwrap().line, 2);
+    }
+
+    fn rows_with(
+        data: &[u8],
+        opts: &RecordOptions,
+        limits: &Limits,
+    ) -> Vec<Result<Record, RecordError>> {
+        read(data, opts, &LoadContext::new(limits)).collect()
+    }
+
+    /// Regression (issue 13): a stray quote at the start of a field on row 2 of a 19 MB
+    /// CSV made the rest of the file one record of 39,296 chunks.
+    #[test]
+    fn csv_unclosed_quote_fails_the_file_at_its_row() {
+        let mut data = String::from("id,text\n1,\"fine\"\n2,\"stray quote\n");
+        for i in 3..60_000 {
+            data.push_str(&format!("{i},row {i}, with a comma\n"));
+        }
+        for max in [Limits::default().max_text_bytes, 64 * 1024] {
+            let limits = Limits {
+                max_text_bytes: max,
+                ..Limits::default()
+            };
+            let out = rows_with(data.as_bytes(), &RecordOptions::default(), &limits);
+            assert_eq!(out.len(), 2, "cap {max}: one good row, then the file fails");
+            assert_eq!(out[0].as_ref().unwrap().extracted.text, "fine");
+            let e = out[1].as_ref().unwrap_err();
+            assert!(e.is_fatal());
+            assert_eq!(e.line(), 3);
+            assert!(
+                e.to_string()
+                    .contains("unclosed quote: the quoted field opened on line 3"),
+                "{e}"
+            );
+            let e = e.clone().into_error("big.csv").to_string();
+            assert!(e.starts_with("big.csv:3: unclosed quote"), "{e}");
+        }
+    }
+
+    #[test]
+    fn csv_and_tsv_rows_over_the_cap_are_bad_rows_and_reading_goes_on() {
+        let limits = Limits {
+            max_text_bytes: 100,
+            ..Limits::default()
+        };
+        let long = "x".repeat(300);
+        // A long quoted field (with delimiters, quotes and line ends in it), a long
+        // unquoted one, and a long column that is not the text.
+        let data = format!(
+            "id,text,notes\r\n1,a,b\r\n2,\"{long},\"\"q\"\"\n{long}\",c\r\n3,ok,d\r\n4,{long},e\r\n5,short,{long}\r\n6,\"last\",f\r\n"
+        );
+        let out = rows_with(data.as_bytes(), &RecordOptions::default(), &limits);
+        let seen: Vec<(u64, Result<&str, &str>)> = out
+            .iter()
+            .map(|r| match r {
+                Ok(r) => (r.line, Ok(r.key.as_str())),
+                Err(e) => (e.line(), Err(if e.is_fatal() { "fatal" } else { "bad" })),
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (2, Ok("1")),
+                (3, Err("bad")),
+                (5, Ok("3")),
+                (6, Err("bad")),
+                (7, Err("bad")),
+                (8, Ok("6"))
+            ]
+        );
+        assert!(
+            out[1]
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("row longer than the limit of 100 bytes")
+        );
+        assert_eq!(out[5].as_ref().unwrap().extracted.text, "last");
+        let tsv = format!("id\ttext\n1\t\"{long}\n2\tok\n");
+        let opts = RecordOptions {
+            kind: Some(RecordKind::Tsv),
+            ..RecordOptions::default()
+        };
+        let out = rows_with(tsv.as_bytes(), &opts, &limits);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].as_ref().unwrap_err().line(), 2);
+        assert_eq!(out[1].as_ref().unwrap().extracted.text, "ok");
+    }
+
+    /// Yields `head`, then `fill` forever.
+    struct Endless {
+        head: &'static [u8],
+        at: usize,
+        fill: u8,
+    }
+
+    impl Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len();
+            for b in buf.iter_mut() {
+                *b = self.head.get(self.at).copied().unwrap_or(self.fill);
+                self.at += 1;
+            }
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_row_that_never_ends_stops_at_the_deadline() {
+        let limits = Limits {
+            max_text_bytes: 4096,
+            parse_timeout_secs: 1,
+            ..Limits::default()
+        };
+        for (kind, head) in [
+            (RecordKind::Csv, &b"text\nok\n\"open"[..]),
+            (RecordKind::Jsonl, &b"{\"text\":\"ok\"}\n"[..]),
+        ] {
+            let input = Endless {
+                head,
+                at: 0,
+                fill: if kind == RecordKind::Jsonl {
+                    b'\n'
+                } else {
+                    b'a'
+                },
+            };
+            let opts = RecordOptions {
+                kind: Some(kind),
+                ..RecordOptions::default()
+            };
+            let out: Vec<_> = read(input, &opts, &LoadContext::new(&limits)).collect();
+            assert_eq!(out.len(), 2, "{kind:?}");
+            assert_eq!(out[0].as_ref().unwrap().extracted.text, "ok");
+            let e = out[1].as_ref().unwrap_err();
+            assert!(
+                e.is_fatal() && e.to_string().contains("longer than the limit of 1 s"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_panic_while_reading_ends_the_file_with_an_error() {
+        struct Bomb(usize);
+        impl Read for Bomb {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.0 += 1;
+                if self.0 > 1 {
+                    panic!("reader exploded");
+                }
+                let data = b"text\nfirst\n";
+                buf[..data.len()].copy_from_slice(data);
+                Ok(data.len())
+            }
+        }
+        let limits = Limits::default();
+        let opts = RecordOptions {
+            kind: Some(RecordKind::Csv),
+            ..RecordOptions::default()
+        };
+        let out: Vec<_> = read(Bomb(0), &opts, &LoadContext::new(&limits)).collect();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].as_ref().unwrap().extracted.text, "first");
+        let e = out[1].clone().unwrap_err();
+        assert!(e.is_fatal());
+        let e = e.into_error("x.csv");
+        assert_eq!(e.fault(), crate::Fault::Bug);
+        assert!(e.to_string().contains("reader exploded"), "{e}");
+    }
+
+    proptest::proptest! {
+        /// The tap follows the CSV reader's idea of rows: every row it reports starts
+        /// where the CSV reader's row does, on the right line, and it passes the bytes
+        /// through unchanged.
+        #[test]
+        fn the_tap_agrees_with_the_csv_reader(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(vec![b'a', b',', b'"', b'\n', b'\r', b' ']),
+                0..300,
+            )
+        ) {
+            let tap = RowTap::new(bytes.as_slice(), true, b',', u64::MAX);
+            let mut tapped = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(tap);
+            let mut plain = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(bytes.as_slice());
+            let (mut a, mut b) = (csv::ByteRecord::new(), csv::ByteRecord::new());
+            loop {
+                let more = tapped.read_byte_record(&mut a).unwrap();
+                proptest::prop_assert_eq!(more, plain.read_byte_record(&mut b).unwrap());
+                if !more {
+                    break;
+                }
+                proptest::prop_assert_eq!(&a, &b);
+                let pos = a.position().unwrap().byte() as usize;
+                let first = pos + bytes[pos..].iter().take_while(|c| matches!(c, b'\r' | b'\n')).count();
+                let start = tapped.get_mut().claim(pos as u64).unwrap();
+                proptest::prop_assert_eq!(start.offset as usize, first);
+                let line = bytes[..first].iter().filter(|c| **c == b'\n').count() as u64 + 1;
+                proptest::prop_assert_eq!(start.line, line);
+            }
+        }
     }
 
     #[test]

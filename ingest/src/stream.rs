@@ -16,13 +16,14 @@
 //! ([`parse_all`]).
 
 use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::document::{Document, Format, content_hash, document_id};
-use crate::error::Error;
-use crate::pipeline::Ingestor;
+use crate::error::{DocError, Error};
+use crate::pipeline::{Ingestor, panic_message};
 use crate::source::SourceFile;
 
 /// Apply `work` to every item on `workers` threads and pass each item with its result
@@ -232,7 +233,7 @@ where
                     if stopping() {
                         return Err(Halt::Stopped);
                     }
-                    if let Some(item) = row_item(row, &keep, &decide, &process) {
+                    if let Some(item) = row_item(row, &file.path, &keep, &decide, &process) {
                         emit(file, item).map_err(Halt::Caller)?;
                     }
                 }
@@ -278,10 +279,7 @@ fn single<K, R>(
         }
     };
     FileWork::One(Box::new(match ingestor.load_bytes(file, bytes) {
-        Ok(doc) => {
-            let result = process(&doc);
-            Item::Parsed { doc, tag, result }
-        }
+        Ok(doc) => processed(doc, tag, &file.path, process),
         Err(error) => Item::Failed {
             doc_id: Some(doc_id),
             error,
@@ -289,9 +287,28 @@ fn single<K, R>(
     }))
 }
 
+/// Run `process` on a parsed document. A panic in it (chunking, tokenizing: a bug) is
+/// that document's failure, as a panic in its parse is; it must not take down the
+/// worker thread, and with it the whole stream.
+fn processed<K, R>(
+    doc: Document,
+    tag: K,
+    path: &std::path::Path,
+    process: &dyn Fn(&Document) -> R,
+) -> Item<K, R> {
+    match catch_unwind(AssertUnwindSafe(|| process(&doc))) {
+        Ok(result) => Item::Parsed { doc, tag, result },
+        Err(payload) => Item::Failed {
+            doc_id: Some(doc.id),
+            error: Error::document(path, DocError::Panic(panic_message(&*payload))),
+        },
+    }
+}
+
 /// The item of one row of a records file, `None` for a row another shard holds.
 fn row_item<K, R>(
     row: Result<Document, Error>,
+    path: &std::path::Path,
     keep: &dyn Fn(&str) -> bool,
     decide: &dyn Fn(&str, &str) -> Decision<K>,
     process: &dyn Fn(&Document) -> R,
@@ -309,10 +326,7 @@ fn row_item<K, R>(
         return None;
     }
     Some(match decide(&doc.id, &doc.content_hash) {
-        Decision::Parse(tag) => {
-            let result = process(&doc);
-            Item::Parsed { doc, tag, result }
-        }
+        Decision::Parse(tag) => processed(doc, tag, path, process),
         Decision::Leave(tag) => Item::Unparsed {
             doc_id: doc.id,
             source: doc.source,
@@ -501,6 +515,49 @@ mod tests {
                 "parsed rows.jsonl#r2",
                 "failed",
                 "end"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_panic_in_process_fails_that_document_only() {
+        let (_dir, files) = corpus(3);
+        let ingestor = Ingestor::new(IngestOptions::default());
+        let mut seen = Vec::new();
+        stream(
+            &ingestor,
+            &files,
+            &StreamOptions::default(),
+            parse_all,
+            |doc| {
+                assert!(
+                    doc.source != "f001.txt" && !doc.source.ends_with("#r1"),
+                    "boom"
+                );
+                doc.text.len()
+            },
+            |file, item| {
+                seen.push(match item {
+                    Item::Parsed { doc, .. } => format!("parsed {}", doc.source),
+                    Item::Failed { error, .. } => {
+                        format!("failed {} {}", file.source, error.kind())
+                    }
+                    _ => String::new(),
+                });
+                Ok::<_, ()>(())
+            },
+        )
+        .unwrap();
+        seen.retain(|s| !s.is_empty());
+        assert_eq!(
+            seen,
+            [
+                "parsed f000.txt",
+                "failed f001.txt panic",
+                "parsed f002.txt",
+                "failed rows.jsonl panic",
+                "parsed rows.jsonl#r2",
+                "failed rows.jsonl bad_record"
             ]
         );
     }

@@ -27,6 +27,47 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>
     Ok(())
 }
 
+/// Like [`write_atomic`], and returns the blake3 hex digest of the bytes written.
+pub fn write_atomic_hashed(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    write_atomic(path, |w| {
+        fill(&mut Tee {
+            inner: w,
+            hasher: &mut hasher,
+        })
+    })?;
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// blake3 hex digest of a file's bytes; `None` when it cannot be read.
+pub fn file_hash(path: &Path) -> Option<String> {
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut hasher = blake3::Hasher::new();
+    std::io::copy(&mut file, &mut hasher).ok()?;
+    Some(hasher.finalize().to_hex().to_string())
+}
+
+/// Passes writes on and hashes what was written.
+struct Tee<'a> {
+    inner: &'a mut dyn Write,
+    hasher: &'a mut blake3::Hasher,
+}
+
+impl Write for Tee<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Make a rename in `dir` durable. Best effort: not every platform or file system can
 /// sync a folder, and the file's own content is already synced.
 fn sync_dir(dir: &Path) {

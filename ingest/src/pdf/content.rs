@@ -9,14 +9,13 @@ use lopdf::{Dictionary, Document, Object, ObjectId};
 
 use super::font::Font;
 use super::lexer::{Lexer, Token};
-use super::objects::{deref, dict_get, dict_of, name_of, stream_bytes};
+use super::objects::{Reader, deref, dict_get, dict_of, name_of};
 use crate::error::DocError;
-use crate::loader::LoadContext;
 use crate::normalize::push_normalized_char;
 
 /// Deepest `q` nesting tracked; deeper saves are ignored (their `Q` pops nothing).
 const MAX_GSTATE_STACK: usize = 256;
-/// Operators between two deadline checks.
+/// Operators (and character codes shown) between two deadline checks.
 const DEADLINE_EVERY: u32 = 1024;
 
 /// An affine matrix `[a b c d e f]` in PDF's row-vector convention.
@@ -109,7 +108,7 @@ pub type FontCache = HashMap<usize, Rc<Font>>;
 /// Runs content streams and collects glyphs.
 pub struct Interpreter<'a, 'c> {
     doc: &'a Document,
-    ctx: &'a LoadContext<'c>,
+    rd: &'a Reader<'c>,
     fonts: &'a mut FontCache,
     out: PageContent,
     ops: u32,
@@ -141,14 +140,14 @@ fn nums<const N: usize>(operands: &[Token<'_>]) -> [f32; N] {
 impl<'a, 'c> Interpreter<'a, 'c> {
     pub fn new(
         doc: &'a Document,
-        ctx: &'a LoadContext<'c>,
+        rd: &'a Reader<'c>,
         fonts: &'a mut FontCache,
         page_box: [f32; 4],
     ) -> Self {
         Interpreter {
             page_box,
             doc,
-            ctx,
+            rd,
             fonts,
             out: PageContent::default(),
             ops: 0,
@@ -187,9 +186,9 @@ impl<'a, 'c> Interpreter<'a, 'c> {
             };
             self.ops = self.ops.wrapping_add(1);
             if self.ops.is_multiple_of(DEADLINE_EVERY) {
-                self.ctx.deadline.check()?;
+                self.rd.check()?;
                 // One page's text alone must not outgrow the cap on a document's text.
-                self.ctx.check_text(self.out.text.len())?;
+                self.rd.ctx.check_text(self.out.text.len())?;
             }
             match op {
                 b"q" if stack.len() < MAX_GSTATE_STACK => stack.push(gs.clone()),
@@ -216,6 +215,8 @@ impl<'a, 'c> Interpreter<'a, 'c> {
                         _ => None,
                     });
                     gs.font = Some(self.font(resources, name));
+                    // Loading a font may have run out of budget or time.
+                    self.rd.check()?;
                 }
                 b"Tc" => gs.char_spacing = nums::<1>(&operands)[0],
                 b"Tw" => gs.word_spacing = nums::<1>(&operands)[0],
@@ -251,14 +252,14 @@ impl<'a, 'c> Interpreter<'a, 'c> {
                         tm = tlm;
                     }
                     if let Some(Token::Str(s)) = operands.last() {
-                        self.show(&gs, &mut tm, s);
+                        self.show(&gs, &mut tm, s)?;
                     }
                 }
                 b"TJ" => {
                     if let Some(Token::Array(items)) = operands.last() {
                         for item in items {
                             match item {
-                                Token::Str(s) => self.show(&gs, &mut tm, s),
+                                Token::Str(s) => self.show(&gs, &mut tm, s)?,
                                 Token::Num(n) => {
                                     let tx = -n / 1000.0 * gs.size * gs.h_scale;
                                     tm[4] += tx * tm[0];
@@ -301,20 +302,34 @@ impl<'a, 'c> Interpreter<'a, 'c> {
         if let Some(f) = self.fonts.get(&key) {
             return f.clone();
         }
-        let font = Rc::new(Font::load(self.doc, dict, self.ctx));
+        let font = Rc::new(Font::load(self.doc, dict, self.rd));
         self.fonts.insert(key, font.clone());
         font
     }
 
-    fn show(&mut self, gs: &GState, tm: &mut Matrix, bytes: &[u8]) {
+    /// Show a string. One string may hold millions of codes and a code may map to long
+    /// text, so the text cap and the deadline are checked as the codes go by.
+    fn show(&mut self, gs: &GState, tm: &mut Matrix, bytes: &[u8]) -> Result<(), DocError> {
         let Some(font) = gs.font.clone() else {
-            return;
+            return Ok(());
         };
         let size = gs.size;
         let h = gs.h_scale;
         let mut scratch = std::mem::take(&mut self.scratch);
+        let mut outcome = Ok(());
+        let max_text = usize::try_from(self.rd.ctx.limits.max_text_bytes).unwrap_or(usize::MAX);
         font.decode(bytes, &mut scratch, |code| {
             self.out.codes_shown += 1;
+            if self.out.codes_shown.is_multiple_of(DEADLINE_EVERY as usize)
+                && let Err(e) = self.rd.check()
+            {
+                outcome = Err(e);
+                return false;
+            }
+            if self.out.text.len() > max_text {
+                outcome = self.rd.ctx.check_text(self.out.text.len());
+                return false;
+            }
             // Text rendering matrix: [size·h 0 0 size 0 rise] × Tm × CTM.
             let m = mul(tm, &gs.ctm);
             let (a, b, c, d) = (m[0] * size * h, m[1] * size * h, m[2] * size, m[3] * size);
@@ -391,8 +406,10 @@ impl<'a, 'c> Interpreter<'a, 'c> {
             }
             tm[4] += tx * tm[0] + ty * tm[2];
             tm[5] += tx * tm[1] + ty * tm[3];
+            true
         });
         self.scratch = scratch;
+        outcome
     }
 
     fn draw_xobject(
@@ -419,13 +436,13 @@ impl<'a, 'c> Interpreter<'a, 'c> {
         match name_of(doc, dict_get(&stream.dict, b"Subtype")) {
             Some(b"Image") => self.out.images += 1,
             Some(b"Form") => {
-                if depth + 1 > self.ctx.limits.max_depth
+                if depth + 1 > self.rd.ctx.limits.max_depth
                     || id.is_some_and(|id| self.form_stack.contains(&id))
                 {
                     self.out.too_deep = true;
                     return Ok(());
                 }
-                let data = match stream_bytes(stream, self.ctx) {
+                let data = match self.rd.stream_bytes(stream) {
                     Ok(d) => d,
                     Err(DocError::Corrupt(_)) => return Ok(()),
                     Err(e) => return Err(e),

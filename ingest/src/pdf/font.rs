@@ -6,12 +6,13 @@
 //! is the order that recovers the most text from real producers. Broken font data never
 //! fails a page: what cannot be read falls back to sensible defaults.
 
+use std::rc::Rc;
+
 use lopdf::{Dictionary, Document, Object};
 
 use super::cmap::CMap;
 use super::encoding::{BaseEncoding, ByteTable, glyph_name_to_unicode};
-use super::objects::{deref, dict_get, name_of, num_of, stream_bytes};
-use crate::loader::LoadContext;
+use super::objects::{Reader, deref, deref_id, dict_get, name_of, num_of};
 
 /// Default advance (in thousandths of an em) when a font gives no widths at all.
 const FALLBACK_WIDTH: f32 = 500.0;
@@ -26,13 +27,13 @@ enum Kind {
     /// Type0: codes of one to four bytes, mapped to CIDs for widths.
     Composite {
         /// `None` for Identity-H/V (2-byte codes, code = CID).
-        encoding: Option<Box<CMap>>,
+        encoding: Option<Rc<CMap>>,
         /// Codes are UCS-2/UTF-16 (predefined `Uni…-UCS2`/`UTF16` CMaps).
         unicode_codes: bool,
         /// A predefined CMap other than Identity and UCS-2/UTF-16, whose code lengths
         /// we do not know: the `ToUnicode` codespaces (which mirror them) split codes.
         other_predefined: bool,
-        to_unicode: Option<Box<CMap>>,
+        to_unicode: Option<Rc<CMap>>,
         /// Sorted, non-overlapping CID ranges with their widths.
         widths: Vec<(u32, u32, f32)>,
         default_width: f32,
@@ -78,24 +79,28 @@ impl Font {
     }
 
     /// Build a font from its dictionary. Never fails; unreadable parts get defaults.
-    pub fn load(doc: &Document, dict: &Dictionary, ctx: &LoadContext<'_>) -> Font {
+    pub fn load(doc: &Document, dict: &Dictionary, rd: &Reader<'_>) -> Font {
         let subtype = name_of(doc, dict_get(dict, b"Subtype")).unwrap_or(b"Type1");
         if subtype == b"Type0" {
-            return load_composite(doc, dict, ctx);
+            return load_composite(doc, dict, rd);
         }
-        load_simple(doc, dict, subtype, ctx)
+        load_simple(doc, dict, subtype, rd)
     }
 
-    /// Decode a string shown with this font, calling `f` for each code.
-    pub fn decode(&self, bytes: &[u8], scratch: &mut String, mut f: impl FnMut(Code<'_>)) {
+    /// Decode a string shown with this font, calling `f` for each code until it returns
+    /// `false`.
+    pub fn decode(&self, bytes: &[u8], scratch: &mut String, mut f: impl FnMut(Code<'_>) -> bool) {
         match &self.kind {
             Kind::Simple { text, widths } => {
                 for &b in bytes {
-                    f(Code {
+                    let go_on = f(Code {
                         text: text[usize::from(b)].as_deref(),
                         width: widths[usize::from(b)] * self.width_scale,
                         is_space_byte: b == b' ',
                     });
+                    if !go_on {
+                        return;
+                    }
                 }
             }
             Kind::Composite {
@@ -140,11 +145,14 @@ impl Font {
                         scratch.push(c);
                         have = true;
                     }
-                    f(Code {
+                    let go_on = f(Code {
                         text: have.then_some(scratch.as_str()),
                         width: w * self.width_scale,
                         is_space_byte: len == 1 && code == 32,
                     });
+                    if !go_on {
+                        return;
+                    }
                     i += len;
                 }
             }
@@ -164,14 +172,10 @@ fn lookup_width(widths: &[(u32, u32, f32)], cid: u32) -> Option<f32> {
         .map(|&(_, _, w)| w)
 }
 
-fn load_to_unicode(doc: &Document, dict: &Dictionary, ctx: &LoadContext<'_>) -> Option<CMap> {
-    let obj = deref(doc, dict_get(dict, b"ToUnicode")?)?;
-    let Object::Stream(stream) = obj else {
-        return None;
-    };
-    let data = stream_bytes(stream, ctx).ok()?;
-    let cmap = CMap::parse(&data);
-    cmap.has_text().then_some(cmap)
+/// The font's `ToUnicode` CMap, shared with every font that uses the same stream.
+fn load_to_unicode(doc: &Document, dict: &Dictionary, rd: &Reader<'_>) -> Option<Rc<CMap>> {
+    rd.cmap(doc, dict_get(dict, b"ToUnicode")?)
+        .filter(|cmap| cmap.has_text())
 }
 
 fn font_descriptor<'a>(doc: &'a Document, dict: &'a Dictionary) -> Option<&'a Dictionary> {
@@ -180,7 +184,7 @@ fn font_descriptor<'a>(doc: &'a Document, dict: &'a Dictionary) -> Option<&'a Di
         .ok()
 }
 
-fn load_simple(doc: &Document, dict: &Dictionary, subtype: &[u8], ctx: &LoadContext<'_>) -> Font {
+fn load_simple(doc: &Document, dict: &Dictionary, subtype: &[u8], rd: &Reader<'_>) -> Font {
     let base_font = name_of(doc, dict_get(dict, b"BaseFont")).unwrap_or(b"");
     let descriptor = font_descriptor(doc, dict);
     let flags = descriptor
@@ -201,7 +205,7 @@ fn load_simple(doc: &Document, dict: &Dictionary, subtype: &[u8], ctx: &LoadCont
     let mut table: ByteTable = match named {
         Some(base) => *base.table(),
         None => {
-            let builtin = descriptor.and_then(|d| type1_builtin_encoding(doc, d, ctx));
+            let builtin = descriptor.and_then(|d| type1_builtin_encoding(doc, d, rd));
             match builtin {
                 Some(t) => t,
                 None if is_symbol_font => *BaseEncoding::Symbol.table(),
@@ -236,7 +240,7 @@ fn load_simple(doc: &Document, dict: &Dictionary, subtype: &[u8], ctx: &LoadCont
     }
 
     // ToUnicode wins where it has an entry.
-    if let Some(cmap) = load_to_unicode(doc, dict, ctx) {
+    if let Some(cmap) = load_to_unicode(doc, dict, rd) {
         for (code, slot) in text.iter_mut().enumerate() {
             if let Some(t) = cmap.lookup_text(1, code as u32) {
                 *slot = Some(t.into_boxed_str());
@@ -327,12 +331,21 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 fn type1_builtin_encoding(
     doc: &Document,
     descriptor: &Dictionary,
-    ctx: &LoadContext<'_>,
+    rd: &Reader<'_>,
 ) -> Option<ByteTable> {
-    let Object::Stream(stream) = deref(doc, dict_get(descriptor, b"FontFile")?)? else {
+    let (id, Object::Stream(stream)) = deref_id(doc, dict_get(descriptor, b"FontFile")?)? else {
         return None;
     };
-    let data = stream_bytes(stream, ctx).ok()?;
+    // Font descriptors, and the programs in them, are shared by many font dictionaries.
+    rd.encoding(id, || builtin_encoding_of(doc, stream, rd))
+}
+
+fn builtin_encoding_of(
+    doc: &Document,
+    stream: &lopdf::Stream,
+    rd: &Reader<'_>,
+) -> Option<ByteTable> {
+    let data = rd.stream_bytes(stream).ok()?;
     let clear_len = num_of(doc, stream.dict.get(b"Length1").ok())
         .map(|l| l as usize)
         .unwrap_or(data.len())
@@ -378,27 +391,24 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-fn load_composite(doc: &Document, dict: &Dictionary, ctx: &LoadContext<'_>) -> Font {
+fn load_composite(doc: &Document, dict: &Dictionary, rd: &Reader<'_>) -> Font {
     let vertical = match dict_get(dict, b"Encoding").and_then(|o| deref(doc, o)) {
         Some(Object::Name(n)) => n.ends_with(b"-V"),
         Some(Object::Stream(s)) => num_of(doc, s.dict.get(b"WMode").ok()) == Some(1.0),
         _ => false,
     };
-    let (encoding, unicode_codes, other_predefined) =
-        match dict_get(dict, b"Encoding").and_then(|o| deref(doc, o)) {
-            Some(Object::Name(n)) => {
-                let ucs = contains(n, b"UCS2") || contains(n, b"UTF16");
-                let identity = n.starts_with(b"Identity");
-                (None, ucs, !ucs && !identity)
-            }
-            Some(Object::Stream(s)) => (
-                stream_bytes(s, ctx).ok().map(|d| Box::new(CMap::parse(&d))),
-                false,
-                false,
-            ),
-            _ => (None, false, false),
-        };
-    let to_unicode = load_to_unicode(doc, dict, ctx).map(Box::new);
+    let encoding_obj = dict_get(dict, b"Encoding");
+    let (encoding, unicode_codes, other_predefined) = match encoding_obj.and_then(|o| deref(doc, o))
+    {
+        Some(Object::Name(n)) => {
+            let ucs = contains(n, b"UCS2") || contains(n, b"UTF16");
+            let identity = n.starts_with(b"Identity");
+            (None, ucs, !ucs && !identity)
+        }
+        Some(Object::Stream(_)) => (encoding_obj.and_then(|o| rd.cmap(doc, o)), false, false),
+        _ => (None, false, false),
+    };
+    let to_unicode = load_to_unicode(doc, dict, rd);
     let descendant = dict_get(dict, b"DescendantFonts")
         .and_then(|o| deref(doc, o))
         .and_then(|o| o.as_array().ok())

@@ -4,9 +4,12 @@
 //!
 //! Pages are processed one at a time: only the current page's content streams are
 //! decoded, so memory stays near the size of the parsed file plus one page, whatever the
-//! page count. Every stream is decoded under `limits.max_decompressed_bytes`, form
-//! XObjects nest at most `limits.max_depth` deep, and the deadline is checked as pages
-//! and operators go by.
+//! page count. Every stream is decoded under `limits.max_decompressed_bytes`, and all
+//! of a document's decoding (streams, each drawing of a form, fonts, CMaps) draws on one
+//! budget, `limits.max_document_decoded_bytes` ([`objects::Reader`]); CMaps and font
+//! encodings shared by several fonts are parsed once. Form XObjects nest at most
+//! `limits.max_depth` deep, and the deadline and the text cap are checked as pages,
+//! operators and shown character codes go by.
 
 mod cmap;
 mod content;
@@ -28,7 +31,7 @@ use crate::document::{Extracted, TextBuilder};
 use crate::error::DocError;
 use crate::loader::{LoadContext, Loader};
 use content::{FontCache, Interpreter};
-use objects::{deref, dict_get, dict_of, stream_bytes_salvaged};
+use objects::{Reader, Work, deref, dict_get, dict_of};
 
 /// Deepest page-tree ancestry searched for inherited attributes.
 const MAX_INHERIT: usize = 32;
@@ -43,84 +46,97 @@ impl Loader for PdfLoader {
     }
 
     fn load(&self, bytes: &[u8], ctx: &LoadContext<'_>) -> Result<Extracted, DocError> {
-        let (doc, rescued) = open(bytes, ctx)?;
-        let mut b = TextBuilder::new();
-        if rescued {
-            b.warn("the file is damaged or truncated: its pages were found by scanning and some may be missing or out of order");
-        } else if doc.xref_recovery.is_some() {
-            b.warn("the cross-reference table was damaged and has been rebuilt; some objects may be missing");
-        }
-        metadata(&doc, &mut b);
+        extract(bytes, ctx).map(|(extracted, _)| extracted)
+    }
+}
 
-        // A page object belongs to one parent; a page tree that lists one twice has a
-        // cycle or a shared kid, and each page is read once.
-        let mut seen = std::collections::HashSet::new();
-        let listed = doc.page_iter().count();
-        let pages: Vec<ObjectId> = doc.page_iter().filter(|id| seen.insert(*id)).collect();
-        if listed > pages.len() {
-            b.warn(format!(
+/// The loader's work, and what it cost.
+fn extract(bytes: &[u8], ctx: &LoadContext<'_>) -> Result<(Extracted, Work), DocError> {
+    let rd = Reader::new(ctx);
+    let extracted = extract_with(bytes, &rd)?;
+    Ok((extracted, rd.work()))
+}
+
+fn extract_with(bytes: &[u8], rd: &Reader<'_>) -> Result<Extracted, DocError> {
+    let ctx = rd.ctx;
+    let (doc, rescued) = open(bytes, rd)?;
+    let mut b = TextBuilder::new();
+    if rescued {
+        b.warn("the file is damaged or truncated: its pages were found by scanning and some may be missing or out of order");
+    } else if doc.xref_recovery.is_some() {
+        b.warn("the cross-reference table was damaged and has been rebuilt; some objects may be missing");
+    }
+    metadata(&doc, &mut b);
+
+    // A page object belongs to one parent; a page tree that lists one twice has a
+    // cycle or a shared kid, and each page is read once.
+    let mut seen = std::collections::HashSet::new();
+    let listed = doc.page_iter().count();
+    let pages: Vec<ObjectId> = doc.page_iter().filter(|id| seen.insert(*id)).collect();
+    if listed > pages.len() {
+        b.warn(format!(
                 "the page tree lists pages more than once ({listed} entries for {} pages); each page was read once",
                 pages.len()
             ));
+    }
+    if pages.is_empty() {
+        return Err(DocError::Corrupt("no pages found".into()));
+    }
+    b.metadata("pages", pages.len().to_string());
+    let mut fonts = FontCache::new();
+    for (n, &page_id) in pages.iter().enumerate() {
+        ctx.deadline.check()?;
+        let page = extract_page(&doc, page_id, rd, &mut fonts)?;
+        if page.too_deep {
+            b.warn(format!(
+                "page {}: form XObjects nested deeper than {} (or drew themselves) were skipped",
+                n + 1,
+                ctx.limits.max_depth
+            ));
         }
-        if pages.is_empty() {
-            return Err(DocError::Corrupt("no pages found".into()));
-        }
-        b.metadata("pages", pages.len().to_string());
-        let mut fonts = FontCache::new();
-        for (n, &page_id) in pages.iter().enumerate() {
-            ctx.deadline.check()?;
-            let page = extract_page(&doc, page_id, ctx, &mut fonts)?;
-            if page.too_deep {
-                b.warn(format!(
-                    "page {}: form XObjects nested deeper than {} (or drew themselves) were skipped",
-                    n + 1,
-                    ctx.limits.max_depth
-                ));
-            }
-            if page.unreadable_streams > 0 {
-                b.warn(format!(
+        if page.unreadable_streams > 0 {
+            b.warn(format!(
                     "page {}: {} content stream(s) could not be fully decoded (corrupt data); some text is missing",
                     n + 1,
                     page.unreadable_streams
                 ));
-            }
-            let text = layout::page_text(&page);
-            let has_text_layer = !(page.codes_shown == 0 && page.images > 0);
-            if !has_text_layer {
-                b.warn(format!(
-                    "page {} has no text layer (scanned image?); OCR is not supported",
-                    n + 1
-                ));
-            }
-            if page.codes_shown > 0 && page.codes_mapped == 0 {
-                b.warn(format!(
-                    "page {}: its text uses fonts without a Unicode mapping and could not be extracted",
-                    n + 1
-                ));
-            }
-            b.push_str(&text);
-            ctx.check_text(b.len())?;
-            if n + 1 < pages.len() {
-                b.break_page(has_text_layer);
-            } else {
-                return Ok(b.finish(has_text_layer));
-            }
         }
-        Ok(b.finish(true))
+        let text = layout::page_text(&page);
+        let has_text_layer = !(page.codes_shown == 0 && page.images > 0);
+        if !has_text_layer {
+            b.warn(format!(
+                "page {} has no text layer (scanned image?); OCR is not supported",
+                n + 1
+            ));
+        }
+        if page.codes_shown > 0 && page.codes_mapped == 0 {
+            b.warn(format!(
+                "page {}: its text uses fonts without a Unicode mapping and could not be extracted",
+                n + 1
+            ));
+        }
+        b.push_str(&text);
+        ctx.check_text(b.len())?;
+        if n + 1 < pages.len() {
+            b.break_page(has_text_layer);
+        } else {
+            return Ok(b.finish(has_text_layer));
+        }
     }
+    Ok(b.finish(true))
 }
 
 /// Parse the file, handling encryption and damage; as a last resort, look for the pages
 /// of a file whose structure is lost (see [`recover`]).
-fn open(bytes: &[u8], ctx: &LoadContext<'_>) -> Result<(Document, bool), DocError> {
+fn open(bytes: &[u8], rd: &Reader<'_>) -> Result<(Document, bool), DocError> {
+    let ctx = rd.ctx;
     let err = match open_as_is(bytes, ctx) {
         Ok(doc) if doc.page_iter().next().is_some() => return Ok((doc, false)),
         Ok(_) => DocError::Corrupt("no pages found".into()),
         Err(e @ DocError::Corrupt(_)) => e,
         Err(e) => return Err(e),
     };
-    let Some(patched) = recover::with_synthetic_catalog(bytes, ctx) else {
+    let Some(patched) = recover::with_synthetic_catalog(bytes, rd) else {
         return Err(err);
     };
     match open_as_is(&patched, ctx) {
@@ -360,9 +376,10 @@ fn inherited<'a>(doc: &'a Document, page: &'a Dictionary, key: &[u8]) -> Option<
 fn extract_page(
     doc: &Document,
     page_id: ObjectId,
-    ctx: &LoadContext<'_>,
+    rd: &Reader<'_>,
     fonts: &mut FontCache,
 ) -> Result<content::PageContent, DocError> {
+    let ctx = rd.ctx;
     let Ok(page) = doc.get_dictionary(page_id) else {
         return Ok(content::PageContent::default());
     };
@@ -373,7 +390,7 @@ fn extract_page(
         let Some(Object::Stream(stream)) = doc.objects.get(&id) else {
             continue;
         };
-        match stream_bytes_salvaged(stream, ctx) {
+        match rd.stream_bytes_salvaged(stream) {
             Ok((bytes, damaged)) => {
                 unreadable += usize::from(damaged);
                 data.extend_from_slice(&bytes);
@@ -386,7 +403,7 @@ fn extract_page(
         }
     }
     let page_box = page_box(doc, page);
-    let mut interp = Interpreter::new(doc, ctx, fonts, page_box);
+    let mut interp = Interpreter::new(doc, rd, fonts, page_box);
     interp.run(&data, resources, content::IDENTITY, 0)?;
     let mut content = interp.finish();
     content.unreadable_streams = unreadable;

@@ -9,14 +9,14 @@
 
 use std::io::Read;
 
-use crate::loader::LoadContext;
+use super::objects::Reader;
 
 /// Most object streams inflated while looking for pages.
 const MAX_OBJECT_STREAMS: usize = 10_000;
 
 /// The bytes of the file with a catalog and page tree appended, or `None` when no page
 /// object is found.
-pub fn with_synthetic_catalog(bytes: &[u8], ctx: &LoadContext<'_>) -> Option<Vec<u8>> {
+pub fn with_synthetic_catalog(bytes: &[u8], rd: &Reader<'_>) -> Option<Vec<u8>> {
     let objects = scan_objects(bytes);
     let mut pages: Vec<u32> = Vec::new();
     let mut max_num = 0u32;
@@ -30,8 +30,8 @@ pub fn with_synthetic_catalog(bytes: &[u8], ctx: &LoadContext<'_>) -> Option<Vec
             pages.push(num);
         } else if find(head, b"/ObjStm").is_some() && streams_seen < MAX_OBJECT_STREAMS {
             streams_seen += 1;
-            ctx.deadline.check().ok()?;
-            for n in pages_in_object_stream(body, ctx) {
+            rd.check().ok()?;
+            for n in pages_in_object_stream(body, rd) {
                 max_num = max_num.max(n);
                 pages.push(n);
             }
@@ -113,7 +113,7 @@ fn is_page(obj: &[u8]) -> bool {
 }
 
 /// Numbers of the page objects packed in an object stream (`/Type /ObjStm`, Flate).
-fn pages_in_object_stream(obj: &[u8], ctx: &LoadContext<'_>) -> Vec<u32> {
+fn pages_in_object_stream(obj: &[u8], rd: &Reader<'_>) -> Vec<u32> {
     let Some(s) = find(obj, b"stream") else {
         return Vec::new();
     };
@@ -128,11 +128,15 @@ fn pages_in_object_stream(obj: &[u8], ctx: &LoadContext<'_>) -> Vec<u32> {
     let first = number_after(dict, b"/First").unwrap_or(0);
     let count = number_after(dict, b"/N").unwrap_or(0);
     let mut data = Vec::new();
-    let limit = ctx.limits.max_decompressed_bytes;
+    // Every object stream inflated here counts against the document's budget.
+    let limit = rd.ctx.limits.max_decompressed_bytes.min(rd.room());
     // A truncated stream inflates as far as it goes; that is all we need.
     let _ = flate2::read::ZlibDecoder::new(&obj[start..])
         .take(limit)
         .read_to_end(&mut data);
+    if rd.charge(data.len() as u64).is_err() {
+        return Vec::new();
+    }
     let header = &data[..first.min(data.len())];
     let nums: Vec<usize> = header
         .split(|b| b.is_ascii_whitespace())

@@ -852,3 +852,198 @@ fn truncated_file_without_catalog_is_rescued() {
         ex.warnings
     );
 }
+
+/// A `ToUnicode` CMap of about `size` bytes: one- and two-byte codes `A`..`Z` mapped to
+/// `a`..`z`, then three-byte filler mappings, a hundred per block as producers write
+/// them.
+fn big_cmap(size: usize) -> Vec<u8> {
+    let mut cmap = b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n\
+        1 begincodespacerange <00> <FF> endcodespacerange\n\
+        2 beginbfrange <41> <5A> <0061> <0041> <005A> <0061> endbfrange\n"
+        .to_vec();
+    let mut code = 0u32;
+    while cmap.len() < size {
+        cmap.extend_from_slice(b"100 beginbfchar\n");
+        for _ in 0..100 {
+            cmap.extend_from_slice(format!("<{code:06X}> <{:04X}>\n", code & 0xFFFF).as_bytes());
+            code += 1;
+        }
+        cmap.extend_from_slice(b"endbfchar\n");
+    }
+    cmap.extend_from_slice(b"endcmap CMapName currentdict /CMap defineresource pop end end");
+    cmap
+}
+
+fn compressed(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).expect("compress");
+    enc.finish().expect("compress")
+}
+
+/// `fonts` Type0 font dictionaries (which keep their `ToUnicode` map), all with the one
+/// `ToUnicode` stream, each showing `AB` on one page.
+fn fonts_sharing_a_cmap(fonts: usize, cmap: &[u8]) -> Vec<u8> {
+    build(
+        |doc| {
+            let tu = doc.add_object(Stream::new(
+                dictionary! { "Filter" => "FlateDecode" },
+                compressed(cmap),
+            ));
+            let mut content = String::new();
+            let mut p = page("");
+            for i in 0..fonts {
+                let cid = doc.add_object(dictionary! {
+                    "Type" => "Font",
+                    "Subtype" => "CIDFontType2",
+                    "BaseFont" => format!("Shared{i}"),
+                    "DW" => 500,
+                });
+                let font = doc.add_object(dictionary! {
+                    "Type" => "Font",
+                    "Subtype" => "Type0",
+                    "BaseFont" => format!("Shared{i}"),
+                    "Encoding" => "Identity-H",
+                    "DescendantFonts" => vec![cid.into()],
+                    "ToUnicode" => tu,
+                });
+                let name: &'static str = Box::leak(format!("S{i}").into_boxed_str());
+                p.fonts.push((name, font.into()));
+                content.push_str(&format!(
+                    "BT /{name} 10 Tf {} {} Td <00410042> Tj ET\n",
+                    30 + (i / 70) * 90,
+                    760 - (i % 70) * 10
+                ));
+            }
+            p.content = content.into_bytes();
+            vec![p]
+        },
+        None,
+    )
+}
+
+/// Regression (issue 13): 400 font dictionaries sharing one 2 MiB `ToUnicode` CMap took
+/// 2.5 GB and 16 s, each font parsing (and holding) its own copy of the map.
+#[test]
+fn fonts_sharing_a_cmap_parse_it_once() {
+    let cmap = big_cmap(2 << 20);
+    let bytes = fonts_sharing_a_cmap(400, &cmap);
+    let limits = Limits::default();
+    let (ex, work) = super::extract(&bytes, &LoadContext::new(&limits)).expect("load");
+    assert_eq!(
+        ex.text.matches("ab").count(),
+        400,
+        "every font maps its codes"
+    );
+    assert_eq!(work.cmaps_parsed, 1);
+    assert_eq!(work.cmap_hits, 399);
+    // The CMap decoded once, the page content, and the parsed map's tables: a few
+    // times the CMap's size, not 400 times.
+    assert!(
+        work.bytes < 16 * cmap.len() as u64,
+        "{} bytes charged for a {} byte CMap",
+        work.bytes,
+        cmap.len()
+    );
+    assert_eq!(work.streams, 2);
+}
+
+#[test]
+fn one_budget_of_decoded_bytes_for_the_whole_document() {
+    // Distinct CMaps (one per font) cannot share: together they exceed the budget.
+    let cmap = big_cmap(256 << 10);
+    let bytes = build(
+        |doc| {
+            let mut p = page("");
+            let mut content = String::new();
+            for i in 0..40 {
+                let tu = doc.add_object(Stream::new(
+                    dictionary! { "Filter" => "FlateDecode" },
+                    compressed(&cmap),
+                ));
+                let font = doc.add_object(dictionary! {
+                    "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "X", "ToUnicode" => tu,
+                });
+                let name: &'static str = Box::leak(format!("D{i}").into_boxed_str());
+                p.fonts.push((name, font.into()));
+                content.push_str(&format!("BT /{name} 10 Tf 72 700 Td (A) Tj ET\n"));
+            }
+            p.content = content.into_bytes();
+            vec![p]
+        },
+        None,
+    );
+    let limits = Limits {
+        max_document_decoded_bytes: 8 << 20,
+        ..Limits::default()
+    };
+    let e = super::extract(&bytes, &LoadContext::new(&limits)).unwrap_err();
+    assert!(
+        matches!(e, DocError::TooLarge { what, limit, .. } if what.contains("document") && limit == 8 << 20),
+        "{e:?}"
+    );
+    // The same file under the default budget reads.
+    let (ex, work) = super::extract(&bytes, &LoadContext::new(&Limits::default())).expect("load");
+    assert_eq!(ex.text.matches('a').count(), 40);
+    assert_eq!(work.cmaps_parsed, 40);
+    // A form drawn many times decodes each time: the budget counts every drawing.
+    let form_body = format!("BT /F1 10 Tf 72 700 Td (x) Tj ET {}", " ".repeat(1 << 20));
+    let bytes = build(
+        |doc| {
+            let form = doc.add_object(Stream::new(
+                dictionary! { "Type" => "XObject", "Subtype" => "Form", "BBox" => vec![0.into(), 0.into(), 612.into(), 792.into()], "Filter" => "FlateDecode" },
+                compressed(form_body.as_bytes()),
+            ));
+            let mut p = page(&"/Fm0 Do\n".repeat(200));
+            p.xobjects.push(("Fm0", form.into()));
+            vec![p]
+        },
+        None,
+    );
+    let limits = Limits {
+        max_document_decoded_bytes: 64 << 20,
+        ..Limits::default()
+    };
+    let e = super::extract(&bytes, &LoadContext::new(&limits)).unwrap_err();
+    assert!(matches!(e, DocError::TooLarge { .. }), "{e:?}");
+}
+
+#[test]
+fn a_long_mapping_is_cut_and_the_text_cap_holds_inside_one_string() {
+    // One code maps to 64 KiB of text; a string of 4,000 such codes would be 256 MiB.
+    let long = "0041".repeat(32 * 1024);
+    let cmap = format!(
+        "begincmap 1 begincodespacerange <00> <FF> endcodespacerange\n\
+         1 beginbfchar <41> <{long}> endbfchar endcmap"
+    );
+    let bytes = build(
+        |doc| {
+            let tu = doc.add_object(Stream::new(Dictionary::new(), cmap.into_bytes()));
+            let font = doc.add_object(dictionary! {
+                "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "X", "ToUnicode" => tu,
+            });
+            let mut p = page(&format!(
+                "BT /F2 0.01 Tf 72 700 Td ({}) Tj ET",
+                "A".repeat(4000)
+            ));
+            p.fonts.push(("F2", font.into()));
+            vec![p]
+        },
+        None,
+    );
+    // The mapping is cut at 256 characters.
+    let ex = load(&bytes).expect("load");
+    assert_eq!(ex.text.len(), 4000 * 256);
+    // And a text cap below that stops inside the one string.
+    let limits = Limits {
+        max_text_bytes: 100_000,
+        ..Limits::default()
+    };
+    let e = PdfLoader
+        .load(&bytes, &LoadContext::new(&limits))
+        .unwrap_err();
+    assert!(
+        matches!(e, DocError::TooLarge { limit: 100_000, .. }),
+        "{e:?}"
+    );
+}

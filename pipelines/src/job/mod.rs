@@ -169,6 +169,8 @@ fn run_stages(job: &Job, options: &RunOptions, env: &RunEnv, report: &mut RunRep
             .map(std::sync::OnceLock::from)
             .unwrap_or_default(),
         llm: crate::models::lazy_llm(&job.spec.llm, false, env.reporter.clone()),
+        clock: tasks::TaskClock::new(job.spec.task_timeout_secs),
+        timed_llm: std::sync::OnceLock::new(),
     };
     for task in &job.tasks {
         if env.stopping() {

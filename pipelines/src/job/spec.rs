@@ -34,6 +34,11 @@ pub struct JobSpec {
     /// Failed attempts on one document before a task quarantines it.
     #[serde(default = "JobSpec::default_max_attempts")]
     pub max_attempts: u32,
+    /// Longest a task may work on one document (one question for an answer task), in
+    /// seconds; a document that takes longer fails (and counts an attempt). Checked as
+    /// the LLM generates and before each model call. 0: no limit.
+    #[serde(default = "JobSpec::default_task_timeout_secs")]
+    pub task_timeout_secs: u64,
     /// Where the run report goes (default: beside the first task's output, or beside
     /// the job file when there is no task).
     #[serde(default)]
@@ -54,6 +59,9 @@ pub struct JobSpec {
 impl JobSpec {
     pub fn default_max_attempts() -> u32 {
         3
+    }
+    pub fn default_task_timeout_secs() -> u64 {
+        600
     }
 }
 

@@ -44,7 +44,8 @@ impl<E: std::error::Error> From<E> for Scan {
 const DONE: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("done");
 /// (task, key) -> JSON [`Failed`].
 const FAILED: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("failed");
-/// Settings the state was made under (the shard).
+/// Settings the state was made under (the shard), and per task the generation of its
+/// results (`generation:<task>`) and the output last written (`written:<task>`).
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 
 /// The pseudo-task under which documents that fail to ingest are tracked.
@@ -73,6 +74,17 @@ pub struct Failed {
     /// Attempts reached the job's limit: not tried again until the document changes.
     pub quarantined: bool,
     pub at: u64,
+}
+
+/// The output file a task last wrote, as the state remembers it: from which generation
+/// of the task's results, and the hash of its bytes, so that a file left short by a
+/// killed run, or changed since, is told from the current one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    pub generation: u64,
+    pub path: PathBuf,
+    /// blake3 hex digest of the file's bytes.
+    pub hash: String,
 }
 
 /// A failure to record: the key, its document, what failed (fingerprint) and why.
@@ -115,6 +127,28 @@ impl State {
     /// Name a database failure after the database.
     fn named<T>(&self, r: Result<T, DbError>) -> Result<T> {
         r.map_err(|e| Error::state(&self.path, e.0))
+    }
+
+    /// The generation of a task's results: it goes up in the transaction of every
+    /// change to them, so an output made from an older generation is stale.
+    pub fn generation(&self, task: &str) -> Result<u64> {
+        Ok(self
+            .meta(&format!("generation:{task}"))?
+            .and_then(|g| g.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// The output the task last wrote, if it is recorded.
+    pub fn written(&self, task: &str) -> Result<Option<Written>> {
+        Ok(self
+            .meta(&format!("written:{task}"))?
+            .and_then(|w| serde_json::from_str(&w).ok()))
+    }
+
+    /// Record the output the task has just written (after its rename).
+    pub fn set_written(&self, task: &str, written: &Written) -> Result<()> {
+        let json = serde_json::to_string(written).map_err(|e| Error::state(&self.path, e))?;
+        self.set_meta(&format!("written:{task}"), &json)
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
@@ -226,6 +260,9 @@ impl State {
         {
             let mut done_t = tx.open_table(DONE)?;
             let mut failed_t = tx.open_table(FAILED)?;
+            if !done.is_empty() {
+                bump_generation(&tx, task)?;
+            }
             for (key, d) in done {
                 done_t.insert((task, key.as_str()), serde_json::to_vec(&d)?.as_slice())?;
                 failed_t.remove((task, key.as_str()))?;
@@ -288,6 +325,9 @@ impl State {
     /// Remove results and failures of a task in one transaction.
     fn remove(&self, task: &str, done: &[String], failed: &[String]) -> Result<(), DbError> {
         let tx = self.db.begin_write()?;
+        if !done.is_empty() {
+            bump_generation(&tx, task)?;
+        }
         {
             let mut done_t = tx.open_table(DONE)?;
             for key in done {
@@ -318,6 +358,19 @@ impl State {
         })?;
         self.named(self.remove(task, &[], &gone))
     }
+}
+
+/// Count one more generation of a task's results, inside the transaction that changes
+/// them.
+fn bump_generation(tx: &redb::WriteTransaction, task: &str) -> Result<(), DbError> {
+    let key = format!("generation:{task}");
+    let mut meta = tx.open_table(META)?;
+    let now: u64 = meta
+        .get(key.as_str())?
+        .and_then(|v| v.value().parse().ok())
+        .unwrap_or(0);
+    meta.insert(key.as_str(), (now + 1).to_string().as_str())?;
+    Ok(())
 }
 
 #[cfg(test)]

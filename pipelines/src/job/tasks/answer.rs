@@ -10,12 +10,14 @@ use docket_generate::LazyLlm;
 use docket_generate::answer::{AnswerConfig, AnswerStrategy, AskOptions, NOT_FOUND_TEXT, ask_lazy};
 use serde_json::{Value, json};
 
-use super::{Context, Plan, begin, commit, done_row, hash_hex, out_err, partition, scope};
+use super::{
+    Context, Plan, begin, commit, done_row, guarded, hash_hex, out_err, partition, scope,
+    write_output,
+};
 use crate::error::{Error, Result};
 use crate::job::TaskReport;
 use crate::job::spec::AnswerTask;
 use crate::job::state::{NewFailure, State};
-use crate::output::write_atomic;
 use crate::report::ReporterExt;
 
 /// One question of a questions file.
@@ -75,12 +77,10 @@ pub(super) fn run(
     let keep = questions.iter().map(|q| q.key.clone());
     let (state, _) = begin(ctx, name, keep, report)?;
     answer_all(ctx, t, plan, &todo, state, report)?;
-    if report.done > 0 || report.removed > 0 || !t.output.exists() {
-        let markdown = t.output.extension().is_some_and(|e| e == "md");
-        write_atomic(&t.output, |w| {
-            write_answers(ctx, state, name, &questions, markdown, w)
-        })?;
-    }
+    let markdown = t.output.extension().is_some_and(|e| e == "md");
+    write_output(state, name, &t.output, |w| {
+        write_answers(ctx, state, name, &questions, markdown, w)
+    })?;
     Ok(())
 }
 
@@ -98,10 +98,12 @@ fn answer_all(
         .as_ref()
         .ok_or_else(|| Error::Usage("no index".into()))?;
     let strategy = t.strategy();
-    let disabled = LazyLlm::disabled();
-    let llm = match strategy {
-        AnswerStrategy::Extractive => &disabled,
-        _ => &ctx.llm,
+    // The LLM under the clock of the question being answered (loaded only when there
+    // is a question to answer with it).
+    let wants_llm = strategy != AnswerStrategy::Extractive && !todo.is_empty();
+    let llm = match wants_llm.then(|| ctx.task_llm_arc()).flatten() {
+        Some(timed) => LazyLlm::loaded(timed.clone()),
+        None => LazyLlm::disabled(),
     };
     let options = AskOptions {
         filter: plan.filter.clone(),
@@ -121,7 +123,14 @@ fn answer_all(
             report.interrupted = true;
             break;
         }
-        let batch = match ask_lazy(index, &q.text, &options, llm) {
+        let answered = guarded(&ctx.clock, &[q], |_| {
+            vec![ask_lazy(index, &q.text, &options, &llm).map_err(|e| e.to_string())]
+        });
+        let batch = match answered
+            .into_iter()
+            .next()
+            .unwrap_or(Err("no answer".into()))
+        {
             Ok(a) => {
                 let mut row = serde_json::to_value(&a).unwrap_or_default();
                 row["id"] = json!(q.id);
@@ -141,7 +150,7 @@ fn answer_all(
         progress.advance(1);
     }
     progress.finish();
-    if let Some(e) = llm.load_error() {
+    if wants_llm && let Some(e) = ctx.llm.load_error() {
         ctx.env
             .reporter
             .notice(&format!("{e}; answering extractively"));

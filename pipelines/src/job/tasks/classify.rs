@@ -148,7 +148,7 @@ impl<'a> Worker for Classify<'a, '_> {
         self.model = Some(if self.task.llm {
             let labels = self.labels()?;
             let ctx: &'a Context<'_> = self.ctx;
-            let Some(llm) = ctx.llm.get_ref() else {
+            let Some(llm) = ctx.task_llm() else {
                 return Err(Error::Unavailable(format!(
                     "task {}: llm = true but no LLM could be loaded ({})",
                     self.name,

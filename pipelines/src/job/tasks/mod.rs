@@ -8,6 +8,7 @@
 
 mod answer;
 mod classify;
+mod guard;
 mod summarize;
 
 use std::collections::HashSet;
@@ -16,7 +17,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use docket_generate::LazyLlm;
+use docket_generate::{LazyLlm, Llm};
 use docket_index::catalog::{Catalog, DocState};
 use docket_index::embed::Embedder;
 use docket_index::filter::SourceMatcher;
@@ -24,11 +25,13 @@ use docket_index::{DocEntry, Filter, Index};
 use serde_json::Value;
 
 use super::spec::{Job, Task};
-use super::state::{Done, NewFailure, State};
+use super::state::{Done, NewFailure, State, Written};
 use super::{RunEnv, RunOptions, TaskFailure, TaskReport};
 use crate::error::{Error, Result};
-use crate::output::write_atomic;
+use crate::output::{file_hash, write_atomic_hashed};
 use crate::report::{Level, Progress, ReporterExt};
+pub use guard::TaskClock;
+use guard::{TimedEmbedder, TimedLlm, guarded};
 
 /// What the tasks of one run share.
 pub struct Context<'a> {
@@ -46,17 +49,48 @@ pub struct Context<'a> {
     pub embedder: OnceLock<Arc<dyn Embedder>>,
     /// The job's LLM, loaded by the first task that needs it.
     pub llm: LazyLlm,
+    /// The time limit of the document being worked on (`task_timeout_secs`).
+    pub clock: TaskClock,
+    /// The LLM as tasks get it: under the clock (see [`Context::task_llm`]).
+    pub timed_llm: OnceLock<Option<Arc<dyn Llm>>>,
 }
 
 impl Context<'_> {
-    /// The job's embedding model, loaded once for all tasks.
+    /// The job's embedding model, loaded once for all tasks, as tasks use it: under
+    /// the clock of the document being worked on.
     pub fn embedder(&self) -> Result<Arc<dyn Embedder>> {
-        if let Some(e) = self.embedder.get() {
-            return Ok(e.clone());
-        }
-        let model = self.job.spec.index.chunking.embed_model.as_deref();
-        let e = crate::models::load_embedder(model, self.env.reporter.as_ref())?;
-        Ok(self.embedder.get_or_init(|| e).clone())
+        let e = match self.embedder.get() {
+            Some(e) => e.clone(),
+            None => {
+                let model = self.job.spec.index.chunking.embed_model.as_deref();
+                let e = crate::models::load_embedder(model, self.env.reporter.as_ref())?;
+                self.embedder.get_or_init(|| e).clone()
+            }
+        };
+        Ok(Arc::new(TimedEmbedder {
+            inner: e,
+            clock: self.clock.clone(),
+        }))
+    }
+
+    /// The job's LLM (loaded on the first call) under the clock of the document being
+    /// worked on; `None` when it is disabled or could not be loaded. Tasks use this, never
+    /// [`Context::llm`] directly.
+    pub fn task_llm(&self) -> Option<&dyn Llm> {
+        self.task_llm_arc().map(|llm| llm.as_ref())
+    }
+
+    pub(super) fn task_llm_arc(&self) -> Option<&Arc<dyn Llm>> {
+        self.timed_llm
+            .get_or_init(|| {
+                let inner = self.llm.get()?;
+                let timed: Arc<dyn Llm> = Arc::new(TimedLlm {
+                    inner,
+                    clock: self.clock.clone(),
+                });
+                Some(timed)
+            })
+            .as_ref()
     }
 }
 
@@ -197,7 +231,8 @@ trait Worker {
     /// Load models, train: only called when there is work, so that a run with nothing
     /// to do loads no model and embeds nothing.
     fn prepare(&mut self) -> Result<()>;
-    /// One result per item, in order.
+    /// One result per item, in order. A panic fails the items (the loop retries them
+    /// one by one to find the one at fault), and so does running past the clock.
     fn work(&mut self, items: &[(DocEntry, String)]) -> Vec<Outcome>;
     /// Documents per batch (and per state commit).
     fn batch(&self) -> usize {
@@ -353,15 +388,41 @@ fn per_document(
             report.interrupted = true;
             break;
         }
-        let batch = run_batch(index, group, worker);
+        let batch = run_batch(index, group, worker, &ctx.clock);
         commit(ctx, state, plan.name, batch, report, progress.as_ref())?;
         progress.advance(group.len());
     }
     progress.finish();
-    if report.done > 0 || report.removed > 0 || !plan.output.exists() {
-        write_atomic(plan.output, |w| write(state, w))?;
-    }
+    write_output(state, plan.name, plan.output, |w| write(state, w))?;
     Ok(())
+}
+
+/// Rewrite a task's output from the state unless the file on disk is the one written
+/// from the latest generation of its results. A run killed between its last commit and
+/// the output's rename leaves an older file behind, and a file may have been truncated,
+/// edited or deleted since; both are rewritten by the next run, even one with nothing
+/// else to do. Returns whether the file was written.
+fn write_output(
+    state: &State,
+    name: &str,
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<bool> {
+    let generation = state.generation(name)?;
+    let current = state.written(name)?.is_some_and(|w| {
+        w.generation == generation && w.path == path && file_hash(path).as_ref() == Some(&w.hash)
+    });
+    if current {
+        return Ok(false);
+    }
+    let hash = write_atomic_hashed(path, fill)?;
+    let written = Written {
+        generation,
+        path: path.to_owned(),
+        hash,
+    };
+    state.set_written(name, &written)?;
+    Ok(true)
 }
 
 /// Read a batch's documents and run the worker on them: the results to commit and the
@@ -370,6 +431,7 @@ fn run_batch(
     index: &Index,
     group: &[(&DocEntry, String)],
     worker: &mut dyn Worker,
+    clock: &TaskClock,
 ) -> (Vec<(String, Done)>, Vec<NewFailure>) {
     let failure = |e: &DocEntry, fp: &str, reason: String| NewFailure {
         key: e.source.clone(),
@@ -395,7 +457,7 @@ fn run_batch(
     let results = if items.is_empty() {
         Vec::new()
     } else {
-        worker.work(&items)
+        guarded(clock, &items, |items| worker.work(items))
     };
     let mut done = Vec::new();
     for (((e, _), fp), result) in items.iter().zip(fps).zip(results) {
@@ -427,4 +489,133 @@ fn write_jsonl(state: &State, task: &str, w: &mut dyn Write) -> Result<()> {
 /// An output write error, named after the task.
 fn out_err(task: &str) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::output(task, e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::spec::Job;
+    use crate::report::Collect;
+    use docket_index::sync::{SyncConfig, SyncHooks, sync};
+    use docket_ingest::{ApproxTokenizer, Chunker, ChunkingConfig};
+    use std::os::unix::fs::MetadataExt;
+    use std::path::PathBuf;
+
+    /// A task whose row for a document is its source.
+    struct Echo;
+
+    impl Worker for Echo {
+        fn prepare(&mut self) -> Result<()> {
+            Ok(())
+        }
+
+        fn work(&mut self, items: &[(DocEntry, String)]) -> Vec<Outcome> {
+            items
+                .iter()
+                .map(|(e, _)| Ok(serde_json::json!({ "source": e.source })))
+                .collect()
+        }
+    }
+
+    /// A job over `docs/` with a BM25-only index, and the path of its output.
+    fn job(dir: &Path) -> (Job, PathBuf) {
+        std::fs::create_dir_all(dir.join("docs")).unwrap();
+        for (name, text) in [("a.md", "# A\n\nalpha"), ("b.md", "# B\n\nbeta")] {
+            std::fs::write(dir.join("docs").join(name), text).unwrap();
+        }
+        let file = dir.join("job.toml");
+        std::fs::write(
+            &file,
+            "version = 1\n[sources]\npaths = [\"docs\"]\n[index]\ndir = \"ix\"\nembed = false\n\
+             [[summarize]]\nname = \"s\"\noutput = \"out/s.jsonl\"\n",
+        )
+        .unwrap();
+        let job = Job::load(&file).unwrap();
+        let output = job.tasks[0].output().to_owned();
+        (job, output)
+    }
+
+    /// Sync the index, then run the task's loop; `killed` makes the output's write
+    /// fail, as a run killed after its last commit and before the rename.
+    fn run(job: &Job, killed: bool) -> Result<TaskReport> {
+        let chunker = Chunker::new(ChunkingConfig::default(), Arc::new(ApproxTokenizer)).unwrap();
+        let config = SyncConfig {
+            paths: job.spec.sources.paths.clone(),
+            prune: true,
+            embed: false,
+            ..SyncConfig::default()
+        };
+        let index = sync(
+            &job.spec.index.dir,
+            &config,
+            &chunker,
+            None,
+            SyncHooks::default(),
+        )
+        .unwrap()
+        .index;
+        let state = State::open(&job.state_dir())?;
+        let options = RunOptions::default();
+        let env = RunEnv::new(Arc::new(Collect::default()));
+        let ctx = Context {
+            job,
+            options: &options,
+            env: &env,
+            state: Some(&state),
+            index,
+            planned: Vec::new(),
+            embedder: OnceLock::new(),
+            llm: LazyLlm::disabled(),
+            clock: TaskClock::new(0),
+            timed_llm: OnceLock::new(),
+        };
+        let filter = Filter::default();
+        let plan = Plan {
+            name: "s",
+            filter: &filter,
+            settings: "v1",
+            output: job.tasks[0].output(),
+        };
+        let mut report = TaskReport::default();
+        per_document(&ctx, &plan, &mut report, &mut Echo, |state, w| {
+            if killed {
+                return Err(Error::Usage("killed before the rename".into()));
+            }
+            write_jsonl(state, "s", w)
+        })?;
+        Ok(report)
+    }
+
+    fn lines(path: &Path) -> usize {
+        std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
+    }
+
+    /// Regression (issue 13): a run killed after its last batch committed and before
+    /// the output's rename left the file short, and the next run, finding nothing to
+    /// do, never rewrote it.
+    #[test]
+    fn an_output_that_is_not_the_latest_is_rewritten_even_with_nothing_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let (job, out) = job(dir.path());
+        assert_eq!(run(&job, false).unwrap().done, 2);
+        assert_eq!(lines(&out), 2);
+        // Nothing changed: the file is current and left alone.
+        let inode = std::fs::metadata(&out).unwrap().ino();
+        assert_eq!(run(&job, false).unwrap().done, 0);
+        assert_eq!(std::fs::metadata(&out).unwrap().ino(), inode);
+        // Truncated, then deleted: rewritten though there is nothing to do.
+        std::fs::write(&out, "").unwrap();
+        assert_eq!(run(&job, false).unwrap().unchanged, 2);
+        assert_eq!(lines(&out), 2);
+        std::fs::remove_file(&out).unwrap();
+        run(&job, false).unwrap();
+        assert_eq!(lines(&out), 2);
+        // A third document committed, and the run killed before the rename.
+        std::fs::write(dir.path().join("docs/c.md"), "# C\n\ngamma").unwrap();
+        assert!(run(&job, true).is_err());
+        assert_eq!(lines(&out), 2);
+        let report = run(&job, false).unwrap();
+        assert_eq!((report.done, report.unchanged), (0, 3));
+        assert_eq!(lines(&out), 3, "the next run rewrites the short output");
+    }
 }

@@ -83,7 +83,7 @@ impl Summarize<'_, '_> {
             final_max_tokens: self.ctx.job.spec.llm.max_tokens,
             ..AbstractiveConfig::default()
         };
-        let Some(llm) = self.ctx.llm.get_ref() else {
+        let Some(llm) = self.ctx.task_llm() else {
             return Err("no LLM could be loaded for an abstractive summary".into());
         };
         let summary = AbstractiveSummarizer::new(llm, config)
@@ -112,7 +112,7 @@ impl Summarize<'_, '_> {
 impl Worker for Summarize<'_, '_> {
     fn prepare(&mut self) -> Result<()> {
         if self.task.abstractive {
-            if self.ctx.llm.get_ref().is_none() {
+            if self.ctx.task_llm().is_none() {
                 return Err(Error::Unavailable(format!(
                     "abstractive summaries need an LLM, and none could be loaded ({})",
                     self.ctx.llm.load_error().unwrap_or("disabled")
