@@ -21,6 +21,7 @@
 //! ([`Abstention`]), never read from the model's words.
 
 mod ask;
+mod candidates;
 mod select;
 
 use std::collections::HashSet;
@@ -475,26 +476,31 @@ impl Verifier<'_> {
 
     /// The sentences of `sources` that may answer a question: long enough to state
     /// something, not headings, not questions (a FAQ's question restates the user's
-    /// and answers nothing), not table-of-contents lines (dot leaders).
+    /// and answers nothing), not table-of-contents lines (dot leaders), not
+    /// bibliography (reference list entries, BibTeX: see [`candidates`]).
     fn answer_candidates<'s>(&self, sources: &'s [Source]) -> Vec<Span<'s>> {
         sources
             .iter()
             .flat_map(|s| {
-                sentences(&s.chunk.text)
+                let text = &s.chunk.text;
+                let references = candidates::reference_entries(text);
+                sentences(text)
                     .into_iter()
-                    .map(move |(r, _)| Span {
+                    .map(|(r, _)| r)
+                    .filter(move |r| {
+                        let sentence = &text[r.clone()];
+                        r.len() >= 20
+                            && !looks_like_heading(sentence)
+                            && !sentence.trim_end().ends_with('?')
+                            && !sentence.contains(". . .")
+                            && !sentence.contains("....")
+                            && !candidates::reference_like(text, r, &references)
+                    })
+                    .map(move |r| Span {
                         n: s.n,
                         source: s,
                         range: r,
                     })
-            })
-            .filter(|s| {
-                let text = &s.source.chunk.text[s.range.clone()];
-                s.range.len() >= 20
-                    && !looks_like_heading(text)
-                    && !text.trim_end().ends_with('?')
-                    && !text.contains(". . .")
-                    && !text.contains("....")
             })
             .collect()
     }
@@ -534,7 +540,7 @@ impl Verifier<'_> {
         }
         let scores = self.closeness(question, &spans);
         let picked = pick(&spans, &scores, self.config.extractive_sentences, 0.0);
-        picked.into_iter().map(|i| quoted(&spans[i])).collect()
+        quote_all(picked.iter().map(|&i| &spans[i]))
     }
 }
 
@@ -576,11 +582,36 @@ fn pick(spans: &[Span<'_>], scores: &[f32], max: usize, floor: f32) -> Vec<usize
     picked
 }
 
-/// A claim that quotes `span` as it stands: supported by construction.
-fn quoted(span: &Span<'_>) -> Claim {
+/// Claims quoting `spans` ([`quoted`]), in order, leaving out a span already quoted
+/// as part of another's display.
+fn quote_all<'a, 's: 'a>(spans: impl IntoIterator<Item = &'a Span<'s>>) -> Vec<Claim> {
+    let mut out: Vec<(usize, Range<usize>, Claim)> = Vec::new();
+    for span in spans {
+        let (range, claim) = quoted(span);
+        let within = |n: usize, r: &Range<usize>| {
+            n == span.n && r.start <= range.start && range.end <= r.end
+        };
+        if out.iter().any(|(n, r, _)| within(*n, r)) {
+            continue;
+        }
+        out.retain(|(n, r, _)| !(*n == span.n && range.start <= r.start && r.end <= range.end));
+        out.push((span.n, range, claim));
+    }
+    out.into_iter().map(|(_, _, c)| c).collect()
+}
+
+/// A claim that quotes `span` as it stands, with the line or block it introduces
+/// ("run the following command:", see [`candidates::introduced_end`]): supported by
+/// construction. Its range in the chunk's text is returned with it.
+fn quoted(span: &Span<'_>) -> (Range<usize>, Claim) {
     let c = &span.source.chunk;
+    let end = candidates::introduced_end(&c.text, &span.range).unwrap_or(span.range.end);
+    let span = &Span {
+        range: span.range.start..end,
+        ..span.clone()
+    };
     let text = c.text[span.range.clone()].to_owned();
-    Claim {
+    let claim = Claim {
         text: text.clone(),
         cited: vec![span.n],
         support: Some(Support {
@@ -595,7 +626,8 @@ fn quoted(span: &Span<'_>) -> Claim {
         }),
         supported: true,
         note: None,
-    }
+    };
+    (span.range.clone(), claim)
 }
 
 /// A sentence without what models copy from the prompt's source labels ("1.",
@@ -881,6 +913,57 @@ pub(crate) mod tests {
         assert!(v.relevant("What did the cat chased?", &hits));
         assert!(!v.relevant("What is the capital of Mongolia?", &hits));
         assert!(!v.relevant("What did the dog eat?", &hits));
+    }
+
+    #[test]
+    fn reference_lists_and_bibtex_are_not_answers() {
+        let config = AnswerConfig::default();
+        let v = Verifier {
+            config: &config,
+            analyze: &analyze,
+            embedder: None,
+        };
+        let src = [Source {
+            n: 1,
+            chunk: chunk(
+                "You can also obtain the R FAQ from a CRAN site.\n\n@Misc{,\nauthor\ntitle\n}\n\n= {Kurt Hornik and the R Core Team},\n= {{R} {FAQ}},\n= {2022},\n\n[1] K. Hornik, The R FAQ, Vienna, 2022, pp. 1-80.\n",
+                "r-faq.pdf",
+                0,
+            ),
+        }];
+        let texts: Vec<String> = v
+            .extract("Who wrote the R FAQ?", &src)
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
+        assert_eq!(texts, ["You can also obtain the R FAQ from a CRAN site."]);
+    }
+
+    #[test]
+    fn an_answer_that_introduces_a_command_includes_it() {
+        let config = AnswerConfig::default();
+        let v = Verifier {
+            config: &config,
+            analyze: &analyze,
+            embedder: None,
+        };
+        let text = "7.10 How do I convert factors to numeric?\n\nIt may happen that numeric data come in as factors. If f is such a factor object, you can use\n\nas.numeric(as.character(f))\n\nto get the numbers back.";
+        let src = [Source {
+            n: 1,
+            chunk: chunk(text, "faq.pdf", 1000),
+        }];
+        let claims = v.extract("How do I convert a factor object to numbers?", &src);
+        let claim = claims
+            .iter()
+            .find(|c| c.text.starts_with("If f"))
+            .unwrap_or_else(|| panic!("{claims:#?}"));
+        assert_eq!(
+            claim.text,
+            "If f is such a factor object, you can use\n\nas.numeric(as.character(f))"
+        );
+        let s = claim.support.as_ref().unwrap();
+        assert_eq!(&text[s.start - 1000..s.end - 1000], s.text);
+        assert_eq!(s.text, claim.text);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! by terms and meaning ([`Verifier::extract`]'s score), which bounds the cost to a few
 //! dozen tokens each over two prompt prefills.
 
-use super::{Claim, NEARLY_AS_GOOD, Source, Verifier, pick, quoted};
+use super::{Claim, NEARLY_AS_GOOD, Source, Verifier, pick, quote_all};
 use crate::error::Result;
 use crate::{Llm, Message, Prompt};
 
@@ -81,9 +81,8 @@ pub(super) fn select(
     let gain: Vec<f32> = given.iter().zip(&prior).map(|(g, p)| g - p).collect();
     let floor = gain.iter().copied().fold(f32::INFINITY, f32::min) - 1.0;
     let picked = pick(&shortlist, &gain, config.extractive_sentences, floor);
-    Ok(picked
+    Ok(quote_all(picked.iter().map(|&i| &shortlist[i]))
         .into_iter()
-        .map(|i| quoted(&shortlist[i]))
         .filter(|c| verifier.on_topic(question, &c.text))
         .collect())
 }
