@@ -3,7 +3,7 @@
 use docket_index::{Filter, Index, Mode};
 use serde::{Deserialize, Serialize};
 
-use super::{AnswerConfig, Claim, Source, Verifier, pack, prompt, select::select};
+use super::{AnswerConfig, Claim, Source, TermWeights, Verifier, pack, prompt, select::select};
 use crate::error::{Error, Result};
 use crate::{GenerateParams, LazyLlm, Llm, Message, Prompt};
 
@@ -72,7 +72,8 @@ impl Default for AskOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Abstention {
-    /// No retrieved chunk is relevant enough to the question (the model was not asked).
+    /// No sentence of the retrieved chunks is close enough to the question (see
+    /// [`super::Verifier::relevant`]; the model was not asked).
     NothingRelevant,
     /// No sentence of the answer survived checking (whatever the model wrote, a "not
     /// found" reply included, is among the dropped claims).
@@ -231,16 +232,22 @@ fn ask_with<'l>(
         .search(question, config.k, Mode::Hybrid, &options.filter, None)
         .map_err(Error::Search)?;
     let analyze = |t: &str| index.analyze(t);
-    let verifier = Verifier {
+    let mut verifier = Verifier {
         config,
         analyze: &analyze,
         embedder: index.embedder(),
+        weights: None,
     };
+    let terms: Vec<String> = verifier.question_terms(question).into_iter().collect();
+    let freqs = index.doc_freqs(&terms).map_err(Error::Search)?;
+    let weights = TermWeights::from_freqs(&terms, &freqs);
+    verifier.weights = Some(&weights);
     // Chunk token counts are the embedder's; a generator's tokenizer is in the same
     // range for English text, and the budget leaves room for the difference.
     let count = |t: &str| t.len() / 4 + 1;
     let sources = pack(&results.hits, config.context_tokens, &count);
-    if !verifier.relevant(question, &results.hits) {
+    let candidates = verifier.candidates(question, &sources);
+    if candidates.best() < config.min_relevance {
         return Ok(Answer {
             question: question.to_owned(),
             answer: None,
@@ -254,7 +261,7 @@ fn ask_with<'l>(
             fallback: None,
         });
     }
-    let extractive = verifier.extract(question, &sources);
+    let extractive = verifier.extract_from(&candidates);
     let llm = match options.strategy {
         AnswerStrategy::Extractive => None,
         _ => llm(),
@@ -273,7 +280,7 @@ fn ask_with<'l>(
     let (mode, claims) = match options.strategy {
         AnswerStrategy::Select => (
             AnswerMode::Selected,
-            select(&verifier, llm, question, &sources)?,
+            select(&verifier, llm, question, &sources, &candidates)?,
         ),
         _ => (
             AnswerMode::Generated,
