@@ -150,7 +150,7 @@ proptest! {
         let embedder = Trigrams;
         let sources = [Source { n: 1, chunk: chunk(&doc, offset) }];
         for embedder in [None, Some(&embedder as &dyn Embedder)] {
-            let v = Verifier { config: &config, analyze: &analyze, embedder };
+            let v = Verifier { config: &config, analyze: &analyze, embedder, weights: None };
             let claims = v.verify(&answer, &sources);
             let extracted = v.extract(&question, &sources);
             for c in claims.iter().chain(&extracted) {

@@ -30,7 +30,7 @@ use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::filter::{Filter, Hit};
 use crate::fusion::{FusedHit, FusionConfig, LegHit, fuse, single_leg};
-use crate::lexical::{Bm25Index, LexicalConfig, LexicalIndex, Snippet};
+use crate::lexical::{Bm25Index, DocFreqs, LexicalConfig, LexicalIndex, Snippet};
 use crate::manifest::{Manifest, SCHEMA_VERSION};
 use crate::snapshot::{self, WriteLock};
 use crate::vector::{EmbeddedStore, Point, VectorSpec, VectorStore, VectorStoreConfig, open_store};
@@ -364,6 +364,14 @@ impl Index {
     /// The terms of `text` as the BM25 index sees them (stemmed, stopwords removed).
     pub fn analyze(&self, text: &str) -> Vec<String> {
         self.lexical.analyze(text)
+    }
+
+    /// How many chunks hold each of `terms` (analyzed terms, as
+    /// [`analyze`](Self::analyze) gives them), and how many chunks there are: how
+    /// specific a query's terms are in this index, as BM25 weighs them. A term no chunk
+    /// holds is one the documents never use.
+    pub fn doc_freqs(&self, terms: &[String]) -> Result<DocFreqs> {
+        self.lexical.doc_freqs(terms)
     }
 
     /// The embedder queries are embedded with, if any.

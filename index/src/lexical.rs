@@ -358,6 +358,15 @@ impl Snippet {
     }
 }
 
+/// Document frequencies of some terms ([`Bm25Index::doc_freqs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocFreqs {
+    /// Chunks in the index.
+    pub chunks: u64,
+    /// Chunks holding each term, in the order asked.
+    pub freqs: Vec<u64>,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Fields {
     chunk_id: Field,
@@ -548,6 +557,29 @@ impl Bm25Index {
         let mut terms = Vec::new();
         stream.process(&mut |t| terms.push(t.text.clone()));
         terms
+    }
+
+    /// How many chunks hold each of `terms` (analyzed terms, as
+    /// [`analyze`](Self::analyze) gives them) in their text, title or headings, and how
+    /// many chunks there are: the figures BM25 weighs a term by, for telling a specific
+    /// term ("cafeteria") from one that half the chunks hold ("use"). Chunks deleted but
+    /// not yet merged away still count, as they do in BM25's own weights.
+    pub fn doc_freqs(&self, terms: &[String]) -> Result<DocFreqs> {
+        let searcher = self.reader.searcher();
+        let freqs = terms
+            .iter()
+            .map(|t| {
+                searcher
+                    .doc_freq(&Term::from_field_text(self.fields.body, t))
+                    .map_err(|e| self.lexical_error(e))
+            })
+            .collect::<Result<_>>()?;
+        let chunks = searcher
+            .segment_readers()
+            .iter()
+            .map(|s| u64::from(s.max_doc()))
+            .sum();
+        Ok(DocFreqs { chunks, freqs })
     }
 
     fn lexical_error(&self, source: TantivyError) -> Error {
@@ -1009,6 +1041,49 @@ mod tests {
             highlighted: Vec::new(),
         };
         assert_eq!(none.marked("<", ">"), "plain");
+    }
+
+    fn chunk(doc: &str, ordinal: u32, text: &str) -> Chunk {
+        Chunk {
+            id: format!("{doc}-{ordinal}"),
+            doc_id: doc.into(),
+            ordinal,
+            text: text.into(),
+            start: 0,
+            end: text.len(),
+            page_start: 1,
+            page_end: 1,
+            heading_path: vec!["Canteen".into()],
+            token_count: 0,
+            source: format!("{doc}.md"),
+            title: None,
+            format: Format::Markdown,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn doc_freq_counts_the_chunks_that_hold_an_analyzed_term() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Bm25Index::open(dir.path(), LexicalConfig::default()).unwrap();
+        index
+            .add(&[
+                chunk("a", 0, "Staff may work from home."),
+                chunk("a", 1, "Working hours are flexible."),
+                chunk("b", 0, "The office has parking."),
+            ])
+            .unwrap();
+        index.commit().unwrap();
+        let df = |word: &str| {
+            let d = index.doc_freqs(&index.analyze(word)).unwrap();
+            (d.freqs[0], d.chunks)
+        };
+        // Stemmed as indexed: "work" and "working" are one term.
+        assert_eq!(df("works"), (2, 3));
+        assert_eq!(df("parking"), (1, 3));
+        assert_eq!(df("cafeteria"), (0, 3));
+        // Headings count: they are part of what BM25 matches.
+        assert_eq!(df("canteen"), (3, 3));
     }
 
     #[test]

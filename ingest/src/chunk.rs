@@ -324,11 +324,14 @@ fn boundaries(doc: &Document) -> Vec<(usize, u8)> {
         newlines = 0;
         page_break = false;
     }
-    // Sentence starts (Unicode sentence boundaries).
+    // Sentence starts (Unicode sentence boundaries). These include every line break;
+    // a line that ends no sentence (a line of code, a table row, hard-wrapped prose)
+    // goes on in the next, which is then only a line start: a chunk ends inside a code
+    // block or a table only when no sentence end is in reach.
     let mut sentences: Vec<(usize, u8)> = text
         .split_sentence_bound_indices()
         .map(|(i, _)| i)
-        .filter(|&i| i > 0)
+        .filter(|&i| i > 0 && (!after_line_break(text, i) || ends_sentence(&text[..i])))
         .map(|i| (i, SENTENCE))
         .collect();
     // Section starts.
@@ -343,7 +346,30 @@ fn boundaries(doc: &Document) -> Vec<(usize, u8)> {
     // One entry per position, with the strongest boundary there.
     out.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
     out.dedup_by_key(|&mut (p, _)| p);
+    // A line that ends with a colon introduces what follows ("run this command:", "the
+    // limits are as follows:"); cutting there would leave the answer in one chunk and
+    // what it answers in another, so it is the weakest place to cut.
+    for (p, strength) in &mut out {
+        if *strength < SECTION && after_line_break(text, *p) && text[..*p].trim_end().ends_with(':')
+        {
+            *strength = WORD;
+        }
+    }
     out
+}
+
+/// Whether the whitespace just before byte `i` of `text` holds a line break.
+fn after_line_break(text: &str, i: usize) -> bool {
+    let before = &text[..i];
+    before[before.trim_end().len()..].contains('\n')
+}
+
+/// Whether `text` (up to a line break) ends a sentence: closing punctuation, possibly
+/// followed by closing quotes or brackets.
+fn ends_sentence(text: &str) -> bool {
+    text.trim_end()
+        .trim_end_matches(['"', '\'', '”', '’', ')', ']', '*', '_'])
+        .ends_with(['.', '!', '?', ':', ';', '…'])
 }
 
 /// `[s, e)` without leading and trailing whitespace, or None if nothing is left.
@@ -442,6 +468,56 @@ mod tests {
             "{:?}",
             chunks[1].text
         );
+    }
+
+    #[test]
+    fn a_line_that_introduces_a_block_stays_with_it() {
+        // A paragraph of 17 tokens, one of 13 ending with a colon, then five command
+        // lines of 3 tokens: in 40 tokens, the strongest boundary is the paragraph break
+        // after the colon, which would cut the commands from the sentence that says
+        // what they are for.
+        let prose = "This first paragraph has a handful of words in it and ends here.";
+        let text = format!(
+            "{prose}\n\nTo install the tool and its models run these commands in order:\n\n\
+             cargo install docket\ndocket models fetch\ndocket index notes\ndocket ask now\n\
+             docket serve now\n\n{prose}"
+        );
+        let chunks = chunker(40, 0).chunk(&plain(&text)).unwrap();
+        for c in &chunks {
+            assert!(!c.text.ends_with(':'), "{chunks:#?}");
+        }
+        let with_intro = chunks
+            .iter()
+            .find(|c| c.text.contains("run these commands"))
+            .unwrap();
+        assert!(
+            with_intro.text.contains("cargo install docket"),
+            "{chunks:#?}"
+        );
+    }
+
+    #[test]
+    fn tables_and_code_lines_are_not_sentence_ends() {
+        // Prose of 23 tokens, then a table of six rows on single lines (34 tokens with
+        // its caption). Unicode sentence boundaries fall at every line break; counted as
+        // sentence ends, the furthest one in reach is inside the table, which would be
+        // cut in two.
+        let rows: Vec<String> = (0..6).map(|i| format!("Tier {i} | {i}0 GB")).collect();
+        let text = format!(
+            "Storage plans are sold per month and can be changed at any time of the year. \
+             Prices include tax and fees.\nStorage by plan:\n{}\nAll plans include backups.",
+            rows.join("\n")
+        );
+        let chunks = chunker(40, 0).chunk(&plain(&text)).unwrap();
+        let whole = chunks
+            .iter()
+            .any(|c| rows.iter().all(|r| c.text.contains(r.as_str())));
+        assert!(whole, "the table is cut: {chunks:#?}");
+        // Hard-wrapped prose is not cut mid-sentence either.
+        let wrapped = "We ship the new boots to every store in\nthe north first. ".repeat(6);
+        for c in chunker(30, 0).chunk(&plain(&wrapped)).unwrap() {
+            assert!(c.text.ends_with("first."), "{:?}", c.text);
+        }
     }
 
     #[test]

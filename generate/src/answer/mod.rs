@@ -21,13 +21,14 @@
 //! ([`Abstention`]), never read from the model's words.
 
 mod ask;
+mod candidates;
 mod select;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
-use docket_index::SearchHit;
 use docket_index::embed::Embedder;
+use docket_index::{DocFreqs, SearchHit};
 use docket_ingest::Chunk;
 use serde::{Deserialize, Serialize};
 
@@ -53,12 +54,15 @@ pub struct AnswerConfig {
     /// own (paraphrase), with an embedder.
     #[serde(default = "AnswerConfig::default_min_cosine_support")]
     pub min_cosine_support: f32,
-    /// A retrieved chunk is relevant to the question when this share of the question's
-    /// content terms occurs in it...
-    #[serde(default = "AnswerConfig::default_min_term_relevance")]
-    pub min_term_relevance: f32,
-    /// ...or its embedding is at least this close to the question's. Below both for
-    /// every chunk, docket abstains without asking the model.
+    /// The retrieved sources are relevant to the question when one of their sentences is
+    /// at least this close to it: half the share of the question's terms, weighed by
+    /// how specific they are in the index, that the sentence (with its chunk's title and
+    /// headings) holds, half its cosine to the question (see [`Verifier::relevant`]).
+    /// Below it, docket abstains without asking the model.
+    #[serde(default = "AnswerConfig::default_min_relevance")]
+    pub min_relevance: f32,
+    /// A supported sentence is about the question when it shares a content term with
+    /// it or, with an embedder, its embedding is at least this close to the question's.
     #[serde(default = "AnswerConfig::default_min_cosine_relevance")]
     pub min_cosine_relevance: f32,
     /// Sentences of an extractive answer.
@@ -89,8 +93,13 @@ impl AnswerConfig {
     pub fn default_min_cosine_support() -> f32 {
         0.75
     }
-    pub fn default_min_term_relevance() -> f32 {
-        0.6
+    /// Chosen on half of docket's QA set (`generate/eval/qa.jsonl`, the odd lines): the
+    /// best sentence scored 0.55 and up for the questions answered right, 0.43 and
+    /// below for those the documents do not answer but one (0.56: "How many employees
+    /// work at Cobble Ridge in total?" beside "This handbook applies to every employee
+    /// of Cobble Ridge..."). The other half, held out, gave the same recall.
+    pub fn default_min_relevance() -> f32 {
+        0.5
     }
     pub fn default_min_cosine_relevance() -> f32 {
         0.45
@@ -113,7 +122,7 @@ impl Default for AnswerConfig {
             context_tokens: Self::default_context_tokens(),
             min_term_support: Self::default_min_term_support(),
             min_cosine_support: Self::default_min_cosine_support(),
-            min_term_relevance: Self::default_min_term_relevance(),
+            min_relevance: Self::default_min_relevance(),
             min_cosine_relevance: Self::default_min_cosine_relevance(),
             extractive_sentences: Self::default_extractive_sentences(),
             select_candidates: Self::default_select_candidates(),
@@ -177,11 +186,12 @@ fn looks_like_heading(s: &str) -> bool {
     s.split_whitespace().count() <= 6 && !s.ends_with(['.', '!', '?', ';']) && !s.contains('|')
 }
 
-/// Interrogatives and auxiliaries, analyzed like the question and left out of its terms
-/// when judging relevance: "What did the cat chase?" is about a cat chasing.
+/// Interrogatives, auxiliaries and the asker's pronouns, analyzed like the question and
+/// left out of its terms when judging relevance: "What did the cat chase?" is about a
+/// cat chasing, "Can I bring my dog?" about bringing a dog.
 const QUESTION_WORDS: &str = "what which who whom whose when where why how do does did done \
     doing can could should would may might must shall have has had having am is are was \
-    were been being get gets tell me please much many";
+    were been being get gets tell me please much many i my mine we our us you your";
 
 /// Sentences of `text` with their byte ranges (see [`crate::text::prose_sentences`]:
 /// hard-wrapped lines joined, list items and table rows apart, list markers left out).
@@ -241,12 +251,47 @@ pub fn citations(sentence: &str) -> (Vec<usize>, String) {
     (cited, clean.trim().to_owned())
 }
 
+/// How much each term of a question weighs when judging how much of it a sentence
+/// covers: its specificity in the indexed documents (BM25's inverse document frequency
+/// over chunks), so that "stipend", which one chunk holds, counts for more than "use",
+/// which a fifth of them hold. A term no chunk holds weighs most: the documents never
+/// use the word, so no sentence of theirs can be shown to answer a question that turns
+/// on it ("Can I bring my dog to the office?"). Terms it does not know weigh 1, as every
+/// term does without an index.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TermWeights(HashMap<String, f32>);
+
+impl TermWeights {
+    /// The weights of `terms` from their document frequencies (as
+    /// [`docket_index::Index::doc_freqs`] gives them for the same terms, in order).
+    pub fn from_freqs(terms: &[String], freqs: &DocFreqs) -> TermWeights {
+        let n = freqs.chunks as f32;
+        TermWeights(
+            terms
+                .iter()
+                .zip(&freqs.freqs)
+                .map(|(t, &df)| {
+                    let df = df as f32;
+                    (t.clone(), (1.0 + (n - df + 0.5) / (df + 0.5)).ln())
+                })
+                .collect(),
+        )
+    }
+
+    pub fn weight(&self, term: &str) -> f32 {
+        self.0.get(term).copied().unwrap_or(1.0)
+    }
+}
+
 /// Checks answer sentences against sources.
 pub struct Verifier<'a> {
     pub config: &'a AnswerConfig,
     /// Content terms of a text, stemmed and without stopwords (the BM25 analyzer).
     pub analyze: &'a dyn Fn(&str) -> Vec<String>,
     pub embedder: Option<&'a dyn Embedder>,
+    /// How specific the question's terms are in the index ([`TermWeights`]); without
+    /// them every term weighs the same.
+    pub weights: Option<&'a TermWeights>,
 }
 
 impl std::fmt::Debug for Verifier<'_> {
@@ -265,15 +310,49 @@ struct Span<'s> {
     range: Range<usize>,
 }
 
+/// The sentences of the sources that may answer a question, each with how close it is
+/// to the question ([`Verifier::candidates`]): computed once per question for the
+/// relevance check, the extractive answer and the LLM's selection.
+pub(crate) struct Candidates<'s> {
+    spans: Vec<Span<'s>>,
+    closeness: Vec<f32>,
+}
+
+impl Candidates<'_> {
+    /// The closeness of the closest sentence (0 without any).
+    pub(crate) fn best(&self) -> f32 {
+        self.closeness.iter().copied().fold(0.0, f32::max)
+    }
+}
+
 impl Verifier<'_> {
     fn terms(&self, text: &str) -> HashSet<String> {
         (self.analyze)(text).into_iter().collect()
     }
 
+    fn weight(&self, term: &str) -> f32 {
+        self.weights.map_or(1.0, |w| w.weight(term))
+    }
+
     /// The terms of a question without the words that make it a question, which say
-    /// nothing about what it is about.
+    /// nothing about what it is about: the interrogatives, auxiliaries and pronouns,
+    /// and the word after "how", "what" or "which", which names the kind of answer
+    /// wanted ("how long", "how soon", "what material", "which version"), not the
+    /// topic: the answer states a length or a material without naming it.
     fn question_terms(&self, question: &str) -> HashSet<String> {
-        let function = self.terms(QUESTION_WORDS);
+        let mut function = self.terms(QUESTION_WORDS);
+        let words: Vec<&str> = question
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        for pair in words.windows(2) {
+            if ["how", "what", "which"]
+                .iter()
+                .any(|w| pair[0].eq_ignore_ascii_case(w))
+            {
+                function.extend(self.terms(pair[1]));
+            }
+        }
         self.terms(question)
             .into_iter()
             .filter(|t| !function.contains(t))
@@ -441,21 +520,13 @@ impl Verifier<'_> {
         claims
     }
 
-    /// Whether retrieval found anything relevant to `question` among `hits`: some chunk
-    /// holds most of its content terms, or is close to it in meaning (the dense leg's
-    /// cosine, when it ran).
-    pub fn relevant(&self, question: &str, hits: &[SearchHit]) -> bool {
-        let wanted = self.question_terms(question);
-        hits.iter().any(|h| {
-            let cosine_ok = h
-                .dense
-                .is_some_and(|d| d.score >= self.config.min_cosine_relevance);
-            let have = self.terms(&h.chunk.text);
-            let terms_ok = !wanted.is_empty()
-                && wanted.intersection(&have).count() as f32 / wanted.len() as f32
-                    >= self.config.min_term_relevance;
-            cosine_ok || terms_ok
-        })
+    /// Whether the sources hold anything relevant to `question`: a sentence at least
+    /// [`AnswerConfig::min_relevance`] close to it (see [`Verifier::candidates`]). A
+    /// question whose specific terms no sentence holds ("How many parking spaces does
+    /// the office have?" beside "The helpdesk moved to the second floor of the office")
+    /// is not answered by them, however close the topic.
+    pub fn relevant(&self, question: &str, sources: &[Source]) -> bool {
+        self.candidates(question, sources).best() >= self.config.min_relevance
     }
 
     /// Whether a (supported) sentence is about the question: it shares a content term
@@ -475,34 +546,57 @@ impl Verifier<'_> {
 
     /// The sentences of `sources` that may answer a question: long enough to state
     /// something, not headings, not questions (a FAQ's question restates the user's
-    /// and answers nothing), not table-of-contents lines (dot leaders).
+    /// and answers nothing), not table-of-contents lines (dot leaders), not
+    /// bibliography (reference list entries, BibTeX: see [`candidates`]).
     fn answer_candidates<'s>(&self, sources: &'s [Source]) -> Vec<Span<'s>> {
         sources
             .iter()
             .flat_map(|s| {
-                sentences(&s.chunk.text)
+                let text = &s.chunk.text;
+                let references = candidates::reference_entries(text);
+                sentences(text)
                     .into_iter()
-                    .map(move |(r, _)| Span {
+                    .map(|(r, _)| r)
+                    .filter(move |r| {
+                        let sentence = &text[r.clone()];
+                        r.len() >= 20
+                            && !looks_like_heading(sentence)
+                            && !sentence.trim_end().ends_with('?')
+                            && !sentence.contains(". . .")
+                            && !sentence.contains("....")
+                            && !candidates::reference_like(text, r, &references)
+                    })
+                    .map(move |r| Span {
                         n: s.n,
                         source: s,
                         range: r,
                     })
             })
-            .filter(|s| {
-                let text = &s.source.chunk.text[s.range.clone()];
-                s.range.len() >= 20
-                    && !looks_like_heading(text)
-                    && !text.trim_end().ends_with('?')
-                    && !text.contains(". . .")
-                    && !text.contains("....")
-            })
             .collect()
     }
 
-    /// How close each span is to `question`: half the share of the question's terms it
-    /// holds, half its cosine to the question (the terms again without an embedder).
+    /// The sentences of `sources` that may answer `question`, each with its closeness:
+    /// half the share of the question's terms it holds, each term weighed by its
+    /// specificity ([`TermWeights`]) and counted when the sentence or its chunk's title
+    /// and headings hold it (a table row under "Per diem" is about the per diem); half
+    /// its cosine to the question (the terms again without an embedder).
+    pub(crate) fn candidates<'s>(&self, question: &str, sources: &'s [Source]) -> Candidates<'s> {
+        let spans = self.answer_candidates(sources);
+        let closeness = self.closeness(question, &spans);
+        Candidates { spans, closeness }
+    }
+
     fn closeness(&self, question: &str, spans: &[Span<'_>]) -> Vec<f32> {
-        let wanted = self.question_terms(question);
+        let wanted: Vec<(String, f32)> = self
+            .question_terms(question)
+            .into_iter()
+            .map(|t| {
+                let w = self.weight(&t);
+                (t, w)
+            })
+            .collect();
+        let total: f32 = wanted.iter().map(|(_, w)| w).sum();
+        let mut context: HashMap<usize, HashSet<String>> = HashMap::new();
         let cos: Option<Vec<f32>> = self.embedder.and_then(|e| {
             let mut texts: Vec<&str> = vec![question];
             texts.extend(spans.iter().map(|s| &s.source.chunk.text[s.range.clone()]));
@@ -514,12 +608,19 @@ impl Verifier<'_> {
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                let have = self.terms(&s.source.chunk.text[s.range.clone()]);
-                let terms = if wanted.is_empty() {
-                    0.0
-                } else {
-                    wanted.intersection(&have).count() as f32 / wanted.len() as f32
-                };
+                let chunk = &s.source.chunk;
+                let around = context.entry(s.n).or_insert_with(|| {
+                    let mut t = self.terms(&chunk.heading_path.join("\n"));
+                    t.extend(self.terms(chunk.title.as_deref().unwrap_or_default()));
+                    t
+                });
+                let have = self.terms(&chunk.text[s.range.clone()]);
+                let covered: f32 = wanted
+                    .iter()
+                    .filter(|(t, _)| have.contains(t) || around.contains(t))
+                    .map(|(_, w)| w)
+                    .sum();
+                let terms = if total > 0.0 { covered / total } else { 0.0 };
                 0.5 * terms + cos.as_ref().map_or(0.5 * terms, |c| 0.5 * c[i])
             })
             .collect()
@@ -528,13 +629,14 @@ impl Verifier<'_> {
     /// An extractive answer: the sources' sentences closest to the question, each with
     /// its own citation (the fallback when no LLM is available).
     pub fn extract(&self, question: &str, sources: &[Source]) -> Vec<Claim> {
-        let spans = self.answer_candidates(sources);
-        if spans.is_empty() {
-            return Vec::new();
-        }
-        let scores = self.closeness(question, &spans);
-        let picked = pick(&spans, &scores, self.config.extractive_sentences, 0.0);
-        picked.into_iter().map(|i| quoted(&spans[i])).collect()
+        self.extract_from(&self.candidates(question, sources))
+    }
+
+    /// [`Verifier::extract`] from the candidates already scored.
+    pub(crate) fn extract_from(&self, candidates: &Candidates<'_>) -> Vec<Claim> {
+        let Candidates { spans, closeness } = candidates;
+        let picked = pick(spans, closeness, self.config.extractive_sentences, 0.0);
+        quote_all(picked.iter().map(|&i| &spans[i]))
     }
 }
 
@@ -576,11 +678,36 @@ fn pick(spans: &[Span<'_>], scores: &[f32], max: usize, floor: f32) -> Vec<usize
     picked
 }
 
-/// A claim that quotes `span` as it stands: supported by construction.
-fn quoted(span: &Span<'_>) -> Claim {
+/// Claims quoting `spans` ([`quoted`]), in order, leaving out a span already quoted
+/// as part of another's display.
+fn quote_all<'a, 's: 'a>(spans: impl IntoIterator<Item = &'a Span<'s>>) -> Vec<Claim> {
+    let mut out: Vec<(usize, Range<usize>, Claim)> = Vec::new();
+    for span in spans {
+        let (range, claim) = quoted(span);
+        let within = |n: usize, r: &Range<usize>| {
+            n == span.n && r.start <= range.start && range.end <= r.end
+        };
+        if out.iter().any(|(n, r, _)| within(*n, r)) {
+            continue;
+        }
+        out.retain(|(n, r, _)| !(*n == span.n && range.start <= r.start && r.end <= range.end));
+        out.push((span.n, range, claim));
+    }
+    out.into_iter().map(|(_, _, c)| c).collect()
+}
+
+/// A claim that quotes `span` as it stands, with the line or block it introduces
+/// ("run the following command:", see [`candidates::introduced_end`]): supported by
+/// construction. Its range in the chunk's text is returned with it.
+fn quoted(span: &Span<'_>) -> (Range<usize>, Claim) {
     let c = &span.source.chunk;
+    let end = candidates::introduced_end(&c.text, &span.range).unwrap_or(span.range.end);
+    let span = &Span {
+        range: span.range.start..end,
+        ..span.clone()
+    };
     let text = c.text[span.range.clone()].to_owned();
-    Claim {
+    let claim = Claim {
         text: text.clone(),
         cited: vec![span.n],
         support: Some(Support {
@@ -595,7 +722,8 @@ fn quoted(span: &Span<'_>) -> Claim {
         }),
         supported: true,
         note: None,
-    }
+    };
+    (span.range.clone(), claim)
 }
 
 /// A sentence without what models copy from the prompt's source labels ("1.",
@@ -746,6 +874,7 @@ pub(crate) mod tests {
             config: &config,
             analyze: &analyze,
             embedder: None,
+            weights: None,
         };
         let src = sources();
         let claims = v.verify(
@@ -776,6 +905,7 @@ pub(crate) mod tests {
             config: &config,
             analyze: &analyze,
             embedder: None,
+            weights: None,
         };
         let claims = v.verify(
             "Invoices are kept for 7 years [1]. Domestic trips get 65 USD per day. It is 95 USD [9]. Invoices are kept for 7 years [2].",
@@ -814,6 +944,7 @@ pub(crate) mod tests {
             config: &config,
             analyze: &analyze,
             embedder: None,
+            weights: None,
         };
         let q = "How long are invoices kept?";
         assert!(v.on_topic(q, "Invoices are kept for 7 years."));
@@ -831,6 +962,7 @@ pub(crate) mod tests {
             config: &config,
             analyze: &analyze,
             embedder: None,
+            weights: None,
         };
         let claims = v.extract("What is the per diem for international trips?", &sources());
         let texts: Vec<&str> = claims.iter().map(|c| c.text.as_str()).collect();
@@ -868,19 +1000,170 @@ pub(crate) mod tests {
             config: &config,
             analyze: &analyze,
             embedder: None,
+            weights: None,
         };
-        let hit = |text: &str| SearchHit {
-            chunk: chunk(text, "notes.txt", 0),
-            score: 1.0,
-            dense: None,
-            bm25: None,
-        };
-        let hits = [hit("The cat chased a mouse across the barn.")];
+        let src = [Source {
+            n: 1,
+            chunk: chunk("The cat chased a mouse across the barn.", "notes.txt", 0),
+        }];
         // Two of four analyzed terms ("what", "did", "cat", "chased") match: below the
         // threshold unless the question words are set aside.
-        assert!(v.relevant("What did the cat chased?", &hits));
-        assert!(!v.relevant("What is the capital of Mongolia?", &hits));
-        assert!(!v.relevant("What did the dog eat?", &hits));
+        assert!(v.relevant("What did the cat chased?", &src));
+        assert!(!v.relevant("What is the capital of Mongolia?", &src));
+        assert!(!v.relevant("What did the dog eat?", &src));
+    }
+
+    #[test]
+    fn question_terms_leave_out_the_kind_of_answer_and_the_asker() {
+        let config = AnswerConfig::default();
+        let v = Verifier {
+            config: &config,
+            analyze: &analyze,
+            embedder: None,
+            weights: None,
+        };
+        // The answer states a time or a material without naming it: "soon" and
+        // "material" are what is asked for, not what it is about.
+        let t = v.question_terms("How soon do I report an incident?");
+        assert!(t.contains("incident") && t.contains("report"), "{t:?}");
+        assert!(!t.contains("soon") && !t.contains("i"), "{t:?}");
+        let t = v.question_terms("What material is the slab made of?");
+        assert!(t.contains("slab") && !t.contains("material"), "{t:?}");
+        let t = v.question_terms("Which version of REVTeX does it show?");
+        assert!(t.contains("revtex") && !t.contains("version"), "{t:?}");
+        let t = v.question_terms("Can I bring my dog?");
+        assert_eq!(t, HashSet::from(["bring".to_owned(), "dog".to_owned()]));
+    }
+
+    #[test]
+    fn relevance_weighs_terms_by_how_specific_they_are() {
+        let config = AnswerConfig::default();
+        let src = [Source {
+            n: 1,
+            chunk: chunk(
+                "The helpdesk moved to the second floor of the Hollis Bay office.",
+                "news.txt",
+                0,
+            ),
+        }];
+        let q = "How many parking spaces does the Hollis Bay office have?";
+        let terms: Vec<String> = ["parking", "spaces", "hollis", "bay", "office"]
+            .map(String::from)
+            .into();
+        // Three of five terms are in the sentence; but "parking" and "spaces" are what
+        // the question turns on: rare in the index ("parking" in no chunk at all), where
+        // "office" and the place are everywhere.
+        let freqs = DocFreqs {
+            chunks: 1000,
+            freqs: vec![0, 30, 200, 200, 300],
+        };
+        let weights = TermWeights::from_freqs(&terms, &freqs);
+        let unweighted = Verifier {
+            config: &config,
+            analyze: &analyze,
+            embedder: None,
+            weights: None,
+        };
+        assert!(unweighted.relevant(q, &src));
+        let weighted = Verifier {
+            weights: Some(&weights),
+            ..unweighted
+        };
+        assert!(!weighted.relevant(q, &src));
+        assert!(weights.weight("parking") > weights.weight("spaces"));
+        assert!(weights.weight("spaces") > weights.weight("office"));
+        assert_eq!(weights.weight("unasked"), 1.0);
+        // Answered when a sentence holds the specific terms.
+        let answer = [Source {
+            n: 1,
+            chunk: chunk("The office has 40 parking spaces.", "facilities.txt", 0),
+        }];
+        assert!(weighted.relevant(q, &answer));
+    }
+
+    #[test]
+    fn a_chunks_headings_count_toward_its_sentences_closeness() {
+        let config = AnswerConfig::default();
+        let v = Verifier {
+            config: &config,
+            analyze: &analyze,
+            embedder: None,
+            weights: None,
+        };
+        let mut c = chunk(
+            "Domestic | 65 USD per day\nInternational | 95 USD per day",
+            "travel.md",
+            0,
+        );
+        let q = "What is the per diem for international trips?";
+        let src = [Source {
+            n: 1,
+            chunk: c.clone(),
+        }];
+        assert!(!v.relevant(q, &src));
+        c.heading_path = vec!["Travel policy".into(), "Per diem for trips".into()];
+        let src = [Source { n: 1, chunk: c }];
+        assert!(v.relevant(q, &src));
+        let claims = v.extract(q, &src);
+        assert!(
+            claims
+                .iter()
+                .any(|c| c.text == "International | 95 USD per day"),
+            "{claims:#?}"
+        );
+    }
+
+    #[test]
+    fn reference_lists_and_bibtex_are_not_answers() {
+        let config = AnswerConfig::default();
+        let v = Verifier {
+            config: &config,
+            analyze: &analyze,
+            embedder: None,
+            weights: None,
+        };
+        let src = [Source {
+            n: 1,
+            chunk: chunk(
+                "You can also obtain the R FAQ from a CRAN site.\n\n@Misc{,\nauthor\ntitle\n}\n\n= {Kurt Hornik and the R Core Team},\n= {{R} {FAQ}},\n= {2022},\n\n[1] K. Hornik, The R FAQ, Vienna, 2022, pp. 1-80.\n",
+                "r-faq.pdf",
+                0,
+            ),
+        }];
+        let texts: Vec<String> = v
+            .extract("Who wrote the R FAQ?", &src)
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
+        assert_eq!(texts, ["You can also obtain the R FAQ from a CRAN site."]);
+    }
+
+    #[test]
+    fn an_answer_that_introduces_a_command_includes_it() {
+        let config = AnswerConfig::default();
+        let v = Verifier {
+            config: &config,
+            analyze: &analyze,
+            embedder: None,
+            weights: None,
+        };
+        let text = "7.10 How do I convert factors to numeric?\n\nIt may happen that numeric data come in as factors. If f is such a factor object, you can use\n\nas.numeric(as.character(f))\n\nto get the numbers back.";
+        let src = [Source {
+            n: 1,
+            chunk: chunk(text, "faq.pdf", 1000),
+        }];
+        let claims = v.extract("How do I convert a factor object to numbers?", &src);
+        let claim = claims
+            .iter()
+            .find(|c| c.text.starts_with("If f"))
+            .unwrap_or_else(|| panic!("{claims:#?}"));
+        assert_eq!(
+            claim.text,
+            "If f is such a factor object, you can use\n\nas.numeric(as.character(f))"
+        );
+        let s = claim.support.as_ref().unwrap();
+        assert_eq!(&text[s.start - 1000..s.end - 1000], s.text);
+        assert_eq!(s.text, claim.text);
     }
 
     #[test]
@@ -890,6 +1173,7 @@ pub(crate) mod tests {
             config: &config,
             analyze: &analyze,
             embedder: None,
+            weights: None,
         };
         let claims = v.extract("How long are invoices kept?", &sources());
         assert_eq!(claims[0].cited, [2], "{claims:#?}");

@@ -12,7 +12,7 @@
 //! by terms and meaning ([`Verifier::extract`]'s score), which bounds the cost to a few
 //! dozen tokens each over two prompt prefills.
 
-use super::{Claim, NEARLY_AS_GOOD, Source, Verifier, pick, quoted};
+use super::{Candidates, Claim, NEARLY_AS_GOOD, Source, Verifier, pick, quote_all};
 use crate::error::Result;
 use crate::{Llm, Message, Prompt};
 
@@ -46,23 +46,23 @@ fn mean_logprobs(llm: &dyn Llm, prompt: &Prompt, texts: &[&str]) -> Result<Vec<f
 }
 
 /// The sentences of `sources` the model finds most likely to answer `question` (at most
-/// `config.extractive_sentences`, chosen among the `config.select_candidates` closest),
-/// each quoting its source; those not about the question are left out. Empty when no
-/// sentence qualifies.
+/// `config.extractive_sentences`, chosen among the `config.select_candidates` closest of
+/// `candidates`), each quoting its source; those not about the question are left out.
+/// Empty when no sentence qualifies.
 pub(super) fn select(
     verifier: &Verifier<'_>,
     llm: &dyn Llm,
     question: &str,
     sources: &[Source],
+    candidates: &Candidates<'_>,
 ) -> Result<Vec<Claim>> {
     let config = verifier.config;
-    let spans = verifier.answer_candidates(sources);
-    let closeness = verifier.closeness(question, &spans);
+    let Candidates { spans, closeness } = candidates;
     // The model only decides among sentences that terms and meaning cannot tell apart
     // (nearly as close as the closest): a 135M model's likelihood is a poor judge of
     // relevance on its own, measured, but a fair judge of which of a few close
     // sentences answers.
-    let best = closeness.iter().copied().fold(0.0f32, f32::max);
+    let best = candidates.best();
     let mut order: Vec<usize> = (0..spans.len())
         .filter(|&i| closeness[i] > 0.0 && closeness[i] >= NEARLY_AS_GOOD * best)
         .collect();
@@ -81,9 +81,8 @@ pub(super) fn select(
     let gain: Vec<f32> = given.iter().zip(&prior).map(|(g, p)| g - p).collect();
     let floor = gain.iter().copied().fold(f32::INFINITY, f32::min) - 1.0;
     let picked = pick(&shortlist, &gain, config.extractive_sentences, floor);
-    Ok(picked
+    Ok(quote_all(picked.iter().map(|&i| &shortlist[i]))
         .into_iter()
-        .map(|i| quoted(&shortlist[i]))
         .filter(|c| verifier.on_topic(question, &c.text))
         .collect())
 }
@@ -154,6 +153,7 @@ mod tests {
             config: &config,
             analyze: &analyze,
             embedder: None,
+            weights: None,
         };
         let src = [
             source(1, "Domestic trips get 65 USD per day.", "domestic.md"),
@@ -166,7 +166,14 @@ mod tests {
         ];
         // Both per diem sentences are equally close by terms; the model decides.
         let q = "What is the daily allowance for trips?";
-        let claims = select(&v, &Scorer { likes: "Domestic" }, q, &src).unwrap();
+        let claims = select(
+            &v,
+            &Scorer { likes: "Domestic" },
+            q,
+            &src,
+            &v.candidates(q, &src),
+        )
+        .unwrap();
         let texts: Vec<&str> = claims.iter().map(|c| c.text.as_str()).collect();
         assert_eq!(texts, ["Domestic trips get 65 USD per day."]);
         let s = claims[0].support.as_ref().unwrap();
@@ -179,13 +186,22 @@ mod tests {
             },
             q,
             &src,
+            &v.candidates(q, &src),
         )
         .unwrap();
         let texts: Vec<&str> = claims.iter().map(|c| c.text.as_str()).collect();
         assert_eq!(texts, ["International trips get 95 USD per day."]);
         assert_eq!(claims[0].cited, [2]);
         // Nothing about the question: nothing selected.
-        let none = select(&v, &Scorer { likes: "x" }, "Who founded Rome?", &src).unwrap();
+        let rome = "Who founded Rome?";
+        let none = select(
+            &v,
+            &Scorer { likes: "x" },
+            rome,
+            &src,
+            &v.candidates(rome, &src),
+        )
+        .unwrap();
         assert!(none.is_empty(), "{none:#?}");
     }
 }

@@ -15,7 +15,7 @@ use docket_index::Index;
 use serde::{Deserialize, Serialize};
 
 use crate::Llm;
-use crate::answer::{Answer, AnswerStrategy, AskOptions, ask};
+use crate::answer::{Abstention, Answer, AnswerStrategy, AskOptions, ask};
 use crate::error::{Error, Result};
 
 /// One question of a QA set.
@@ -60,6 +60,8 @@ pub struct QaOutcome {
     pub id: String,
     pub answerable: bool,
     pub abstained: bool,
+    /// Why it abstained: nothing relevant retrieved, or nothing supported.
+    pub abstention: Option<Abstention>,
     /// An expected phrase occurs in the answer.
     pub correct: bool,
     /// The answer is the extractive fallback of an LLM answer that kept nothing.
@@ -141,6 +143,7 @@ pub fn judge(item: &QaItem, answer: &Answer) -> QaOutcome {
         id: item.id.clone(),
         answerable: item.answerable(),
         abstained: answer.abstained.is_some(),
+        abstention: answer.abstained,
         correct,
         fallback: answer.fallback.is_some(),
         spans: spans.len(),
@@ -223,7 +226,7 @@ pub fn eval_answers(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::answer::{Abstention, AnswerMode, CitedSource, CitedSpan};
+    use crate::answer::{AnswerMode, CitedSource, CitedSpan};
     use docket_index::Mode;
 
     fn item(id: &str, answers: &[&str], sources: &[&str]) -> QaItem {
@@ -279,6 +282,8 @@ mod tests {
         assert!(o.correct && !o.abstained);
         assert_eq!((o.spans, o.spans_in_expected), (2, 1));
         assert!(!judge(&q, &answer(Some("Two days [1]."), &[])).correct);
+        let abstained = judge(&q, &answer(None, &[]));
+        assert_eq!(abstained.abstention, Some(Abstention::NothingRelevant));
         assert!(!same_source(
             "policies/not-remote-work.md",
             "remote-work.md"

@@ -827,6 +827,7 @@ impl<'a> AbstractiveSummarizer<'a> {
             config: &config,
             analyze: &content_terms,
             embedder: None,
+            weights: None,
         };
         let source = [Source {
             n: 1,
