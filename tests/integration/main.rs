@@ -1,10 +1,12 @@
 //! Integration tests: they run the real `docket` binary on real files.
 //!
 //! `pdfgen` writes the PDF fixtures; `pdfgen_sanity` checks them with lopdf alone, so it
-//! runs whatever the state of the CLI. The other modules drive `docket` itself.
+//! runs whatever the state of the CLI. The other modules drive `docket` itself;
+//! `hostile` indexes a folder of crafted files mixed with good ones.
 
 mod browser;
 mod chunking;
+mod hostile;
 mod index_search;
 mod jobs;
 mod pdf_fixtures;

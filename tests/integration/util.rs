@@ -162,6 +162,73 @@ where
     }
 }
 
+/// Run `docket ARGS...` like [`docket_in`], and also measure the peak resident set size
+/// of the process, in KiB (its own `ru_maxrss`, from `wait4`).
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped with wait4, which also gives its peak memory"
+)]
+pub fn docket_measured<I, S>(args: I, timeout: Duration) -> (Run, u64)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut child = Command::new(env!("CARGO_BIN_EXE_docket"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("RUST_LOG")
+        .env_remove("DOCKET_PDF_PASSWORD")
+        .env_remove("DOCKET_EMBED_MODEL")
+        .env("NO_COLOR", "1")
+        .spawn()
+        .expect("start docket");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let pid = child.id() as libc::pid_t;
+    let start = Instant::now();
+    let mut timed_out = false;
+    let (status, usage) = loop {
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is valid, and wait4 only writes to the two places
+        // given, which outlive the call.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; `pid` is our child, not reaped by anyone else.
+        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        assert!(reaped >= 0, "wait4: {}", std::io::Error::last_os_error());
+        if reaped == pid {
+            break (status, usage);
+        }
+        if !timed_out && start.elapsed() > timeout {
+            timed_out = true;
+            let _ = child.kill();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    let stdout = String::from_utf8(out_t.join().expect("stdout thread"))
+        .expect("docket wrote UTF-8 to stdout");
+    let stderr = String::from_utf8_lossy(&err_t.join().expect("stderr thread")).into_owned();
+    let run = Run {
+        stdout,
+        stderr,
+        code,
+        timed_out,
+    };
+    (run, usage.ru_maxrss as u64)
+}
+
 /// A fresh temporary directory, removed when dropped.
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::Builder::new()

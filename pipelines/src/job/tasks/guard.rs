@@ -43,6 +43,12 @@ impl TaskClock {
         *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = limit;
     }
 
+    /// No time limit until the next [`start`](Self::start): work outside a document's
+    /// (loading or training a model) is not held to the last document's time.
+    pub fn stop(&self) {
+        *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     /// Whether the time started last has run out.
     pub fn expired(&self) -> bool {
         let deadline = *self.deadline.lock().unwrap_or_else(|p| p.into_inner());
@@ -67,13 +73,16 @@ pub fn guarded<T, R>(
 ) -> Vec<Result<R, String>> {
     let mut once = |items: &[T]| -> Result<Vec<Result<R, String>>, String> {
         clock.start(items.len());
-        let out = catch_unwind(AssertUnwindSafe(|| work(items))).map_err(|payload| {
+        let out = catch_unwind(AssertUnwindSafe(|| work(items)));
+        let expired = clock.expired();
+        clock.stop();
+        let out = out.map_err(|payload| {
             format!(
                 "internal error (a bug, please report it): {}",
                 docket_ingest::pipeline::panic_message(&*payload)
             )
         })?;
-        if clock.expired() {
+        if expired {
             return Err(clock.reason());
         }
         Ok(out)
@@ -260,6 +269,8 @@ mod tests {
         let e = out[0].as_ref().unwrap_err();
         assert!(e.contains("task time limit of 1 s"), "{e}");
         assert!(endless.pieces.load(Ordering::SeqCst) > 10);
+        // Work between documents (loading, training) is not held to the last one's time.
+        assert!(!clock.expired());
         // The next document starts with its own time.
         let out = guarded(&clock, &["next"], |items| {
             items.iter().map(|d| Ok(*d)).collect()
