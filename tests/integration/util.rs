@@ -125,19 +125,7 @@ where
         cmd.current_dir(dir);
     }
     let mut child = cmd.spawn().expect("start docket");
-    // Drain both pipes on threads so a chatty child cannot block on a full pipe.
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let out_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
+    let (out_t, err_t) = drain_pipes(&mut child);
     let start = Instant::now();
     let mut timed_out = false;
     let status = loop {
@@ -184,18 +172,7 @@ where
         .env("NO_COLOR", "1")
         .spawn()
         .expect("start docket");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let out_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
+    let (out_t, err_t) = drain_pipes(&mut child);
     let pid = child.id() as libc::pid_t;
     let start = Instant::now();
     let mut timed_out = false;
@@ -338,4 +315,27 @@ pub fn copy_examples(dir: &Path) -> PathBuf {
 /// The `docket` binary under test.
 pub fn docket_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_docket"))
+}
+
+/// Read a child's stdout and stderr on threads, so a chatty child cannot block on a
+/// full pipe; join the handles for the bytes.
+pub fn drain_pipes(
+    child: &mut std::process::Child,
+) -> (
+    std::thread::JoinHandle<Vec<u8>>,
+    std::thread::JoinHandle<Vec<u8>>,
+) {
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    (out_t, err_t)
 }
