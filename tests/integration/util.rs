@@ -152,10 +152,7 @@ where
 
 /// Run `docket ARGS...` like [`docket_in`], and also measure the peak resident set size
 /// of the process, in KiB (its own `ru_maxrss`, from `wait4`).
-#[expect(
-    clippy::zombie_processes,
-    reason = "the child is reaped with wait4, which also gives its peak memory"
-)]
+// The child is reaped with wait4, which also gives its peak memory.
 pub fn docket_measured<I, S>(args: I, timeout: Duration) -> (Run, u64)
 where
     I: IntoIterator<Item = S>,
