@@ -725,16 +725,7 @@ impl Index {
     /// the ingested text, so offsets into the result are offsets into the document
     /// (anything no chunk covers, such as blank lines between sections, reads as spaces).
     pub fn document_text(&self, entry: &DocEntry) -> Result<String> {
-        let chunks = self.document_chunks(entry)?;
-        let len = chunks.iter().map(|c| c.end).max().unwrap_or(0);
-        let mut bytes = vec![b' '; len];
-        for c in &chunks {
-            if c.end - c.start == c.text.len() {
-                bytes[c.start..c.end].copy_from_slice(c.text.as_bytes());
-            }
-        }
-        Ok(String::from_utf8(bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+        Ok(text_of_chunks(&self.document_chunks(entry)?))
     }
 
     /// The catalog's entries by document id, for planning a run.
@@ -746,6 +737,19 @@ impl Index {
             .map(|e| (e.doc_id.clone(), e))
             .collect())
     }
+}
+
+/// A document's text from its chunks, as [`Index::document_text`] rebuilds it (for a
+/// caller that also needs the chunks themselves).
+pub fn text_of_chunks(chunks: &[Chunk]) -> String {
+    let len = chunks.iter().map(|c| c.end).max().unwrap_or(0);
+    let mut bytes = vec![b' '; len];
+    for c in chunks {
+        if c.end - c.start == c.text.len() {
+            bytes[c.start..c.end].copy_from_slice(c.text.as_bytes());
+        }
+    }
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// The text a chunk is embedded as: its title (when it has one that the text does not

@@ -428,11 +428,7 @@ pub(crate) async fn documents(
             .map_err(|e| ApiError::internal(app, "listing documents", &e))?;
         entries.retain(|e| {
             glob.as_ref().is_none_or(|g| g.is_match(&e.source))
-                && format.as_ref().is_none_or(|f| {
-                    serde_json::to_value(e.format)
-                        .ok()
-                        .is_some_and(|v| v.as_str() == Some(f))
-                })
+                && format.as_ref().is_none_or(|f| e.format.name() == f)
         });
         entries.sort_by(|a, b| a.source.cmp(&b.source));
         let total = entries.len();
@@ -557,10 +553,11 @@ pub(crate) async fn document_text(
     let context = q.context.unwrap_or(400).min(MAX_CONTEXT_BYTES);
     let value = blocking(&app, move |app, snap| {
         let entry = entry_of(app, snap, &id)?;
-        let text = snap
+        let chunks = snap
             .index()
-            .document_text(&entry)
+            .document_chunks(&entry)
             .map_err(|e| ApiError::internal(app, "reading the document", &e))?;
+        let text = docket_index::index::text_of_chunks(&chunks);
         let start = q.start.unwrap_or(0);
         let end = q
             .end
@@ -583,10 +580,6 @@ pub(crate) async fn document_text(
         let (s, e) = (floor_char(&text, start), ceil_char(&text, end));
         let before = floor_char(&text, s.saturating_sub(context));
         let after = ceil_char(&text, e.saturating_add(context));
-        let chunks = snap
-            .index()
-            .document_chunks(&entry)
-            .map_err(|e| ApiError::internal(app, "reading the document", &e))?;
         let page = chunks
             .iter()
             .find(|c| c.start <= s && s < c.end.max(c.start + 1))
@@ -637,13 +630,8 @@ fn source_file(app: &App, entry: &DocEntry) -> Option<PathBuf> {
         if !real.starts_with(root) || !real.is_file() {
             continue;
         }
-        if whole {
-            let Ok(bytes) = std::fs::read(&real) else {
-                continue;
-            };
-            if docket_ingest::document::content_hash(&bytes) != entry.content_hash {
-                continue;
-            }
+        if whole && app.file_hashes.hash(&real).as_deref() != Some(entry.content_hash.as_str()) {
+            continue;
         }
         return Some(real);
     }

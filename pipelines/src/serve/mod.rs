@@ -37,9 +37,10 @@ use replica::Replica;
 /// The OpenAPI document of the API.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
-/// Every route the server answers, as `(method, path)` with OpenAPI's `{param}` syntax:
-/// the router is built from the same paths, and a test checks the OpenAPI document
-/// against this list.
+/// Every API route, as `(method, path)` with OpenAPI's `{param}` syntax. A unit test
+/// checks the OpenAPI document against this list, and the integration test requests
+/// every documented path from the real router; a route added to [`router`] belongs
+/// here and in `openapi.json`.
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/openapi.json"),
     ("post", "/v1/search"),
@@ -78,11 +79,12 @@ pub struct ServeConfig {
     /// Requests that may wait for the LLM; past this, 429.
     #[serde(default = "ServeConfig::default_llm_queue")]
     pub llm_queue: usize,
-    /// `/ask` and `/summarize` requests one client may have in flight; past this, 429.
+    /// `/ask`, `/summarize` and `/classify` requests one client may have in flight;
+    /// past this, 429.
     #[serde(default = "ServeConfig::default_per_client")]
     pub per_client: usize,
-    /// `/ask` and `/summarize` requests one client may start per minute (a token
-    /// bucket, so short bursts are fine); past this, 429.
+    /// `/ask`, `/summarize` and `/classify` requests one client may start per minute
+    /// (a token bucket, so bursts of up to 10 are fine); past this, 429.
     #[serde(default = "ServeConfig::default_per_client_per_minute")]
     pub per_client_per_minute: u32,
     /// Origins allowed to call the API from other pages (CORS); none by default.
@@ -231,6 +233,36 @@ pub(crate) struct App {
     reporter: Arc<dyn Reporter>,
     /// Canonical forms of `config.sources`, for the file route.
     roots: Vec<PathBuf>,
+    file_hashes: FileHashes,
+}
+
+/// Content hashes of original files, kept while a file's size and modification time
+/// stay the same: the page asks for a document (and so whether its file can be served)
+/// at every citation click, and hashing a large PDF each time is wasted work.
+#[derive(Debug, Default)]
+pub(crate) struct FileHashes {
+    known:
+        std::sync::Mutex<std::collections::HashMap<PathBuf, (u64, std::time::SystemTime, String)>>,
+}
+
+impl FileHashes {
+    /// The content hash of `path` as the catalog records hashes, or `None` if it
+    /// cannot be read.
+    pub(crate) fn hash(&self, path: &std::path::Path) -> Option<String> {
+        let meta = std::fs::metadata(path).ok()?;
+        let stamp = (meta.len(), meta.modified().ok()?);
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((len, modified, hash)) = known.get(path)
+            && (*len, *modified) == stamp
+        {
+            return Some(hash.clone());
+        }
+        drop(known);
+        let hash = docket_ingest::document::content_hash(&std::fs::read(path).ok()?);
+        known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known.insert(path.to_owned(), (stamp.0, stamp.1, hash.clone()));
+        Some(hash)
+    }
 }
 
 /// The router with every route, its limits and its middleware (auth, access log,
@@ -247,6 +279,7 @@ pub fn router(served: Served, config: ServeConfig, reporter: Arc<dyn Reporter>) 
         served,
         reporter,
         roots,
+        file_hashes: FileHashes::default(),
         config,
     });
     let api = Router::new()
@@ -390,6 +423,24 @@ mod tests {
             ..ServeConfig::default()
         };
         local.validate().unwrap();
+    }
+
+    #[test]
+    fn a_file_is_hashed_again_only_when_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.md");
+        std::fs::write(&file, "one").unwrap();
+        let hashes = FileHashes::default();
+        let one = docket_ingest::document::content_hash(b"one");
+        assert_eq!(hashes.hash(&file), Some(one.clone()));
+        assert_eq!(hashes.hash(&file), Some(one));
+        // Another length (and time) means other content.
+        std::fs::write(&file, "three").unwrap();
+        assert_eq!(
+            hashes.hash(&file),
+            Some(docket_ingest::document::content_hash(b"three"))
+        );
+        assert_eq!(hashes.hash(&dir.path().join("gone.md")), None);
     }
 
     #[test]
