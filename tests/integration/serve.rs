@@ -687,7 +687,7 @@ fn answers_stream_as_server_sent_events_that_end_with_the_checked_answer() {
 }
 
 #[test]
-fn readers_see_each_commit_of_a_concurrent_run_and_never_fail() {
+fn readers_see_each_run_of_a_concurrent_writer_and_never_fail() {
     let dir = tempfile::tempdir().unwrap();
     let job = archive_job(dir.path());
     let server = Server::start(&[job.to_str().unwrap()], &[]);
