@@ -133,19 +133,14 @@ impl Chunker {
 
     /// Count the tokens of a text.
     pub fn count_tokens(&self, text: &str) -> Result<usize> {
-        Ok(self.counter.token_spans(text)?.len())
+        self.counter.count_tokens(text)
     }
 
     /// Cut one document into chunks, in order. Never returns an empty chunk; a document
     /// without text gives none, and one that fits in `target_tokens` gives exactly one.
     pub fn chunk(&self, doc: &Document) -> Result<Vec<Chunk>> {
         let text = doc.text.as_str();
-        let starts: Vec<usize> = self
-            .counter
-            .token_spans(text)?
-            .into_iter()
-            .map(|(s, _)| s)
-            .collect();
+        let starts = self.counter.token_starts(text)?;
         let tokens = Tokens { starts: &starts };
         let target = self.config.target_tokens;
 
@@ -210,7 +205,7 @@ impl Chunker {
     ) -> (usize, u8) {
         let target = self.config.target_tokens;
         let first = tokens.index(s);
-        let Some(&limit) = tokens.starts.get(first + target) else {
+        let Some(limit) = tokens.start(first + target) else {
             return (len, SECTION);
         };
         // Candidates are positions in (s, limit]: a chunk ending there holds <= target.
@@ -256,7 +251,7 @@ impl Chunker {
         }
         let end_tok = tokens.index(end);
         let back_tok = end_tok.saturating_sub(overlap).max(tokens.index(s) + 1);
-        let Some(&back) = tokens.starts.get(back_tok) else {
+        let Some(back) = tokens.start(back_tok) else {
             return end;
         };
         if back >= end {
@@ -276,13 +271,18 @@ impl Chunker {
 
 /// Token start offsets of a document, for counting tokens in any byte range.
 struct Tokens<'a> {
-    starts: &'a [usize],
+    starts: &'a [u32],
 }
 
 impl Tokens<'_> {
+    /// Byte offset where token `i` starts.
+    fn start(&self, i: usize) -> Option<usize> {
+        self.starts.get(i).map(|&p| p as usize)
+    }
+
     /// Index of the first token starting at or after `offset`.
     fn index(&self, offset: usize) -> usize {
-        self.starts.partition_point(|&p| p < offset)
+        self.starts.partition_point(|&p| (p as usize) < offset)
     }
 
     /// Number of tokens starting in `[s, e)`.
