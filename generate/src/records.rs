@@ -109,6 +109,10 @@ pub struct SummaryRecord {
     pub dropped: Vec<SummaryClaim>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pieces: Option<usize>,
+    /// Pieces summarized, when fewer than `pieces` (a document longer than
+    /// `max_pieces`: the summary reads pieces spread over it, not all of it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pieces_read: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verbatim: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -136,6 +140,7 @@ impl SummaryRecord {
             sentences: SummarySentences::Extractive(summary.sentences.clone()),
             dropped: Vec::new(),
             pieces: None,
+            pieces_read: None,
             verbatim: None,
             llm_calls: Some(0),
             cache_hits: Some(0),
@@ -159,6 +164,7 @@ impl SummaryRecord {
             sentences: SummarySentences::Abstractive(summary.sentences.clone()),
             dropped: summary.dropped.clone(),
             pieces: Some(summary.pieces),
+            pieces_read: (summary.pieces_read < summary.pieces).then_some(summary.pieces_read),
             verbatim: Some(summary.verbatim),
             llm_calls: Some(summary.llm_calls),
             cache_hits: Some(summary.cache_hits),
@@ -170,6 +176,7 @@ impl SummaryRecord {
     pub fn without_costs(self) -> Self {
         SummaryRecord {
             pieces: None,
+            pieces_read: None,
             llm_calls: None,
             cache_hits: None,
             ..self
@@ -255,6 +262,7 @@ mod tests {
             draft: vec!["Boots ship.".into(), "Boots fly.".into()],
             model: "smol".into(),
             pieces: 1,
+            pieces_read: 1,
             verbatim: false,
             llm_calls: 1,
             cache_hits: 0,

@@ -87,6 +87,11 @@ pub struct AbstractiveConfig {
     /// Sentences of each partial summary (of a piece, or of a group of partials).
     #[serde(default = "AbstractiveConfig::default_partial_sentences")]
     pub partial_sentences: usize,
+    /// Most pieces of one document summarized: a longer document is summarized from
+    /// this many pieces spread evenly over it (first and last included), so its calls
+    /// stay bounded (pieces plus about a fifth as many reduce calls) however long it is.
+    #[serde(default = "AbstractiveConfig::default_max_pieces")]
+    pub max_pieces: usize,
     /// Most tokens generated for a partial summary.
     #[serde(default = "AbstractiveConfig::default_partial_max_tokens")]
     pub partial_max_tokens: usize,
@@ -116,6 +121,11 @@ impl AbstractiveConfig {
     pub fn default_partial_sentences() -> usize {
         3
     }
+    /// About 110,000 characters, a 40-page report read whole; with the default model a
+    /// few minutes per document at most.
+    pub fn default_max_pieces() -> usize {
+        32
+    }
     pub fn default_partial_max_tokens() -> usize {
         160
     }
@@ -142,6 +152,7 @@ impl Default for AbstractiveConfig {
             piece_tokens: Self::default_piece_tokens(),
             chars_per_token: Self::default_chars_per_token(),
             partial_sentences: Self::default_partial_sentences(),
+            max_pieces: Self::default_max_pieces(),
             partial_max_tokens: Self::default_partial_max_tokens(),
             final_max_tokens: Self::default_final_max_tokens(),
             min_term_support: Self::default_min_term_support(),
@@ -553,6 +564,9 @@ pub struct AbstractiveSummary {
     /// Pieces the document was cut into (1: one call summarized it whole; 0: none,
     /// see `verbatim`).
     pub pieces: usize,
+    /// Pieces summarized: all of them, or [`AbstractiveConfig::max_pieces`] spread over
+    /// a longer document.
+    pub pieces_read: usize,
     /// The document is no longer than the budget, so its own sentences are the summary
     /// and the model was not asked.
     pub verbatim: bool,
@@ -610,6 +624,9 @@ impl<'a> AbstractiveSummarizer<'a> {
         if config.final_max_tokens == 0 {
             return bad("final_max_tokens", "must be at least 1".into());
         }
+        if config.max_pieces == 0 {
+            return bad("max_pieces", "must be at least 1".into());
+        }
         if !(config.chars_per_token > 0.0 && config.chars_per_token.is_finite()) {
             return bad(
                 "chars_per_token",
@@ -665,6 +682,8 @@ impl<'a> AbstractiveSummarizer<'a> {
         }
         let mut tally = Tally::default();
         let pieces = pieces(text, self.config.piece_chars());
+        let total = pieces.len();
+        let pieces = super::spread(pieces, self.config.max_pieces);
         let draft = match pieces.as_slice() {
             [] => String::new(),
             [one] => self.ask(
@@ -697,7 +716,8 @@ impl<'a> AbstractiveSummarizer<'a> {
             dropped,
             draft,
             model: self.llm.model_id().to_owned(),
-            pieces: pieces.len(),
+            pieces: total,
+            pieces_read: pieces.len(),
             verbatim: false,
             llm_calls: tally.calls,
             cache_hits: tally.hits,
@@ -734,6 +754,7 @@ impl<'a> AbstractiveSummarizer<'a> {
             dropped: Vec::new(),
             model: self.llm.model_id().to_owned(),
             pieces: 0,
+            pieces_read: 0,
             verbatim: true,
             llm_calls: 0,
             cache_hits: 0,
@@ -1163,6 +1184,28 @@ mod tests {
             partial_max_tokens: 60,
             ..AbstractiveConfig::default()
         }
+    }
+
+    #[test]
+    fn a_long_document_reads_at_most_max_pieces_spread_over_it() {
+        let llm = FirstSentence::default();
+        let cfg = AbstractiveConfig {
+            max_pieces: 3,
+            ..small()
+        };
+        let s = AbstractiveSummarizer::new(&llm, cfg).unwrap();
+        let text = doc(200);
+        let n = pieces(&text, small().piece_chars()).len();
+        assert!(n > 10, "{n}");
+        let out = s.summarize(&text).unwrap();
+        assert_eq!((out.pieces, out.pieces_read), (n, 3));
+        // Three piece calls and one reduce, whatever the length.
+        assert_eq!(out.llm_calls, 4);
+        let zero = AbstractiveConfig {
+            max_pieces: 0,
+            ..small()
+        };
+        assert!(AbstractiveSummarizer::new(&llm, zero).is_err());
     }
 
     #[test]

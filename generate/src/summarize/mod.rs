@@ -95,6 +95,12 @@ pub struct SummaryConfig {
     /// worse than the lead by construction.
     #[serde(default = "SummaryConfig::default_lead_margin")]
     pub lead_margin: f32,
+    /// Most candidate sentences of one document that are embedded and ranked: a longer
+    /// document contributes this many, spread evenly across it (the first and last
+    /// included). Embedding costs time per sentence and LexRank memory per pair, so a
+    /// 100 MiB text with a million sentences would otherwise take hours and terabytes.
+    #[serde(default = "SummaryConfig::default_max_candidates")]
+    pub max_candidates: usize,
 }
 
 impl SummaryConfig {
@@ -119,6 +125,10 @@ impl SummaryConfig {
     pub fn default_lead_margin() -> f32 {
         0.1
     }
+    /// Some 200 pages of prose: LexRank's table is then 64 MiB and a few seconds of work.
+    pub fn default_max_candidates() -> usize {
+        4096
+    }
 }
 
 impl Default for SummaryConfig {
@@ -132,6 +142,7 @@ impl Default for SummaryConfig {
             position_weight: Self::default_position_weight(),
             weights: Self::default_weights(),
             lead_margin: Self::default_lead_margin(),
+            max_candidates: Self::default_max_candidates(),
         }
     }
 }
@@ -224,8 +235,39 @@ fn looks_like_table(s: &str) -> bool {
     wordy * 2 < tokens.len()
 }
 
-/// The sentences of `text` worth considering for a summary (see the module docs).
+/// The sentences of `text` worth considering for a summary (see the module docs), at
+/// most [`SummaryConfig::max_candidates`] of them spread evenly over the text.
 pub fn candidates(text: &str, config: &SummaryConfig) -> Vec<Candidate> {
+    let all = all_candidates(text, config);
+    spread(all, config.max_candidates)
+}
+
+/// `max` of `items` at evenly spaced positions, the first and last included; all of
+/// them when there are no more than `max`.
+pub(crate) fn spread<T>(items: Vec<T>, max: usize) -> Vec<T> {
+    let n = items.len();
+    if n <= max {
+        return items;
+    }
+    if max <= 1 {
+        return items.into_iter().take(max).collect();
+    }
+    // Position k of `max` takes item round(k · (n-1) / (max-1)): strictly increasing
+    // because n > max, so no item is taken twice.
+    let mut want = (0..max).map(|k| (k * (n - 1) + (max - 1) / 2) / (max - 1)).peekable();
+    items
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, item)| {
+            (want.peek() == Some(&i)).then(|| {
+                want.next();
+                item
+            })
+        })
+        .collect()
+}
+
+fn all_candidates(text: &str, config: &SummaryConfig) -> Vec<Candidate> {
     let mut out = Vec::new();
     for (position, span) in prose_sentences(text).into_iter().enumerate() {
         let s = &text[span.clone()];
@@ -528,6 +570,12 @@ impl Summarizer {
                 reason: "must allow at least one sentence or word".into(),
             });
         }
+        if config.max_candidates == 0 {
+            return Err(Error::Setting {
+                name: "max_candidates",
+                reason: "must be at least 1".into(),
+            });
+        }
         Ok(Summarizer { embedder, config })
     }
 
@@ -629,6 +677,30 @@ pub fn lead(text: &str, config: &SummaryConfig) -> Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spread_keeps_ends_and_even_steps() {
+        let all: Vec<usize> = (0..1000).collect();
+        let some = spread(all.clone(), 10);
+        assert_eq!(some, [0, 111, 222, 333, 444, 555, 666, 777, 888, 999]);
+        assert_eq!(spread(all.clone(), 1000), all);
+        assert_eq!(spread(all.clone(), 999).len(), 999);
+        assert!(spread(all.clone(), 999).is_sorted());
+        assert_eq!(spread(all, 1), [0]);
+    }
+
+    #[test]
+    fn a_long_text_gives_at_most_max_candidates() {
+        let text = "This sentence is long enough to be a candidate one. ".repeat(20_000);
+        let cfg = SummaryConfig {
+            max_candidates: 300,
+            ..SummaryConfig::default()
+        };
+        let c = candidates(&text, &cfg);
+        assert_eq!(c.len(), 300);
+        assert_eq!(c[0].position, 0);
+        assert_eq!(c[299].position, 19_999);
+    }
 
     #[test]
     fn mmr_skips_a_duplicate_of_a_picked_sentence() {

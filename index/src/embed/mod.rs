@@ -257,8 +257,14 @@ fn load_tokenizer(path: &Path, max_len: usize) -> Result<tokenizers::Tokenizer> 
     Ok(tok)
 }
 
-impl Embedder for BertEmbedder {
-    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+/// Texts tokenized at once by [`BertEmbedder::embed`]: a tokenizer `Encoding` of 256
+/// tokens costs some tens of KB, so a caller handing over every sentence of a long
+/// document at once (a summary's candidates) would need gigabytes without windows.
+const EMBED_WINDOW: usize = 1024;
+
+impl BertEmbedder {
+    /// Embed one window of texts (see [`EMBED_WINDOW`]).
+    fn embed_window(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
@@ -308,6 +314,16 @@ impl Embedder for BertEmbedder {
                 }
                 out[j] = v;
             }
+        }
+        Ok(out)
+    }
+}
+
+impl Embedder for BertEmbedder {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(texts.len());
+        for window in texts.chunks(EMBED_WINDOW) {
+            out.extend(self.embed_window(window)?);
         }
         Ok(out)
     }
