@@ -34,6 +34,7 @@ mod flow;
 pub mod html;
 pub mod loader;
 pub mod markdown;
+pub mod memory;
 pub mod normalize;
 pub mod pdf;
 pub mod pipeline;

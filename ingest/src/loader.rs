@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::document::Extracted;
 use crate::error::DocError;
+use crate::memory::{self, DocScope};
 
 /// Turns the bytes of one source into text and structure.
 pub trait Loader: Send + Sync {
@@ -86,30 +87,56 @@ impl Default for Limits {
     }
 }
 
-/// A point in time after which a parse gives up with [`DocError::Timeout`].
+/// A point in time after which a parse gives up with [`DocError::Timeout`], and the
+/// document's share of the memory ceiling past which it gives up as too large (see
+/// [`crate::memory`]): both are checked at the same points of every loader.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
     at: Option<Instant>,
     secs: u64,
+    memory: Option<(DocScope, usize)>,
 }
 
 impl Deadline {
     /// A deadline `secs` seconds from now; 0 means none.
+    /// The memory budget ([`memory::document_budget`]) counts from here, on this thread.
     pub fn after_secs(secs: u64) -> Self {
         Deadline {
             at: (secs > 0).then(|| Instant::now() + Duration::from_secs(secs)),
             secs,
+            memory: memory::document_budget().map(|b| (DocScope::begin(), b)),
         }
     }
 
-    /// No deadline.
+    /// No deadline and no memory budget.
     pub fn none() -> Self {
-        Deadline { at: None, secs: 0 }
+        Deadline {
+            at: None,
+            secs: 0,
+            memory: None,
+        }
     }
 
-    /// `Err(Timeout)` once the deadline has passed. Cheap enough to call per page or per
-    /// few hundred operators.
+    /// `Err(Timeout)` once the deadline has passed, `Err(TooLarge)` once the document's
+    /// work holds more heap than its budget. Cheap enough to call per page or per few
+    /// hundred operators.
     pub fn check(&self) -> Result<(), DocError> {
+        self.check_more(0)
+    }
+
+    /// [`check`](Self::check), and that `more` bytes allocated now would stay within the
+    /// memory budget: asked before a step that copies a large input.
+    pub fn check_more(&self, more: usize) -> Result<(), DocError> {
+        if let Some((scope, budget)) = self.memory {
+            let used = scope.used().saturating_add(more);
+            if used > budget {
+                return Err(DocError::TooLarge {
+                    what: "the memory its parse holds (budget: a quarter of --max-memory)",
+                    size: used as u64,
+                    limit: budget as u64,
+                });
+            }
+        }
         match self.at {
             Some(at) if Instant::now() >= at => Err(DocError::Timeout { secs: self.secs }),
             _ => Ok(()),

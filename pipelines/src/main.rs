@@ -17,6 +17,10 @@ use cli::outcome::UsageError;
 use docket_pipelines::Fault;
 use docket_pipelines::report::Level;
 
+/// Counts heap use, for the memory ceiling (`--max-memory`, see `docket_ingest::memory`).
+#[global_allocator]
+static ALLOC: docket_ingest::memory::CountingAlloc = docket_ingest::memory::CountingAlloc;
+
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,

@@ -15,6 +15,19 @@ use docket_index::{VectorStoreConfig, WriteConfig};
 use docket_ingest::{IngestOptions, WalkOptions};
 use serde::{Deserialize, Serialize};
 
+/// The process's heap ceiling in MiB when neither `--max-memory` nor the job's
+/// `max_memory_mib` says otherwise: a 4 GiB machine, less what the system and other
+/// programs need. See [`docket_ingest::memory`] for what it bounds.
+pub fn default_max_memory_mib() -> u64 {
+    3072
+}
+
+/// Set the process's heap ceiling to `mib` MiB (0: none).
+pub fn apply_max_memory_mib(mib: u64) {
+    let bytes = usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+    docket_ingest::memory::set_ceiling(bytes);
+}
+
 /// The documents a job or a command reads (`[sources]`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -10,8 +10,8 @@
 //! - structure: HTML nested 200,000 elements deep, a JSON Lines row nested 100,000
 //!   arrays deep;
 //! - the file system: a FIFO and a symbolic link out of the folder;
-//! - garbage: random bytes named `.pdf` and `.docx`, an empty file, UTF-16 text
-//!   without a byte order mark.
+//! - garbage: random bytes named `.pdf` and `.docx`, an empty file;
+//! - and one more good document in UTF-16 without a byte order mark, which must be read.
 
 use std::io::Write;
 use std::path::Path;
@@ -82,7 +82,7 @@ pub fn write_hostile_folder(root: &Path) -> HostileFolder {
     put("garbage.pdf", &garbage(50_000, 1));
     put("garbage.docx", &garbage(50_000, 2));
     put("empty.md", b"");
-    let utf16: Vec<u8> = "Text in UTF-16 without a byte order mark. "
+    let utf16: Vec<u8> = "Text in UTF-16 without a byte order mark, about the okapi. "
         .repeat(50)
         .encode_utf16()
         .flat_map(u16::to_le_bytes)
@@ -95,7 +95,10 @@ pub fn write_hostile_folder(root: &Path) -> HostileFolder {
         .expect("mkfifo");
     assert!(fifo.success(), "mkfifo");
     HostileFolder {
-        good: GOOD.to_vec(),
+        good: GOOD
+            .into_iter()
+            .chain([("utf16-no-bom.txt", "okapi")])
+            .collect(),
         bad: vec![
             ("forms-drawn-1000-times.pdf", "too large: the data decoded"),
             ("flate-bomb.pdf", "too large"),
@@ -104,7 +107,6 @@ pub fn write_hostile_folder(root: &Path) -> HostileFolder {
             ("deep.jsonl", "invalid json"),
             ("garbage.pdf", "not a pdf file"),
             ("garbage.docx", "not a docx file"),
-            ("utf16-no-bom.txt", "not a text file"),
         ],
         survived: vec![
             "shared-cmap.pdf",
@@ -345,4 +347,91 @@ fn a_hostile_folder_indexes_within_bounds_and_names_every_bad_file() {
             .iter()
             .any(|s| s.starts_with("deep.jsonl#"))
     );
+}
+
+/// Plain prose of about `bytes` bytes, with paragraphs.
+fn prose(bytes: usize) -> String {
+    let words = [
+        "the", "ledger", "records", "every", "shipment", "and", "its", "customs", "value",
+        "for", "each", "quarter", "of", "year",
+    ];
+    let mut out = String::with_capacity(bytes + 200);
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    while out.len() < bytes {
+        for i in 0..12 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(words[(x % words.len() as u64) as usize]);
+        }
+        out.push_str(if x % 8 == 0 { ".\n\n" } else { ". " });
+    }
+    out
+}
+
+/// The memory ceiling (`--max-memory`): a document whose parse holds more than a quarter
+/// of it fails as too large, naming the setting, and the rest of the batch is indexed
+/// within the ceiling.
+#[test]
+fn a_document_over_its_share_of_the_memory_ceiling_fails_alone() {
+    let tmp = crate::util::temp_dir();
+    let docs = tmp.path().join("docs");
+    let ix = tmp.path().join("ix");
+    crate::util::write(&docs, "huge.txt", prose(60 << 20).as_bytes());
+    for (name, word) in GOOD {
+        let text = format!("# Note on the {word}\n\nThe {word} is mentioned here once.\n");
+        crate::util::write(&docs, name, text.as_bytes());
+    }
+    let (run, peak_kib) = docket_measured(
+        [
+            "index".as_ref(),
+            docs.as_os_str(),
+            "--index".as_ref(),
+            ix.as_os_str(),
+            "--no-embed".as_ref(),
+            "--max-memory".as_ref(),
+            "384".as_ref(),
+        ],
+        Duration::from_secs(120),
+    );
+    run.expect_code(2);
+    assert_named(&run, &docs.join("huge.txt"), "too large: the memory its parse holds");
+    // The heap stays under 384 MiB; RSS adds the program, stacks and allocator slack.
+    assert!(peak_kib < 500 * 1024, "peak RSS {} MiB", peak_kib / 1024);
+    for (name, word) in GOOD {
+        assert_eq!(
+            search_sources(&ix, word).first().map(String::as_str),
+            Some(name)
+        );
+    }
+}
+
+/// Past the ceiling itself the process stops at once, saying which setting it hit,
+/// rather than growing: here the embedding model alone does not fit in 40 MiB.
+#[test]
+fn the_process_stops_at_the_memory_ceiling_and_says_so() {
+    let tmp = crate::util::temp_dir();
+    let docs = tmp.path().join("docs");
+    crate::util::write(&docs, "note.md", b"# A note\n\nSome text to embed.\n");
+    let (run, peak_kib) = docket_measured(
+        [
+            "index".as_ref(),
+            docs.as_os_str(),
+            "--index".as_ref(),
+            tmp.path().join("ix").as_os_str(),
+            "--max-memory".as_ref(),
+            "40".as_ref(),
+        ],
+        Duration::from_secs(120),
+    );
+    assert!(run.code != Some(0), "{}", run.describe());
+    assert!(
+        run.stderr.contains("the memory ceiling of 40 MiB (--max-memory, max_memory_mib)"),
+        "{}",
+        run.describe()
+    );
+    assert!(peak_kib < 120 * 1024, "peak RSS {} MiB", peak_kib / 1024);
 }

@@ -88,6 +88,7 @@ fn env_with_signals(term: Term) -> RunEnv {
 pub fn run(args: RunArgs, term: Term) -> Result<Outcome> {
     let job = Job::load(&args.job)?;
     job::check_inputs(&job)?;
+    super::apply_job_memory(job.spec.max_memory_mib);
     let env = env_with_signals(term);
     let options = RunOptions {
         dry_run: args.dry_run,
@@ -109,6 +110,8 @@ pub fn run(args: RunArgs, term: Term) -> Result<Outcome> {
 }
 
 pub fn schedule(args: ScheduleArgs, term: Term) -> Result<Outcome> {
+    // The ceiling is set once, from the job file as it is when the schedule starts.
+    super::apply_job_memory(Job::load(&args.job)?.spec.max_memory_mib);
     let env = env_with_signals(term);
     let options = RunOptions {
         shard: args.shard,

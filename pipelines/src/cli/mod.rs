@@ -29,6 +29,24 @@ use term::LogFormat;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Heap ceiling of the process, in MiB (0: none). A document whose parse holds more
+    /// than a quarter of it fails as too large; past the ceiling itself the process
+    /// stops. Default: the job's max_memory_mib, else 3072.
+    #[arg(long, global = true, value_name = "MIB", env = "DOCKET_MAX_MEMORY")]
+    max_memory: Option<u64>,
+}
+
+/// Whether `--max-memory` (or its variable) was given: then a job's `max_memory_mib`
+/// does not apply.
+static MEMORY_GIVEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A job's `max_memory_mib`, unless the command line set the ceiling.
+pub(crate) fn apply_job_memory(job_mib: Option<u64>) {
+    if let Some(mib) = job_mib
+        && !MEMORY_GIVEN.load(std::sync::atomic::Ordering::SeqCst)
+    {
+        docket_pipelines::settings::apply_max_memory_mib(mib);
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +109,11 @@ impl Cli {
 
     pub fn run(self) -> Result<Outcome> {
         let term = term::Term::new(self.log_format());
+        MEMORY_GIVEN.store(self.max_memory.is_some(), std::sync::atomic::Ordering::SeqCst);
+        docket_pipelines::settings::apply_max_memory_mib(
+            self.max_memory
+                .unwrap_or_else(docket_pipelines::settings::default_max_memory_mib),
+        );
         match self.command {
             Command::Extract(args) => ingest::extract(args, term),
             Command::Ingest(args) => ingest::ingest(args, term),

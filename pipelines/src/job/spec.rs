@@ -39,6 +39,10 @@ pub struct JobSpec {
     /// the LLM generates and before each model call. 0: no limit.
     #[serde(default = "JobSpec::default_task_timeout_secs")]
     pub task_timeout_secs: u64,
+    /// Heap ceiling of the run in MiB (0: none); `--max-memory` wins over it. Default:
+    /// [`crate::settings::default_max_memory_mib`].
+    #[serde(default)]
+    pub max_memory_mib: Option<u64>,
     /// Where the run report goes (default: beside the first task's output, or beside
     /// the job file when there is no task).
     #[serde(default)]
