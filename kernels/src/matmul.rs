@@ -369,8 +369,9 @@ fn micro(
     match isa {
         Isa::Avx512 => {
             // SAFETY: `isa` is supported (asserted by `matmul_with`, chosen by
-            // `Isa::selected` in `matmul_rows`): the CPU has AVX-512F. The kernel checks
-            // the slices' bounds itself.
+            // `Isa::selected` in `matmul_rows`): the CPU has AVX-512F and the features
+            // it implies (`cpu::has_avx512f`). The kernel checks the slices' bounds
+            // itself.
             unsafe { avx512::micro(k, a, lda, panel, c, ldc, mr, cols, accumulate, bias, scale) };
             return;
         }
@@ -440,8 +441,9 @@ mod avx512 {
     /// Dispatch on the row count so that each kernel's accumulators are registers.
     ///
     /// # Safety
-    /// AVX-512F must be available ([`crate::cpu::has_avx512f`]). The slices' bounds
-    /// (as described in [`super::micro`]) are checked here.
+    /// AVX-512F and the features it implies must be available
+    /// ([`crate::cpu::has_avx512f`]). The slices' bounds (as described in
+    /// [`super::micro`]) are checked here.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
     pub unsafe fn micro(
@@ -485,7 +487,7 @@ mod avx512 {
     /// `R` rows × `cols` columns of `C` from `R` rows of `a` and the panel `b`.
     ///
     /// # Safety
-    /// AVX-512F must be available; `a` readable at `r·lda + kk` and `c` writable at
+    /// The CPU features of [`micro`]; `a` readable at `r·lda + kk` and `c` writable at
     /// `r·ldc + j` for r < R, kk < k, j < cols <= NR; `b` readable for `k·NR` values;
     /// `bias` null or readable for `cols` values.
     #[allow(clippy::too_many_arguments)]
