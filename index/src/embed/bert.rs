@@ -265,10 +265,13 @@ fn grow(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
 }
 
 /// A raw pointer that may cross threads; used where parallel tasks write disjoint parts
-/// of one buffer that the borrow checker cannot split.
+/// of one buffer that the borrow checker cannot split. Only raw-pointer writes go
+/// through it: a `&mut` slice per task would span other tasks' elements (the heads'
+/// columns interleave row by row), and two live `&mut` that overlap are undefined
+/// behaviour even when their writes do not.
 #[derive(Clone, Copy)]
 struct SyncPtr(*mut f32);
-// SAFETY: only used for writes to disjoint regions, see `attention`.
+// SAFETY: only used for writes to disjoint elements, see `attention`.
 unsafe impl Send for SyncPtr {}
 // SAFETY: as above.
 unsafe impl Sync for SyncPtr {}
@@ -286,6 +289,9 @@ struct AttnScratch {
     scores: Vec<f32>,
     keys: PackedB,
     values: PackedB,
+    /// One head's output for one sequence, `n × dh` (dense), before it is copied into
+    /// its columns of `ctx`.
+    out: Vec<f32>,
 }
 
 thread_local! {
@@ -367,6 +373,10 @@ impl Encoder {
 
     /// Multi-head self-attention of each sequence over its own rows: `qkv` holds
     /// `[q | k | v]` per row, the heads' outputs are written side by side into `ctx`.
+    /// One parallel task per (sequence, head) computes its `n × dh` output in its
+    /// thread's scratch, where it is dense, then copies each row into `ctx` through a
+    /// raw pointer: the task's part of `ctx` is not contiguous, so it cannot be a slice
+    /// of its own.
     fn attention(&self, starts: &[usize], qkv: &[f32], ctx: &mut [f32]) {
         let h = self.hidden;
         let dh = h / self.heads;
@@ -395,21 +405,33 @@ impl Encoder {
                 cs: 1,
             };
             let start = r0 * h + head * dh;
-            let extent = (n - 1) * h + dh;
-            assert!(start + extent <= ctx_len);
-            // SAFETY: task (s, head) writes only rows r0..r0+n, columns head·dh..+dh of
-            // `ctx`; no two tasks share a (sequence, head) pair, so the regions are
-            // disjoint, and `ctx` is not otherwise used until all tasks are done. The
-            // slice spans other heads' columns between its rows, but `matmul` writes only
-            // the columns it is given (dst column stride 1, n = dh).
-            let dst = unsafe { std::slice::from_raw_parts_mut(out.get().add(start), extent) };
+            assert!(
+                start + (n - 1) * h + dh <= ctx_len,
+                "attention: ctx too small"
+            );
             SCRATCH.with_borrow_mut(|s| {
                 s.keys.repack(dh, n, kt);
                 s.values.repack(n, dh, v);
                 let scores = grow(&mut s.scores, n * n);
                 matmul(n, q, 3 * h, &s.keys, scores, n, false, scale);
                 docket_kernels::softmax_rows(scores, n);
-                matmul(n, scores, n, &s.values, dst, h, false, 1.0);
+                let head_out = grow(&mut s.out, n * dh);
+                matmul(n, scores, n, &s.values, head_out, dh, false, 1.0);
+                for (i, row) in head_out.chunks_exact(dh).enumerate() {
+                    // SAFETY: row i of this (sequence, head) goes to `dh` elements from
+                    // `start + i·h`, which lie within `ctx` (asserted above, i < n).
+                    // Task (s, head) writes only rows r0..r0+n, columns head·dh..+dh;
+                    // no two tasks share a (sequence, head) pair, so no element is
+                    // written twice, and `ctx` is not otherwise read or written until
+                    // all tasks are done. `row` is this thread's scratch, not `ctx`.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(
+                            row.as_ptr(),
+                            out.get().add(start + i * h),
+                            dh,
+                        )
+                    };
+                }
             });
         });
     }
