@@ -2,6 +2,12 @@
 //! a `#[target_feature]` function, so that each such call checks exactly the features
 //! the function enables (calling it on a CPU without one of them is undefined
 //! behaviour, not merely an illegal-instruction crash).
+//!
+//! Under Miri the standard library reports only the features enabled at compile time
+//! (none of these on baseline x86-64), so every kernel takes its portable path there:
+//! `MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-ignore-leaks" cargo +nightly miri test -p
+//! docket-kernels` (Tree Borrows because rayon's crossbeam-epoch breaks the Stacked
+//! Borrows rules, ignore-leaks because rayon's threads outlive the test's main).
 
 use std::sync::OnceLock;
 
