@@ -2,6 +2,12 @@
 //! a `#[target_feature]` function, so that each such call checks exactly the features
 //! the function enables (calling it on a CPU without one of them is undefined
 //! behaviour, not merely an illegal-instruction crash).
+//!
+//! Under Miri the standard library reports only the features enabled at compile time
+//! (none of these on baseline x86-64), so every kernel takes its portable path there:
+//! `MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-ignore-leaks" cargo +nightly miri test -p
+//! docket-kernels` (Tree Borrows because rayon's crossbeam-epoch breaks the Stacked
+//! Borrows rules, ignore-leaks because rayon's threads outlive the test's main).
 
 use std::sync::OnceLock;
 
@@ -45,10 +51,18 @@ pub fn features() -> Features {
 }
 
 impl Features {
-    /// AVX-512 F/BW/VL with AVX2 and FMA: everything [`crate::multiversion!`]'s AVX-512
-    /// copy is compiled for.
+    /// AVX-512F with AVX2, FMA and F16C: Rust's `avx512f` target feature implies the
+    /// other three (and every AVX-512 feature implies `avx512f`), so the compiler may
+    /// use any of them in a function that enables only an AVX-512 feature. The standard
+    /// library's detection of `avx512f` checks FMA and F16C but not AVX2.
+    pub fn avx512f(self) -> bool {
+        self.avx512f && self.avx2() && self.f16c
+    }
+
+    /// AVX-512 F/BW/VL with AVX2, FMA and F16C: everything [`crate::multiversion!`]'s
+    /// AVX-512 copy is compiled for, the implied features included.
     pub fn avx512(self) -> bool {
-        self.avx512f && self.avx512bw && self.avx512vl && self.avx2()
+        self.avx512f() && self.avx512bw && self.avx512vl
     }
 
     /// AVX2 and FMA.
@@ -56,21 +70,22 @@ impl Features {
         self.avx2 && self.fma
     }
 
-    /// [`avx512`](Self::avx512) with AVX-512 VNNI and F16C, for the LLM's quantized dot
-    /// products.
+    /// [`avx512`](Self::avx512) with AVX-512 VNNI, for the LLM's quantized dot products.
     pub fn vnni(self) -> bool {
-        self.avx512() && self.avx512vnni && self.f16c
+        self.avx512() && self.avx512vnni
     }
 
-    /// AVX512-FP16 and the AVX-512 F/BW it builds on, for [`crate::half`].
+    /// AVX512-FP16 and the AVX-512 F/BW it builds on (with their implied features, see
+    /// [`avx512f`](Self::avx512f)), for [`crate::half`].
     pub fn avx512_fp16(self) -> bool {
-        self.avx512f && self.avx512bw && self.avx512fp16
+        self.avx512f() && self.avx512bw && self.avx512fp16
     }
 }
 
-/// AVX-512F alone (the f32 matmul kernel needs no more).
+/// See [`Features::avx512f`]: what code compiled for `avx512f` alone (the f32 matmul
+/// kernel, the LLM's f16 attention) needs.
 pub fn has_avx512f() -> bool {
-    features().avx512f
+    features().avx512f()
 }
 
 /// See [`Features::avx512`].
@@ -107,7 +122,15 @@ mod tests {
             avx512vl: true,
             ..Features::default()
         };
-        assert!(!f.avx512() && !f.vnni());
+        assert!(!f.avx512f() && !f.avx512() && !f.vnni());
+        // Nor AVX512-FP16 code, whose target feature implies AVX2, FMA and F16C too.
+        let fp16 = Features {
+            avx512fp16: true,
+            fma: true,
+            f16c: true,
+            ..f
+        };
+        assert!(!fp16.avx512_fp16() && !fp16.avx512f());
         let full = Features {
             avx2: true,
             fma: true,
@@ -115,14 +138,22 @@ mod tests {
             f16c: true,
             ..f
         };
-        assert!(full.avx512() && full.vnni() && full.avx2() && !full.avx512_fp16());
+        assert!(full.avx512f() && full.avx512() && full.vnni() && full.avx2());
+        assert!(!full.avx512_fp16());
+        let no_f16c = Features {
+            f16c: false,
+            ..full
+        };
+        assert!(!no_f16c.avx512f());
         // And the detected set is consistent with the same rules.
         let d = features();
+        assert_eq!(has_avx512f(), d.avx512f && d.avx2 && d.fma && d.f16c);
         assert_eq!(
             has_avx512(),
-            d.avx512f && d.avx512bw && d.avx512vl && d.avx2 && d.fma
+            d.avx512f && d.avx512bw && d.avx512vl && d.avx2 && d.fma && d.f16c
         );
         assert!(!has_vnni() || has_avx512());
         assert!(!has_avx512() || has_avx2());
+        assert!(!has_avx512_fp16() || has_avx512f());
     }
 }

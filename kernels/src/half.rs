@@ -337,7 +337,8 @@ mod avx512 {
     /// Round 16 f32 values to f16 bits.
     ///
     /// # Safety
-    /// AVX-512F must be available.
+    /// AVX-512F and the features it implies must be available (as [`super::available`]
+    /// ensures).
     #[target_feature(enable = "avx512f")]
     pub unsafe fn convert16(src: &[f32; 16], dst: &mut [u16; 16]) {
         // SAFETY: both arrays hold 16 elements; the loads and stores are unaligned.
@@ -351,7 +352,8 @@ mod avx512 {
     /// `dst[i] = f16(row[i] · scale)` for every i (`dst` as long as `row`).
     ///
     /// # Safety
-    /// AVX-512F must be available.
+    /// AVX-512F and the features it implies must be available (as [`super::available`]
+    /// ensures).
     #[target_feature(enable = "avx512f")]
     pub unsafe fn convert_row(row: &[f32], scale: f32, dst: &mut [u16]) {
         assert_eq!(row.len(), dst.len());
@@ -382,7 +384,8 @@ mod avx512 {
     /// The largest magnitude of the finite values of `row`, 0 for an empty row.
     ///
     /// # Safety
-    /// AVX-512F must be available.
+    /// AVX-512F and the features it implies must be available (as [`super::available`]
+    /// ensures).
     #[target_feature(enable = "avx512f")]
     pub unsafe fn max_abs(row: &[f32]) -> f32 {
         let mut m = _mm512_setzero_ps();
@@ -401,9 +404,9 @@ mod avx512 {
     /// See [`Tile::store`].
     ///
     /// # Safety
-    /// AVX-512F must be available. The bounds (`c` holds `(rows - 1) · ldc + cols`
-    /// values, the tile MR·NR, the scales and the bias enough for `cols`) are checked
-    /// here.
+    /// AVX-512F and the features it implies must be available (as [`super::available`]
+    /// ensures). The bounds (`c` holds `(rows - 1) · ldc + cols` values, the tile MR·NR,
+    /// the scales and the bias enough for `cols`) are checked here.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn store(t: &Tile<'_>, c: &mut [f32], ldc: usize, cols: usize) {
         let rows = t.row_inv.len();

@@ -76,7 +76,8 @@ macro_rules! multiversion {
                 }
                 if $crate::cpu::has_avx512() {
                     // SAFETY: the CPU has every feature `avx512` is compiled for
-                    // (AVX-512 F/BW/VL, AVX2, FMA: `has_avx512` checks all five).
+                    // (AVX-512 F/BW/VL, AVX2, FMA and the F16C that AVX-512F implies:
+                    // `has_avx512` checks all six).
                     return unsafe { avx512($($arg),*) };
                 }
                 if $crate::cpu::has_avx2() {

@@ -369,8 +369,9 @@ fn micro(
     match isa {
         Isa::Avx512 => {
             // SAFETY: `isa` is supported (asserted by `matmul_with`, chosen by
-            // `Isa::selected` in `matmul_rows`): the CPU has AVX-512F. The kernel checks
-            // the slices' bounds itself.
+            // `Isa::selected` in `matmul_rows`): the CPU has AVX-512F and the features
+            // it implies (`cpu::has_avx512f`). The kernel checks the slices' bounds
+            // itself.
             unsafe { avx512::micro(k, a, lda, panel, c, ldc, mr, cols, accumulate, bias, scale) };
             return;
         }
@@ -440,8 +441,9 @@ mod avx512 {
     /// Dispatch on the row count so that each kernel's accumulators are registers.
     ///
     /// # Safety
-    /// AVX-512F must be available ([`crate::cpu::has_avx512f`]). The slices' bounds
-    /// (as described in [`super::micro`]) are checked here.
+    /// AVX-512F and the features it implies must be available
+    /// ([`crate::cpu::has_avx512f`]). The slices' bounds (as described in
+    /// [`super::micro`]) are checked here.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
     pub unsafe fn micro(
@@ -485,7 +487,7 @@ mod avx512 {
     /// `R` rows × `cols` columns of `C` from `R` rows of `a` and the panel `b`.
     ///
     /// # Safety
-    /// AVX-512F must be available; `a` readable at `r·lda + kk` and `c` writable at
+    /// The CPU features of [`micro`]; `a` readable at `r·lda + kk` and `c` writable at
     /// `r·ldc + j` for r < R, kk < k, j < cols <= NR; `b` readable for `k·NR` values;
     /// `bias` null or readable for `cols` values.
     #[allow(clippy::too_many_arguments)]
@@ -596,11 +598,14 @@ mod avx2 {
             for g in 0..groups {
                 // Rows of group g: mr split into `groups` parts differing by at most one.
                 let rows = mr / groups + usize::from(g < mr % groups);
+                // `wrapping_add`: with k == 0 the bounds checked allow `a` and the panel
+                // to be shorter than these offsets (even empty), and `add` may not point
+                // past them; the kernel then reads neither.
+                let (a, b) = (a.wrapping_add(r0 * lda), b.wrapping_add(c0));
                 // SAFETY: rows r0..r0+rows < mr of `a` and `c`, columns c0..c0+hc <=
-                // cols of `c` and `bias`, and columns c0..c0+16 <= NR of each panel row
-                // are within the slices, per the caller's contract.
+                // cols of `c` and `bias`, and columns c0..c0+16 <= NR of each of the k
+                // panel rows are within the slices (checked above).
                 unsafe {
-                    let (a, b) = (a.add(r0 * lda), b.add(c0));
                     let c = cp.add(r0 * ldc + c0);
                     match rows {
                         6 => kernel::<6>(k, a, lda, b, c, ldc, hc, acc, bias, scale),
@@ -876,6 +881,42 @@ mod tests {
                             );
                         }
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_inner_dimension_gives_the_bias_on_every_kernel() {
+        // k == 0 with A and the panel empty: rows past the first group of the AVX2 kernel
+        // (7) and columns in its second half (20) start beyond both slices.
+        let (mr, cols, ldc) = (7, 20, 23);
+        let bias: Vec<f32> = (0..cols).map(|j| j as f32).collect();
+        for isa in [Isa::Avx512, Isa::Avx2, Isa::Portable] {
+            if !isa.supported() {
+                continue;
+            }
+            for accumulate in [false, true] {
+                let mut c = vec![1.0f32; (mr - 1) * ldc + cols];
+                micro(
+                    isa,
+                    0,
+                    &[],
+                    5,
+                    &[],
+                    &mut c,
+                    ldc,
+                    mr,
+                    cols,
+                    accumulate,
+                    Some(&bias),
+                    2.0,
+                );
+                for (i, v) in c.iter().enumerate() {
+                    let (r, j) = (i / ldc, i % ldc);
+                    let base = if accumulate { 1.0 } else { 0.0 };
+                    let want = if j < cols { base + bias[j] } else { 1.0 };
+                    assert_eq!(*v, want, "{isa:?} at {r},{j}");
                 }
             }
         }

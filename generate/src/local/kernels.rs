@@ -23,7 +23,8 @@ pub fn attention_scores_f16(q: &[f32], keys: &[f16], scale: f32, scores: &mut [f
     );
     #[cfg(target_arch = "x86_64")]
     if cpu::has_avx512f() && hd.is_multiple_of(16) {
-        // SAFETY: the CPU has AVX-512F; `keys` holds `scores.len()` rows of `hd`.
+        // SAFETY: the CPU has AVX-512F and the features it implies; `keys` holds
+        // `scores.len()` rows of `hd`.
         return unsafe { avx512_f16::scores(q, keys, scale, scores) };
     }
     for (s, k) in scores.iter_mut().zip(keys.chunks_exact(hd)) {
@@ -37,7 +38,8 @@ pub fn attention_mix_f16(p: &[f32], values: &[f16], out: &mut [f32]) {
     assert!(values.len() >= p.len() * hd, "attention_mix_f16: values");
     #[cfg(target_arch = "x86_64")]
     if cpu::has_avx512f() && hd.is_multiple_of(16) && hd <= avx512_f16::MAX_HD {
-        // SAFETY: the CPU has AVX-512F; `values` holds `p.len()` rows of `hd`.
+        // SAFETY: the CPU has AVX-512F and the features it implies; `values` holds
+        // `p.len()` rows of `hd`.
         return unsafe { avx512_f16::mix(p, values, out) };
     }
     out.fill(0.0);
@@ -58,8 +60,9 @@ mod avx512_f16 {
     pub const MAX_HD: usize = 128;
 
     /// # Safety
-    /// AVX-512F must be available. That `q.len()` is a multiple of 16 and `keys` holds
-    /// `scores.len()` rows of it is checked here.
+    /// AVX-512F and the features it implies must be available (`cpu::has_avx512f`).
+    /// That `q.len()` is a multiple of 16 and `keys` holds `scores.len()` rows of it is
+    /// checked here.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn scores(q: &[f32], keys: &[f16], scale: f32, scores: &mut [f32]) {
         let hd = q.len();
@@ -83,8 +86,9 @@ mod avx512_f16 {
     }
 
     /// # Safety
-    /// AVX-512F must be available. That `out.len()` is a multiple of 16 and at most
-    /// [`MAX_HD`], and `values` holds `p.len()` rows of it, is checked here.
+    /// AVX-512F and the features it implies must be available (`cpu::has_avx512f`).
+    /// That `out.len()` is a multiple of 16 and at most [`MAX_HD`], and `values` holds
+    /// `p.len()` rows of it, is checked here.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn mix(p: &[f32], values: &[f16], out: &mut [f32]) {
         let hd = out.len();

@@ -265,10 +265,13 @@ fn grow(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
 }
 
 /// A raw pointer that may cross threads; used where parallel tasks write disjoint parts
-/// of one buffer that the borrow checker cannot split.
+/// of one buffer that the borrow checker cannot split. Only raw-pointer writes go
+/// through it: a `&mut` slice per task would span other tasks' elements (the heads'
+/// columns interleave row by row), and two live `&mut` that overlap are undefined
+/// behaviour even when their writes do not.
 #[derive(Clone, Copy)]
 struct SyncPtr(*mut f32);
-// SAFETY: only used for writes to disjoint regions, see `attention`.
+// SAFETY: only used for writes to disjoint elements, see `attention`.
 unsafe impl Send for SyncPtr {}
 // SAFETY: as above.
 unsafe impl Sync for SyncPtr {}
@@ -286,6 +289,9 @@ struct AttnScratch {
     scores: Vec<f32>,
     keys: PackedB,
     values: PackedB,
+    /// One head's output for one sequence, `n × dh` (dense), before it is copied into
+    /// its columns of `ctx`.
+    out: Vec<f32>,
 }
 
 thread_local! {
@@ -367,6 +373,10 @@ impl Encoder {
 
     /// Multi-head self-attention of each sequence over its own rows: `qkv` holds
     /// `[q | k | v]` per row, the heads' outputs are written side by side into `ctx`.
+    /// One parallel task per (sequence, head) computes its `n × dh` output in its
+    /// thread's scratch, where it is dense, then copies each row into `ctx` through a
+    /// raw pointer: the task's part of `ctx` is not contiguous, so it cannot be a slice
+    /// of its own.
     fn attention(&self, starts: &[usize], qkv: &[f32], ctx: &mut [f32]) {
         let h = self.hidden;
         let dh = h / self.heads;
@@ -395,21 +405,33 @@ impl Encoder {
                 cs: 1,
             };
             let start = r0 * h + head * dh;
-            let extent = (n - 1) * h + dh;
-            assert!(start + extent <= ctx_len);
-            // SAFETY: task (s, head) writes only rows r0..r0+n, columns head·dh..+dh of
-            // `ctx`; no two tasks share a (sequence, head) pair, so the regions are
-            // disjoint, and `ctx` is not otherwise used until all tasks are done. The
-            // slice spans other heads' columns between its rows, but `matmul` writes only
-            // the columns it is given (dst column stride 1, n = dh).
-            let dst = unsafe { std::slice::from_raw_parts_mut(out.get().add(start), extent) };
+            assert!(
+                start + (n - 1) * h + dh <= ctx_len,
+                "attention: ctx too small"
+            );
             SCRATCH.with_borrow_mut(|s| {
                 s.keys.repack(dh, n, kt);
                 s.values.repack(n, dh, v);
                 let scores = grow(&mut s.scores, n * n);
                 matmul(n, q, 3 * h, &s.keys, scores, n, false, scale);
                 docket_kernels::softmax_rows(scores, n);
-                matmul(n, scores, n, &s.values, dst, h, false, 1.0);
+                let head_out = grow(&mut s.out, n * dh);
+                matmul(n, scores, n, &s.values, head_out, dh, false, 1.0);
+                for (i, row) in head_out.chunks_exact(dh).enumerate() {
+                    // SAFETY: row i of this (sequence, head) goes to `dh` elements from
+                    // `start + i·h`, which lie within `ctx` (asserted above, i < n).
+                    // Task (s, head) writes only rows r0..r0+n, columns head·dh..+dh;
+                    // no two tasks share a (sequence, head) pair, so no element is
+                    // written twice, and `ctx` is not otherwise read or written until
+                    // all tasks are done. `row` is this thread's scratch, not `ctx`.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(
+                            row.as_ptr(),
+                            out.get().add(start + i * h),
+                            dh,
+                        )
+                    };
+                }
             });
         });
     }
@@ -443,6 +465,214 @@ fn pool(rows: &[f32], h: usize, pooling: Pooling) -> Vec<f32> {
                 }
             }
             out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic spread of values in [-1, 1).
+    fn values(len: usize, seed: &mut u64) -> Vec<f32> {
+        (0..len)
+            .map(|_| {
+                *seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (*seed >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    /// A linear layer `[n_in][n_out]` of random weights, packed as the encoder has it,
+    /// with the plain weights and bias for the reference.
+    fn linear(n_in: usize, n_out: usize, seed: &mut u64) -> (Linear, Vec<f32>, Vec<f32>) {
+        let w = values(n_in * n_out, seed);
+        let b = values(n_out, seed);
+        let view = View {
+            data: &w,
+            rs: n_out,
+            cs: 1,
+        };
+        let packed = Linear {
+            w: Packed::F32(PackedB::pack(n_in, n_out, view)),
+            b: b.clone(),
+        };
+        (packed, w, b)
+    }
+
+    fn layer_norm(n: usize, seed: &mut u64) -> LayerNorm {
+        LayerNorm {
+            gamma: values(n, seed).iter().map(|g| 1.0 + 0.5 * g).collect(),
+            beta: values(n, seed),
+        }
+    }
+
+    /// The plain weights of one layer: (w, b) of qkv, attention output, FFN in and out.
+    type PlainLayer = [(Vec<f32>, Vec<f32>); 4];
+
+    /// A random encoder of `layers` layers, `hidden` wide with `heads` heads, and the
+    /// plain weights of its layers.
+    fn tiny(hidden: usize, heads: usize, layers: usize) -> (Encoder, Vec<PlainLayer>) {
+        let (inter, vocab, max_pos, type_vocab) = (2 * hidden, 11, 16, 2);
+        let mut seed = 13u64;
+        let s = &mut seed;
+        let (mut packed, mut plain) = (Vec::new(), Vec::new());
+        for _ in 0..layers {
+            let (qkv, w0, b0) = linear(hidden, 3 * hidden, s);
+            let (attn_out, w1, b1) = linear(hidden, hidden, s);
+            let (ffn_in, w2, b2) = linear(hidden, inter, s);
+            let (ffn_out, w3, b3) = linear(inter, hidden, s);
+            packed.push(Layer {
+                qkv,
+                attn_out,
+                attn_norm: layer_norm(hidden, s),
+                ffn_in,
+                ffn_out,
+                ffn_norm: layer_norm(hidden, s),
+            });
+            plain.push([(w0, b0), (w1, b1), (w2, b2), (w3, b3)]);
+        }
+        let encoder = Encoder {
+            hidden,
+            heads,
+            intermediate: inter,
+            eps: 1e-12,
+            act: Act::GeluTanh,
+            vocab,
+            max_pos,
+            type_vocab,
+            word: values(vocab * hidden, s),
+            position: values(max_pos * hidden, s),
+            token_type: values(type_vocab * hidden, s),
+            emb_norm: layer_norm(hidden, s),
+            layers: packed,
+        };
+        (encoder, plain)
+    }
+
+    /// Attention as the textbook writes it, one sequence, head and query at a time.
+    fn naive_attention(h: usize, heads: usize, starts: &[usize], qkv: &[f32]) -> Vec<f32> {
+        let dh = h / heads;
+        let total = *starts.last().unwrap();
+        let mut ctx = vec![0.0f32; total * h];
+        let at = |row: usize, part: usize, head: usize, d: usize| {
+            qkv[row * 3 * h + part * h + head * dh + d]
+        };
+        for w in starts.windows(2) {
+            for head in 0..heads {
+                for i in w[0]..w[1] {
+                    let scores: Vec<f32> = (w[0]..w[1])
+                        .map(|j| {
+                            (0..dh)
+                                .map(|d| at(i, 0, head, d) * at(j, 1, head, d))
+                                .sum::<f32>()
+                                / (dh as f32).sqrt()
+                        })
+                        .collect();
+                    let max = scores.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+                    let e: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();
+                    let sum: f32 = e.iter().sum();
+                    for d in 0..dh {
+                        ctx[i * h + head * dh + d] = (w[0]..w[1])
+                            .zip(&e)
+                            .map(|(j, p)| p / sum * at(j, 2, head, d))
+                            .sum();
+                    }
+                }
+            }
+        }
+        ctx
+    }
+
+    /// `y = x · w + b` for rows of `x`, `w` as `[n_in][n_out]`.
+    fn naive_linear(x: &[f32], n_in: usize, (w, b): &(Vec<f32>, Vec<f32>)) -> Vec<f32> {
+        let n_out = b.len();
+        x.chunks_exact(n_in)
+            .flat_map(|row| {
+                (0..n_out)
+                    .map(move |o| b[o] + (0..n_in).map(|i| row[i] * w[i * n_out + o]).sum::<f32>())
+            })
+            .collect()
+    }
+
+    fn naive_layer_norm(x: &mut [f32], n: &LayerNorm, eps: f32) {
+        for row in x.chunks_exact_mut(n.gamma.len()) {
+            let len = row.len() as f32;
+            let mean = row.iter().sum::<f32>() / len;
+            let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / len;
+            for ((v, g), b) in row.iter_mut().zip(&n.gamma).zip(&n.beta) {
+                *v = (*v - mean) / (var + eps).sqrt() * g + b;
+            }
+        }
+    }
+
+    fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: length");
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!((g - w).abs() <= tol, "{what} at {i}: {g} vs {w}");
+        }
+    }
+
+    #[test]
+    fn attention_matches_naive_reference() {
+        // Two sequences of 3 and 5 tokens, 2 heads of 4: each task's rows interleave with
+        // the other head's columns in `ctx`. Every element of `ctx` starts as NaN, so
+        // one left unwritten fails the comparison.
+        let (encoder, _) = tiny(8, 2, 0);
+        let starts = [0, 3, 8];
+        let qkv = values(8 * 3 * 8, &mut 5);
+        let mut ctx = vec![f32::NAN; 8 * 8];
+        encoder.attention(&starts, &qkv, &mut ctx);
+        assert_close(&ctx, &naive_attention(8, 2, &starts, &qkv), 1e-5, "ctx");
+    }
+
+    #[test]
+    fn forward_matches_naive_reference() {
+        let (encoder, plain) = tiny(8, 2, 2);
+        let (h, eps) = (encoder.hidden, encoder.eps);
+        let ids: [&[u32]; 2] = [&[1, 4, 9], &[2, 3, 5, 7, 10]];
+        let types: [&[u32]; 2] = [&[0, 0, 1], &[0, 1, 1, 1, 0]];
+        let seqs: Vec<Seq<'_>> = ids
+            .iter()
+            .zip(&types)
+            .map(|(ids, types)| Seq { ids, types })
+            .collect();
+        let got = encoder.forward(&seqs, Pooling::Mean, &mut Workspace::default());
+
+        let starts = [0, 3, 8];
+        let mut x = Vec::new();
+        for seq in &seqs {
+            for (pos, (&id, &ty)) in seq.ids.iter().zip(seq.types).enumerate() {
+                x.extend((0..h).map(|d| {
+                    encoder.word[id as usize * h + d]
+                        + encoder.position[pos * h + d]
+                        + encoder.token_type[ty as usize * h + d]
+                }));
+            }
+        }
+        naive_layer_norm(&mut x, &encoder.emb_norm, eps);
+        for (layer, [qkv, out, ffn_in, ffn_out]) in encoder.layers.iter().zip(&plain) {
+            let ctx = naive_attention(h, encoder.heads, &starts, &naive_linear(&x, h, qkv));
+            let attn = naive_linear(&ctx, h, out);
+            x.iter_mut().zip(&attn).for_each(|(v, a)| *v += a);
+            naive_layer_norm(&mut x, &layer.attn_norm, eps);
+            let mut f = naive_linear(&x, h, ffn_in);
+            for v in &mut f {
+                let u = 0.797_884_6 * (*v + 0.044_715 * *v * *v * *v);
+                *v = 0.5 * *v * (1.0 + u.tanh());
+            }
+            let f = naive_linear(&f, encoder.intermediate, ffn_out);
+            x.iter_mut().zip(&f).for_each(|(v, a)| *v += a);
+            naive_layer_norm(&mut x, &layer.ffn_norm, eps);
+        }
+        for (s, w) in starts.windows(2).enumerate() {
+            let rows = &x[w[0] * h..w[1] * h];
+            let want: Vec<f32> = (0..h)
+                .map(|d| rows.chunks_exact(h).map(|r| r[d]).sum::<f32>() / (w[1] - w[0]) as f32)
+                .collect();
+            assert_close(&got[s], &want, 1e-4, "pooled vector");
         }
     }
 }
