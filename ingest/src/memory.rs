@@ -71,7 +71,10 @@ fn ceiling_reached(ceiling: usize, size: usize) {
         return;
     }
     let mut buf = [0u8; 256];
-    let mut w = Cursor { buf: &mut buf, len: 0 };
+    let mut w = Cursor {
+        buf: &mut buf,
+        len: 0,
+    };
     let _ = std::fmt::Write::write_fmt(
         &mut w,
         format_args!(

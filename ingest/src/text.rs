@@ -215,7 +215,13 @@ mod tests {
 
     fn utf16(s: &str, little: bool) -> Vec<u8> {
         s.encode_utf16()
-            .flat_map(|u| if little { u.to_le_bytes() } else { u.to_be_bytes() })
+            .flat_map(|u| {
+                if little {
+                    u.to_le_bytes()
+                } else {
+                    u.to_be_bytes()
+                }
+            })
             .collect()
     }
 
@@ -229,11 +235,18 @@ mod tests {
             assert!(ex.text.contains("Киев, 東京"));
             let name = if little { "UTF-16LE" } else { "UTF-16BE" };
             assert_eq!(ex.metadata["encoding"], name);
-            assert!(ex.warnings[0].contains("no byte-order mark"), "{:?}", ex.warnings);
+            assert!(
+                ex.warnings[0].contains("no byte-order mark"),
+                "{:?}",
+                ex.warnings
+            );
         }
         // Markdown and HTML share the detection.
         let md = crate::markdown::MarkdownLoader
-            .load(&utf16("# Title\n\nBody text here.", true), &LoadContext::new(&Limits::default()))
+            .load(
+                &utf16("# Title\n\nBody text here.", true),
+                &LoadContext::new(&Limits::default()),
+            )
             .unwrap();
         assert_eq!(md.title.as_deref(), Some("Title"));
         let html = crate::html::HtmlLoader

@@ -352,8 +352,8 @@ fn a_hostile_folder_indexes_within_bounds_and_names_every_bad_file() {
 /// Plain prose of about `bytes` bytes, with paragraphs.
 fn prose(bytes: usize) -> String {
     let words = [
-        "the", "ledger", "records", "every", "shipment", "and", "its", "customs", "value",
-        "for", "each", "quarter", "of", "year",
+        "the", "ledger", "records", "every", "shipment", "and", "its", "customs", "value", "for",
+        "each", "quarter", "of", "year",
     ];
     let mut out = String::with_capacity(bytes + 200);
     let mut x = 0x2545_F491_4F6C_DD1Du64;
@@ -398,7 +398,11 @@ fn a_document_over_its_share_of_the_memory_ceiling_fails_alone() {
         Duration::from_secs(120),
     );
     run.expect_code(2);
-    assert_named(&run, &docs.join("huge.txt"), "too large: the memory its parse holds");
+    assert_named(
+        &run,
+        &docs.join("huge.txt"),
+        "too large: the memory its parse holds",
+    );
     // The heap stays under 384 MiB; RSS adds the program, stacks and allocator slack.
     assert!(peak_kib < 500 * 1024, "peak RSS {} MiB", peak_kib / 1024);
     for (name, word) in GOOD {
@@ -429,7 +433,8 @@ fn the_process_stops_at_the_memory_ceiling_and_says_so() {
     );
     assert!(run.code != Some(0), "{}", run.describe());
     assert!(
-        run.stderr.contains("the memory ceiling of 40 MiB (--max-memory, max_memory_mib)"),
+        run.stderr
+            .contains("the memory ceiling of 40 MiB (--max-memory, max_memory_mib)"),
         "{}",
         run.describe()
     );

@@ -254,7 +254,9 @@ pub(crate) fn spread<T>(items: Vec<T>, max: usize) -> Vec<T> {
     }
     // Position k of `max` takes item round(k · (n-1) / (max-1)): strictly increasing
     // because n > max, so no item is taken twice.
-    let mut want = (0..max).map(|k| (k * (n - 1) + (max - 1) / 2) / (max - 1)).peekable();
+    let mut want = (0..max)
+        .map(|k| (k * (n - 1) + (max - 1) / 2) / (max - 1))
+        .peekable();
     items
         .into_iter()
         .enumerate()

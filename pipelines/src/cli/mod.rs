@@ -109,7 +109,10 @@ impl Cli {
 
     pub fn run(self) -> Result<Outcome> {
         let term = term::Term::new(self.log_format());
-        MEMORY_GIVEN.store(self.max_memory.is_some(), std::sync::atomic::Ordering::SeqCst);
+        MEMORY_GIVEN.store(
+            self.max_memory.is_some(),
+            std::sync::atomic::Ordering::SeqCst,
+        );
         docket_pipelines::settings::apply_max_memory_mib(
             self.max_memory
                 .unwrap_or_else(docket_pipelines::settings::default_max_memory_mib),
