@@ -448,6 +448,8 @@ fn run_batch(
                 failed.push(failure(e, fp, "the document has no text".into()))
             }
             Ok(text) => {
+                #[cfg(feature = "test-hooks")]
+                crate::test_hooks::abort_on("task", &text);
                 items.push(((*e).clone(), text));
                 fps.push(fp);
             }
