@@ -262,6 +262,7 @@ fn sync_stage(
         embedder: embedder.clone(),
         skip: Some(&skip),
         stop: Some(env.stop.as_ref()),
+        marks: None,
     };
     let synced = sync_index(&spec.sources, &spec.index, request, reporter)?;
     reporter.info(&summary_line(&spec.index.dir, options.dry_run, &synced));
