@@ -207,6 +207,8 @@ fn a_document_that_kills_the_parse_is_quarantined_after_max_attempts_deaths() {
     let run = docket(["run", &job.display().to_string()]);
     run.expect_code(0);
     assert_eq!(gist_sources(dir).len(), GOOD + 1);
+    // And it is no longer listed as quarantined: only a file left unread stays so.
+    assert!(listed_failures(&job).is_empty());
 }
 
 /// The same for a task: the document is indexed, and the summary of it kills the run.
