@@ -249,10 +249,16 @@ fn sync_stage(
     } else {
         all_failures.clone()
     };
+    // The quarantined files left unread this run (a changed one is read again).
+    let unread = std::cell::RefCell::new(HashSet::new());
     let skip = |file: &docket_ingest::SourceFile| {
-        index_failures
+        let quarantined = index_failures
             .get(&file.source)
-            .is_some_and(|f| f.quarantined && f.fingerprint == file_fingerprint(&file.path))
+            .is_some_and(|f| f.quarantined && f.fingerprint == file_fingerprint(&file.path));
+        if quarantined {
+            unread.borrow_mut().insert(file.source.clone());
+        }
+        quarantined
     };
     // A file suspected of killing a run is read alone, so that a second death is its own.
     let alone = |file: &docket_ingest::SourceFile| {
@@ -330,7 +336,8 @@ fn sync_stage(
     if let Some(state) = state
         && !options.dry_run
     {
-        let before = (&index_failures, synced.interrupted);
+        let unread = unread.take();
+        let before = (&index_failures, &unread, synced.interrupted);
         record_index_failures(job, state, &synced.failures, before, reporter)?;
     }
     Ok(Synced {
@@ -361,8 +368,13 @@ fn file_fingerprint(path: &Path) -> String {
     }
 }
 
-/// The index stage's failures before the run, and whether it was stopped.
-type Before<'a> = (&'a HashMap<String, state::Failed>, bool);
+/// The index stage's failures before the run, the quarantined files it did not read,
+/// and whether it was stopped.
+type Before<'a> = (
+    &'a HashMap<String, state::Failed>,
+    &'a HashSet<String>,
+    bool,
+);
 
 /// Count the index stage's failures against their files (quarantining the ones that
 /// keep failing) and forget the files that no longer fail.
@@ -373,7 +385,7 @@ fn record_index_failures(
     before: Before<'_>,
     reporter: &dyn Reporter,
 ) -> Result<()> {
-    let (before, interrupted) = before;
+    let (before, unread, interrupted) = before;
     let mut keep = HashSet::new();
     let mut failed = Vec::new();
     for f in failures {
@@ -388,10 +400,11 @@ fn record_index_failures(
             reason: f.reason.clone(),
         });
     }
-    // Quarantined files were not read this run: they stay quarantined (and a file
-    // suspected of a crash keeps its count if the run stopped before reading it).
+    // Quarantined files not read this run stay quarantined (a changed one was read, and
+    // failed again or not), and a file suspected of a crash keeps its count if the run
+    // stopped before reading it.
     for (source, f) in before {
-        if f.quarantined || (interrupted && f.crashes > 0) {
+        if (f.quarantined && unread.contains(source)) || (interrupted && f.crashes > 0) {
             keep.insert(source.clone());
         }
     }
