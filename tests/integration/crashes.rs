@@ -263,3 +263,265 @@ fn a_document_that_kills_a_task_is_quarantined_after_max_attempts_deaths() {
     assert_eq!(gist_sources(dir).len(), GOOD + 1);
     assert!(listed_failures(&job).is_empty());
 }
+
+/// The archive of the kill test: `n` notes `d000.txt`.. on two topics; `version`
+/// changes the text of every fifth one.
+fn notes(dir: &Path, range: std::ops::Range<usize>, version: usize) {
+    for i in range {
+        let (a, b) = if i % 2 == 0 {
+            (
+                "The cat chased the mouse across the barn.",
+                "Cats and dogs sleep all day in the sun.",
+            )
+        } else {
+            (
+                "Rain and wind hit the coast tonight.",
+                "The forecast says storms and snow for the hills.",
+            )
+        };
+        let edit = if version > 0 && i % 5 == 0 {
+            format!(" Revised in edition {version}: the harbour master logged item {i}.")
+        } else {
+            String::new()
+        };
+        let filler: String = (0..30)
+            .map(|w| format!("w{} ", (i * 7 + w * 13) % 300))
+            .collect();
+        write(
+            dir,
+            &format!("docs/d{i:03}.txt"),
+            format!("Note {i}. {a} {b}{edit}\n\n{filler}.\n\nIt ends here with item {i}.\n")
+                .as_bytes(),
+        );
+    }
+}
+
+/// The kill test's job: three tasks, each with an output (classify CSV, summary JSON
+/// Lines, extractive answers), none needing the LLM. `max_attempts` is high because a
+/// kill -9 counts as a crash of the documents under way (the process cannot tell it
+/// from an out-of-memory kill), and three kills may hit one document.
+fn kill_job(dir: &Path) -> PathBuf {
+    write(
+        dir,
+        "questions.txt",
+        b"Where did the cat chase the mouse?\nWhat does the forecast say?\nWho logged the revisions?\n",
+    );
+    let text = "version = 1\nmax_attempts = 10\n[sources]\npaths = [\"docs\"]\n\
+        [index]\ndir = \"ix\"\ncommit_every = 8\n\
+        [[classify]]\nname = \"kind\"\nlabels = [\"animals\", \"weather\"]\noutput = \"out/kind.csv\"\n\
+        [[summarize]]\nname = \"gist\"\nlength = 1\noutput = \"out/gist.jsonl\"\n\
+        [[answer]]\nname = \"qa\"\nquestions = \"questions.txt\"\nextractive = true\noutput = \"out/answers.jsonl\"\n";
+    write(dir, "job.toml", text.as_bytes())
+}
+
+const OUTPUTS: [&str; 3] = ["out/kind.csv", "out/gist.jsonl", "out/answers.jsonl"];
+
+/// The initial archive, and the edits made to it before the killed runs: every fifth
+/// note changed, every seventh deleted, twenty added.
+fn initial(dir: &Path) {
+    notes(dir, 0..100, 0);
+}
+
+fn edit(dir: &Path) {
+    notes(dir, 0..120, 1);
+    for i in (3..120).step_by(7) {
+        std::fs::remove_file(dir.join(format!("docs/d{i:03}.txt"))).unwrap();
+    }
+}
+
+/// A small seeded generator (xorshift64*), so that a failing run can be replayed with
+/// the seed it prints.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+}
+
+/// The inode of each output (0 when missing): a changed one was replaced by a rename.
+fn inodes(dir: &Path) -> Vec<u64> {
+    use std::os::unix::fs::MetadataExt;
+    OUTPUTS
+        .iter()
+        .map(|o| std::fs::metadata(dir.join(o)).map_or(0, |m| m.ino()))
+        .collect()
+}
+
+/// When a killed run is killed.
+#[derive(Debug, Clone, Copy)]
+enum When {
+    /// This long after the start.
+    After(Duration),
+    /// This long after the run replaced its first output.
+    AfterAnOutput(Duration),
+    /// This long after the index stage's summary line.
+    AfterTheSync(Duration),
+}
+
+/// Start `docket run`, kill it (SIGKILL) as `when` says, and say what the kill hit.
+fn run_and_kill(job: &Path, dir: &Path, when: When) -> String {
+    let mut child = Command::new(docket_bin())
+        .args(["run", &job.display().to_string()])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start docket");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let before = inodes(dir);
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(120);
+    let mut synced = false;
+    let exited = |child: &mut std::process::Child| child.try_wait().expect("wait").is_some();
+    let delay = loop {
+        while let Ok(line) = rx.try_recv() {
+            synced |= line.contains(" documents were added");
+        }
+        let replaced = inodes(dir) != before;
+        match when {
+            When::After(d) => break d.saturating_sub(start.elapsed()),
+            When::AfterAnOutput(d) if replaced => break d,
+            When::AfterTheSync(d) if synced => break d,
+            _ => {}
+        }
+        if exited(&mut child) || Instant::now() > deadline {
+            break Duration::ZERO;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    std::thread::sleep(delay);
+    let finished = exited(&mut child);
+    let _ = child.kill();
+    let status = child.wait().expect("wait");
+    let replaced: Vec<&str> = OUTPUTS
+        .iter()
+        .zip(before.iter().zip(inodes(dir)))
+        .filter(|(_, (b, a))| *b != a)
+        .map(|(o, _)| *o)
+        .collect();
+    format!(
+        "{when:?} at {:?}: {} (outputs replaced first: {replaced:?})",
+        start.elapsed(),
+        if finished || status.success() {
+            "had finished".to_owned()
+        } else {
+            "killed mid-run".to_owned()
+        }
+    )
+}
+
+/// How many documents (or questions) the job's tasks still have to do, by a dry run.
+fn left_to_do(job: &Path) -> Vec<Option<usize>> {
+    let dry = docket(["run", &job.display().to_string(), "--dry-run"]);
+    ["classify kind", "summarize gist", "answer qa"]
+        .iter()
+        .map(|task| {
+            let key = format!("would {task}: ");
+            let line = dry.stderr.lines().find(|l| l.contains(&key))?;
+            line.split(&key).nth(1)?.split(' ').next()?.parse().ok()
+        })
+        .collect()
+}
+
+/// Issue 13: kill -9 `docket run` at random points (seeded) across three runs of a job
+/// whose outputs already exist, then finish it; every output must equal the one a clean
+/// run makes from the same inputs.
+#[test]
+fn kill_9_across_three_runs_of_a_job_with_outputs_then_every_output_equals_a_clean_runs() {
+    let seed: u64 = std::env::var("DOCKET_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_1313);
+    let mut rng = Rng(seed | 1);
+
+    // The reference: a clean run over the final inputs.
+    let clean = temp_dir();
+    initial(clean.path());
+    edit(clean.path());
+    let clean_job = kill_job(clean.path());
+    docket(["run", &clean_job.display().to_string()]).expect_code(0);
+
+    // The same job run once on the first inputs, so its outputs exist; then the edits.
+    let tmp = temp_dir();
+    let dir = tmp.path();
+    initial(dir);
+    let job = kill_job(dir);
+    let first = Instant::now();
+    docket(["run", &job.display().to_string()]).expect_code(0);
+    let full_ms = first.elapsed().as_millis() as u64;
+    edit(dir);
+
+    // Kill points: one at a random time within a full run's length, one a moment after
+    // the run replaced an output (a kill between two outputs, or after the last
+    // commit and before the report), one a moment after the index stage.
+    let plan = [
+        When::After(Duration::from_millis(300 + rng.below(full_ms.max(400)))),
+        When::AfterAnOutput(Duration::from_millis(rng.below(40))),
+        When::AfterTheSync(Duration::from_millis(rng.below(400))),
+    ];
+    let docs = std::fs::read_dir(dir.join("docs")).unwrap().count();
+    let total = [docs, docs, 3];
+    let mut kills = Vec::new();
+    let mut mid_tasks = false;
+    let mut after_output = false;
+    for when in plan {
+        let what = run_and_kill(&job, dir, when);
+        let left = left_to_do(&job);
+        let killed = what.contains("killed mid-run");
+        after_output |= killed && !what.contains("replaced first: []");
+        mid_tasks |= killed
+            && left
+                .iter()
+                .zip(total)
+                .any(|(l, t)| l.is_some_and(|l| 0 < l && l < t));
+        kills.push(format!("{what}; left to do {left:?}"));
+    }
+    let kills = format!("seed {seed}: {kills:#?}");
+    // What the kills hit, for the log of a passing run too (shown with --nocapture).
+    #[allow(clippy::print_stderr, reason = "where the kills landed")]
+    {
+        eprintln!("{kills}");
+    }
+    assert!(
+        after_output,
+        "no kill landed after an output was written: {kills}"
+    );
+    assert!(mid_tasks, "no kill landed in the middle of a task: {kills}");
+
+    let last = docket(["run", &job.display().to_string()]);
+    last.expect_code(0);
+    for output in OUTPUTS {
+        let want = std::fs::read_to_string(clean.path().join(output)).expect("clean output");
+        let got = std::fs::read_to_string(dir.join(output)).expect("output");
+        if got != want {
+            let diff: Vec<String> = want
+                .lines()
+                .zip(got.lines())
+                .filter(|(w, g)| w != g)
+                .take(3)
+                .map(|(w, g)| format!("clean: {w}\n  got: {g}"))
+                .collect();
+            panic!(
+                "{output} differs from a clean run's ({} lines, clean {}):\n{}\n{kills}",
+                got.lines().count(),
+                want.lines().count(),
+                diff.join("\n")
+            );
+        }
+    }
+}
