@@ -351,19 +351,20 @@ fn inodes(dir: &Path) -> Vec<u64> {
         .collect()
 }
 
-/// When a killed run is killed.
+/// When a killed run is killed (each a moment after something the run does, so that
+/// the kills land in its work on a fast machine and on a busy one alike).
 #[derive(Debug, Clone, Copy)]
-enum When {
-    /// This long after the start.
-    After(Duration),
+enum KillAfter {
+    /// This long after the index stage began.
+    SyncBegan(Duration),
     /// This long after the run replaced its first output.
-    AfterAnOutput(Duration),
+    OutputReplaced(Duration),
     /// This long after the index stage's summary line.
-    AfterTheSync(Duration),
+    SyncEnded(Duration),
 }
 
 /// Start `docket run`, kill it (SIGKILL) as `when` says, and say what the kill hit.
-fn run_and_kill(job: &Path, dir: &Path, when: When) -> String {
+fn run_and_kill(job: &Path, dir: &Path, when: KillAfter) -> String {
     let mut child = Command::new(docket_bin())
         .args(["run", &job.display().to_string()])
         .env("NO_COLOR", "1")
@@ -386,17 +387,19 @@ fn run_and_kill(job: &Path, dir: &Path, when: When) -> String {
     let before = inodes(dir);
     let start = Instant::now();
     let deadline = start + Duration::from_secs(120);
+    let mut syncing = false;
     let mut synced = false;
     let exited = |child: &mut std::process::Child| child.try_wait().expect("wait").is_some();
     let delay = loop {
         while let Ok(line) = rx.try_recv() {
+            syncing |= line.contains("syncing the index");
             synced |= line.contains(" documents were added");
         }
         let replaced = inodes(dir) != before;
         match when {
-            When::After(d) => break d.saturating_sub(start.elapsed()),
-            When::AfterAnOutput(d) if replaced => break d,
-            When::AfterTheSync(d) if synced => break d,
+            KillAfter::SyncBegan(d) if syncing => break d,
+            KillAfter::OutputReplaced(d) if replaced => break d,
+            KillAfter::SyncEnded(d) if synced => break d,
             _ => {}
         }
         if exited(&mut child) || Instant::now() > deadline {
@@ -461,18 +464,17 @@ fn kill_9_across_three_runs_of_a_job_with_outputs_then_every_output_equals_a_cle
     let dir = tmp.path();
     initial(dir);
     let job = kill_job(dir);
-    let first = Instant::now();
     docket(["run", &job.display().to_string()]).expect_code(0);
-    let full_ms = first.elapsed().as_millis() as u64;
     edit(dir);
 
-    // Kill points: one at a random time within a full run's length, one a moment after
-    // the run replaced an output (a kill between two outputs, or after the last
-    // commit and before the report), one a moment after the index stage.
+    // Kill points, each a random moment after: the start of the index stage (in it, or
+    // early in the tasks), the run's first output replaced (a kill between two
+    // outputs, or after the last commit and before the report), the end of the index
+    // stage (inside the tasks).
     let plan = [
-        When::After(Duration::from_millis(300 + rng.below(full_ms.max(400)))),
-        When::AfterAnOutput(Duration::from_millis(rng.below(40))),
-        When::AfterTheSync(Duration::from_millis(rng.below(400))),
+        KillAfter::SyncBegan(Duration::from_millis(rng.below(600))),
+        KillAfter::OutputReplaced(Duration::from_millis(rng.below(40))),
+        KillAfter::SyncEnded(Duration::from_millis(rng.below(400))),
     ];
     let docs = std::fs::read_dir(dir.join("docs")).unwrap().count();
     let total = [docs, docs, 3];
