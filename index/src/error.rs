@@ -18,6 +18,11 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The caller could not note durably which files a sync is working on (see
+    /// [`crate::sync::Marks`]); the files' work went on, but a crash would not have
+    /// been accounted to them.
+    #[error("cannot record the files in progress: {reason}")]
+    Marks { reason: String },
     /// A model configuration file (config.json, modules.json, ...) is malformed or asks
     /// for something this crate does not implement.
     #[error("invalid model configuration {path}: {reason}")]

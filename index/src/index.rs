@@ -444,6 +444,17 @@ impl Index {
         Ok(())
     }
 
+    /// Documents staged and not yet embedded and written (their work is not done).
+    pub fn staged_documents(&self) -> usize {
+        self.staged.len()
+    }
+
+    /// Embed and write what is staged now, without committing (a commit still makes
+    /// it durable): so that the work of the documents staged so far is over.
+    pub fn flush(&mut self) -> Result<()> {
+        self.write_staged()
+    }
+
     /// Embed and write everything staged (not yet committed).
     fn write_staged(&mut self) -> Result<()> {
         if self.staged.is_empty() {

@@ -16,9 +16,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use docket_ingest::stream::{Decision, Ended, Item, StreamOptions, stream};
 use docket_ingest::{Chunk, Chunker, Document, Format, IngestOptions, Ingestor, SourceFile};
@@ -88,6 +88,38 @@ pub struct SyncHooks<'a> {
     pub skip: Option<&'a dyn Fn(&SourceFile) -> bool>,
     /// Receives the run's [`SyncEvent`]s as they happen.
     pub events: Option<&'a mut dyn FnMut(SyncEvent<'_>)>,
+    /// Where the files whose work is under way are noted before it starts.
+    pub marks: Option<Marks<'a>>,
+}
+
+/// How a caller learns, after the process died (an out-of-memory abort, a stack
+/// overflow: nothing a `catch_unwind` stops), which files it died on.
+///
+/// Before a file's work (parse, chunk, embed) starts, the sync hands the caller every
+/// file whose work may be under way from then on, and the caller notes them durably
+/// ([`Marks::record`]); at the end it hands over none. To cost one note per `batch`
+/// files rather than one per file, a note covers the files from the first one not yet
+/// written to the stores up to `batch` files past the one starting, so it names a few
+/// innocent files along with the one at fault. A file the caller suspects (it was in
+/// such a note when a run died) is worked on alone ([`Marks::alone`]): noted by
+/// itself, with nothing else under way until it is written, so a second death is
+/// its own.
+pub struct Marks<'a> {
+    /// Note durably that these files' work may be under way, replacing the last note.
+    /// Called from the sync's threads, one call at a time, before any work of them.
+    pub record: &'a (dyn Fn(&[SourceFile]) -> std::result::Result<(), String> + Sync),
+    /// Files to work on alone. Asked once per file before the work starts.
+    pub alone: &'a dyn Fn(&SourceFile) -> bool,
+    /// Files per note, at least 1.
+    pub batch: usize,
+}
+
+impl std::fmt::Debug for Marks<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Marks")
+            .field("batch", &self.batch)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for SyncHooks<'_> {
@@ -96,6 +128,7 @@ impl std::fmt::Debug for SyncHooks<'_> {
             .field("stop", &self.stop)
             .field("skip", &self.skip.is_some())
             .field("events", &self.events.is_some())
+            .field("marks", &self.marks)
             .finish()
     }
 }
@@ -277,6 +310,10 @@ pub fn sync(
     events(SyncEvent::Started {
         files: found.files.len(),
     });
+    let gate = match (hooks.marks, config.dry_run) {
+        (Some(marks), false) => Some(Gate::new(&found.files, marks, hooks.stop)),
+        _ => None,
+    };
     let mut run = Run {
         events,
         dry_run: config.dry_run,
@@ -286,13 +323,22 @@ pub fn sync(
         planned: Vec::new(),
         seen: HashSet::new(),
         protected: Vec::new(),
+        gate: gate.as_ref(),
+        position: 0,
     };
     for e in &found.errors {
         run.fail(e.to_string(), None, String::new(), e);
     }
-    let ended = run.ingest(&found.files, config, chunker, &known, hooks.stop)?;
+    let ended = run.ingest(&found.files, config, chunker, &known, hooks.stop);
+    if let Some(gate) = &gate {
+        gate.close();
+    }
+    let ended = ended?;
     if let Some(index) = run.index.as_mut() {
         index.commit()?;
+    }
+    if let Some(gate) = &gate {
+        gate.finish()?;
     }
     let interrupted = ended == Ended::Stopped;
     let pruned = config.prune
@@ -373,6 +419,130 @@ fn open(
     Ok((Some(index), known))
 }
 
+/// The sync's side of [`Marks`]: decides when a note is due and what it covers, and
+/// holds a file's work back until the note that covers it is written.
+struct Gate<'a> {
+    files: &'a [SourceFile],
+    alone: Vec<bool>,
+    record: &'a (dyn Fn(&[SourceFile]) -> std::result::Result<(), String> + Sync),
+    batch: usize,
+    stop: Option<&'a AtomicBool>,
+    /// Files whose work is over (written to the stores, or never begun): a prefix of
+    /// `files`, advanced by the caller's thread as files end.
+    done: AtomicUsize,
+    /// The run ended (or failed): nobody waits any more.
+    closed: AtomicBool,
+    noted: Mutex<Noted>,
+}
+
+/// What the last note covered.
+#[derive(Default)]
+struct Noted {
+    /// Files before this position are covered (from `done` on).
+    until: usize,
+    /// Whether any note was written (then the end writes an empty one).
+    any: bool,
+    error: Option<String>,
+}
+
+impl<'a> Gate<'a> {
+    fn new(files: &'a [SourceFile], marks: Marks<'a>, stop: Option<&'a AtomicBool>) -> Self {
+        Gate {
+            files,
+            alone: files.iter().map(|f| (marks.alone)(f)).collect(),
+            record: marks.record,
+            batch: marks.batch.max(1),
+            stop,
+            done: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            noted: Mutex::new(Noted::default()),
+        }
+    }
+
+    fn is_alone(&self, position: usize) -> bool {
+        self.alone.get(position).copied().unwrap_or(false)
+    }
+
+    /// Called before the work of the file at `position` starts: wait while it must not
+    /// start yet, then make sure a note covers it. A file to be worked on alone waits
+    /// until every file before it is done; any other file waits until the files to be
+    /// worked on alone before it are done (so nothing runs beside them). Only workers
+    /// wait (`may_wait`): the caller's thread ends files, and writes out what is staged
+    /// before a file to be worked on alone, so it never has to.
+    fn enter(&self, position: usize, may_wait: bool) {
+        let alone = self.is_alone(position);
+        loop {
+            let mut noted = self.noted.lock().unwrap_or_else(|p| p.into_inner());
+            let done = self.done.load(Ordering::SeqCst).min(position);
+            let busy = if alone {
+                done < position
+            } else {
+                self.alone[done..position].iter().any(|&a| a)
+            };
+            let gone = self.closed.load(Ordering::SeqCst)
+                || self.stop.is_some_and(|s| s.load(Ordering::SeqCst));
+            if busy && may_wait && !gone {
+                drop(noted);
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            if alone {
+                self.note(&mut noted, position, position + 1);
+            } else if position >= noted.until {
+                // Up to `batch` files on, stopping short of a file to be worked on alone.
+                let end = (position + self.batch).min(self.files.len());
+                let end = (position + 1..end)
+                    .find(|&i| self.is_alone(i))
+                    .unwrap_or(end);
+                self.note(&mut noted, done, end);
+            }
+            return;
+        }
+    }
+
+    fn note(&self, noted: &mut Noted, from: usize, until: usize) {
+        if let Err(e) = (self.record)(&self.files[from..until]) {
+            noted.error.get_or_insert(e);
+        }
+        noted.until = until;
+        noted.any = true;
+    }
+
+    /// The file at `position` has ended and `idle` says whether nothing is left staged:
+    /// then every file up to it is done.
+    fn ended(&self, position: usize, idle: bool) {
+        if idle {
+            self.done.fetch_max(position + 1, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether the file at `position` must have its writes flushed when it ends: it was
+    /// worked on alone, or the next one must be.
+    fn flush_after(&self, position: usize) -> bool {
+        self.is_alone(position) || self.is_alone(position + 1)
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// After the run's last commit: note that nothing is under way, and report a note
+    /// that could not be written.
+    fn finish(&self) -> Result<()> {
+        let mut noted = self.noted.lock().unwrap_or_else(|p| p.into_inner());
+        if noted.any
+            && noted.error.is_none()
+            && let Err(e) = (self.record)(&[])
+        {
+            noted.error = Some(e);
+        }
+        match noted.error.take() {
+            Some(reason) => Err(Error::Marks { reason }),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A sync's state while the documents stream by.
 struct Run<'e> {
     events: &'e mut dyn FnMut(SyncEvent<'_>),
@@ -385,6 +555,9 @@ struct Run<'e> {
     seen: HashSet<String>,
     /// Records files with a failed row or that failed whole: their rows are not pruned.
     protected: Vec<String>,
+    gate: Option<&'e Gate<'e>>,
+    /// The position of the file being handed on.
+    position: usize,
 }
 
 type Chunked = std::result::Result<Vec<Chunk>, docket_ingest::Error>;
@@ -406,9 +579,17 @@ impl Run<'_> {
         let ingestor = Ingestor::new(config.ingest.clone());
         let shard = config.shard;
         let in_shard = move |doc_id: &str| shard.is_none_or(|s| s.contains(doc_id));
+        let gate = self.gate;
+        let caller = std::thread::current().id();
+        let before_work = move |position: usize| {
+            if let Some(gate) = gate {
+                gate.enter(position, std::thread::current().id() != caller);
+            }
+        };
         let options = StreamOptions {
             stop,
             keep_id: Some(&in_shard),
+            before_work: Some(&before_work),
             ..StreamOptions::default()
         };
         let dry_run = self.dry_run;
@@ -457,10 +638,32 @@ impl Run<'_> {
             }
             Item::Skipped => {}
             Item::EndOfFile => {
+                self.file_ended()?;
                 let chunks_embedded = self.index.as_ref().map_or(0, |i| i.stats().chunks_embedded);
                 (self.events)(SyncEvent::FileDone { chunks_embedded });
             }
         }
+        Ok(())
+    }
+
+    /// Tell the gate a file has ended, writing out what is staged when a file to be
+    /// worked on alone comes next or just was.
+    fn file_ended(&mut self) -> Result<()> {
+        let position = self.position;
+        self.position += 1;
+        let Some(gate) = self.gate else {
+            return Ok(());
+        };
+        let idle = match self.index.as_mut() {
+            Some(index) => {
+                if gate.flush_after(position) {
+                    index.flush()?;
+                }
+                index.staged_documents() == 0
+            }
+            None => true,
+        };
+        gate.ended(position, idle);
         Ok(())
     }
 
@@ -775,6 +978,55 @@ mod tests {
         let (r, held) = s.run(&no_prune, SyncHooks::default());
         assert_eq!(r.counts, counts(0, 0, 1, 1, 0));
         assert_eq!(held, ["a.txt"]);
+    }
+
+    /// Sync with marks (`batch` files per note, `alone` worked on alone) and return the
+    /// notes, each the sources it covered.
+    fn noted(s: &Setup, batch: usize, alone: &[&str]) -> Vec<Vec<String>> {
+        let notes = Mutex::new(Vec::new());
+        let record = |files: &[SourceFile]| {
+            let sources = files.iter().map(|f| f.source.clone()).collect();
+            notes.lock().unwrap().push(sources);
+            Ok(())
+        };
+        let alone = |f: &SourceFile| alone.contains(&f.source.as_str());
+        let hooks = SyncHooks {
+            marks: Some(Marks {
+                record: &record,
+                alone: &alone,
+                batch,
+            }),
+            ..SyncHooks::default()
+        };
+        s.run(&s.config(), hooks);
+        notes.into_inner().unwrap()
+    }
+
+    /// Issue 13: the files being parsed are noted before their work starts, a few per
+    /// note, a suspect alone, and a run with nothing to parse notes nothing.
+    #[test]
+    fn files_are_noted_before_their_work_a_batch_at_a_time_and_suspects_alone() {
+        let names: Vec<String> = (0..9).map(|i| format!("f{i}.txt")).collect();
+        let files: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "some text")).collect();
+        let s = setup(&files);
+        let notes = noted(&s, 4, &["f5.txt"]);
+        let (last, notes) = notes.split_last().unwrap();
+        assert!(last.is_empty(), "the end notes that nothing is under way");
+        let covered: HashSet<&String> = notes.iter().flatten().collect();
+        assert_eq!(covered.len(), 9, "every parsed file was noted: {notes:?}");
+        assert!(
+            notes.len() <= 5,
+            "a note per batch, not per file: {notes:?}"
+        );
+        for note in notes {
+            if note.contains(&"f5.txt".to_owned()) {
+                assert_eq!(note, &["f5.txt"], "a suspect is noted alone: {notes:?}");
+            }
+        }
+        assert!(
+            noted(&s, 4, &[]).is_empty(),
+            "nothing parsed, nothing noted"
+        );
     }
 
     #[test]

@@ -101,6 +101,11 @@ pub struct StreamOptions<'a> {
     /// Only documents whose id this accepts are handed on (e.g. one shard's); the others
     /// are dropped silently. A single-document file is judged by its id before it is read.
     pub keep_id: Option<&'a (dyn Fn(&str) -> bool + Sync)>,
+    /// Called with a file's position in `files` just before its work (parse, then
+    /// `process`) starts: on a worker once `decide` said to parse a single-document
+    /// file, on the caller's thread before the rows of a records file are read. It may
+    /// block (e.g. until the caller has durably noted that the work is under way).
+    pub before_work: Option<&'a (dyn Fn(usize) + Sync)>,
 }
 
 impl std::fmt::Debug for StreamOptions<'_> {
@@ -110,6 +115,7 @@ impl std::fmt::Debug for StreamOptions<'_> {
             .field("stop", &self.stop)
             .field("skip", &self.skip.is_some())
             .field("keep_id", &self.keep_id.is_some())
+            .field("before_work", &self.before_work.is_some())
             .finish()
     }
 }
@@ -199,14 +205,20 @@ where
     R: Send,
 {
     // Only the `Sync` parts of the options reach the workers (`skip` is used here).
-    let (stop, keep_id) = (options.stop, options.keep_id);
+    let (stop, keep_id, before_work) = (options.stop, options.keep_id, options.before_work);
     let stopping = || stop.is_some_and(|s| s.load(Ordering::SeqCst));
     let keep = |id: &str| keep_id.is_none_or(|k| k(id));
-    let items: Vec<(&SourceFile, bool)> = files
+    let starting = |position: usize| {
+        if let Some(before) = before_work {
+            before(position);
+        }
+    };
+    let items: Vec<(usize, &SourceFile, bool)> = files
         .iter()
-        .map(|f| (f, options.skip.is_some_and(|s| s(f))))
+        .enumerate()
+        .map(|(i, f)| (i, f, options.skip.is_some_and(|s| s(f))))
         .collect();
-    let work = |&(file, skipped): &(&SourceFile, bool)| -> FileWork<K, R> {
+    let work = |&(position, file, skipped): &(usize, &SourceFile, bool)| -> FileWork<K, R> {
         if skipped {
             FileWork::One(Box::new(Item::Skipped))
         } else if stopping() {
@@ -214,14 +226,15 @@ where
         } else if matches!(file.format, Some(Format::Csv | Format::Jsonl)) {
             FileWork::Records
         } else {
-            single(ingestor, file, &keep, &decide, &process)
+            let start = || starting(position);
+            single(ingestor, file, &keep, &decide, &start, &process)
         }
     };
     let workers = match options.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let ran = for_each_ordered(&items, workers, work, |&(file, _), done| {
+    let ran = for_each_ordered(&items, workers, work, |&(position, file, _), done| {
         if stopping() {
             return Err(Halt::Stopped);
         }
@@ -229,6 +242,7 @@ where
             FileWork::One(item) => emit(file, *item).map_err(Halt::Caller)?,
             FileWork::Nothing => {}
             FileWork::Records => {
+                starting(position);
                 for row in ingestor.documents(file) {
                     if stopping() {
                         return Err(Halt::Stopped);
@@ -254,6 +268,7 @@ fn single<K, R>(
     file: &SourceFile,
     keep: &dyn Fn(&str) -> bool,
     decide: &dyn Fn(&str, &str) -> Decision<K>,
+    start: &dyn Fn(),
     process: &dyn Fn(&Document) -> R,
 ) -> FileWork<K, R> {
     let doc_id = document_id(&file.source);
@@ -278,6 +293,7 @@ fn single<K, R>(
             }));
         }
     };
+    start();
     FileWork::One(Box::new(match ingestor.load_bytes(file, bytes) {
         Ok(doc) => processed(doc, tag, &file.path, process),
         Err(error) => Item::Failed {

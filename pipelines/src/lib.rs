@@ -36,5 +36,7 @@ pub mod report;
 pub mod serve;
 pub mod settings;
 pub mod sync;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;
 
 pub use error::{Error, Fault, Result};

@@ -105,6 +105,8 @@ pub fn chunker(settings: &ChunkSettings, reporter: &dyn Reporter) -> Result<Chun
             }
         },
     };
+    #[cfg(feature = "test-hooks")]
+    let counter = crate::test_hooks::counter(counter);
     Ok(Chunker::new(settings.config(), counter)?)
 }
 

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use docket_index::embed::Embedder;
 use docket_index::shard::Shard;
-use docket_index::sync::{SyncConfig, SyncEvent, SyncHooks, SyncReport};
+use docket_index::sync::{Marks, SyncConfig, SyncEvent, SyncHooks, SyncReport};
 use docket_ingest::SourceFile;
 
 use crate::error::{Context, Result};
@@ -31,6 +31,8 @@ pub struct SyncRequest<'a> {
     pub skip: Option<&'a dyn Fn(&SourceFile) -> bool>,
     /// Set to stop between files; what was staged is committed, nothing is pruned.
     pub stop: Option<&'a AtomicBool>,
+    /// Where the files being worked on are noted (a job's state).
+    pub marks: Option<Marks<'a>>,
 }
 
 impl std::fmt::Debug for SyncRequest<'_> {
@@ -114,6 +116,7 @@ pub fn sync_index(
         stop: request.stop,
         skip: request.skip,
         events: Some(&mut on_event),
+        marks: request.marks,
     };
     let report = docket_index::sync::sync(&index.dir, &config, &chunker, embedder, hooks)
         .context(|| format!("cannot sync the index {}", index.dir.display()))?;

@@ -327,7 +327,7 @@ fn kill_9_during_indexing_then_rerun_leaves_a_complete_index_without_duplicates(
     // during or after commits. At least one kill must leave a partial index behind.
     let mut partial_seen = false;
     for delay_ms in [300u64, 900, 1600, 2500, 3500] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_docket"))
+        let mut child = Command::new(crate::util::docket_bin())
             .args(["index", &docs.display().to_string(), "--index"])
             .arg(&ix)
             .args(["--commit-every", "8"])

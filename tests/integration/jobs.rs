@@ -464,7 +464,7 @@ fn sigterm(pid: u32) -> bool {
 
 /// Start `docket run JOB` in the background; its stderr lines arrive on the channel.
 fn spawn_run(job: &Path) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_docket"))
+    let mut child = Command::new(crate::util::docket_bin())
         .args(["run", &job.display().to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -607,7 +607,7 @@ fn the_scheduler_runs_the_job_and_stops_cleanly_on_sigterm() {
     let job = small_job(tmp.path(), "ix", "");
     let report = tmp.path().join("out/ix/ix.report.json");
     let log_path = tmp.path().join("schedule.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_docket"))
+    let mut child = Command::new(crate::util::docket_bin())
         // Every 2 seconds (croner takes an optional leading seconds field).
         .args([
             "schedule",

@@ -6,6 +6,7 @@
 
 mod browser;
 mod chunking;
+mod crashes;
 mod hostile;
 mod index_search;
 mod jobs;

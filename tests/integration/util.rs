@@ -108,7 +108,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_docket"));
+    let mut cmd = Command::new(docket_bin());
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -158,7 +158,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_docket"))
+    let mut child = Command::new(docket_bin())
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -309,9 +309,13 @@ pub fn copy_examples(dir: &Path) -> PathBuf {
     to
 }
 
-/// The `docket` binary under test.
+/// The `docket` binary under test: the one cargo built for these tests, or the one
+/// `DOCKET_BIN` names (a copy of it, where other builds may replace the file meanwhile).
 pub fn docket_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_docket"))
+    match std::env::var_os("DOCKET_BIN") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_docket")),
+    }
 }
 
 /// Read a child's stdout and stderr on threads, so a chatty child cannot block on a

@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use docket_index::embed::Embedder;
 use docket_index::shard::Shard;
-use docket_index::sync::SyncFailure;
+use docket_index::sync::{Marks, SyncFailure};
 use serde::Serialize;
 
 use crate::error::{Context, Error, Result};
@@ -234,15 +234,55 @@ fn sync_stage(
     report: &mut RunReport,
 ) -> Result<Synced> {
     let reporter = env.reporter.as_ref();
-    let index_failures = match state {
-        Some(s) if !options.force => s.failures(INDEX_STAGE)?,
-        _ => HashMap::new(),
+    let max_attempts = job.spec.max_attempts;
+    // Files a run that died was reading count that as a failed attempt.
+    let crashed = match state {
+        Some(s) if !options.dry_run => s.take_crashed(INDEX_STAGE, max_attempts)?,
+        _ => Vec::new(),
     };
+    let all_failures = match state {
+        Some(s) => s.failures(INDEX_STAGE)?,
+        None => HashMap::new(),
+    };
+    let index_failures = if options.force {
+        HashMap::new()
+    } else {
+        all_failures.clone()
+    };
+    // The quarantined files left unread this run (a changed one is read again).
+    let unread = std::cell::RefCell::new(HashSet::new());
     let skip = |file: &docket_ingest::SourceFile| {
-        index_failures
+        let quarantined = index_failures
             .get(&file.source)
-            .is_some_and(|f| f.quarantined && f.fingerprint == file_fingerprint(&file.path))
+            .is_some_and(|f| f.quarantined && f.fingerprint == file_fingerprint(&file.path));
+        if quarantined {
+            unread.borrow_mut().insert(file.source.clone());
+        }
+        quarantined
     };
+    // A file suspected of killing a run is read alone, so that a second death is its own.
+    let alone = |file: &docket_ingest::SourceFile| {
+        all_failures
+            .get(&file.source)
+            .is_some_and(|f| f.crashes > 0 && f.fingerprint == file_fingerprint(&file.path))
+    };
+    let record = |files: &[docket_ingest::SourceFile]| {
+        let Some(state) = state else { return Ok(()) };
+        let marks: Vec<state::Mark> = files
+            .iter()
+            .map(|f| state::Mark {
+                key: f.source.clone(),
+                doc_id: docket_ingest::document::document_id(&f.source),
+                fingerprint: file_fingerprint(&f.path),
+            })
+            .collect();
+        state.mark(INDEX_STAGE, &marks).map_err(|e| e.to_string())
+    };
+    let marks = (state.is_some() && !options.dry_run).then_some(Marks {
+        record: &record,
+        alone: &alone,
+        batch: MARK_BATCH,
+    });
     let spec = &job.spec;
     let embedder = if spec.index.embed && !options.dry_run {
         let e = crate::models::load_embedder(spec.index.chunking.embed_model.as_deref(), reporter)?;
@@ -262,20 +302,43 @@ fn sync_stage(
         embedder: embedder.clone(),
         skip: Some(&skip),
         stop: Some(env.stop.as_ref()),
+        marks,
     };
     let synced = sync_index(&spec.sources, &spec.index, request, reporter)?;
     reporter.info(&summary_line(&spec.index.dir, options.dry_run, &synced));
     let ix = &mut report.index;
     ix.counts = synced.counts.clone();
+    for (source, f) in &crashed {
+        if f.quarantined {
+            reporter.error(&format!(
+                "quarantined after {} failed attempts: {source} ({})",
+                f.attempts, f.reason
+            ));
+            ix.counts.failed += 1;
+            ix.failures.push(SyncFailure {
+                source: source.clone(),
+                path: None,
+                doc_id: f.doc_id.clone(),
+                reason: format!("{source}: {}; quarantined", f.reason),
+            });
+        } else {
+            reporter.warn(&format!(
+                "{source} was being read when a run died (attempt {} of {max_attempts}); read alone this run",
+                f.attempts
+            ));
+        }
+    }
     ix.chunks_embedded = synced.stats.chunks_embedded;
     ix.chunks_written = synced.stats.chunks_written;
     ix.quarantined = synced.skipped;
-    ix.failures = synced.failures.clone();
+    ix.failures.extend(synced.failures.iter().cloned());
     ix.seconds = (synced.seconds * 1000.0).round() / 1000.0;
     if let Some(state) = state
         && !options.dry_run
     {
-        record_index_failures(job, state, &synced.failures, &index_failures, reporter)?;
+        let unread = unread.take();
+        let before = (&index_failures, &unread, synced.interrupted);
+        record_index_failures(job, state, &synced.failures, before, reporter)?;
     }
     Ok(Synced {
         index: synced.index,
@@ -283,6 +346,11 @@ fn sync_stage(
         embedder,
     })
 }
+
+/// Files per note of the files being read (see [`Marks`]): one small commit to the
+/// job's state per this many files parsed, against the work of parsing, chunking and
+/// embedding them.
+const MARK_BATCH: usize = 32;
 
 /// A file's identity for quarantine: size and modification time (reading and hashing a
 /// file only to decide not to read it would defeat the purpose).
@@ -300,15 +368,24 @@ fn file_fingerprint(path: &Path) -> String {
     }
 }
 
+/// The index stage's failures before the run, the quarantined files it did not read,
+/// and whether it was stopped.
+type Before<'a> = (
+    &'a HashMap<String, state::Failed>,
+    &'a HashSet<String>,
+    bool,
+);
+
 /// Count the index stage's failures against their files (quarantining the ones that
 /// keep failing) and forget the files that no longer fail.
 fn record_index_failures(
     job: &Job,
     state: &State,
     failures: &[SyncFailure],
-    before: &HashMap<String, state::Failed>,
+    before: Before<'_>,
     reporter: &dyn Reporter,
 ) -> Result<()> {
+    let (before, unread, interrupted) = before;
     let mut keep = HashSet::new();
     let mut failed = Vec::new();
     for f in failures {
@@ -323,9 +400,11 @@ fn record_index_failures(
             reason: f.reason.clone(),
         });
     }
-    // Quarantined files were not read this run: they stay quarantined.
+    // Quarantined files not read this run stay quarantined (a changed one was read, and
+    // failed again or not), and a file suspected of a crash keeps its count if the run
+    // stopped before reading it.
     for (source, f) in before {
-        if f.quarantined {
+        if (f.quarantined && unread.contains(source)) || (interrupted && f.crashes > 0) {
             keep.insert(source.clone());
         }
     }

@@ -2,6 +2,12 @@
 //! the fingerprint of what it was made from) and the documents that failed, in an
 //! embedded ACID database (redb) under `<index>/jobs/<job>/state.redb`.
 //!
+//! Before a key's work starts, the state notes it as running (a batch of keys in one
+//! transaction, the one that commits the batch before): a key still noted when a run
+//! begins was being worked on when the process died, and counts as a failed attempt
+//! ([`State::take_crashed`]), so a document that kills the process is quarantined like
+//! one that fails.
+//!
 //! The state, not the output file, is the journal: a result is committed here before
 //! the output is rewritten from it (atomically, by rename), so a run killed at any
 //! point loses nothing that was committed and can never write a row twice. The next run
@@ -44,6 +50,9 @@ impl<E: std::error::Error> From<E> for Scan {
 const DONE: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("done");
 /// (task, key) -> JSON [`Failed`].
 const FAILED: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("failed");
+/// (task, key) -> JSON [`Running`]: keys whose work has started and whose outcome is
+/// not recorded yet.
+const RUNNING: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("running");
 /// Settings the state was made under (the shard), and per task the generation of its
 /// results (`generation:<task>`) and the output last written (`written:<task>`).
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
@@ -73,7 +82,34 @@ pub struct Failed {
     pub reason: String,
     /// Attempts reached the job's limit: not tried again until the document changes.
     pub quarantined: bool,
+    /// How many of the attempts ended with the process dead (the key was noted
+    /// running when a run began).
+    #[serde(default)]
+    pub crashes: u32,
     pub at: u64,
+}
+
+/// A key noted as running: its document, and what it was working on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Running {
+    pub doc_id: String,
+    pub fingerprint: String,
+}
+
+/// A key to note as running.
+#[derive(Debug, Clone)]
+pub struct Mark {
+    pub key: String,
+    pub doc_id: String,
+    pub fingerprint: String,
+}
+
+/// Why a key that was running when the process died failed.
+pub fn crash_reason(crashes: u32) -> String {
+    match crashes {
+        1 => "crashed the process 1 time".to_owned(),
+        n => format!("crashed the process {n} times"),
+    }
 }
 
 /// The output file a task last wrote, as the state remembers it: from which generation
@@ -116,6 +152,7 @@ impl State {
             let tx = db.begin_write()?;
             tx.open_table(DONE)?;
             tx.open_table(FAILED)?;
+            tx.open_table(RUNNING)?;
             tx.open_table(META)?;
             tx.commit()?;
             Ok(db)
@@ -245,7 +282,80 @@ impl State {
         failed: Vec<NewFailure>,
         max_attempts: u32,
     ) -> Result<Vec<Failed>> {
-        self.named(self.record_tx(task, done, failed, max_attempts))
+        self.named(self.record_tx(task, done, failed, max_attempts, None))
+    }
+
+    /// [`State::record`] a batch, and in the same transaction note `next` as the keys
+    /// now running (in place of the batch's): the next batch costs no commit of its
+    /// own.
+    pub fn record_then_mark(
+        &self,
+        task: &str,
+        done: Vec<(String, Done)>,
+        failed: Vec<NewFailure>,
+        max_attempts: u32,
+        next: &[Mark],
+    ) -> Result<Vec<Failed>> {
+        self.named(self.record_tx(task, done, failed, max_attempts, Some(next)))
+    }
+
+    /// Note `marks` as the task's running keys, in place of those noted before (none:
+    /// nothing is running), in one durable transaction.
+    pub fn mark(&self, task: &str, marks: &[Mark]) -> Result<()> {
+        self.named((|| {
+            let tx = self.db.begin_write()?;
+            set_running(&tx, task, marks)?;
+            tx.commit()?;
+            Ok(())
+        })())
+    }
+
+    /// The keys a run that died left noted as running: each counts one more failed
+    /// attempt (a crash), quarantined at `max_attempts` like any failure, and is no
+    /// longer running. Returns them with their keys; nothing is written when there
+    /// are none.
+    pub fn take_crashed(&self, task: &str, max_attempts: u32) -> Result<Vec<(String, Failed)>> {
+        let mut running = Vec::new();
+        self.scan(RUNNING, task, |key, r: Running| {
+            running.push((key.to_owned(), r));
+            Ok(())
+        })?;
+        if running.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.named((|| {
+            let tx = self.db.begin_write()?;
+            let mut out = Vec::new();
+            {
+                let mut failed_t = tx.open_table(FAILED)?;
+                for (key, r) in running {
+                    let before: Option<Failed> = match failed_t.get((task, key.as_str()))? {
+                        Some(v) => Some(serde_json::from_slice(v.value())?),
+                        None => None,
+                    };
+                    let (attempts, crashes) = match before {
+                        Some(f) if f.fingerprint == r.fingerprint => {
+                            (f.attempts + 1, f.crashes + 1)
+                        }
+                        _ => (1, 1),
+                    };
+                    let f = Failed {
+                        doc_id: r.doc_id,
+                        fingerprint: r.fingerprint,
+                        attempts,
+                        reason: crash_reason(crashes),
+                        quarantined: attempts >= max_attempts,
+                        crashes,
+                        at: now(),
+                    };
+                    failed_t.insert((task, key.as_str()), serde_json::to_vec(&f)?.as_slice())?;
+                    out.push((key, f));
+                }
+            }
+            set_running(&tx, task, &[])?;
+            tx.commit()?;
+            Ok(out)
+        })())
     }
 
     fn record_tx(
@@ -254,8 +364,12 @@ impl State {
         done: Vec<(String, Done)>,
         failed: Vec<NewFailure>,
         max_attempts: u32,
+        next: Option<&[Mark]>,
     ) -> Result<Vec<Failed>, DbError> {
         let tx = self.db.begin_write()?;
+        if let Some(next) = next {
+            set_running(&tx, task, next)?;
+        }
         let mut recorded = Vec::new();
         {
             let mut done_t = tx.open_table(DONE)?;
@@ -278,9 +392,9 @@ impl State {
                     Some(v) => Some(serde_json::from_slice(v.value())?),
                     None => None,
                 };
-                let attempts = match before {
-                    Some(f) if f.fingerprint == fingerprint => f.attempts + 1,
-                    _ => 1,
+                let (attempts, crashes) = match before {
+                    Some(f) if f.fingerprint == fingerprint => (f.attempts + 1, f.crashes),
+                    _ => (1, 0),
                 };
                 let f = Failed {
                     doc_id,
@@ -288,6 +402,7 @@ impl State {
                     attempts,
                     reason,
                     quarantined: attempts >= max_attempts,
+                    crashes,
                     at: now(),
                 };
                 failed_t.insert((task, key.as_str()), serde_json::to_vec(&f)?.as_slice())?;
@@ -358,6 +473,31 @@ impl State {
         })?;
         self.named(self.remove(task, &[], &gone))
     }
+}
+
+/// Make `marks` the task's running keys, inside a transaction.
+fn set_running(tx: &redb::WriteTransaction, task: &str, marks: &[Mark]) -> Result<(), DbError> {
+    let mut running = tx.open_table(RUNNING)?;
+    let mut gone = Vec::new();
+    for item in running.range((task, "")..)? {
+        let (k, _) = item?;
+        let (t, key) = k.value();
+        if t != task {
+            break;
+        }
+        gone.push(key.to_owned());
+    }
+    for key in &gone {
+        running.remove((task, key.as_str()))?;
+    }
+    for m in marks {
+        let r = Running {
+            doc_id: m.doc_id.clone(),
+            fingerprint: m.fingerprint.clone(),
+        };
+        running.insert((task, m.key.as_str()), serde_json::to_vec(&r)?.as_slice())?;
+    }
+    Ok(())
 }
 
 /// Count one more generation of a task's results, inside the transaction that changes
@@ -438,6 +578,62 @@ mod tests {
         s.record("t", vec![("x".into(), done("h2"))], vec![], 3)
             .unwrap();
         assert!(s.failures("t").unwrap().is_empty());
+    }
+
+    fn mark(key: &str, fp: &str) -> Mark {
+        Mark {
+            key: key.into(),
+            doc_id: "d".into(),
+            fingerprint: fp.into(),
+        }
+    }
+
+    /// Issue 13: a key noted running when a run begins was under way when the process
+    /// died; each such death is an attempt, and the limit quarantines it.
+    #[test]
+    fn keys_left_running_count_as_crashes_and_are_quarantined_at_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = State::open(dir.path()).unwrap();
+        assert!(s.take_crashed("t", 3).unwrap().is_empty());
+        // A batch of two noted, and the process dies.
+        s.mark("t", &[mark("a", "1"), mark("b", "1")]).unwrap();
+        let crashed = s.take_crashed("t", 3).unwrap();
+        assert_eq!(crashed.len(), 2);
+        assert!(
+            crashed
+                .iter()
+                .all(|(_, f)| f.crashes == 1 && !f.quarantined)
+        );
+        assert_eq!(crashed[0].1.reason, "crashed the process 1 time");
+        // Taken: the next run begins with nothing running.
+        assert!(s.take_crashed("t", 3).unwrap().is_empty());
+        // `a` is done, and `b` noted next in the same commit; `b` dies twice more.
+        s.record_then_mark(
+            "t",
+            vec![("a".into(), done("1"))],
+            vec![],
+            3,
+            &[mark("b", "1")],
+        )
+        .unwrap();
+        assert_eq!(s.failures("t").unwrap().len(), 1, "a's crash is forgotten");
+        s.take_crashed("t", 3).unwrap();
+        s.mark("t", &[mark("b", "1")]).unwrap();
+        let crashed = s.take_crashed("t", 3).unwrap();
+        let (key, f) = &crashed[0];
+        assert_eq!((key.as_str(), f.attempts, f.crashes), ("b", 3, 3));
+        assert!(f.quarantined);
+        assert_eq!(f.reason, "crashed the process 3 times");
+        // An ordinary failure keeps the crash count; a changed document starts over.
+        let f = s.record("t", vec![], vec![fail("b", "1")], 5).unwrap();
+        assert_eq!((f[0].attempts, f[0].crashes), (4, 3));
+        s.mark("t", &[mark("b", "2")]).unwrap();
+        let crashed = s.take_crashed("t", 3).unwrap();
+        assert_eq!((crashed[0].1.attempts, crashed[0].1.crashes), (1, 1));
+        // Notes of one task leave another's alone; an empty note clears.
+        s.mark("u", &[mark("x", "1")]).unwrap();
+        s.mark("t", &[]).unwrap();
+        assert_eq!(s.take_crashed("u", 3).unwrap().len(), 1);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::job::TaskReport;
 use crate::job::spec::AnswerTask;
-use crate::job::state::{NewFailure, State};
+use crate::job::state::{Mark, NewFailure, State};
 use crate::report::ReporterExt;
 
 /// One question of a questions file.
@@ -89,7 +89,7 @@ fn answer_all(
     ctx: &Context<'_>,
     t: &AnswerTask,
     plan: &Plan<'_>,
-    todo: &[(&Question, String)],
+    todo: &[(&Question, String, bool)],
     state: &State,
     report: &mut TaskReport,
 ) -> Result<()> {
@@ -118,7 +118,23 @@ fn answer_all(
         ctx.env
             .reporter
             .progress(&format!("answer {}", plan.name), todo.len(), "questions");
-    for (q, fp) in todo {
+    // Each question is noted running before it is answered: the first on its own, every
+    // next one in the commit of the answer before.
+    let mark = |i: usize| -> Vec<Mark> {
+        todo.get(i)
+            .map(|(q, fp, _)| Mark {
+                key: q.key.clone(),
+                doc_id: String::new(),
+                fingerprint: fp.clone(),
+            })
+            .into_iter()
+            .collect()
+    };
+    let mut marked = !todo.is_empty();
+    if marked {
+        state.mark(plan.name, &mark(0))?;
+    }
+    for (i, (q, fp, _)) in todo.iter().enumerate() {
         if ctx.env.stopping() {
             report.interrupted = true;
             break;
@@ -146,8 +162,21 @@ fn answer_all(
                 (vec![], vec![failure])
             }
         };
-        commit(ctx, state, plan.name, batch, report, progress.as_ref())?;
+        let next = mark(i + 1);
+        marked = !next.is_empty();
+        commit(
+            ctx,
+            state,
+            plan.name,
+            batch,
+            &next,
+            report,
+            progress.as_ref(),
+        )?;
         progress.advance(1);
+    }
+    if marked {
+        state.mark(plan.name, &[])?;
     }
     progress.finish();
     if wants_llm && let Some(e) = ctx.llm.load_error() {

@@ -25,7 +25,7 @@ use docket_index::{DocEntry, Filter, Index};
 use serde_json::Value;
 
 use super::spec::{Job, Task};
-use super::state::{Done, NewFailure, State, Written};
+use super::state::{Done, Mark, NewFailure, State, Written};
 use super::{RunEnv, RunOptions, TaskFailure, TaskReport};
 use crate::error::{Error, Result};
 use crate::output::{file_hash, write_atomic_hashed};
@@ -240,9 +240,15 @@ trait Worker {
     }
 }
 
+/// A task's keys to do: the item, its fingerprint, and whether it is worked on alone
+/// (it was under way when a run died, see [`State::take_crashed`]).
+type Todo<'x, T> = Vec<(&'x T, String, bool)>;
+
 /// Split a task's keys into those to do (with their fingerprints), counting the ones
 /// whose result is current (same fingerprint) and the quarantined ones (failed too
-/// often on the same fingerprint). `--force` does them all.
+/// often on the same fingerprint). `--force` does them all. Keys a run that died had
+/// under way count a failed attempt first; the ones that reach the limit by it are
+/// this run's failures.
 fn partition<'x, T>(
     ctx: &Context<'_>,
     name: &str,
@@ -250,7 +256,17 @@ fn partition<'x, T>(
     key: impl Fn(&T) -> &str,
     fingerprint: impl Fn(&T) -> String,
     report: &mut TaskReport,
-) -> Result<Vec<(&'x T, String)>> {
+) -> Result<Todo<'x, T>> {
+    if let Some(s) = ctx.state
+        && !ctx.options.dry_run
+    {
+        report_crashed(
+            ctx,
+            name,
+            s.take_crashed(name, ctx.job.spec.max_attempts)?,
+            report,
+        );
+    }
     let (done, failures) = match ctx.state {
         Some(s) => (s.fingerprints(name)?, s.failures(name)?),
         None => Default::default(),
@@ -260,18 +276,82 @@ fn partition<'x, T>(
     for item in items {
         let fp = fingerprint(item);
         let k = key(item);
-        let quarantined = failures
-            .get(k)
-            .is_some_and(|f| f.quarantined && f.fingerprint == fp);
+        let failed = failures.get(k).filter(|f| f.fingerprint == fp);
+        let quarantined = failed.is_some_and(|f| f.quarantined);
         if !force && done.get(k) == Some(&fp) {
             report.unchanged += 1;
         } else if !force && quarantined {
             report.quarantined += 1;
         } else {
-            todo.push((item, fp));
+            todo.push((item, fp, failed.is_some_and(|f| f.crashes > 0)));
         }
     }
     Ok(todo)
+}
+
+/// Say what the keys a dead run had under way became: the ones now quarantined are
+/// this run's failures, the others are tried again, alone.
+fn report_crashed(
+    ctx: &Context<'_>,
+    name: &str,
+    crashed: Vec<(String, super::state::Failed)>,
+    report: &mut TaskReport,
+) {
+    let reporter = ctx.env.reporter.as_ref();
+    for (key, f) in crashed {
+        if f.quarantined {
+            reporter.error(&format!(
+                "{} {name}: {key}: {} (attempt {}, quarantined)",
+                report.kind, f.reason, f.attempts
+            ));
+            report.failed += 1;
+            report.failures.push(TaskFailure {
+                reason: format!("{key}: {}", f.reason),
+                key,
+                doc_id: f.doc_id,
+                attempts: f.attempts,
+                quarantined: true,
+            });
+        } else {
+            reporter.warn(&format!(
+                "{} {name}: {key} was under way when a run died (attempt {} of {}); tried alone this run",
+                report.kind, f.attempts, ctx.job.spec.max_attempts
+            ));
+        }
+    }
+}
+
+/// The batches of a task's work: keys worked on alone each make one, the others go
+/// `size` at a time.
+fn batches<'t, 'x, T>(todo: &'t Todo<'x, T>, size: usize) -> Vec<Vec<&'t (&'x T, String, bool)>> {
+    let mut out: Vec<Vec<&(&T, String, bool)>> = Vec::new();
+    let mut open = Vec::new();
+    for item in todo {
+        if item.2 {
+            out.push(vec![item]);
+        } else {
+            open.push(item);
+            if open.len() >= size.max(1) {
+                out.push(std::mem::take(&mut open));
+            }
+        }
+    }
+    if !open.is_empty() {
+        out.push(open);
+    }
+    out
+}
+
+/// The marks of a batch of documents about to be worked on.
+fn doc_marks(group: &[(&DocEntry, String)]) -> Vec<Mark> {
+    group
+        .iter()
+        .map(|(e, fp)| Mark {
+            key: e.source.clone(),
+            doc_id: e.doc_id.clone(),
+            fingerprint: fp.clone(),
+        })
+        .collect()
 }
 
 /// Start a task's real work: with `--force` forget its failures (quarantine included);
@@ -293,18 +373,21 @@ fn begin<'a>(
     Ok((state, index))
 }
 
-/// Commit one batch's results and failures, log the failures and count them all.
+/// Commit one batch's results and failures, with the next batch's keys noted as
+/// running (`next`) in the same transaction; log the failures and count them all.
 fn commit(
     ctx: &Context<'_>,
     state: &State,
     name: &str,
     batch: (Vec<(String, Done)>, Vec<NewFailure>),
+    next: &[Mark],
     report: &mut TaskReport,
     progress: &dyn Progress,
 ) -> Result<()> {
     let (done, failed) = batch;
     report.done += done.len();
-    let recorded = state.record(name, done, failed.clone(), ctx.job.spec.max_attempts)?;
+    let max = ctx.job.spec.max_attempts;
+    let recorded = state.record_then_mark(name, done, failed.clone(), max, next)?;
     for (new, f) in failed.into_iter().zip(recorded) {
         progress.log(
             Level::Error,
@@ -368,8 +451,10 @@ fn per_document(
     let fingerprint =
         |e: &DocEntry| hash_hex(&[e.content_hash.as_bytes(), plan.settings.as_bytes()]);
     let todo = partition(ctx, plan.name, &docs, |e| &e.source, fingerprint, report)?;
+    let todo = batches(&todo, worker.batch());
     if ctx.options.dry_run {
-        report.done = dry_run_count(ctx, plan, &docs, todo.len())?;
+        let count = todo.iter().map(Vec::len).sum();
+        report.done = dry_run_count(ctx, plan, &docs, count)?;
         ctx.env.reporter.info(&format!(
             "would {} {}: {} documents ({} unchanged, {} quarantined)",
             report.kind, plan.name, report.done, report.unchanged, report.quarantined
@@ -382,15 +467,40 @@ fn per_document(
         worker.prepare()?;
     }
     let label = format!("{} {}", report.kind, plan.name);
-    let progress = ctx.env.reporter.progress(&label, todo.len(), "documents");
-    for group in todo.chunks(worker.batch().max(1)) {
+    let count = todo.iter().map(Vec::len).sum();
+    let progress = ctx.env.reporter.progress(&label, count, "documents");
+    let groups: Vec<Vec<(&DocEntry, String)>> = todo
+        .iter()
+        .map(|g| g.iter().map(|(e, fp, _)| (*e, fp.clone())).collect())
+        .collect();
+    // Each batch is noted running before its work starts: the first on its own, every
+    // next one in the commit of the batch before.
+    let mut marked = false;
+    if let Some(first) = groups.first() {
+        state.mark(plan.name, &doc_marks(first))?;
+        marked = true;
+    }
+    for (i, group) in groups.iter().enumerate() {
         if ctx.env.stopping() {
             report.interrupted = true;
             break;
         }
         let batch = run_batch(index, group, worker, &ctx.clock);
-        commit(ctx, state, plan.name, batch, report, progress.as_ref())?;
+        let next = groups.get(i + 1).map(|g| doc_marks(g)).unwrap_or_default();
+        marked = !next.is_empty();
+        commit(
+            ctx,
+            state,
+            plan.name,
+            batch,
+            &next,
+            report,
+            progress.as_ref(),
+        )?;
         progress.advance(group.len());
+    }
+    if marked {
+        state.mark(plan.name, &[])?;
     }
     progress.finish();
     write_output(state, plan.name, plan.output, |w| write(state, w))?;
@@ -448,6 +558,8 @@ fn run_batch(
                 failed.push(failure(e, fp, "the document has no text".into()))
             }
             Ok(text) => {
+                #[cfg(feature = "test-hooks")]
+                crate::test_hooks::abort_on("task", &text);
                 items.push(((*e).clone(), text));
                 fps.push(fp);
             }
