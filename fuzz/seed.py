@@ -198,6 +198,14 @@ def main():
         put("email", name, data)
     put("text", "utf8.txt", "Plain text, caf\u00e9.\r\nSecond line\f\n\n\tPara\u2028two\n")
     put("text", "utf16be.txt", "\ufeffUTF-16 big endian\n".encode("utf-16-be"))
+    # libFuzzer's default input size cap is the largest seed: one larger seed per
+    # format lets inputs grow to ~16 KB.
+    words = " ".join("word%d" % i for i in range(1500))
+    put("markdown", "long.md", "".join("%s Heading %d\n\n%s\n\n- %s\n\n" % ("#" * (i % 6 + 1), i, words[: 300 + i * 7], words[:80]) for i in range(40)))
+    put("html", "long.html", "<html><head><title>Long</title></head><body>" + "".join("<h%d>H %d</h%d><p>%s</p><table><tr><td>%d</td></tr></table>" % (i % 6 + 1, i, i % 6 + 1, words[: 300 + i * 7], i) for i in range(40)) + "</body></html>")
+    put("email", "long.eml", "From: a@b\nSubject: long\nContent-Type: multipart/mixed; boundary=b\n\n" + "".join("--b\nContent-Type: text/plain\n\n%s\n" % words[: 300 + i * 7] for i in range(30)) + "--b--\n")
+    put("records", "long_csv", b"\x00" + ("id,title,text\n" + "".join('%d,"t %d","%s"\n' % (i, i, words[: 100 + i * 5]) for i in range(60))).encode())
+    put("records", "long_jsonl", b"\x02" + "".join('{"id":%d,"text":"%s","m":{"a":[%d]}}\n' % (i, words[: 100 + i * 5], i) for i in range(60)).encode())
     for name, sel, data in RECORDS:
         put("records", name, bytes([sel]) + data.encode("utf-8", "surrogateescape"))
 
