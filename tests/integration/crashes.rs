@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{Run, docket, docket_bin, docket_env, temp_dir, write};
+use crate::util::{Run, docket, docket_bin, docket_env, spawn_run, temp_dir, write};
 
 /// Documents per test: more than one note of the files in progress (32), so that a
 /// death names innocent documents beside the one at fault.
@@ -365,25 +365,7 @@ enum KillAfter {
 
 /// Start `docket run`, kill it (SIGKILL) as `when` says, and say what the kill hit.
 fn run_and_kill(job: &Path, dir: &Path, when: KillAfter) -> String {
-    let mut child = Command::new(docket_bin())
-        .args(["run", &job.display().to_string()])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start docket");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut child, rx) = spawn_run(job);
     let before = inodes(dir);
     let start = Instant::now();
     let deadline = start + Duration::from_secs(120);

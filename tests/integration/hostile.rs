@@ -367,7 +367,7 @@ fn prose(bytes: usize) -> String {
             }
             out.push_str(words[(x % words.len() as u64) as usize]);
         }
-        out.push_str(if x % 8 == 0 { ".\n\n" } else { ". " });
+        out.push_str(if x.is_multiple_of(8) { ".\n\n" } else { ". " });
     }
     out
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{Run, copy_examples, docket, temp_dir, write};
+use crate::util::{Run, copy_examples, docket, spawn_run, temp_dir, write};
 
 fn run_job(job: &Path, extra: &[&str]) -> Run {
     let mut args = vec!["run".to_owned(), job.display().to_string()];
@@ -460,29 +460,6 @@ fn sigterm(pid: u32) -> bool {
         .args(["-c", &format!("kill -TERM {pid}")])
         .status()
         .is_ok_and(|s| s.success())
-}
-
-/// Start `docket run JOB` in the background; its stderr lines arrive on the channel.
-fn spawn_run(job: &Path) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
-    let mut child = Command::new(crate::util::docket_bin())
-        .args(["run", &job.display().to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start docket");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    (child, rx)
 }
 
 fn write_corpus(dir: &Path, n: usize) {
