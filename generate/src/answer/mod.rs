@@ -811,6 +811,16 @@ pub(crate) mod tests {
             .collect()
     }
 
+    /// A verifier on the test analyzer alone: no embedder, no fitted weights.
+    fn lexical_verifier(config: &AnswerConfig) -> Verifier<'_> {
+        Verifier {
+            config,
+            analyze: &analyze,
+            embedder: None,
+            weights: None,
+        }
+    }
+
     fn sources() -> Vec<Source> {
         vec![
             Source {
@@ -870,12 +880,7 @@ pub(crate) mod tests {
     #[test]
     fn supported_claims_point_at_the_exact_span_and_unsupported_ones_are_rejected() {
         let config = AnswerConfig::default();
-        let v = Verifier {
-            config: &config,
-            analyze: &analyze,
-            embedder: None,
-            weights: None,
-        };
+        let v = lexical_verifier(&config);
         let src = sources();
         let claims = v.verify(
             "International trips get 95 USD per day [1]. International trips get 500 USD per day [1]. Invoices are kept for 7 years [2]. The CEO likes sailing [2].",
@@ -901,12 +906,7 @@ pub(crate) mod tests {
     #[test]
     fn wrong_or_missing_citations_are_corrected_or_flagged() {
         let config = AnswerConfig::default();
-        let v = Verifier {
-            config: &config,
-            analyze: &analyze,
-            embedder: None,
-            weights: None,
-        };
+        let v = lexical_verifier(&config);
         let claims = v.verify(
             "Invoices are kept for 7 years [1]. Domestic trips get 65 USD per day. It is 95 USD [9]. Invoices are kept for 7 years [2].",
             &sources(),
@@ -940,12 +940,7 @@ pub(crate) mod tests {
     #[test]
     fn sentences_about_something_else_are_off_topic() {
         let config = AnswerConfig::default();
-        let v = Verifier {
-            config: &config,
-            analyze: &analyze,
-            embedder: None,
-            weights: None,
-        };
+        let v = lexical_verifier(&config);
         let q = "How long are invoices kept?";
         assert!(v.on_topic(q, "Invoices are kept for 7 years."));
         assert!(!v.on_topic(q, "Domestic trips get 65 USD per day."));
@@ -958,12 +953,7 @@ pub(crate) mod tests {
     #[test]
     fn extractive_answers_skip_headings_and_weak_sentences_from_elsewhere() {
         let config = AnswerConfig::default();
-        let v = Verifier {
-            config: &config,
-            analyze: &analyze,
-            embedder: None,
-            weights: None,
-        };
+        let v = lexical_verifier(&config);
         let claims = v.extract("What is the per diem for international trips?", &sources());
         let texts: Vec<&str> = claims.iter().map(|c| c.text.as_str()).collect();
         // "Per diem." is a heading-like fragment (under 20 bytes and no claim); the
@@ -996,12 +986,7 @@ pub(crate) mod tests {
     #[test]
     fn relevance_ignores_the_words_that_make_a_question() {
         let config = AnswerConfig::default();
-        let v = Verifier {
-            config: &config,
-            analyze: &analyze,
-            embedder: None,
-            weights: None,
-        };
+        let v = lexical_verifier(&config);
         let src = [Source {
             n: 1,
             chunk: chunk("The cat chased a mouse across the barn.", "notes.txt", 0),
@@ -1016,12 +1001,7 @@ pub(crate) mod tests {
     #[test]
     fn question_terms_leave_out_the_kind_of_answer_and_the_asker() {
         let config = AnswerConfig::default();
-        let v = Verifier {
-            config: &config,
-            analyze: &analyze,
-            embedder: None,
-            weights: None,
-        };
+        let v = lexical_verifier(&config);
         // The answer states a time or a material without naming it: "soon" and
         // "material" are what is asked for, not what it is about.
         let t = v.question_terms("How soon do I report an incident?");
@@ -1084,12 +1064,7 @@ pub(crate) mod tests {
     #[test]
     fn a_chunks_headings_count_toward_its_sentences_closeness() {
         let config = AnswerConfig::default();
-        let v = Verifier {
-            config: &config,
-            analyze: &analyze,
-            embedder: None,
-            weights: None,
-        };
+        let v = lexical_verifier(&config);
         let mut c = chunk(
             "Domestic | 65 USD per day\nInternational | 95 USD per day",
             "travel.md",
@@ -1116,12 +1091,7 @@ pub(crate) mod tests {
     #[test]
     fn reference_lists_and_bibtex_are_not_answers() {
         let config = AnswerConfig::default();
-        let v = Verifier {
-            config: &config,
-            analyze: &analyze,
-            embedder: None,
-            weights: None,
-        };
+        let v = lexical_verifier(&config);
         let src = [Source {
             n: 1,
             chunk: chunk(
@@ -1141,12 +1111,7 @@ pub(crate) mod tests {
     #[test]
     fn an_answer_that_introduces_a_command_includes_it() {
         let config = AnswerConfig::default();
-        let v = Verifier {
-            config: &config,
-            analyze: &analyze,
-            embedder: None,
-            weights: None,
-        };
+        let v = lexical_verifier(&config);
         let text = "7.10 How do I convert factors to numeric?\n\nIt may happen that numeric data come in as factors. If f is such a factor object, you can use\n\nas.numeric(as.character(f))\n\nto get the numbers back.";
         let src = [Source {
             n: 1,
@@ -1169,12 +1134,7 @@ pub(crate) mod tests {
     #[test]
     fn extractive_answers_cite_the_closest_sentences() {
         let config = AnswerConfig::default();
-        let v = Verifier {
-            config: &config,
-            analyze: &analyze,
-            embedder: None,
-            weights: None,
-        };
+        let v = lexical_verifier(&config);
         let claims = v.extract("How long are invoices kept?", &sources());
         assert_eq!(claims[0].cited, [2], "{claims:#?}");
         assert!(claims[0].text.contains("7 years"));
