@@ -11,8 +11,7 @@ use docket_generate::answer::{AnswerConfig, AnswerStrategy, AskOptions, NOT_FOUN
 use serde_json::{Value, json};
 
 use super::{
-    Context, Plan, begin, commit, done_row, guarded, hash_hex, out_err, partition, scope,
-    write_output,
+    Context, Plan, begin, done_row, guarded, hash_hex, out_err, partition, scope, write_output,
 };
 use crate::error::{Error, Result};
 use crate::job::TaskReport;
@@ -118,31 +117,19 @@ fn answer_all(
         ctx.env
             .reporter
             .progress(&format!("answer {}", plan.name), todo.len(), "questions");
-    // Each question is noted running before it is answered: the first on its own, every
-    // next one in the commit of the answer before.
-    let mark = |i: usize| -> Vec<Mark> {
-        todo.get(i)
-            .map(|(q, fp, _)| Mark {
-                key: q.key.clone(),
-                doc_id: String::new(),
-                fingerprint: fp.clone(),
-            })
-            .into_iter()
-            .collect()
+    // Each question is noted running before it is answered (see `run_noted`).
+    let mark = |(q, fp, _): &(&Question, String, bool)| {
+        vec![Mark {
+            key: q.key.clone(),
+            doc_id: String::new(),
+            fingerprint: fp.clone(),
+        }]
     };
-    let mut marked = !todo.is_empty();
-    if marked {
-        state.mark(plan.name, &mark(0))?;
-    }
-    for (i, (q, fp, _)) in todo.iter().enumerate() {
-        if ctx.env.stopping() {
-            report.interrupted = true;
-            break;
-        }
-        let answered = guarded(&ctx.clock, &[q], |_| {
+    let answer = |(q, fp, _): &(&Question, String, bool)| {
+        let answered = guarded(&ctx.clock, &[*q], |_| {
             vec![ask_lazy(index, &q.text, &options, &llm).map_err(|e| e.to_string())]
         });
-        let batch = match answered
+        match answered
             .into_iter()
             .next()
             .unwrap_or(Err("no answer".into()))
@@ -161,23 +148,18 @@ fn answer_all(
                 };
                 (vec![], vec![failure])
             }
-        };
-        let next = mark(i + 1);
-        marked = !next.is_empty();
-        commit(
-            ctx,
-            state,
-            plan.name,
-            batch,
-            &next,
-            report,
-            progress.as_ref(),
-        )?;
-        progress.advance(1);
-    }
-    if marked {
-        state.mark(plan.name, &[])?;
-    }
+        }
+    };
+    super::run_noted(
+        ctx,
+        state,
+        plan.name,
+        todo,
+        mark,
+        answer,
+        report,
+        progress.as_ref(),
+    )?;
     progress.finish();
     if wants_llm && let Some(e) = ctx.llm.load_error() {
         ctx.env

@@ -473,37 +473,55 @@ fn per_document(
         .iter()
         .map(|g| g.iter().map(|(e, fp, _)| (*e, fp.clone())).collect())
         .collect();
-    // Each batch is noted running before its work starts: the first on its own, every
-    // next one in the commit of the batch before.
-    let mut marked = false;
-    if let Some(first) = groups.first() {
-        state.mark(plan.name, &doc_marks(first))?;
-        marked = true;
-    }
-    for (i, group) in groups.iter().enumerate() {
+    run_noted(
+        ctx,
+        state,
+        plan.name,
+        &groups,
+        |g| doc_marks(g),
+        |g| run_batch(index, g, worker, &ctx.clock),
+        report,
+        progress.as_ref(),
+    )?;
+    progress.finish();
+    write_output(state, plan.name, plan.output, |w| write(state, w))?;
+    Ok(())
+}
+
+/// Work through `batches` in order, each noted running in the state before its work
+/// starts: the first in a commit of its own, every next one in the commit of the batch
+/// before, and the note cleared at the end. A death leaves the batch it was in noted,
+/// which the next run counts as a crash, at no extra commit per batch.
+#[allow(clippy::too_many_arguments)]
+fn run_noted<B>(
+    ctx: &Context<'_>,
+    state: &State,
+    name: &str,
+    batches: &[B],
+    marks: impl Fn(&B) -> Vec<Mark>,
+    mut work: impl FnMut(&B) -> (Vec<(String, Done)>, Vec<NewFailure>),
+    report: &mut TaskReport,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let Some(first) = batches.first() else {
+        return Ok(());
+    };
+    let mut noted = marks(first);
+    state.mark(name, &noted)?;
+    for (i, b) in batches.iter().enumerate() {
         if ctx.env.stopping() {
             report.interrupted = true;
             break;
         }
-        let batch = run_batch(index, group, worker, &ctx.clock);
-        let next = groups.get(i + 1).map(|g| doc_marks(g)).unwrap_or_default();
-        marked = !next.is_empty();
-        commit(
-            ctx,
-            state,
-            plan.name,
-            batch,
-            &next,
-            report,
-            progress.as_ref(),
-        )?;
-        progress.advance(group.len());
+        let batch = work(b);
+        let next = batches.get(i + 1).map(&marks).unwrap_or_default();
+        commit(ctx, state, name, batch, &next, report, progress)?;
+        progress.advance(noted.len());
+        noted = next;
     }
-    if marked {
-        state.mark(plan.name, &[])?;
+    if !noted.is_empty() {
+        state.mark(name, &[])?;
     }
-    progress.finish();
-    write_output(state, plan.name, plan.output, |w| write(state, w))?;
     Ok(())
 }
 
