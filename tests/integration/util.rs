@@ -108,16 +108,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let mut cmd = Command::new(docket_bin());
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env_remove("RUST_LOG")
-        // Settings the CLI also reads from the environment must come from the test only.
-        .env_remove("DOCKET_PDF_PASSWORD")
-        .env_remove("DOCKET_EMBED_MODEL")
-        .env("NO_COLOR", "1");
+    let mut cmd = docket_command(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -158,17 +149,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let mut child = Command::new(docket_bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env_remove("RUST_LOG")
-        .env_remove("DOCKET_PDF_PASSWORD")
-        .env_remove("DOCKET_EMBED_MODEL")
-        .env("NO_COLOR", "1")
-        .spawn()
-        .expect("start docket");
+    let mut child = docket_command(args).spawn().expect("start docket");
     let (out_t, err_t) = drain_pipes(&mut child);
     let pid = child.id() as libc::pid_t;
     let start = Instant::now();
@@ -363,4 +344,24 @@ pub fn spawn_run(job: &Path) -> (std::process::Child, std::sync::mpsc::Receiver<
         }
     });
     (child, rx)
+}
+
+/// `docket ARGS...` with piped output, no input, and none of the settings the CLI also
+/// reads from the environment: those must come from the test only.
+fn docket_command<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut cmd = Command::new(docket_bin());
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("RUST_LOG")
+        .env_remove("DOCKET_PDF_PASSWORD")
+        .env_remove("DOCKET_EMBED_MODEL")
+        .env_remove("DOCKET_MAX_MEMORY")
+        .env("NO_COLOR", "1");
+    cmd
 }
