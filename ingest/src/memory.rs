@@ -64,6 +64,14 @@ impl CountingAlloc {
     }
 }
 
+/// Remember that this allocator serves the process. Read first: a store on every
+/// allocation would pull the flag's cache line from core to core.
+fn note_installed() {
+    if !INSTALLED.load(Ordering::Relaxed) {
+        INSTALLED.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Say once, without allocating, why the process is about to stop.
 fn ceiling_reached(ceiling: usize, size: usize) {
     static SAID: AtomicBool = AtomicBool::new(false);
@@ -111,7 +119,7 @@ impl std::fmt::Write for Cursor<'_> {
 // and a refused allocation returns null as the contract allows.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        INSTALLED.store(true, Ordering::Relaxed);
+        note_installed();
         if !Self::take(layout.size()) {
             return std::ptr::null_mut();
         }
@@ -124,7 +132,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        INSTALLED.store(true, Ordering::Relaxed);
+        note_installed();
         if !Self::take(layout.size()) {
             return std::ptr::null_mut();
         }
