@@ -129,7 +129,11 @@ fn bench(n: usize) {
         let points: Vec<Point<'_>> = cs
             .iter()
             .zip(vs)
-            .map(|(chunk, vector)| Point { chunk, vector })
+            .map(|(chunk, vector)| Point {
+                chunk,
+                vector,
+                content_hash: None,
+            })
             .collect();
         store.upsert(&points).expect("upsert");
     }

@@ -29,6 +29,7 @@ use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::fusion::{FusedHit, FusionConfig, FusionMethod, fuse, single_leg};
 use crate::index::{Action, Index, IndexSettings, Legs, Mode};
+use crate::vector::{ServerFusion, VectorStoreConfig};
 
 /// Graded judgements: query id -> document id -> relevance (> 0 means relevant).
 pub type Qrels = BTreeMap<String, BTreeMap<String, i32>>;
@@ -245,6 +246,10 @@ pub struct RetrievalConfig {
     pub tune: bool,
     /// With `tune`: the index to store the best fusion in, for its hybrid searches.
     pub store_tuned: Option<PathBuf>,
+    /// Index into this vector store instead of a temporary embedded one: a server
+    /// collection (dropped afterwards), whose sparse leg is then the BM25 leg scored, and
+    /// whose own fusions (Qdrant's RRF and DBSF) are scored too.
+    pub vectors: Option<VectorStoreConfig>,
 }
 
 impl RetrievalConfig {
@@ -298,6 +303,9 @@ pub struct RetrievalReport {
     pub tuned: Option<Vec<TunedFusion>>,
     /// The index the best fusion was stored in.
     pub stored_in: Option<PathBuf>,
+    /// On a server collection: the server's own fusions, by name (`qdrant-rrf`,
+    /// `qdrant-dbsf`).
+    pub server_fusions: Vec<(String, Metrics)>,
 }
 
 /// The fusion settings `tune` scores: convex and RRF, each with BM25 weights 0 to 1 in
@@ -341,8 +349,49 @@ pub fn retrieval(
     }
     let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let started = Instant::now();
-    let (index, corpus_id, chunks) = index_corpus(tmp.path(), data, chunker, embedder)?;
+    let (index, corpus_id, chunks) =
+        index_corpus(tmp.path(), data, chunker, embedder, config.vectors.clone())?;
     let index_seconds = started.elapsed().as_secs_f64();
+    let scored = score_index(&index, data, config, &corpus_id);
+    // A server collection is dropped whatever the scoring gave.
+    let dropped = index.delete_vectors();
+    let (modes, query_seconds, tuned, server_fusions) = scored?;
+    dropped?;
+    let mut stored_in = None;
+    if let (Some(best), Some(dir)) = (tuned.as_ref().and_then(|t| t.first()), &config.store_tuned) {
+        Index::open(dir, None)?.set_fusion(best.fusion.clone())?;
+        stored_in = Some(dir.clone());
+    }
+    Ok(RetrievalReport {
+        documents: data.corpus.len(),
+        chunks,
+        queries: data.queries.len(),
+        index_seconds,
+        query_seconds,
+        fusion: config.fusion.clone(),
+        modes,
+        tuned,
+        stored_in,
+        server_fusions,
+    })
+}
+
+/// What [`score_index`] found: scores per mode, seconds of retrieval, the tuning grid
+/// and the server's fusions.
+type Scored = (
+    Vec<ModeMetrics>,
+    f64,
+    Option<Vec<TunedFusion>>,
+    Vec<(String, Metrics)>,
+);
+
+fn score_index(
+    index: &Index,
+    data: &BeirDataset,
+    config: &RetrievalConfig,
+    corpus_id: &HashMap<String, String>,
+) -> Result<Scored> {
+    let dense = config.needs_embedder();
 
     // Both legs once per query; every mode and fusion setting is computed from them.
     let started = Instant::now();
@@ -363,7 +412,7 @@ pub fn retrieval(
     let score = |mode: Mode, fusion: &FusionConfig| -> Metrics {
         let run: HashMap<String, Vec<String>> = legs
             .iter()
-            .map(|(qid, l)| (qid.clone(), documents(&rank(mode, fusion, l), &corpus_id)))
+            .map(|(qid, l)| (qid.clone(), documents(&rank(mode, fusion, l), corpus_id)))
             .collect();
         evaluate(&run, &data.qrels)
     };
@@ -376,22 +425,29 @@ pub fn retrieval(
         })
         .collect();
     let tuned = config.tune.then(|| tune(|f| score(Mode::Hybrid, f)));
-    let mut stored_in = None;
-    if let (Some(best), Some(dir)) = (tuned.as_ref().and_then(|t| t.first()), &config.store_tuned) {
-        Index::open(dir, None)?.set_fusion(best.fusion.clone())?;
-        stored_in = Some(dir.clone());
+    let mut server_fusions = Vec::new();
+    if dense && index.searches_server() {
+        for (name, fusion) in [
+            ("qdrant-rrf", ServerFusion::Rrf),
+            ("qdrant-dbsf", ServerFusion::Dbsf),
+        ] {
+            let mut run = HashMap::with_capacity(data.queries.len());
+            for q in &data.queries {
+                let hits = index
+                    .server_fused(&q.text, n, &Filter::default(), fusion)?
+                    .unwrap_or_default();
+                let mut seen = HashSet::new();
+                let ranked: Vec<String> = hits
+                    .iter()
+                    .filter(|h| seen.insert(h.doc_id.as_str()))
+                    .filter_map(|h| corpus_id.get(&h.doc_id).cloned())
+                    .collect();
+                run.insert(q.id.clone(), ranked);
+            }
+            server_fusions.push((name.to_owned(), evaluate(&run, &data.qrels)));
+        }
     }
-    Ok(RetrievalReport {
-        documents: data.corpus.len(),
-        chunks,
-        queries: data.queries.len(),
-        index_seconds,
-        query_seconds,
-        fusion: config.fusion.clone(),
-        modes,
-        tuned,
-        stored_in,
-    })
+    Ok((modes, query_seconds, tuned, server_fusions))
 }
 
 /// Score every grid point; best first: highest nDCG@10, among equals the BM25 weight
@@ -421,10 +477,12 @@ fn index_corpus(
     data: &BeirDataset,
     chunker: &Chunker,
     embedder: Option<Arc<dyn Embedder>>,
+    vectors: Option<VectorStoreConfig>,
 ) -> Result<(Index, HashMap<String, String>, usize)> {
     let settings = IndexSettings {
         tokenizer: chunker.tokenizer_name().to_owned(),
         chunking: chunker.config().clone(),
+        vectors,
         ..IndexSettings::default()
     };
     let mut index = Index::create_or_open(dir, embedder, &settings)?;

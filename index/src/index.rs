@@ -33,7 +33,9 @@ use crate::fusion::{FusedHit, FusionConfig, LegHit, fuse, single_leg};
 use crate::lexical::{Bm25Index, DocFreqs, LexicalConfig, LexicalIndex, Snippet};
 use crate::manifest::{Manifest, SCHEMA_VERSION};
 use crate::snapshot::{self, WriteLock};
-use crate::vector::{EmbeddedStore, Point, VectorSpec, VectorStore, VectorStoreConfig, open_store};
+use crate::vector::{
+    EmbeddedStore, Point, ServerFusion, VectorSpec, VectorStore, VectorStoreConfig, open_store,
+};
 
 /// File name of the catalog inside an index directory.
 pub const CATALOG_FILE: &str = "catalog.redb";
@@ -194,6 +196,9 @@ pub struct Status {
     pub dimension: Option<usize>,
     /// `embedded` or the server's URL and collection.
     pub backend: String,
+    /// Where searches find the lexical leg and the chunks: this directory's BM25 index,
+    /// or the server collection's sparse vectors (every worker's chunks).
+    pub lexical: String,
     pub tokenizer: String,
     pub chunking: ChunkingConfig,
     pub fusion: FusionConfig,
@@ -322,15 +327,16 @@ impl Index {
         write: WriteConfig,
     ) -> Result<Index> {
         let catalog = Catalog::open(&dir.join(CATALOG_FILE))?;
-        let lexical = Bm25Index::open(&dir.join(LEXICAL_DIR), lexical)?;
         let vectors = match manifest.dimension {
             Some(dimension) => Some(open_store(
                 &manifest.vectors,
                 dir,
                 VectorSpec::cosine(dimension),
+                &lexical.analyzer,
             )?),
             None => None,
         };
+        let lexical = Bm25Index::open(&dir.join(LEXICAL_DIR), lexical)?;
         Ok(Index {
             dir: dir.to_owned(),
             manifest,
@@ -498,7 +504,11 @@ impl Index {
                     .chunks
                     .iter()
                     .zip(&vectors[next..next + s.chunks.len()])
-                    .map(|(chunk, vector)| Point { chunk, vector })
+                    .map(|(chunk, vector)| Point {
+                        chunk,
+                        vector,
+                        content_hash: Some(&s.entry.content_hash),
+                    })
                     .collect();
                 store.upsert(&points)?;
             }
@@ -587,7 +597,14 @@ impl Index {
     pub fn legs(&self, query: &str, n: usize, filter: &Filter, mode: Mode) -> Result<Legs> {
         let mut legs = Legs::default();
         if mode != Mode::Dense {
-            legs.bm25 = self.lexical.search(query, n, filter)?;
+            let remote = match &self.vectors {
+                Some(store) => store.lexical_search(query, n, filter)?,
+                None => None,
+            };
+            legs.bm25 = match remote {
+                Some(hits) => hits,
+                None => self.lexical.search(query, n, filter)?,
+            };
         }
         if mode != Mode::Bm25
             && let (Some(store), Some(embedder)) = (&self.vectors, &self.embedder)
@@ -640,10 +657,11 @@ impl Index {
             Mode::Dense => single_leg(&legs.dense, true),
             Mode::Bm25 => single_leg(&legs.bm25, false),
         };
-        let mut hits = Vec::with_capacity(k.min(fused.len()));
-        for f in fused.into_iter().take(k) {
-            // Both stores hold every chunk; BM25's copy is one read away.
-            let Some(chunk) = self.lexical.chunk(&f.chunk_id)? else {
+        let fused: Vec<FusedHit> = fused.into_iter().take(k).collect();
+        let mut chunks = self.chunks_of(fused.iter().map(|f| f.chunk_id.as_str()))?;
+        let mut hits = Vec::with_capacity(fused.len());
+        for f in fused {
+            let Some(chunk) = chunks.remove(&f.chunk_id) else {
                 continue;
             };
             hits.push(SearchHit {
@@ -658,6 +676,70 @@ impl Index {
             fallback,
             hits,
         })
+    }
+
+    /// A fingerprint of every document in the server collection searches read (see
+    /// [`searches_server`](Self::searches_server)); `None` when they read this directory,
+    /// whose catalog tells what changed.
+    pub fn server_digest(&self) -> Result<Option<String>> {
+        match &self.vectors {
+            Some(store) if store.has_lexical() => store.digest(),
+            _ => Ok(None),
+        }
+    }
+
+    /// The `n` best chunks for `query` by the server's own fusion of both legs; `None`
+    /// unless searches read a server collection and the index can embed the query.
+    pub fn server_fused(
+        &self,
+        query: &str,
+        n: usize,
+        filter: &Filter,
+        fusion: ServerFusion,
+    ) -> Result<Option<Vec<Hit>>> {
+        match (&self.vectors, &self.embedder) {
+            (Some(store), Some(embedder)) if store.has_lexical() => {
+                let v = embedder.embed(&[query])?;
+                store.fused_search(&v[0], query, n, n, filter, fusion)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Remove the vector store's data (a temporary index's server collection).
+    pub fn delete_vectors(&self) -> Result<()> {
+        match &self.vectors {
+            Some(store) => store.delete_all(),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether searches read the whole collection on a server (its sparse lexical leg and
+    /// its payloads) rather than this directory's BM25 index, which holds only what this
+    /// machine indexed (one shard of a sharded run).
+    pub fn searches_server(&self) -> bool {
+        self.vectors.as_ref().is_some_and(|s| s.has_lexical())
+    }
+
+    /// The stored chunks with these ids: from the server collection when searches read
+    /// it, else from the BM25 index (both stores hold every chunk written here, and
+    /// BM25's copy is one local read away).
+    fn chunks_of<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a str>,
+    ) -> Result<HashMap<String, Chunk>> {
+        let ids: Vec<&str> = ids.collect();
+        let found = match &self.vectors {
+            Some(store) if store.has_lexical() => store.chunks(&ids)?,
+            _ => {
+                let mut out = Vec::with_capacity(ids.len());
+                for id in ids {
+                    out.extend(self.lexical.chunk(id)?);
+                }
+                out
+            }
+        };
+        Ok(found.into_iter().map(|c| (c.id.clone(), c)).collect())
     }
 
     /// A fragment of a chunk around the query's terms (its start when none occurs).
@@ -711,6 +793,11 @@ impl Index {
             embedder: self.manifest.embedder.clone(),
             dimension: self.manifest.dimension,
             backend,
+            lexical: if self.searches_server() {
+                "the collection's sparse BM25 vectors (whole collection)".to_owned()
+            } else {
+                "BM25 index in this directory".to_owned()
+            },
             tokenizer: self.manifest.tokenizer.clone(),
             chunking: self.manifest.chunking.clone(),
             fusion: self.fusion(),

@@ -199,7 +199,7 @@ impl AnalyzerConfig {
     }
 
     /// The tantivy analyzer these settings describe.
-    fn build(&self) -> Result<TextAnalyzer> {
+    pub(crate) fn build(&self) -> Result<TextAnalyzer> {
         let mut builder = TextAnalyzer::builder(SimpleTokenizer::default())
             .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
             .filter(LowerCaser)

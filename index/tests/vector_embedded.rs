@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use common::*;
-use docket_index::Error;
+use docket_index::{AnalyzerConfig, Error};
 use docket_index::filter::Filter;
 use docket_index::vector::{
     EmbeddedStore, Point, VectorSpec, VectorStore, VectorStoreConfig, open_store,
@@ -169,6 +169,7 @@ fn upserting_again_overwrites() {
         .upsert(&[Point {
             chunk: &chunks[0],
             vector: &moved,
+            content_hash: None,
         }])
         .expect("upsert");
     assert_eq!(store.count().expect("count"), 12);
@@ -232,6 +233,7 @@ fn persists_across_reopen() {
             &VectorStoreConfig::default(),
             index_dir.path(),
             VectorSpec::cosine(DIM),
+            &AnalyzerConfig::default(),
         )
         .expect("open");
         upsert_all(s.as_ref(), &chunks[..5], &vectors[..5]);
@@ -242,6 +244,7 @@ fn persists_across_reopen() {
         &VectorStoreConfig::default(),
         index_dir.path(),
         VectorSpec::cosine(DIM),
+        &AnalyzerConfig::default(),
     )
     .expect("reopen");
     assert_eq!(s.count().expect("count"), 5);
@@ -258,6 +261,7 @@ fn wrong_dimensions_are_clear_errors() {
             .upsert(&[Point {
                 chunk: &chunks[0],
                 vector: &short,
+                content_hash: None,
             }])
             .expect_err("short vector");
         assert!(
@@ -274,6 +278,7 @@ fn wrong_dimensions_are_clear_errors() {
             store.upsert(&[Point {
                 chunk: &chunks[0],
                 vector: &nan,
+                content_hash: None,
             }]),
             Err(Error::NonFiniteVector { .. })
         ));

@@ -1,34 +1,60 @@
-//! The server vector store against a real Qdrant server. Runs only when `DOCKET_QDRANT_URL`
-//! names one (e.g. `http://127.0.0.1:6334`); otherwise each test says it was skipped.
-//! Each test uses its own collection and drops it at the end. The unreachable-server test
-//! always runs.
+//! The server vector store against a real Qdrant server: the one at `DOCKET_QDRANT_URL`
+//! if set (e.g. `http://127.0.0.1:6334`), else a server each test starts on loopback from
+//! the Qdrant binary that `common::qdrant` finds (`QDRANT_BIN` or the cache path); with
+//! neither, each test says it was skipped. Each test uses its own collection and drops it
+//! at the end. The unreachable-server test always runs.
 
 mod common;
 
 use std::io::Write as _;
 
+use common::qdrant::{QdrantNode, qdrant_binary};
 use common::*;
-use docket_index::Error;
 use docket_index::filter::Filter;
-use docket_index::vector::{Point, ServerStore, VectorSpec, VectorStore, VectorStoreConfig};
-use docket_ingest::Chunk;
+use docket_index::lexical::{Bm25Index, LexicalConfig, LexicalIndex};
+use docket_index::vector::{
+    Point, ServerFusion, ServerStore, SparseConfig, VectorSpec, VectorStore, VectorStoreConfig,
+};
+use docket_index::Error;
+use docket_ingest::{Chunk, Format};
 
 const DIM: usize = 16;
 const URL_VAR: &str = "DOCKET_QDRANT_URL";
 
-/// The server's URL, or `None` after saying the test is skipped. Written to the process's
-/// stderr directly, past the test harness's capture, so the skip shows in every run.
-fn server(test: &str) -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED {test}: set {URL_VAR} to a Qdrant gRPC URL (e.g. http://127.0.0.1:6334) to run it"
-            );
-            None
-        }
+/// A server to test against; a node this test started, stopped when dropped.
+struct Server {
+    url: String,
+    _node: Option<QdrantNode>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// The server for a test, or `None` after saying the test is skipped. Written to the
+/// process's stderr directly, past the test harness's capture, so the skip shows in every
+/// run.
+fn server(test: &str) -> Option<Server> {
+    if let Ok(url) = std::env::var(URL_VAR)
+        && !url.is_empty()
+    {
+        return Some(Server {
+            url,
+            _node: None,
+            _dir: None,
+        });
     }
+    let Some(bin) = qdrant_binary() else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: no Qdrant server: set QDRANT_BIN to a qdrant binary (or put one at ~/.cache/docket/qdrant/qdrant), or {URL_VAR} to a server's gRPC URL"
+        );
+        return None;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = QdrantNode::single(&bin, dir.path()).expect("start qdrant");
+    Some(Server {
+        url: node.url(),
+        _node: Some(node),
+        _dir: Some(dir),
+    })
 }
 
 /// A collection for one test, dropped (best effort) when the test ends.
@@ -71,10 +97,10 @@ impl Drop for Collection {
 
 #[test]
 fn server_search_filters_delete_and_reupsert() {
-    let Some(url) = server("server_search_filters_delete_and_reupsert") else {
+    let Some(server) = server("server_search_filters_delete_and_reupsert") else {
         return;
     };
-    let col = Collection::new(&url, "main");
+    let col = Collection::new(&server.url, "main");
     let store = col.open(DIM).expect("connect");
     let (mut chunks, vectors) = corpus(20, 8, DIM, 11);
     upsert_all(&store, &chunks, &vectors);
@@ -116,6 +142,7 @@ fn server_search_filters_delete_and_reupsert() {
         .upsert(&[Point {
             chunk: &chunks[0],
             vector: &vectors[0],
+            content_hash: None,
         }])
         .expect("upsert");
     assert_eq!(
@@ -144,4 +171,119 @@ fn server_unreachable_is_a_transient_error() {
     let err = ServerStore::connect("http://127.0.0.1:1", &config, VectorSpec::cosine(DIM))
         .expect_err("nothing listens there");
     assert!(err.is_transient(), "{err}");
+}
+
+/// Chunks with real text, for the lexical leg.
+fn text_corpus() -> Vec<Chunk> {
+    let texts = [
+        "Annual leave is booked in the HR portal at least two weeks ahead.",
+        "Sick leave needs a doctor's note after three days of absence.",
+        "Expenses above 500 euros need the approval of a director.",
+        "The VPN must be used on every public network; passwords rotate yearly.",
+        "Travel is booked in economy class; business class needs approval.",
+        "The cafeteria opens at eight and closes at three on Fridays.",
+        "Leave requests, expenses and travel all go through the same portal.",
+        "Security incidents are reported to the security team within one hour.",
+        "Parental leave is sixteen weeks, paid in full, for every parent.",
+        "Laptops are replaced every four years or when they fail.",
+        "The quarterly report covers revenue, costs and headcount by region.",
+        "Regional revenue grew in the north and fell in the south this quarter.",
+    ];
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let mut c = chunk(&format!("doc{i}"), 0, "policies/p.md", Format::Markdown, &[]);
+            c.text = (*t).to_owned();
+            c.end = c.text.len();
+            c.title = None;
+            c.heading_path = Vec::new();
+            c
+        })
+        .collect()
+}
+
+#[test]
+fn server_lexical_leg_ranks_like_the_bm25_index() {
+    let Some(server) = server("server_lexical_leg_ranks_like_the_bm25_index") else {
+        return;
+    };
+    let chunks = text_corpus();
+    // The local BM25 index of the same chunks, and the average length its scores use.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bm25 = Bm25Index::open(dir.path(), LexicalConfig::default()).expect("bm25");
+    bm25.add(&chunks).expect("add");
+    bm25.commit().expect("commit");
+    let avg = chunks
+        .iter()
+        .map(|c| bm25.analyze(&c.text).len())
+        .sum::<usize>() as f32
+        / chunks.len() as f32;
+
+    let mut col = Collection::new(&server.url, "lexical");
+    col.config.sparse = SparseConfig {
+        avg_terms: avg,
+        ..SparseConfig::default()
+    };
+    let store = col.open(DIM).expect("connect");
+    assert!(store.has_lexical(), "a new collection has the sparse leg");
+    let mut rng = Rng::new(3);
+    let vectors: Vec<Vec<f32>> = chunks.iter().map(|_| rng.unit_vector(DIM)).collect();
+    upsert_all(&store, &chunks, &vectors);
+
+    for query in [
+        "leave portal",
+        "approval of expenses",
+        "revenue by region",
+        "security",
+        "the and of",
+    ] {
+        let local = bm25.search(query, 5, &Filter::default()).expect("bm25");
+        let remote = store
+            .lexical_search(query, 5, &Filter::default())
+            .expect("lexical search")
+            .expect("a lexical leg");
+        assert_eq!(ids(&remote), ids(&local), "{query}");
+        for (r, l) in remote.iter().zip(&local) {
+            // tantivy stores lengths in a lossy one-byte code; the rest is the same BM25.
+            assert!(
+                (r.score - l.score).abs() <= 0.05 * l.score,
+                "{query}: {} vs {}",
+                r.score,
+                l.score
+            );
+        }
+    }
+    // Filters apply to the lexical leg too.
+    let only = Filter {
+        doc_ids: vec!["doc1".into(), "doc8".into()],
+        ..Filter::default()
+    };
+    let hits = store
+        .lexical_search("leave", 10, &only)
+        .expect("search")
+        .expect("leg");
+    assert_eq!(ids(&hits).len(), 2);
+    // The server's own fusions run over both legs.
+    let q = rng.unit_vector(DIM);
+    for fusion in [ServerFusion::Rrf, ServerFusion::Dbsf] {
+        let hits = store
+            .fused_search(&q, "leave", 5, 20, &Filter::default(), fusion)
+            .expect("fused")
+            .expect("leg");
+        assert_eq!(hits.len(), 5, "{fusion:?}");
+    }
+
+    // A collection made without the leg keeps working, with none.
+    let mut plain = Collection::new(&server.url, "plain");
+    plain.config.sparse.enabled = false;
+    let store = plain.open(DIM).expect("connect");
+    assert!(!store.has_lexical());
+    upsert_all(&store, &chunks, &vectors);
+    assert!(
+        store
+            .lexical_search("leave", 5, &Filter::default())
+            .expect("search")
+            .is_none()
+    );
 }

@@ -11,6 +11,7 @@
 
 use std::path::PathBuf;
 
+use docket_index::vector::{SparseConfig, WriteOrdering};
 use docket_index::{VectorStoreConfig, WriteConfig};
 use docket_ingest::{IngestOptions, WalkOptions};
 use serde::{Deserialize, Serialize};
@@ -209,6 +210,19 @@ pub struct StoreSettings {
     /// Environment variable holding the Qdrant API key.
     #[serde(default = "StoreSettings::default_api_key_env")]
     pub qdrant_api_key_env: String,
+    /// Replicas that must apply a write before it succeeds, in a new collection.
+    #[serde(default = "StoreSettings::default_one")]
+    pub qdrant_write_consistency: u32,
+    /// Order of writes across replicas: weak, medium (default) or strong.
+    #[serde(default = "VectorStoreConfig::default_write_ordering")]
+    pub qdrant_write_ordering: WriteOrdering,
+    /// Keep a lexical (BM25) leg of every chunk in a new collection, so that searches
+    /// from any machine cover the whole archive.
+    #[serde(default = "SparseConfig::default_enabled")]
+    pub qdrant_lexical: bool,
+    /// The chunk length, in analysed terms, the collection's BM25 treats as average.
+    #[serde(default = "SparseConfig::default_avg_terms")]
+    pub qdrant_avg_terms: f32,
 }
 
 impl StoreSettings {
@@ -231,6 +245,13 @@ impl StoreSettings {
             api_key_env: self.qdrant_api_key_env.clone(),
             shard_number: self.qdrant_shards,
             replication_factor: self.qdrant_replicas,
+            write_consistency_factor: self.qdrant_write_consistency,
+            write_ordering: self.qdrant_write_ordering,
+            sparse: SparseConfig {
+                enabled: self.qdrant_lexical,
+                avg_terms: self.qdrant_avg_terms,
+                ..SparseConfig::default()
+            },
             ..VectorStoreConfig::default()
         })
     }
@@ -244,6 +265,10 @@ impl Default for StoreSettings {
             qdrant_shards: StoreSettings::default_one(),
             qdrant_replicas: StoreSettings::default_one(),
             qdrant_api_key_env: StoreSettings::default_api_key_env(),
+            qdrant_write_consistency: StoreSettings::default_one(),
+            qdrant_write_ordering: VectorStoreConfig::default_write_ordering(),
+            qdrant_lexical: SparseConfig::default_enabled(),
+            qdrant_avg_terms: SparseConfig::default_avg_terms(),
         }
     }
 }

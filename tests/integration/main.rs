@@ -13,6 +13,7 @@ mod jobs;
 mod pdf_fixtures;
 mod pdfgen;
 mod pdfgen_sanity;
+mod qdrant;
 mod sample_archive;
 mod serve;
 mod summarize_abstractive;

@@ -2,11 +2,27 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::sparse::SparseConfig;
 use crate::error::{Error, Result};
+
+/// How a write is ordered across a shard's replicas (Qdrant's write ordering).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteOrdering {
+    /// Any replica applies the write first: fastest; concurrent writes to one point may
+    /// land in different orders on different replicas.
+    Weak,
+    /// Routed through a dynamically elected leader; may be inconsistent while the leader
+    /// changes.
+    Medium,
+    /// Routed through the shard's permanent leader: one order on every replica, and a
+    /// write fails while that leader is down.
+    Strong,
+}
 
 /// Which vector store to use and, for a server, how to reach it and lay out the collection.
 /// Without `qdrant_url` the embedded store is used and the server settings are ignored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VectorStoreConfig {
     /// gRPC URL of a Qdrant server or cluster (e.g. `http://127.0.0.1:6334`).
@@ -25,6 +41,19 @@ pub struct VectorStoreConfig {
     /// Copies of each shard in a new collection. Ignored once it exists.
     #[serde(default = "VectorStoreConfig::default_replication_factor")]
     pub replication_factor: u32,
+    /// Replicas that must apply a write before it succeeds, in a new collection (at most
+    /// `replication_factor`). Ignored once it exists.
+    #[serde(default = "VectorStoreConfig::default_write_consistency_factor")]
+    pub write_consistency_factor: u32,
+    /// Order of writes across replicas. docket writes each point from one worker only (a
+    /// document belongs to one shard of a run), and never writes a point concurrently,
+    /// so the default is `medium`: ordered through a leader, yet writable while a node
+    /// is down and another replica takes over.
+    #[serde(default = "VectorStoreConfig::default_write_ordering")]
+    pub write_ordering: WriteOrdering,
+    /// The lexical leg in the collection (see [`SparseConfig`]).
+    #[serde(default)]
+    pub sparse: SparseConfig,
     /// Deadline of one request to the server, in seconds.
     #[serde(default = "VectorStoreConfig::default_timeout_secs")]
     pub timeout_secs: u64,
@@ -48,6 +77,12 @@ impl VectorStoreConfig {
     }
     pub fn default_replication_factor() -> u32 {
         1
+    }
+    pub fn default_write_consistency_factor() -> u32 {
+        1
+    }
+    pub fn default_write_ordering() -> WriteOrdering {
+        WriteOrdering::Medium
     }
     pub fn default_timeout_secs() -> u64 {
         30
@@ -97,6 +132,15 @@ impl VectorStoreConfig {
         if self.replication_factor == 0 {
             return bad("replication_factor", "must be at least 1");
         }
+        if self.write_consistency_factor == 0
+            || self.write_consistency_factor > self.replication_factor
+        {
+            return bad(
+                "write_consistency_factor",
+                "must be between 1 and replication_factor",
+            );
+        }
+        self.sparse.validate()?;
         if self.timeout_secs == 0 {
             return bad("timeout_secs", "must be at least 1");
         }
@@ -112,6 +156,9 @@ impl Default for VectorStoreConfig {
             api_key_env: Self::default_api_key_env(),
             shard_number: Self::default_shard_number(),
             replication_factor: Self::default_replication_factor(),
+            write_consistency_factor: Self::default_write_consistency_factor(),
+            write_ordering: Self::default_write_ordering(),
+            sparse: SparseConfig::default(),
             timeout_secs: Self::default_timeout_secs(),
             max_retries: Self::default_max_retries(),
             initial_backoff_ms: Self::default_initial_backoff_ms(),

@@ -35,7 +35,7 @@ use crate::error::{Error, Result};
 use crate::filter::{Filter, Hit};
 
 use super::payload::{
-    CHUNK_ID, DOC_ID, FORMAT, INDEXED_FIELDS, METADATA_KV, SOURCE, chunk_from_payload,
+    CHUNK_ID, CONTENT_HASH, DOC_ID, FORMAT, INDEXED_FIELDS, METADATA_KV, SOURCE, chunk_from_payload,
     chunk_payload, point_id,
 };
 use super::plan::FilterPlan;
@@ -229,7 +229,10 @@ impl VectorStore for EmbeddedStore {
         let mut batch: Vec<PointStructPersisted> = Vec::with_capacity(points.len());
         for p in points {
             check_vector(&name, self.spec, &p.chunk.id, p.vector)?;
-            let payload = chunk_payload(p.chunk)?;
+            let mut payload = chunk_payload(p.chunk)?;
+            if let Some(hash) = p.content_hash {
+                payload.insert(CONTENT_HASH.to_owned(), hash.into());
+            }
             batch.push(
                 PointStruct::new(
                     PointId::Uuid(point_id(&p.chunk.id)),

@@ -16,6 +16,7 @@ mod embedded;
 mod payload;
 mod plan;
 mod server;
+pub mod sparse;
 
 use std::path::Path;
 
@@ -23,11 +24,13 @@ use docket_ingest::Chunk;
 
 use crate::error::Result;
 use crate::filter::{Filter, Hit};
+use crate::lexical::AnalyzerConfig;
 
-pub use config::VectorStoreConfig;
+pub use config::{VectorStoreConfig, WriteOrdering};
 pub use embedded::EmbeddedStore;
 pub use payload::{point_id, source_glob_matcher};
-pub use server::ServerStore;
+pub use server::{ServerFusion, ServerStore};
+pub use sparse::{SparseConfig, SparseEncoder, SparseVector};
 
 /// How vectors are compared. Scores are "higher is better" for both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -69,6 +72,8 @@ impl VectorSpec {
 pub struct Point<'a> {
     pub chunk: &'a Chunk,
     pub vector: &'a [f32],
+    /// Content hash of the chunk's document, stored with the point when given.
+    pub content_hash: Option<&'a str>,
 }
 
 /// A store of chunk embeddings. Implementations are synchronous and may be shared between
@@ -99,6 +104,47 @@ pub trait VectorStore: Send + Sync + std::fmt::Debug {
     /// Number of points stored.
     fn count(&self) -> Result<usize>;
 
+    /// Whether the store holds a lexical leg of its own over every chunk (a server
+    /// collection's sparse vectors), which then replaces the local BM25 index in searches.
+    fn has_lexical(&self) -> bool {
+        false
+    }
+
+    /// Both legs fused by the store itself (Qdrant's RRF or DBSF over `n` candidates of
+    /// each leg), for comparing with docket's own fusion; `None` without a lexical leg.
+    fn fused_search(
+        &self,
+        vector: &[f32],
+        query: &str,
+        k: usize,
+        n: usize,
+        filter: &Filter,
+        fusion: ServerFusion,
+    ) -> Result<Option<Vec<Hit>>> {
+        let _ = (vector, query, k, n, filter, fusion);
+        Ok(None)
+    }
+
+    /// Remove the store and everything in it (a temporary evaluation index's collection);
+    /// a no-op for the embedded store, which lives in the index directory.
+    fn delete_all(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// A fingerprint of every document the store holds (ids and content hashes), for
+    /// telling whether anything changed since an output was made; `None` where the
+    /// catalog next to the store already tells.
+    fn digest(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    /// The `k` best chunks for a plain-text query by the store's lexical leg; `None` when
+    /// it has none.
+    fn lexical_search(&self, query: &str, k: usize, filter: &Filter) -> Result<Option<Vec<Hit>>> {
+        let _ = (query, k, filter);
+        Ok(None)
+    }
+
     /// The chunks stored under these ids, in the order asked; unknown ids are left out.
     fn chunks(&self, chunk_ids: &[&str]) -> Result<Vec<Chunk>>;
 
@@ -115,15 +161,18 @@ pub trait VectorStore: Send + Sync + std::fmt::Debug {
 
 /// Open the store that `config` chooses: the Qdrant server at `qdrant_url` if one is set,
 /// else the embedded store under `<index_dir>/vectors/`. Creates the store (or collection)
-/// if it does not exist yet.
+/// if it does not exist yet. `analyzer` makes the terms of a server's lexical leg.
 pub fn open_store(
     config: &VectorStoreConfig,
     index_dir: &Path,
     spec: VectorSpec,
+    analyzer: &AnalyzerConfig,
 ) -> Result<Box<dyn VectorStore>> {
     config.validate()?;
     match &config.qdrant_url {
-        Some(url) => Ok(Box::new(ServerStore::connect(url, config, spec)?)),
+        Some(url) => Ok(Box::new(ServerStore::connect_with(
+            url, config, spec, analyzer,
+        )?)),
         None => Ok(Box::new(EmbeddedStore::open(
             &index_dir.join(EmbeddedStore::DIR_NAME),
             spec,

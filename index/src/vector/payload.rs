@@ -13,12 +13,14 @@ use crate::error::{Error, Result};
 pub use crate::filter::SourceMatcher;
 
 /// Keyword fields every backend indexes, because filters and deletes select on them.
-pub(crate) const INDEXED_FIELDS: [&str; 4] = [DOC_ID, SOURCE, FORMAT, METADATA_KV];
+pub(crate) const INDEXED_FIELDS: [&str; 5] = [DOC_ID, SOURCE, FORMAT, METADATA_KV, CONTENT_HASH];
 pub(crate) const CHUNK_ID: &str = "id";
 pub(crate) const DOC_ID: &str = "doc_id";
 pub(crate) const SOURCE: &str = "source";
 pub(crate) const FORMAT: &str = "format";
 pub(crate) const METADATA_KV: &str = "metadata_kv";
+/// The content hash of the chunk's document, for citing the exact version read.
+pub(crate) const CONTENT_HASH: &str = "content_hash";
 
 /// Namespace of docket's point ids (a fixed random UUID): point ids are UUIDv5 of the chunk
 /// id in it, so they never collide with ids another tool derives from the same strings.
@@ -62,6 +64,7 @@ pub(crate) fn chunk_payload(chunk: &Chunk) -> Result<Map<String, Value>> {
 /// Read a chunk back from its stored payload.
 pub(crate) fn chunk_from_payload(store: &str, mut map: Map<String, Value>) -> Result<Chunk> {
     map.remove(METADATA_KV);
+    map.remove(CONTENT_HASH);
     let point = map
         .get(CHUNK_ID)
         .and_then(Value::as_str)

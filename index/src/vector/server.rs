@@ -17,8 +17,11 @@ use docket_ingest::Chunk;
 use qdrant_client::qdrant::{
     Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
     DeletePointsBuilder, Distance as QDistance, FacetCountsBuilder, FieldType, Filter as QFilter,
-    GetPointsBuilder, PayloadIncludeSelector, PointId, PointStruct, Query, QueryPointsBuilder,
-    UpsertPointsBuilder, VectorParamsBuilder, facet_value, vectors_config,
+    Fusion, GetPointsBuilder, Modifier, NamedVectors, PayloadIncludeSelector, PointId,
+    PointStruct, PrefetchQueryBuilder, Query, QueryPointsBuilder, ScoredPoint,
+    SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder, Vector,
+    VectorInput, VectorParamsBuilder, WriteOrdering as QWriteOrdering, WriteOrderingType,
+    facet_value, vectors_config,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 use tokio::runtime::Runtime;
@@ -26,11 +29,13 @@ use tokio::runtime::Runtime;
 use crate::error::{Error, Result};
 use crate::filter::{Filter, Hit};
 
-use super::config::VectorStoreConfig;
+use super::config::{VectorStoreConfig, WriteOrdering};
 use super::payload::{
-    CHUNK_ID, DOC_ID, FORMAT, INDEXED_FIELDS, METADATA_KV, SOURCE, chunk_from_payload,
-    chunk_payload, point_id,
+    CHUNK_ID, CONTENT_HASH, DOC_ID, FORMAT, INDEXED_FIELDS, METADATA_KV, SOURCE,
+    chunk_from_payload, chunk_payload, point_id,
 };
+use super::sparse::{SPARSE_VECTOR, SparseEncoder};
+use crate::lexical::AnalyzerConfig;
 use super::plan::FilterPlan;
 use super::{Distance, Point, VectorSpec, VectorStore, check_vector};
 
@@ -50,6 +55,18 @@ pub struct ServerStore {
     spec: VectorSpec,
     max_retries: u32,
     initial_backoff: Duration,
+    ordering: WriteOrdering,
+    /// The sparse lexical leg, when the collection has one.
+    lexical: Option<SparseEncoder>,
+}
+
+/// How [`ServerStore::fused_search`] combines the two legs on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerFusion {
+    /// Qdrant's reciprocal rank fusion.
+    Rrf,
+    /// Qdrant's distribution-based score fusion.
+    Dbsf,
 }
 
 impl std::fmt::Debug for ServerStore {
@@ -100,7 +117,20 @@ impl ServerStore {
     /// it (with the configured shards and replicas) if missing, else check that its vectors
     /// have the same dimension and distance. Also creates the payload indexes filters need.
     /// The API key, if any, is read from the environment variable `config.api_key_env`.
+    /// A new collection gets the sparse lexical leg (unless `config.sparse` turns it off),
+    /// with terms from the default analyzer; see [`connect_with`](Self::connect_with).
     pub fn connect(url: &str, config: &VectorStoreConfig, spec: VectorSpec) -> Result<Self> {
+        Self::connect_with(url, config, spec, &AnalyzerConfig::default())
+    }
+
+    /// [`connect`](Self::connect), with the sparse leg's terms made by `analyzer` (the
+    /// BM25 index's, so both lexical legs agree).
+    pub fn connect_with(
+        url: &str,
+        config: &VectorStoreConfig,
+        spec: VectorSpec,
+        analyzer: &AnalyzerConfig,
+    ) -> Result<Self> {
         config.validate()?;
         let collection = config.collection.clone();
         let api_key = std::env::var(&config.api_key_env)
@@ -127,7 +157,7 @@ impl ServerStore {
                 operation: "start client runtime",
                 reason: e.to_string(),
             })?;
-        let store = ServerStore {
+        let mut store = ServerStore {
             client,
             runtime,
             url: url.to_owned(),
@@ -135,13 +165,27 @@ impl ServerStore {
             spec,
             max_retries: config.max_retries,
             initial_backoff: Duration::from_millis(config.initial_backoff_ms),
+            ordering: config.write_ordering,
+            lexical: None,
         };
-        store.ensure_collection(config)?;
+        let has_sparse = store.ensure_collection(config)?;
+        if has_sparse {
+            store.lexical = Some(SparseEncoder::new(analyzer, config.sparse.clone())?);
+        }
         Ok(store)
     }
 
     pub fn collection(&self) -> &str {
         &self.collection
+    }
+
+    fn ordering(&self) -> QWriteOrdering {
+        let kind = match self.ordering {
+            WriteOrdering::Weak => WriteOrderingType::Weak,
+            WriteOrdering::Medium => WriteOrderingType::Medium,
+            WriteOrdering::Strong => WriteOrderingType::Strong,
+        };
+        QWriteOrdering { r#type: kind as i32 }
     }
 
     /// Run one request to completion, retrying transient failures with exponential backoff.
@@ -193,20 +237,30 @@ impl ServerStore {
         })
     }
 
-    fn ensure_collection(&self, config: &VectorStoreConfig) -> Result<()> {
+    /// Create the collection if missing and check it; returns whether it has the sparse
+    /// lexical leg.
+    fn ensure_collection(&self, config: &VectorStoreConfig) -> Result<bool> {
         let name = &self.collection;
         let exists = self.call("check collection", || self.client.collection_exists(name))?;
         if !exists {
             let created = self.call("create collection", || {
-                self.client.create_collection(
-                    CreateCollectionBuilder::new(name)
-                        .vectors_config(VectorParamsBuilder::new(
-                            self.spec.dimension as u64,
-                            server_distance(self.spec.distance),
-                        ))
-                        .shard_number(config.shard_number)
-                        .replication_factor(config.replication_factor),
-                )
+                let mut request = CreateCollectionBuilder::new(name)
+                    .vectors_config(VectorParamsBuilder::new(
+                        self.spec.dimension as u64,
+                        server_distance(self.spec.distance),
+                    ))
+                    .shard_number(config.shard_number)
+                    .replication_factor(config.replication_factor)
+                    .write_consistency_factor(config.write_consistency_factor);
+                if config.sparse.enabled {
+                    let mut sparse = SparseVectorsConfigBuilder::default();
+                    sparse.add_named_vector_params(
+                        SPARSE_VECTOR,
+                        SparseVectorParamsBuilder::default().modifier(Modifier::Idf as i32),
+                    );
+                    request = request.sparse_vectors_config(sparse);
+                }
+                self.client.create_collection(request)
             });
             // Another process may have created it in between; the check below decides.
             if let Err(e) = created
@@ -215,7 +269,7 @@ impl ServerStore {
                 return Err(e);
             }
         }
-        self.check_spec()?;
+        let has_sparse = self.check_spec()?;
         for field in INDEXED_FIELDS {
             // Creating an index that exists is accepted by the server.
             self.call("create payload index", || {
@@ -225,17 +279,24 @@ impl ServerStore {
                 )
             })?;
         }
-        Ok(())
+        Ok(has_sparse)
     }
 
-    fn check_spec(&self) -> Result<()> {
+    /// Check the collection's vectors against the spec; returns whether it has the
+    /// sparse lexical leg.
+    fn check_spec(&self) -> Result<bool> {
         let info = self.call("read collection", || {
             self.client.collection_info(&self.collection)
         })?;
         let params = info
             .result
             .and_then(|i| i.config)
-            .and_then(|c| c.params)
+            .and_then(|c| c.params);
+        let has_sparse = params
+            .as_ref()
+            .and_then(|p| p.sparse_vectors_config.as_ref())
+            .is_some_and(|s| s.map.contains_key(SPARSE_VECTOR));
+        let params = params
             .and_then(|p| p.vectors_config)
             .and_then(|v| v.config);
         let Some(vectors_config::Config::Params(params)) = params else {
@@ -264,7 +325,7 @@ impl ServerStore {
                 requested: self.spec.distance.name().to_owned(),
             });
         }
-        Ok(())
+        Ok(has_sparse)
     }
 
     fn store_name(&self) -> String {
@@ -284,6 +345,68 @@ impl ServerStore {
             must.push(Condition::matches(METADATA_KV, kv.clone()));
         }
         must
+    }
+
+    /// The filter's conditions, or `None` when nothing can pass it.
+    fn conditions(&self, filter: &Filter) -> Result<Option<Vec<Condition>>> {
+        let plan = FilterPlan::new(filter)?;
+        let mut must = Self::base_conditions(&plan);
+        if plan.needs_sources() {
+            let sources = plan.select_sources(self.distinct_sources(&must)?);
+            if sources.is_empty() {
+                return Ok(None);
+            }
+            must.push(Condition::matches(SOURCE, sources));
+        }
+        Ok(Some(must))
+    }
+
+    /// Run a query and read its hits.
+    fn query(
+        &self,
+        operation: &'static str,
+        k: usize,
+        must: &[Condition],
+        build: impl Fn() -> QueryPointsBuilder,
+    ) -> Result<Vec<Hit>> {
+        let response = self.call(operation, || {
+            let mut request = build()
+                .limit(k as u64)
+                .with_payload(PayloadIncludeSelector::new(vec![
+                    CHUNK_ID.to_owned(),
+                    DOC_ID.to_owned(),
+                ]));
+            if !must.is_empty() {
+                request = request.filter(QFilter::must(must.to_vec()));
+            }
+            self.client.query(request)
+        })?;
+        response
+            .result
+            .into_iter()
+            .map(|p| self.hit(p))
+            .collect()
+    }
+
+    fn hit(&self, p: ScoredPoint) -> Result<Hit> {
+        let field = |key: &str| {
+            p.payload
+                .get(key)
+                .and_then(|v| v.as_str())
+                .map(|s| s.to_owned())
+        };
+        match (field(CHUNK_ID), field(DOC_ID)) {
+            (Some(chunk_id), Some(doc_id)) => Ok(Hit {
+                chunk_id,
+                doc_id,
+                score: p.score,
+            }),
+            _ => Err(Error::Payload {
+                store: self.store_name(),
+                point: format!("{:?}", p.id),
+                reason: "no chunk id or document id".into(),
+            }),
+        }
     }
 
     fn distinct_sources(&self, must: &[Condition]) -> Result<Vec<String>> {
@@ -318,16 +441,35 @@ impl VectorStore for ServerStore {
         let mut all = Vec::with_capacity(points.len());
         for p in points {
             check_vector(&name, self.spec, &p.chunk.id, p.vector)?;
-            all.push(PointStruct::new(
-                point_id(&p.chunk.id).to_string(),
-                p.vector.to_vec(),
-                Payload::from(chunk_payload(p.chunk)?),
-            ));
+            let mut payload = chunk_payload(p.chunk)?;
+            if let Some(hash) = p.content_hash {
+                payload.insert(CONTENT_HASH.to_owned(), hash.into());
+            }
+            let id = point_id(&p.chunk.id).to_string();
+            let payload = Payload::from(payload);
+            all.push(match &self.lexical {
+                Some(encoder) => {
+                    let sparse = encoder.document(p.chunk);
+                    let mut vectors =
+                        NamedVectors::default().add_vector("", Vector::new_dense(p.vector));
+                    // Qdrant refuses an empty sparse vector; a chunk without terms has none.
+                    if !sparse.is_empty() {
+                        vectors = vectors.add_vector(
+                            SPARSE_VECTOR,
+                            Vector::new_sparse(sparse.indices, sparse.values),
+                        );
+                    }
+                    PointStruct::new(id, vectors, payload)
+                }
+                None => PointStruct::new(id, p.vector.to_vec(), payload),
+            });
         }
         for batch in all.chunks(UPSERT_BATCH) {
             self.call("upsert", || {
                 self.client.upsert_points(
-                    UpsertPointsBuilder::new(&self.collection, batch.to_vec()).wait(true),
+                    UpsertPointsBuilder::new(&self.collection, batch.to_vec())
+                        .wait(true)
+                        .ordering(self.ordering()),
                 )
             })?;
         }
@@ -342,7 +484,8 @@ impl VectorStore for ServerStore {
                         DOC_ID,
                         doc_id.to_owned(),
                     )]))
-                    .wait(true),
+                    .wait(true)
+                    .ordering(self.ordering()),
             )
         })?;
         Ok(())
@@ -358,52 +501,123 @@ impl VectorStore for ServerStore {
         if k == 0 {
             return Ok(Vec::new());
         }
-        let plan = FilterPlan::new(filter)?;
-        let mut must = Self::base_conditions(&plan);
-        if plan.needs_sources() {
-            let sources = plan.select_sources(self.distinct_sources(&must)?);
-            if sources.is_empty() {
-                return Ok(Vec::new());
-            }
-            must.push(Condition::matches(SOURCE, sources));
-        }
-        let response = self.call("search", || {
-            let mut request = QueryPointsBuilder::new(&self.collection)
+        let Some(must) = self.conditions(filter)? else {
+            return Ok(Vec::new());
+        };
+        self.query("search", k, &must, || {
+            QueryPointsBuilder::new(&self.collection).query(Query::new_nearest(vector.to_vec()))
+        })
+    }
+
+    fn has_lexical(&self) -> bool {
+        self.lexical.is_some()
+    }
+
+    fn fused_search(
+        &self,
+        vector: &[f32],
+        query: &str,
+        k: usize,
+        n: usize,
+        filter: &Filter,
+        fusion: ServerFusion,
+    ) -> Result<Option<Vec<Hit>>> {
+        let Some(encoder) = &self.lexical else {
+            return Ok(None);
+        };
+        check_vector(&self.store_name(), self.spec, "<query>", vector)?;
+        let Some(must) = self.conditions(filter)? else {
+            return Ok(Some(Vec::new()));
+        };
+        let sparse = encoder.query(query);
+        let fusion = match fusion {
+            ServerFusion::Rrf => Fusion::Rrf,
+            ServerFusion::Dbsf => Fusion::Dbsf,
+        };
+        let leg_filter = (!must.is_empty()).then(|| QFilter::must(must.clone()));
+        let hits = self.query("fused search", k, &[], || {
+            let mut dense = PrefetchQueryBuilder::default()
                 .query(Query::new_nearest(vector.to_vec()))
-                .limit(k as u64)
-                .with_payload(PayloadIncludeSelector::new(vec![
-                    CHUNK_ID.to_owned(),
-                    DOC_ID.to_owned(),
-                ]));
-            if !must.is_empty() {
-                request = request.filter(QFilter::must(must.clone()));
+                .limit(n as u64);
+            let mut lexical = PrefetchQueryBuilder::default()
+                .query(Query::new_nearest(VectorInput::new_sparse(
+                    sparse.indices.clone(),
+                    sparse.values.clone(),
+                )))
+                .using(SPARSE_VECTOR)
+                .limit(n as u64);
+            if let Some(f) = &leg_filter {
+                dense = dense.filter(f.clone());
+                lexical = lexical.filter(f.clone());
             }
-            self.client.query(request)
+            let mut request = QueryPointsBuilder::new(&self.collection).add_prefetch(dense);
+            if !sparse.is_empty() {
+                request = request.add_prefetch(lexical);
+            }
+            request.query(Query::new_fusion(fusion))
         })?;
-        response
-            .result
-            .into_iter()
-            .map(|p| {
-                let field = |key: &str| {
-                    p.payload
-                        .get(key)
-                        .and_then(|v| v.as_str())
-                        .map(|s| s.to_owned())
-                };
-                match (field(CHUNK_ID), field(DOC_ID)) {
-                    (Some(chunk_id), Some(doc_id)) => Ok(Hit {
-                        chunk_id,
-                        doc_id,
-                        score: p.score,
-                    }),
-                    _ => Err(Error::Payload {
-                        store: self.store_name(),
-                        point: format!("{:?}", p.id),
-                        reason: "no chunk id or document id".into(),
-                    }),
-                }
-            })
-            .collect()
+        Ok(Some(hits))
+    }
+
+    fn delete_all(&self) -> Result<()> {
+        self.call("delete collection", || {
+            self.client.delete_collection(&self.collection)
+        })?;
+        Ok(())
+    }
+
+    fn digest(&self) -> Result<Option<String>> {
+        // Two exact facets: every document id and every content hash with their chunk
+        // counts. An edit changes a hash, a rename an id, a deletion both.
+        let total = self.count()?.max(1) as u64;
+        let mut h = blake3::Hasher::new();
+        for field in [DOC_ID, CONTENT_HASH] {
+            let response = self.call("fingerprint documents", || {
+                self.client.facet(
+                    FacetCountsBuilder::new(&self.collection, field)
+                        .limit(total)
+                        .exact(true),
+                )
+            })?;
+            let mut values: Vec<(String, u64)> = response
+                .hits
+                .into_iter()
+                .filter_map(|hit| match hit.value?.variant? {
+                    facet_value::Variant::StringValue(s) => Some((s, hit.count)),
+                    _ => None,
+                })
+                .collect();
+            values.sort();
+            for (value, count) in values {
+                h.update(value.as_bytes());
+                h.update(&[0]);
+                h.update(&count.to_le_bytes());
+            }
+            h.update(&[0xff]);
+        }
+        Ok(Some(h.finalize().to_hex().to_string()))
+    }
+
+    fn lexical_search(&self, query: &str, k: usize, filter: &Filter) -> Result<Option<Vec<Hit>>> {
+        let Some(encoder) = &self.lexical else {
+            return Ok(None);
+        };
+        let sparse = encoder.query(query);
+        if sparse.is_empty() || k == 0 {
+            return Ok(Some(Vec::new()));
+        }
+        let Some(must) = self.conditions(filter)? else {
+            return Ok(Some(Vec::new()));
+        };
+        let hits = self.query("lexical search", k, &must, || {
+            QueryPointsBuilder::new(&self.collection)
+                .query(Query::new_nearest(VectorInput::new_sparse(
+                    sparse.indices.clone(),
+                    sparse.values.clone(),
+                )))
+                .using(SPARSE_VECTOR)
+        })?;
+        Ok(Some(hits))
     }
 
     fn count(&self) -> Result<usize> {

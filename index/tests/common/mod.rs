@@ -1,6 +1,8 @@
 //! Chunks and vectors for the vector store tests, shared by both backends' tests.
 #![allow(dead_code)]
 
+pub mod qdrant;
+
 use std::collections::BTreeMap;
 
 use docket_index::filter::{Filter, Hit};
@@ -75,7 +77,11 @@ pub fn upsert_all(store: &dyn VectorStore, chunks: &[Chunk], vectors: &[Vec<f32>
     let points: Vec<Point<'_>> = chunks
         .iter()
         .zip(vectors)
-        .map(|(chunk, vector)| Point { chunk, vector })
+        .map(|(chunk, vector)| Point {
+                chunk,
+                vector,
+                content_hash: None,
+            })
         .collect();
     store.upsert(&points).expect("upsert");
 }

@@ -21,7 +21,7 @@ use docket_generate::summarize::rouge::Rouge;
 use docket_index::eval::{
     BeirDataset, Metrics, RetrievalConfig, RetrievalReport, retrieval as eval_retrieval,
 };
-use docket_index::{FusionConfig, FusionMethod, Mode};
+use docket_index::{FusionConfig, FusionMethod, Mode, VectorStoreConfig};
 use docket_pipelines::documents::summary_cache_dir;
 use docket_pipelines::models::{chunker, load_embedder, load_llm, open_for_search};
 use docket_pipelines::report::ReporterExt;
@@ -108,6 +108,11 @@ pub struct EvalRetrievalArgs {
     /// The qrels split to read when there is no qrels.tsv (qrels/SPLIT.tsv).
     #[arg(long, value_name = "SPLIT", default_value = "test")]
     pub split: String,
+    /// Index into a temporary collection of this Qdrant server (dropped afterwards)
+    /// instead of an embedded store: its sparse leg is the BM25 leg scored, and its own
+    /// fusions (RRF, DBSF) are scored too.
+    #[arg(long, value_name = "URL")]
+    pub qdrant_url: Option<String>,
     #[command(flatten)]
     pub fusion: FusionArgs,
     #[command(flatten)]
@@ -214,6 +219,10 @@ fn retrieval(args: EvalRetrievalArgs, term: Term) -> Result<Outcome> {
             .unwrap_or_default(),
         tune: args.tune,
         store_tuned: args.index.clone().filter(|_| args.tune),
+        vectors: args.qdrant_url.as_ref().map(|url| VectorStoreConfig {
+            collection: format!("docket_eval_{}", std::process::id()),
+            ..VectorStoreConfig::server(url.clone())
+        }),
     };
     let chunker = chunker(&args.chunking.settings(), &term)?;
     let embedder = match config.needs_embedder() {
@@ -360,6 +369,9 @@ fn retrieval_json(report: &RetrievalReport) -> serde_json::Value {
         t["bm25_weight"] = json!(best.fusion.bm25_weight);
         obj.insert("tuned".to_owned(), t);
     }
+    for (name, m) in &report.server_fusions {
+        obj.insert(name.clone(), metrics_json(m));
+    }
     serde_json::Value::Object(obj)
 }
 
@@ -386,6 +398,13 @@ fn write_retrieval(out: &mut dyn Write, report: &RetrievalReport) -> Result<()> 
             x.ndcg_at_10,
             x.recall_at_100,
             x.mrr_at_10
+        )?;
+    }
+    for (name, x) in &report.server_fusions {
+        writeln!(
+            out,
+            "{name:<8} {:>8.4} {:>11.4} {:>8.4}  (the server's own fusion)",
+            x.ndcg_at_10, x.recall_at_100, x.mrr_at_10
         )?;
     }
     let Some(grid) = &report.tuned else {

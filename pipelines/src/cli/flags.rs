@@ -180,6 +180,7 @@ impl StoreArgs {
             qdrant_shards: self.qdrant_shards,
             qdrant_replicas: self.qdrant_replicas,
             qdrant_api_key_env: self.qdrant_api_key_env.clone(),
+            ..StoreSettings::default()
         }
     }
 }

@@ -29,6 +29,10 @@ pub struct RunArgs {
     /// Process only the documents of shard I of N (0 <= I < N), by document id.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
+    /// Run only these tasks (names or kinds, comma-separated) on the index as it is,
+    /// without syncing it: a sharded job's answer step once every worker is done.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub tasks: Option<Vec<String>>,
     /// Also write the run report (JSON) to FILE.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -95,6 +99,7 @@ pub fn run(args: RunArgs, term: Term) -> Result<Outcome> {
         force: args.force,
         shard: args.shard,
         report: args.report,
+        tasks: args.tasks,
     };
     let report = job::run(&job, &options, &env)?;
     match report.status {

@@ -165,6 +165,7 @@ fn write_status(out: &mut dyn Write, s: &Status) -> Result<()> {
     };
     writeln!(out, "model       {model}")?;
     writeln!(out, "vectors     {}", s.backend)?;
+    writeln!(out, "lexical     {}", s.lexical)?;
     writeln!(
         out,
         "chunking    up to {} {} tokens, overlap {}",

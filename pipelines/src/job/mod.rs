@@ -48,6 +48,21 @@ pub struct RunOptions {
     pub shard: Option<Shard>,
     /// Also write the report here.
     pub report: Option<PathBuf>,
+    /// Run only these tasks (by name or kind), on the index as it is: no index stage.
+    /// What a sharded run's answer step uses once every worker is done (see
+    /// `tasks::answer`).
+    pub tasks: Option<Vec<String>>,
+}
+
+impl RunOptions {
+    /// Whether this run runs `task`.
+    pub fn selects(&self, task: &Task) -> bool {
+        self.tasks.as_ref().is_none_or(|names| {
+            names
+                .iter()
+                .any(|n| n == task.name() || n == task.kind().as_str())
+        })
+    }
 }
 
 /// What a run reports to, and the flag that stops it between documents.
@@ -153,7 +168,10 @@ fn run_stages(job: &Job, options: &RunOptions, env: &RunEnv, report: &mut RunRep
         Some(take_lock(job, env.reporter.as_ref())?)
     };
     let state = open_state(job, options)?;
-    let synced = sync_stage(job, options, env, state.as_ref(), report)?;
+    let synced = match &options.tasks {
+        Some(names) => open_stage(job, names, options, env)?,
+        None => sync_stage(job, options, env, state.as_ref(), report)?,
+    };
     if env.stopping() {
         return Ok(());
     }
@@ -172,7 +190,7 @@ fn run_stages(job: &Job, options: &RunOptions, env: &RunEnv, report: &mut RunRep
         clock: tasks::TaskClock::new(job.spec.task_timeout_secs),
         timed_llm: std::sync::OnceLock::new(),
     };
-    for task in &job.tasks {
+    for task in job.tasks.iter().filter(|t| options.selects(t)) {
         if env.stopping() {
             break;
         }
@@ -222,6 +240,63 @@ struct Synced {
     index: Option<docket_index::Index>,
     planned: Vec<(String, String)>,
     embedder: Option<Arc<dyn Embedder>>,
+}
+
+/// Instead of the index stage, for a run of some tasks only: the index as it is.
+fn open_stage(
+    job: &Job,
+    names: &[String],
+    options: &RunOptions,
+    env: &RunEnv,
+) -> Result<Synced> {
+    for name in names {
+        if !job
+            .tasks
+            .iter()
+            .any(|t| t.name() == name || t.kind().as_str() == name)
+        {
+            let known: Vec<&str> = job.tasks.iter().map(|t| t.name()).collect();
+            return Err(Error::Usage(format!(
+                "--tasks {name}: the job has no task of that name or kind (its tasks: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    let spec = &job.spec;
+    let dir = &spec.index.dir;
+    env.reporter.info(&format!(
+        "run {}: tasks {} only, on the index {} as it is (not synced)",
+        job.name,
+        names.join(", "),
+        dir.display()
+    ));
+    if docket_index::Manifest::load(dir)?.is_none() {
+        if options.dry_run {
+            return Ok(Synced {
+                index: None,
+                planned: Vec::new(),
+                embedder: None,
+            });
+        }
+        return Err(Error::Usage(format!(
+            "--tasks: there is no index at {} yet; run the job (or its workers) first",
+            dir.display()
+        )));
+    }
+    let embedder = if spec.index.embed {
+        Some(crate::models::load_embedder(
+            spec.index.chunking.embed_model.as_deref(),
+            env.reporter.as_ref(),
+        )?)
+    } else {
+        None
+    };
+    let index = docket_index::Index::open(dir, embedder.clone())?;
+    Ok(Synced {
+        index: Some(index),
+        planned: Vec::new(),
+        embedder,
+    })
 }
 
 /// The index stage: sync the index with the sources, leaving quarantined files unread,

@@ -35,22 +35,39 @@ pub(super) fn run(
 ) -> Result<()> {
     let name = plan.name;
     let reporter = ctx.env.reporter.as_ref();
-    if ctx.options.shard.is_some() {
-        reporter.notice(&format!(
-            "answer {name} skipped: a shard holds only part of the archive"
-        ));
-        return Ok(());
+    // Answers need the whole archive. A shard's own index holds its part only; a server
+    // collection with the lexical leg holds every worker's chunks, but while workers are
+    // still writing it is incomplete, so answering waits for an explicit answer step.
+    if let Some(shard) = ctx.options.shard {
+        let whole = ctx.options.tasks.is_some()
+            && ctx.index.as_ref().is_some_and(|i| i.searches_server());
+        if !whole {
+            reporter.notice(&format!(
+                "answer {name} skipped: shard {shard} holds only part of the archive; once every worker is done, run `docket run JOB --shard {shard} --tasks answer` on one of them (it answers over the whole server collection)"
+            ));
+            return Ok(());
+        }
     }
     let questions = read_questions(&t.questions)?;
     report.total = questions.len();
     // An answer can change when any document in scope changes: the fingerprint covers
-    // the question, the settings and every (document, content) pair in scope.
-    let mut h = blake3::Hasher::new();
-    for e in scope(ctx, plan.filter)? {
-        h.update(e.doc_id.as_bytes());
-        h.update(e.content_hash.as_bytes());
-    }
-    let corpus = h.finalize().to_hex().to_string();
+    // the question, the settings and every (document, content) pair in scope (on a
+    // server collection, every document in it).
+    let server = match &ctx.index {
+        Some(index) => index.server_digest()?,
+        None => None,
+    };
+    let corpus = match server {
+        Some(digest) => digest,
+        None => {
+            let mut h = blake3::Hasher::new();
+            for e in scope(ctx, plan.filter)? {
+                h.update(e.doc_id.as_bytes());
+                h.update(e.content_hash.as_bytes());
+            }
+            h.finalize().to_hex().to_string()
+        }
+    };
     let fingerprint = |q: &Question| {
         hash_hex(&[
             q.text.as_bytes(),

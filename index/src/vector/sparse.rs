@@ -1,0 +1,276 @@
+//! The lexical leg of a server collection: each chunk's analysed terms as a sparse vector.
+//!
+//! When the vectors live on a Qdrant server, every worker of a sharded run has only its own
+//! shard in its local BM25 index. So each point also carries a sparse vector of its terms,
+//! made with the BM25 index's own analyzer (same tokenizer, stopwords and stemmer), and the
+//! collection scores it with Qdrant's `idf` modifier: a query's score is
+//! `sum over its terms of idf(term) * weight_in_query * weight_in_chunk`, where the server
+//! computes `idf` over the whole collection, whichever worker wrote the chunk. With the
+//! chunk weight set to BM25's term-frequency part, `tf (k1 + 1) / (tf + k1 (1 - b + b
+//! len / avg_len))`, that sum is BM25 (Robertson's IDF, Lucene's formula, as tantivy uses).
+//!
+//! The one difference from tantivy: `avg_len`, the average chunk length in terms, cannot
+//! be the collection's true average, since it must be fixed before the first chunk is
+//! written and equal on every worker; it is a setting ([`SparseConfig::avg_terms`]).
+//!
+//! Term ids are the first four bytes of the term's BLAKE3 hash: stable across workers,
+//! machines and versions, with no vocabulary to share. Two terms can share an id; on
+//! aclsum's 19k-term vocabulary none do, and for a vocabulary of `n` terms about
+//! `n^2 / 2^33` pairs are expected (116 at a million terms), each making two rare terms
+//! match each other's chunks.
+
+use std::collections::BTreeMap;
+
+use docket_ingest::Chunk;
+use serde::{Deserialize, Serialize};
+use tantivy::tokenizer::TextAnalyzer;
+
+use crate::error::{Error, Result};
+use crate::lexical::AnalyzerConfig;
+
+/// Name of the sparse vector in the collection.
+pub const SPARSE_VECTOR: &str = "bm25";
+
+/// Settings of the sparse lexical leg on a server collection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SparseConfig {
+    /// Write and search the sparse leg (new collections only; a collection made without
+    /// it keeps using each machine's local BM25 index).
+    #[serde(default = "SparseConfig::default_enabled")]
+    pub enabled: bool,
+    /// BM25's term-frequency saturation.
+    #[serde(default = "SparseConfig::default_k1")]
+    pub k1: f32,
+    /// BM25's length normalisation (0: none, 1: full).
+    #[serde(default = "SparseConfig::default_b")]
+    pub b: f32,
+    /// The chunk length, in analysed terms, that BM25 treats as average. Chunks are cut
+    /// at `target_tokens` model tokens (256 by default); analysed terms leave out
+    /// stopwords, punctuation and sub-word pieces, which makes about half as many (the
+    /// default). A wrong value acts like a different `b`: it shifts how much long chunks
+    /// are discounted, not which terms match.
+    #[serde(default = "SparseConfig::default_avg_terms")]
+    pub avg_terms: f32,
+}
+
+impl SparseConfig {
+    pub fn default_enabled() -> bool {
+        true
+    }
+    /// tantivy's and Lucene's value.
+    pub fn default_k1() -> f32 {
+        1.2
+    }
+    /// tantivy's and Lucene's value.
+    pub fn default_b() -> f32 {
+        0.75
+    }
+    pub fn default_avg_terms() -> f32 {
+        128.0
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let bad = |name, value: f32| Error::Setting {
+            name,
+            reason: format!("{value} is out of range"),
+        };
+        if !(self.k1.is_finite() && self.k1 > 0.0) {
+            return Err(bad("sparse.k1", self.k1));
+        }
+        if !(0.0..=1.0).contains(&self.b) {
+            return Err(bad("sparse.b", self.b));
+        }
+        if !(self.avg_terms.is_finite() && self.avg_terms >= 1.0) {
+            return Err(bad("sparse.avg_terms", self.avg_terms));
+        }
+        Ok(())
+    }
+}
+
+impl Default for SparseConfig {
+    fn default() -> Self {
+        SparseConfig {
+            enabled: Self::default_enabled(),
+            k1: Self::default_k1(),
+            b: Self::default_b(),
+            avg_terms: Self::default_avg_terms(),
+        }
+    }
+}
+
+/// A sparse vector: ascending, distinct term ids and their weights.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SparseVector {
+    pub indices: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+impl SparseVector {
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+
+    /// Term counts by id, ids ascending (terms sharing an id are counted together).
+    fn counts<'a>(terms: impl IntoIterator<Item = &'a str>) -> (BTreeMap<u32, f32>, f32) {
+        let mut counts = BTreeMap::new();
+        let mut len = 0.0;
+        for t in terms {
+            *counts.entry(term_id(t)).or_insert(0.0) += 1.0;
+            len += 1.0;
+        }
+        (counts, len)
+    }
+}
+
+/// The id of an analysed term: the first four bytes of its BLAKE3 hash, little endian.
+pub fn term_id(term: &str) -> u32 {
+    let hash = blake3::hash(term.as_bytes());
+    let mut first = [0u8; 4];
+    first.copy_from_slice(&hash.as_bytes()[..4]);
+    u32::from_le_bytes(first)
+}
+
+/// Turns chunks and queries into sparse vectors with the BM25 index's analyzer.
+#[derive(Clone)]
+pub struct SparseEncoder {
+    analyzer: TextAnalyzer,
+    config: SparseConfig,
+}
+
+impl std::fmt::Debug for SparseEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SparseEncoder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SparseEncoder {
+    pub fn new(analyzer: &AnalyzerConfig, config: SparseConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(SparseEncoder {
+            analyzer: analyzer.build()?,
+            config,
+        })
+    }
+
+    fn terms(&self, texts: &[&str]) -> Vec<String> {
+        let mut analyzer = self.analyzer.clone();
+        let mut terms = Vec::new();
+        for text in texts {
+            let mut stream = analyzer.token_stream(text);
+            stream.process(&mut |t| terms.push(t.text.clone()));
+        }
+        terms
+    }
+
+    /// A chunk's vector: BM25's term-frequency weight of each term of its title, headings
+    /// and text (the fields the BM25 index's body holds).
+    pub fn document(&self, chunk: &Chunk) -> SparseVector {
+        let mut texts: Vec<&str> = Vec::with_capacity(2 + chunk.heading_path.len());
+        if let Some(title) = &chunk.title {
+            texts.push(title);
+        }
+        texts.extend(chunk.heading_path.iter().map(String::as_str));
+        texts.push(&chunk.text);
+        let terms = self.terms(&texts);
+        let (counts, len) = SparseVector::counts(terms.iter().map(String::as_str));
+        let SparseConfig { k1, b, avg_terms, .. } = self.config;
+        let norm = k1 * (1.0 - b + b * len / avg_terms);
+        let (indices, values) = counts
+            .into_iter()
+            .map(|(id, tf)| (id, tf * (k1 + 1.0) / (tf + norm)))
+            .unzip();
+        SparseVector { indices, values }
+    }
+
+    /// A query's vector: each analysed term weighted by how often the query has it, as
+    /// the BM25 index weighs a repeated query term.
+    pub fn query(&self, text: &str) -> SparseVector {
+        let terms = self.terms(&[text]);
+        let (counts, _) = SparseVector::counts(terms.iter().map(String::as_str));
+        let (indices, values) = counts.into_iter().unzip();
+        SparseVector { indices, values }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoder() -> SparseEncoder {
+        SparseEncoder::new(&AnalyzerConfig::default(), SparseConfig::default()).expect("encoder")
+    }
+
+    fn chunk(title: Option<&str>, text: &str) -> Chunk {
+        Chunk {
+            id: "d-0".into(),
+            doc_id: "d".into(),
+            ordinal: 0,
+            text: text.into(),
+            start: 0,
+            end: text.len(),
+            page_start: 1,
+            page_end: 1,
+            heading_path: vec!["Leave policy".into()],
+            token_count: 10,
+            source: "d.md".into(),
+            title: title.map(Into::into),
+            format: docket_ingest::Format::Markdown,
+            metadata: Default::default(),
+        }
+    }
+
+    #[test]
+    fn term_ids_are_pinned() {
+        // Changing the derivation would orphan every sparse vector already stored.
+        let h = blake3::hash(b"model");
+        assert_eq!(
+            term_id("model"),
+            u32::from_le_bytes(h.as_bytes()[..4].try_into().unwrap())
+        );
+        assert_ne!(term_id("model"), term_id("models"));
+    }
+
+    #[test]
+    fn query_terms_are_analysed_like_the_bm25_index() {
+        let e = encoder();
+        let q = e.query("The models and the Modeling of models");
+        // "the", "and", "of" are stopwords; models/modeling stem to "model".
+        assert_eq!(q.indices, vec![term_id("model")]);
+        assert_eq!(q.values, vec![3.0]);
+        assert!(e.query("the and of").is_empty());
+    }
+
+    #[test]
+    fn document_weights_are_bm25_term_frequency_parts() {
+        let e = encoder();
+        let c = chunk(Some("Annual leave"), "Leave is booked in the portal.");
+        let v = e.document(&c);
+        assert!(v.indices.windows(2).all(|w| w[0] < w[1]), "ascending ids");
+        // Terms: annual, leav (title) + leav, polici (heading) + leav, book, portal.
+        let len = 7.0;
+        let norm = 1.2 * (1.0 - 0.75 + 0.75 * len / 128.0);
+        let at = |t: &str| v.values[v.indices.iter().position(|&i| i == term_id(t)).unwrap()];
+        assert!((at("leav") - 3.0 * 2.2 / (3.0 + norm)).abs() < 1e-6);
+        assert!((at("portal") - 2.2 / (1.0 + norm)).abs() < 1e-6);
+        // More occurrences weigh more, but saturate below k1 + 1.
+        assert!(at("leav") > at("portal") && at("leav") < 2.2);
+    }
+
+    #[test]
+    fn settings_out_of_range_are_named() {
+        let c = SparseConfig {
+            b: 1.5,
+            ..SparseConfig::default()
+        };
+        assert!(matches!(
+            c.validate(),
+            Err(Error::Setting {
+                name: "sparse.b",
+                ..
+            })
+        ));
+    }
+}
