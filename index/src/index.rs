@@ -724,10 +724,7 @@ impl Index {
     /// The stored chunks with these ids: from the server collection when searches read
     /// it, else from the BM25 index (both stores hold every chunk written here, and
     /// BM25's copy is one local read away).
-    fn chunks_of<'a>(
-        &self,
-        ids: impl Iterator<Item = &'a str>,
-    ) -> Result<HashMap<String, Chunk>> {
+    fn chunks_of<'a>(&self, ids: impl Iterator<Item = &'a str>) -> Result<HashMap<String, Chunk>> {
         let ids: Vec<&str> = ids.collect();
         let found = match &self.vectors {
             Some(store) if store.has_lexical() => store.chunks(&ids)?,

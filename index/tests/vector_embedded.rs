@@ -6,11 +6,11 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use common::*;
-use docket_index::{AnalyzerConfig, Error};
 use docket_index::filter::Filter;
 use docket_index::vector::{
     EmbeddedStore, Point, VectorSpec, VectorStore, VectorStoreConfig, open_store,
 };
+use docket_index::{AnalyzerConfig, Error};
 use docket_ingest::Chunk;
 
 const DIM: usize = 16;

@@ -10,12 +10,12 @@ use std::io::Write as _;
 
 use common::qdrant::{QdrantNode, qdrant_binary};
 use common::*;
+use docket_index::Error;
 use docket_index::filter::Filter;
 use docket_index::lexical::{Bm25Index, LexicalConfig, LexicalIndex};
 use docket_index::vector::{
     Point, ServerFusion, ServerStore, SparseConfig, VectorSpec, VectorStore, VectorStoreConfig,
 };
-use docket_index::Error;
 use docket_ingest::{Chunk, Format};
 
 const DIM: usize = 16;
@@ -193,7 +193,13 @@ fn text_corpus() -> Vec<Chunk> {
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let mut c = chunk(&format!("doc{i}"), 0, "policies/p.md", Format::Markdown, &[]);
+            let mut c = chunk(
+                &format!("doc{i}"),
+                0,
+                "policies/p.md",
+                Format::Markdown,
+                &[],
+            );
             c.text = (*t).to_owned();
             c.end = c.text.len();
             c.title = None;

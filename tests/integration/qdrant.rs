@@ -138,7 +138,7 @@ fn sharded_workers_fill_one_collection_that_any_worker_searches_and_answers_over
     let questions = write(
         &examples,
         "cluster-questions.txt",
-        b"What is the per diem for international trips?\nHow long are support tickets kept?\nWhen is the office closed?\nWho approves expenses?\n",
+        b"What is the per diem for international trips?\nHow long are support tickets kept?\nHow many days do Ridge Club members have to return items?\nWithin how long must a suspected security incident be reported?\n",
     );
     let job = |i: usize| -> PathBuf {
         write(
@@ -172,7 +172,12 @@ extractive = true
         .enumerate()
         .map(|(i, job)| {
             Command::new(docket_bin())
-                .args(["run", &job.display().to_string(), "--shard", &format!("{i}/2")])
+                .args([
+                    "run",
+                    &job.display().to_string(),
+                    "--shard",
+                    &format!("{i}/2"),
+                ])
                 .env("NO_COLOR", "1")
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
@@ -206,8 +211,8 @@ extractive = true
         for query in [
             "per diem international travel",
             "support ticket retention",
-            "expense approval",
-            "office closed holidays",
+            "returns without a receipt",
+            "report a security incident",
         ] {
             assert_eq!(
                 search_ids(&examples.join(worker), query),
@@ -260,8 +265,7 @@ fn many_documents(dir: &Path, n: usize) -> PathBuf {
     let archive = dir.join("many");
     let words = [
         "invoice", "contract", "warranty", "shipment", "payment", "refund", "audit", "budget",
-        "forecast", "supplier", "customer", "policy", "security", "backup", "network",
-        "license",
+        "forecast", "supplier", "customer", "policy", "security", "backup", "network", "license",
     ];
     for i in 0..n {
         let mut text = format!("# Document {i}\n\n");
@@ -334,12 +338,7 @@ fn kill_9_of_an_index_run_then_a_rerun_leaves_every_chunk_exactly_once() {
 
     docket(args).expect_code(0);
     assert_eq!(chunks_by_doc(&node, "killed"), expected);
-    let status = docket([
-        "status",
-        "--index",
-        &index.display().to_string(),
-        "--json",
-    ]);
+    let status = docket(["status", "--index", &index.display().to_string(), "--json"]);
     status.expect_code(0);
     let s = status.json();
     assert_eq!(s["chunks"].as_u64(), Some(total), "{s}");
@@ -404,12 +403,7 @@ fn the_server_killed_and_restarted_under_a_run_loses_nothing() {
     // The next run completes the index; the counts equal the clean run's.
     docket(args).expect_code(0);
     assert_eq!(chunks_by_doc(&node, "restarted"), expected);
-    let status = docket([
-        "status",
-        "--index",
-        &index.display().to_string(),
-        "--json",
-    ]);
+    let status = docket(["status", "--index", &index.display().to_string(), "--json"]);
     status.expect_code(0);
     assert_eq!(status.json()["vector_points"].as_u64(), Some(total));
 }

@@ -35,8 +35,8 @@ use crate::error::{Error, Result};
 use crate::filter::{Filter, Hit};
 
 use super::payload::{
-    CHUNK_ID, CONTENT_HASH, DOC_ID, FORMAT, INDEXED_FIELDS, METADATA_KV, SOURCE, chunk_from_payload,
-    chunk_payload, point_id,
+    CHUNK_ID, CONTENT_HASH, DOC_ID, FORMAT, INDEXED_FIELDS, METADATA_KV, SOURCE,
+    chunk_from_payload, chunk_payload, point_id,
 };
 use super::plan::FilterPlan;
 use super::{Distance, Point, VectorSpec, VectorStore, check_vector};

@@ -17,11 +17,10 @@ use docket_ingest::Chunk;
 use qdrant_client::qdrant::{
     Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
     DeletePointsBuilder, Distance as QDistance, FacetCountsBuilder, FieldType, Filter as QFilter,
-    Fusion, GetPointsBuilder, Modifier, NamedVectors, PayloadIncludeSelector, PointId,
-    PointStruct, PrefetchQueryBuilder, Query, QueryPointsBuilder, ScoredPoint,
-    SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder, Vector,
-    VectorInput, VectorParamsBuilder, WriteOrdering as QWriteOrdering, WriteOrderingType,
-    facet_value, vectors_config,
+    Fusion, GetPointsBuilder, Modifier, NamedVectors, PayloadIncludeSelector, PointId, PointStruct,
+    PrefetchQueryBuilder, Query, QueryPointsBuilder, ScoredPoint, SparseVectorParamsBuilder,
+    SparseVectorsConfigBuilder, UpsertPointsBuilder, Vector, VectorInput, VectorParamsBuilder,
+    WriteOrdering as QWriteOrdering, WriteOrderingType, facet_value, vectors_config,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 use tokio::runtime::Runtime;
@@ -34,10 +33,10 @@ use super::payload::{
     CHUNK_ID, CONTENT_HASH, DOC_ID, FORMAT, INDEXED_FIELDS, METADATA_KV, SOURCE,
     chunk_from_payload, chunk_payload, point_id,
 };
-use super::sparse::{SPARSE_VECTOR, SparseEncoder};
-use crate::lexical::AnalyzerConfig;
 use super::plan::FilterPlan;
+use super::sparse::{SPARSE_VECTOR, SparseEncoder};
 use super::{Distance, Point, VectorSpec, VectorStore, check_vector};
+use crate::lexical::AnalyzerConfig;
 
 /// Points per upsert request: keeps a request around a megabyte with 384-d vectors and
 /// chunk text, well under gRPC message limits.
@@ -185,7 +184,9 @@ impl ServerStore {
             WriteOrdering::Medium => WriteOrderingType::Medium,
             WriteOrdering::Strong => WriteOrderingType::Strong,
         };
-        QWriteOrdering { r#type: kind as i32 }
+        QWriteOrdering {
+            r#type: kind as i32,
+        }
     }
 
     /// Run one request to completion, retrying transient failures with exponential backoff.
@@ -288,17 +289,12 @@ impl ServerStore {
         let info = self.call("read collection", || {
             self.client.collection_info(&self.collection)
         })?;
-        let params = info
-            .result
-            .and_then(|i| i.config)
-            .and_then(|c| c.params);
+        let params = info.result.and_then(|i| i.config).and_then(|c| c.params);
         let has_sparse = params
             .as_ref()
             .and_then(|p| p.sparse_vectors_config.as_ref())
             .is_some_and(|s| s.map.contains_key(SPARSE_VECTOR));
-        let params = params
-            .and_then(|p| p.vectors_config)
-            .and_then(|v| v.config);
+        let params = params.and_then(|p| p.vectors_config).and_then(|v| v.config);
         let Some(vectors_config::Config::Params(params)) = params else {
             return Err(Error::Server {
                 collection: self.collection.clone(),
@@ -381,11 +377,7 @@ impl ServerStore {
             }
             self.client.query(request)
         })?;
-        response
-            .result
-            .into_iter()
-            .map(|p| self.hit(p))
-            .collect()
+        response.result.into_iter().map(|p| self.hit(p)).collect()
     }
 
     fn hit(&self, p: ScoredPoint) -> Result<Hit> {

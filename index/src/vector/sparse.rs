@@ -14,10 +14,10 @@
 //! written and equal on every worker; it is a setting ([`SparseConfig::avg_terms`]).
 //!
 //! Term ids are the first four bytes of the term's BLAKE3 hash: stable across workers,
-//! machines and versions, with no vocabulary to share. Two terms can share an id; on
-//! aclsum's 19k-term vocabulary none do, and for a vocabulary of `n` terms about
-//! `n^2 / 2^33` pairs are expected (116 at a million terms), each making two rare terms
-//! match each other's chunks.
+//! machines and versions, with no vocabulary to share. Two terms can share an id: for a
+//! vocabulary of `n` terms about `n^2 / 2^33` pairs are expected. Measured: none among the
+//! 16,250 distinct words of ../shared/data's PDFs and aclsum corpora; 115 among a million
+//! synthetic terms (116 expected). A shared id makes two terms match each other's chunks.
 
 use std::collections::BTreeMap;
 
@@ -176,7 +176,9 @@ impl SparseEncoder {
         texts.push(&chunk.text);
         let terms = self.terms(&texts);
         let (counts, len) = SparseVector::counts(terms.iter().map(String::as_str));
-        let SparseConfig { k1, b, avg_terms, .. } = self.config;
+        let SparseConfig {
+            k1, b, avg_terms, ..
+        } = self.config;
         let norm = k1 * (1.0 - b + b * len / avg_terms);
         let (indices, values) = counts
             .into_iter()

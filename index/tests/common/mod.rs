@@ -78,10 +78,10 @@ pub fn upsert_all(store: &dyn VectorStore, chunks: &[Chunk], vectors: &[Vec<f32>
         .iter()
         .zip(vectors)
         .map(|(chunk, vector)| Point {
-                chunk,
-                vector,
-                content_hash: None,
-            })
+            chunk,
+            vector,
+            content_hash: None,
+        })
         .collect();
     store.upsert(&points).expect("upsert");
 }

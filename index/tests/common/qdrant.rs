@@ -109,7 +109,10 @@ impl QdrantNode {
             .env("QDRANT__SERVICE__HOST", "127.0.0.1")
             .env("QDRANT__SERVICE__HTTP_PORT", self.ports.http.to_string())
             .env("QDRANT__SERVICE__GRPC_PORT", self.ports.grpc.to_string())
-            .env("QDRANT__STORAGE__STORAGE_PATH", self.storage.join("storage"))
+            .env(
+                "QDRANT__STORAGE__STORAGE_PATH",
+                self.storage.join("storage"),
+            )
             .env(
                 "QDRANT__STORAGE__SNAPSHOTS_PATH",
                 self.storage.join("snapshots"),
@@ -209,7 +212,9 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 /// Send one HTTP/1.0 request on loopback; status code and body of the response.
 fn http(port: u16, request: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
     stream.write_all(request.as_bytes()).ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;

@@ -243,12 +243,7 @@ struct Synced {
 }
 
 /// Instead of the index stage, for a run of some tasks only: the index as it is.
-fn open_stage(
-    job: &Job,
-    names: &[String],
-    options: &RunOptions,
-    env: &RunEnv,
-) -> Result<Synced> {
+fn open_stage(job: &Job, names: &[String], options: &RunOptions, env: &RunEnv) -> Result<Synced> {
     for name in names {
         if !job
             .tasks

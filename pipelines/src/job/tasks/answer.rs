@@ -39,8 +39,8 @@ pub(super) fn run(
     // collection with the lexical leg holds every worker's chunks, but while workers are
     // still writing it is incomplete, so answering waits for an explicit answer step.
     if let Some(shard) = ctx.options.shard {
-        let whole = ctx.options.tasks.is_some()
-            && ctx.index.as_ref().is_some_and(|i| i.searches_server());
+        let whole =
+            ctx.options.tasks.is_some() && ctx.index.as_ref().is_some_and(|i| i.searches_server());
         if !whole {
             reporter.notice(&format!(
                 "answer {name} skipped: shard {shard} holds only part of the archive; once every worker is done, run `docket run JOB --shard {shard} --tasks answer` on one of them (it answers over the whole server collection)"
