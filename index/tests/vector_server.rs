@@ -91,6 +91,8 @@ impl Drop for Collection {
             .build()
         {
             let _ = rt.block_on(client.delete_collection(&self.config.collection));
+            let meta = format!("{}__docket_meta", self.config.collection);
+            let _ = rt.block_on(client.delete_collection(meta));
         }
     }
 }
@@ -228,7 +230,7 @@ fn server_lexical_leg_ranks_like_the_bm25_index() {
 
     let mut col = Collection::new(&server.url, "lexical");
     col.config.sparse = SparseConfig {
-        avg_terms: avg,
+        avg_terms: Some(avg),
         ..SparseConfig::default()
     };
     let store = col.open(DIM).expect("connect");
@@ -249,7 +251,13 @@ fn server_lexical_leg_ranks_like_the_bm25_index() {
             .lexical_search(query, 5, &Filter::default())
             .expect("lexical search")
             .expect("a lexical leg");
-        assert_eq!(ids(&remote), ids(&local), "{query}");
+        // The same hits; equal scores may come in either order.
+        let set = |h: &[docket_index::Hit]| {
+            ids(h)
+                .into_iter()
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        assert_eq!(set(&remote), set(&local), "{query}");
         for (r, l) in remote.iter().zip(&local) {
             // tantivy stores lengths in a lossy one-byte code; the rest is the same BM25.
             assert!(
@@ -292,4 +300,66 @@ fn server_lexical_leg_ranks_like_the_bm25_index() {
             .expect("search")
             .is_none()
     );
+}
+
+/// The average chunk length the meta collection records for `col`.
+fn recorded_avg_terms(col: &Collection) -> Option<f64> {
+    let client = qdrant_client::Qdrant::from_url(&col.url)
+        .skip_compatibility_check()
+        .build()
+        .ok()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    let info = rt
+        .block_on(client.collection_info(format!("{}__docket_meta", col.config.collection)))
+        .ok()?;
+    info.result?
+        .config?
+        .metadata
+        .get("docket_sparse_avg_terms")
+        .cloned()?
+        .into_json()
+        .as_f64()
+}
+
+#[test]
+fn the_first_write_fixes_the_average_length_for_every_writer() {
+    let Some(server) = server("the_first_write_fixes_the_average_length_for_every_writer") else {
+        return;
+    };
+    let chunks = text_corpus();
+    let mut rng = Rng::new(9);
+    let vectors: Vec<Vec<f32>> = chunks.iter().map(|_| rng.unit_vector(DIM)).collect();
+    let col = Collection::new(&server.url, "avg");
+    let first = col.open(DIM).expect("connect");
+    assert_eq!(recorded_avg_terms(&col), None, "nothing written yet");
+    upsert_all(&first, &chunks[..4], &vectors[..4]);
+    let encoder = docket_index::vector::SparseEncoder::new(
+        &docket_index::AnalyzerConfig::default(),
+        SparseConfig::default(),
+    )
+    .expect("encoder");
+    let mean = encoder.mean_terms(chunks[..4].iter());
+    let recorded = recorded_avg_terms(&col).expect("recorded");
+    assert!(
+        (recorded - f64::from(mean)).abs() < 1e-4,
+        "{recorded} vs {mean}"
+    );
+    // A second writer (another worker) uses the recorded value, not its own batch's.
+    let second = col.open(DIM).expect("connect");
+    upsert_all(&second, &chunks[4..], &vectors[4..]);
+    assert_eq!(recorded_avg_terms(&col), Some(recorded));
+    // Both writers' chunks score on one scale: the same text under two ids ties.
+    let mut twin = chunks[0].clone();
+    twin.id = "twin-0".into();
+    twin.doc_id = "twin".into();
+    upsert_all(&second, std::slice::from_ref(&twin), &vectors[..1]);
+    let hits = first
+        .lexical_search(&chunks[0].text, 2, &Filter::default())
+        .expect("search")
+        .expect("leg");
+    assert_eq!(hits.len(), 2);
+    assert!((hits[0].score - hits[1].score).abs() < 1e-5, "{hits:?}");
 }

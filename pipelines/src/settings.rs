@@ -220,9 +220,10 @@ pub struct StoreSettings {
     /// from any machine cover the whole archive.
     #[serde(default = "SparseConfig::default_enabled")]
     pub qdrant_lexical: bool,
-    /// The chunk length, in analysed terms, the collection's BM25 treats as average.
-    #[serde(default = "SparseConfig::default_avg_terms")]
-    pub qdrant_avg_terms: f32,
+    /// The chunk length, in analysed terms, the collection's BM25 treats as average
+    /// (default: the mean of the first chunks written to the collection).
+    #[serde(default)]
+    pub qdrant_avg_terms: Option<f32>,
 }
 
 impl StoreSettings {
@@ -268,7 +269,7 @@ impl Default for StoreSettings {
             qdrant_write_consistency: StoreSettings::default_one(),
             qdrant_write_ordering: VectorStoreConfig::default_write_ordering(),
             qdrant_lexical: SparseConfig::default_enabled(),
-            qdrant_avg_terms: SparseConfig::default_avg_terms(),
+            qdrant_avg_terms: None,
         }
     }
 }

@@ -55,9 +55,16 @@ pub struct ServerStore {
     max_retries: u32,
     initial_backoff: Duration,
     ordering: WriteOrdering,
+    replication_factor: u32,
     /// The sparse lexical leg, when the collection has one.
     lexical: Option<SparseEncoder>,
+    /// The lexical leg's average chunk length, once read or decided (see
+    /// [`Self::avg_terms`]).
+    avg_terms: std::sync::OnceLock<f32>,
 }
+
+/// Metadata key, in the meta collection, of the lexical leg's average chunk length.
+const AVG_TERMS_KEY: &str = "docket_sparse_avg_terms";
 
 /// How [`ServerStore::fused_search`] combines the two legs on the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,7 +172,9 @@ impl ServerStore {
             max_retries: config.max_retries,
             initial_backoff: Duration::from_millis(config.initial_backoff_ms),
             ordering: config.write_ordering,
+            replication_factor: config.replication_factor,
             lexical: None,
+            avg_terms: std::sync::OnceLock::new(),
         };
         let has_sparse = store.ensure_collection(config)?;
         if has_sparse {
@@ -176,6 +185,67 @@ impl ServerStore {
 
     pub fn collection(&self) -> &str {
         &self.collection
+    }
+
+    /// The collection that holds the lexical leg's average chunk length in its metadata:
+    /// creating a collection is atomic on a cluster (through its consensus), so the first
+    /// writer to create it decides the value for everyone.
+    fn meta_collection(&self) -> String {
+        format!("{}__docket_meta", self.collection)
+    }
+
+    fn read_avg_terms(&self) -> Result<Option<f32>> {
+        let meta = self.meta_collection();
+        if !self.call("check meta collection", || {
+            self.client.collection_exists(&meta)
+        })? {
+            return Ok(None);
+        }
+        let info = self.call("read meta collection", || {
+            self.client.collection_info(&meta)
+        })?;
+        let value = info
+            .result
+            .and_then(|i| i.config)
+            .and_then(|c| c.metadata.get(AVG_TERMS_KEY).cloned())
+            .map(|v| v.into_json())
+            .and_then(|v| v.as_f64());
+        Ok(value.map(|v| v as f32))
+    }
+
+    /// The average chunk length the lexical leg's weights use: the collection's, else
+    /// (first write to it) the configured one or the mean of `first`, made the
+    /// collection's by creating the meta collection; if another writer created it first,
+    /// its value wins.
+    fn avg_terms(&self, encoder: &SparseEncoder, first: &[Point<'_>]) -> Result<f32> {
+        if let Some(v) = self.avg_terms.get() {
+            return Ok(*v);
+        }
+        let value = match self.read_avg_terms()? {
+            Some(v) => v,
+            None => {
+                let estimate = encoder
+                    .configured_avg_terms()
+                    .unwrap_or_else(|| encoder.mean_terms(first.iter().map(|p| p.chunk)));
+                let meta = self.meta_collection();
+                let metadata: HashMap<String, serde_json::Value> =
+                    [(AVG_TERMS_KEY.to_owned(), serde_json::json!(estimate))].into();
+                let created = self.call("create meta collection", || {
+                    self.client.create_collection(
+                        CreateCollectionBuilder::new(&meta)
+                            .vectors_config(VectorParamsBuilder::new(1, QDistance::Dot))
+                            .replication_factor(self.replication_factor)
+                            .metadata(metadata.clone()),
+                    )
+                });
+                match (created, self.read_avg_terms()?) {
+                    (_, Some(v)) => v,
+                    (Err(e), None) => return Err(e),
+                    (Ok(_), None) => estimate,
+                }
+            }
+        };
+        Ok(*self.avg_terms.get_or_init(|| value))
     }
 
     fn ordering(&self) -> QWriteOrdering {
@@ -441,7 +511,7 @@ impl VectorStore for ServerStore {
             let payload = Payload::from(payload);
             all.push(match &self.lexical {
                 Some(encoder) => {
-                    let sparse = encoder.document(p.chunk);
+                    let sparse = encoder.document(p.chunk, self.avg_terms(encoder, points)?);
                     let mut vectors =
                         NamedVectors::default().add_vector("", Vector::new_dense(p.vector));
                     // Qdrant refuses an empty sparse vector; a chunk without terms has none.
@@ -554,6 +624,10 @@ impl VectorStore for ServerStore {
     fn delete_all(&self) -> Result<()> {
         self.call("delete collection", || {
             self.client.delete_collection(&self.collection)
+        })?;
+        let meta = self.meta_collection();
+        self.call("delete meta collection", || {
+            self.client.delete_collection(&meta)
         })?;
         Ok(())
     }

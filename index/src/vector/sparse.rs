@@ -10,8 +10,12 @@
 //! len / avg_len))`, that sum is BM25 (Robertson's IDF, Lucene's formula, as tantivy uses).
 //!
 //! The one difference from tantivy: `avg_len`, the average chunk length in terms, cannot
-//! be the collection's true average, since it must be fixed before the first chunk is
-//! written and equal on every worker; it is a setting ([`SparseConfig::avg_terms`]).
+//! follow the collection as it grows, since stored weights must stay comparable and equal
+//! on every worker. It is fixed once per collection, when the first chunks are written:
+//! the mean length of that first batch (or [`SparseConfig::avg_terms`] when set), kept in
+//! the collection's metadata for every later writer. On aclsum-passages-dev (single
+//! sentences), nDCG@10 of this leg is 0.6607 against tantivy's 0.6665; with a fixed
+//! average of 128 terms (half a default chunk) it was 0.6530.
 //!
 //! Term ids are the first four bytes of the term's BLAKE3 hash: stable across workers,
 //! machines and versions, with no vocabulary to share. Two terms can share an id: for a
@@ -45,13 +49,12 @@ pub struct SparseConfig {
     /// BM25's length normalisation (0: none, 1: full).
     #[serde(default = "SparseConfig::default_b")]
     pub b: f32,
-    /// The chunk length, in analysed terms, that BM25 treats as average. Chunks are cut
-    /// at `target_tokens` model tokens (256 by default); analysed terms leave out
-    /// stopwords, punctuation and sub-word pieces, which makes about half as many (the
-    /// default). A wrong value acts like a different `b`: it shifts how much long chunks
-    /// are discounted, not which terms match.
-    #[serde(default = "SparseConfig::default_avg_terms")]
-    pub avg_terms: f32,
+    /// The chunk length, in analysed terms, that BM25 treats as average; by default
+    /// (none) the mean of the first batch written to a new collection. A wrong value acts
+    /// like a different `b`: it shifts how much long chunks are discounted, not which
+    /// terms match.
+    #[serde(default)]
+    pub avg_terms: Option<f32>,
 }
 
 impl SparseConfig {
@@ -66,9 +69,6 @@ impl SparseConfig {
     pub fn default_b() -> f32 {
         0.75
     }
-    pub fn default_avg_terms() -> f32 {
-        128.0
-    }
 
     pub fn validate(&self) -> Result<()> {
         let bad = |name, value: f32| Error::Setting {
@@ -81,8 +81,10 @@ impl SparseConfig {
         if !(0.0..=1.0).contains(&self.b) {
             return Err(bad("sparse.b", self.b));
         }
-        if !(self.avg_terms.is_finite() && self.avg_terms >= 1.0) {
-            return Err(bad("sparse.avg_terms", self.avg_terms));
+        if let Some(avg) = self.avg_terms
+            && !(avg.is_finite() && avg >= 1.0)
+        {
+            return Err(bad("sparse.avg_terms", avg));
         }
         Ok(())
     }
@@ -94,7 +96,7 @@ impl Default for SparseConfig {
             enabled: Self::default_enabled(),
             k1: Self::default_k1(),
             b: Self::default_b(),
-            avg_terms: Self::default_avg_terms(),
+            avg_terms: None,
         }
     }
 }
@@ -165,21 +167,40 @@ impl SparseEncoder {
         terms
     }
 
-    /// A chunk's vector: BM25's term-frequency weight of each term of its title, headings
-    /// and text (the fields the BM25 index's body holds).
-    pub fn document(&self, chunk: &Chunk) -> SparseVector {
+    /// The analysed terms of a chunk's title, headings and text (the fields the BM25
+    /// index's body holds).
+    fn chunk_terms(&self, chunk: &Chunk) -> Vec<String> {
         let mut texts: Vec<&str> = Vec::with_capacity(2 + chunk.heading_path.len());
         if let Some(title) = &chunk.title {
             texts.push(title);
         }
         texts.extend(chunk.heading_path.iter().map(String::as_str));
         texts.push(&chunk.text);
-        let terms = self.terms(&texts);
+        self.terms(&texts)
+    }
+
+    /// The average length, in analysed terms, of these chunks (at least 1).
+    pub fn mean_terms<'a>(&self, chunks: impl ExactSizeIterator<Item = &'a Chunk>) -> f32 {
+        let n = chunks.len();
+        if n == 0 {
+            return 1.0;
+        }
+        let total: usize = chunks.map(|c| self.chunk_terms(c).len()).sum();
+        (total as f32 / n as f32).max(1.0)
+    }
+
+    /// The fixed average length of the settings, if any.
+    pub fn configured_avg_terms(&self) -> Option<f32> {
+        self.config.avg_terms
+    }
+
+    /// A chunk's vector: BM25's term-frequency weight of each of its terms, for a
+    /// collection whose average chunk length is `avg_terms`.
+    pub fn document(&self, chunk: &Chunk, avg_terms: f32) -> SparseVector {
+        let terms = self.chunk_terms(chunk);
         let (counts, len) = SparseVector::counts(terms.iter().map(String::as_str));
-        let SparseConfig {
-            k1, b, avg_terms, ..
-        } = self.config;
-        let norm = k1 * (1.0 - b + b * len / avg_terms);
+        let SparseConfig { k1, b, .. } = self.config;
+        let norm = k1 * (1.0 - b + b * len / avg_terms.max(1.0));
         let (indices, values) = counts
             .into_iter()
             .map(|(id, tf)| (id, tf * (k1 + 1.0) / (tf + norm)))
@@ -249,7 +270,7 @@ mod tests {
     fn document_weights_are_bm25_term_frequency_parts() {
         let e = encoder();
         let c = chunk(Some("Annual leave"), "Leave is booked in the portal.");
-        let v = e.document(&c);
+        let v = e.document(&c, 128.0);
         assert!(v.indices.windows(2).all(|w| w[0] < w[1]), "ascending ids");
         // Terms: annual, leav (title) + leav, polici (heading) + leav, book, portal.
         let len = 7.0;
