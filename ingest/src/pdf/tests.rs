@@ -418,8 +418,8 @@ fn pages_scans_and_blank_pages() {
     assert_eq!(
         ex.warnings,
         vec![
-            "page 3 has no text layer (scanned image?); OCR is not supported",
-            "page 5 has no text layer (scanned image?); OCR is not supported",
+            "page 3 has no text layer (scanned image?); OCR is off",
+            "page 5 has no text layer (scanned image?); OCR is off",
         ]
     );
     assert_eq!(ex.metadata.get("pages").map(String::as_str), Some("5"));

@@ -95,7 +95,11 @@ fn document_json(doc: &Document) -> serde_json::Value {
         .pages
         .iter()
         .map(|p| {
-            json!({"number": p.number, "text": doc.page_text(p), "has_text_layer": p.has_text_layer})
+            let mut page = json!({"number": p.number, "text": doc.page_text(p), "has_text_layer": p.has_text_layer});
+            if let Some(ocr) = p.ocr {
+                page["ocr"] = json!(ocr);
+            }
+            page
         })
         .collect();
     json!({
@@ -256,7 +260,7 @@ fn summary(
     );
     if totals.no_text_pages > 0 {
         summary.push_str(&format!(
-            "; {} pages have no text layer (scans: OCR is not supported)",
+            "; {} pages have no text layer and were not read by OCR (see the warnings)",
             totals.no_text_pages
         ));
     }
