@@ -9,8 +9,9 @@
 //! process start per page (tens of milliseconds against the seconds OCR takes).
 //!
 //! - Orientation: Tesseract runs with automatic page segmentation and orientation and
-//!   script detection (`--psm 1`), so pages scanned upside down or sideways read; its
-//!   layout analysis absorbs a few degrees of skew.
+//!   script detection (`--psm 1`), so pages scanned upside down or sideways read.
+//!   Slanted grey pages are straightened first ([`deskew`]): Tesseract's layout
+//!   analysis absorbs a degree or two, and loses whole lines at four or five.
 //! - Confidence: each page keeps the mean of Tesseract's word confidences; pages below
 //!   [`OcrOptions::low_confidence`] are flagged.
 //! - Cache: results are kept under [`OcrOptions::cache_dir`] by the blake3 of the image
@@ -19,6 +20,7 @@
 //!   whole process (each limited to one thread), however many documents are parsed in
 //!   parallel; the images they read are bounded by [`OcrOptions::max_pixels`].
 
+pub mod deskew;
 pub mod image;
 mod process;
 mod tsv;
@@ -340,6 +342,9 @@ impl Ocr {
             Ok(d) => d,
             Err(e) => return Ok(Err(format!("cannot make a temporary folder: {e}"))),
         };
+        // Straightened pages are cached under the image as it came.
+        let level = deskew::deskew(image);
+        let image = level.as_ref().map_or(image, |(level, _)| level);
         let input = dir.path().join(format!("page.{}", image.kind.extension()));
         if let Err(e) = std::fs::write(&input, &image.bytes) {
             return Ok(Err(format!("cannot write the page image: {e}")));
@@ -506,4 +511,121 @@ fn find_engine(options: &OcrOptions) -> Result<Engine, String> {
         languages,
         osd,
     })
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::loader::{Limits, LoadContext, Loader};
+
+    /// A stand-in for Tesseract: lists English, and recognises every image as `body`
+    /// (a shell snippet).
+    fn fake_tesseract(dir: &Path, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("tesseract");
+        let script = format!(
+            "#!/bin/sh\ncase \"$1\" in\n--list-langs) printf 'List of available languages in \"/x/\" (2):\\neng\\nosd\\n'; exit 0;;\n--version) echo 'tesseract 0-fake'; exit 0;;\nesac\n{body}\n"
+        );
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10\0\0\0\x10\x08\0\0\0\0";
+
+    fn ocr(tesseract: PathBuf, cache: Option<PathBuf>) -> Ocr {
+        Ocr::new(OcrOptions {
+            tesseract: Some(tesseract),
+            cache_dir: cache,
+            ..OcrOptions::default()
+        })
+    }
+
+    #[test]
+    fn a_page_read_with_low_confidence_is_flagged_in_the_page_and_the_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let tesseract = fake_tesseract(
+            dir.path(),
+            "printf 'level\\tpage_num\\tblock_num\\tpar_num\\tline_num\\tword_num\\tleft\\ttop\\twidth\\theight\\tconf\\ttext\\n5\\t1\\t1\\t1\\t1\\t1\\t0\\t0\\t1\\t1\\t35\\tblurry\\n5\\t1\\t1\\t1\\t1\\t2\\t0\\t0\\t1\\t1\\t45\\twords\\n'",
+        );
+        let engine = ocr(tesseract, None);
+        let limits = Limits::default();
+        let mut ctx = LoadContext::new(&limits);
+        ctx.ocr = Some(&engine);
+        let ex = crate::image::ImageLoader.load(PNG, &ctx).unwrap();
+        assert_eq!(ex.text, "blurry words");
+        let page = ex.pages[0].ocr.expect("OCR recorded on the page");
+        assert_eq!(page.confidence, 40);
+        assert!(page.low_confidence);
+        assert_eq!(ex.metadata["ocr_low_confidence_pages"], "1");
+        assert!(ex.warnings[0].contains("confidence is low"), "{:?}", ex.warnings);
+    }
+
+    #[test]
+    fn a_tesseract_past_the_deadline_is_killed_and_the_document_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = ocr(fake_tesseract(dir.path(), "sleep 30"), None);
+        let limits = Limits {
+            parse_timeout_secs: 1,
+            ..Limits::default()
+        };
+        let mut ctx = LoadContext::new(&limits);
+        ctx.ocr = Some(&engine);
+        let started = std::time::Instant::now();
+        let e = crate::image::ImageLoader.load(PNG, &ctx).unwrap_err();
+        assert_eq!(e, DocError::Timeout { secs: 1 });
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_failing_or_missing_tesseract_is_a_warning_naming_the_package() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = Limits::default();
+        let missing = ocr(dir.path().join("absent"), None);
+        let mut ctx = LoadContext::new(&limits);
+        ctx.ocr = Some(&missing);
+        let ex = crate::image::ImageLoader.load(PNG, &ctx).unwrap();
+        assert_eq!(ex.text, "");
+        assert!(ex.warnings[0].contains("install the tesseract-ocr package"), "{:?}", ex.warnings);
+        let failing = ocr(fake_tesseract(dir.path(), "echo 'bad image' >&2; exit 1"), None);
+        ctx.ocr = Some(&failing);
+        let ex = crate::image::ImageLoader.load(PNG, &ctx).unwrap();
+        assert!(ex.warnings[0].contains("bad image"), "{:?}", ex.warnings);
+        let wrong_lang = Ocr::new(OcrOptions {
+            tesseract: Some(fake_tesseract(dir.path(), "exit 1")),
+            languages: Some("eng+fra".into()),
+            ..OcrOptions::default()
+        });
+        assert_eq!(
+            wrong_lang.check().unwrap_err(),
+            "the Tesseract language pack(s) fra are not installed (install tesseract-ocr-fra)"
+        );
+    }
+
+    #[test]
+    fn results_are_cached_by_image_and_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let counter = dir.path().join("calls");
+        let body = format!(
+            "echo x >> '{}'\nprintf 'level\\tpage_num\\tblock_num\\tpar_num\\tline_num\\tword_num\\tleft\\ttop\\twidth\\theight\\tconf\\ttext\\n5\\t1\\t1\\t1\\t1\\t1\\t0\\t0\\t1\\t1\\t90\\tcached\\n'",
+            counter.display()
+        );
+        let engine = ocr(fake_tesseract(dir.path(), &body), Some(cache));
+        let image = |bytes: &[u8]| PageImage {
+            bytes: bytes.to_vec(),
+            kind: ImageKind::Png,
+            dpi: Some(300),
+        };
+        let d = Deadline::none();
+        let calls = || std::fs::read_to_string(&counter).map_or(0, |s| s.lines().count());
+        let first = engine.recognize(&image(PNG), &d).unwrap().unwrap();
+        assert_eq!(first[0].text, "cached");
+        assert_eq!(engine.recognize(&image(PNG), &d).unwrap().unwrap(), first);
+        assert_eq!(calls(), 1);
+        let mut other = PNG.to_vec();
+        other.push(0);
+        engine.recognize(&image(&other), &d).unwrap().unwrap();
+        assert_eq!(calls(), 2);
+    }
 }
