@@ -21,6 +21,7 @@
 //!   parallel; the images they read are bounded by [`OcrOptions::max_pixels`].
 
 pub mod deskew;
+pub mod eval;
 pub mod image;
 mod process;
 mod tsv;
