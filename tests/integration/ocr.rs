@@ -187,16 +187,17 @@ fn scan_pdf(scans: &[Scan], text_page: Option<&str>) -> Vec<u8> {
     let mut objects: Vec<Vec<u8>> = vec![Vec::new(), Vec::new()];
     let mut kids = Vec::new();
     for scan in scans {
-        let (w, h, filter, data) = match scan {
+        let (w, h, filter, data, space) = match scan {
             Scan::Jpeg(jpeg) => {
-                let (w, h) = jpeg_size(jpeg);
-                (w, h, "/DCTDecode", jpeg.clone())
+                let (w, h, components) = jpeg_size(jpeg);
+                let space = if components == 3 { "/DeviceRGB" } else { "/DeviceGray" };
+                (w, h, "/DCTDecode", jpeg.clone(), space)
             }
             Scan::Flate(pgm) => {
                 let (w, h, pixels) = parse_pgm(pgm);
                 let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
                 z.write_all(&pixels).unwrap();
-                (w, h, "/FlateDecode", z.finish().unwrap())
+                (w, h, "/FlateDecode", z.finish().unwrap(), "/DeviceGray")
             }
         };
         let page = objects.len() + 1;
@@ -210,7 +211,7 @@ fn scan_pdf(scans: &[Scan], text_page: Option<&str>) -> Vec<u8> {
             .into_bytes(),
         );
         objects.push(stream(
-            &format!("/Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter {filter}"),
+            &format!("/Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace {space} /BitsPerComponent 8 /Filter {filter}"),
             &data,
         ));
         objects.push(stream("", format!("q {PAGE_W} 0 0 {PAGE_H} 0 0 cm /Im1 Do Q").as_bytes()));
@@ -227,8 +228,8 @@ fn scan_pdf(scans: &[Scan], text_page: Option<&str>) -> Vec<u8> {
     pdf(&objects)
 }
 
-/// Width and height from a JPEG's frame header.
-fn jpeg_size(jpeg: &[u8]) -> (u32, u32) {
+/// Width, height and components from a JPEG's frame header.
+fn jpeg_size(jpeg: &[u8]) -> (u32, u32, u8) {
     let mut at = 2;
     loop {
         let marker = jpeg[at + 1];
@@ -236,7 +237,7 @@ fn jpeg_size(jpeg: &[u8]) -> (u32, u32) {
         if (0xC0..=0xC2).contains(&marker) {
             let h = u16::from_be_bytes([jpeg[at + 5], jpeg[at + 6]]);
             let w = u16::from_be_bytes([jpeg[at + 7], jpeg[at + 8]]);
-            return (u32::from(w), u32::from(h));
+            return (u32::from(w), u32::from(h), jpeg[at + 9]);
         }
         at += 2 + len;
     }
@@ -286,6 +287,11 @@ fn scanned_pages_stored_as_jpeg_and_as_flate_pixels_are_read_with_their_page_num
     assert!(pages[2].get("ocr").is_none(), "{doc}");
     assert_eq!(doc["metadata"]["ocr_pages"], "1,2");
     assert!(doc["warnings"].as_array().unwrap().is_empty(), "{doc}");
+
+    // Always: the text layer is read by OCR too.
+    let doc = extract(&path, dir.path(), &["--ocr", "always"], &[]);
+    assert_eq!(doc["metadata"]["ocr_pages"], "1,2,3");
+    assert!(word_recall("Typed cover letter", page_text(&doc, 2)) >= 0.9, "{doc}");
 
     // Never: the scans stay empty and say so.
     let doc = extract(&path, dir.path(), &["--ocr", "never"], &[]);
@@ -491,4 +497,69 @@ fn without_tesseract_a_scan_is_warned_about_by_package_and_the_rest_is_indexed()
     );
     run.expect_code(0);
     assert!(run.stderr.contains("tesseract-ocr"), "{}", run.describe());
+}
+
+/// A page set in a Type 3 font whose glyphs have made-up names and no `ToUnicode` map
+/// (the text cannot be extracted), each glyph drawing a Helvetica letter (the page
+/// renders as `text`).
+fn unmapped_font_pdf(text: &str) -> Vec<u8> {
+    let mut chars: Vec<char> = text.chars().collect();
+    chars.sort_unstable();
+    chars.dedup();
+    let code = |c: char| 33 + chars.iter().position(|&x| x == c).unwrap();
+    let escape = |s: &str| s.replace('\\', "\\\\").replace('(', "\\(").replace(')', "\\)");
+    let shown: String = text.chars().map(|c| char::from(code(c) as u8)).collect();
+    let (first, last) = (33, 32 + chars.len());
+    // Helvetica's advance widths, roughly, so that the letters sit as in a word.
+    let width = |c: char| match c {
+        'i' | 'l' | 'j' => 222,
+        'f' | 't' | ' ' => 278,
+        'r' => 333,
+        'm' => 833,
+        'w' => 722,
+        c if c.is_uppercase() => 667,
+        _ => 556,
+    };
+    let differences: Vec<String> = chars.iter().map(|&c| format!("{} /g{}", code(c), code(c))).collect();
+    let procs: Vec<String> = (0..chars.len()).map(|i| format!("/g{} {} 0 R", 33 + i, 7 + i)).collect();
+    let mut objects = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 300] /Resources << /Font << /T3 5 0 R >> >> /Contents 4 0 R >>".to_vec(),
+        stream("", format!("BT /T3 24 Tf 50 150 Td ({}) Tj ET", escape(&shown)).as_bytes()),
+        format!(
+            "<< /Type /Font /Subtype /Type3 /FontBBox [0 -200 1000 1000] /FontMatrix [0.001 0 0 0.001 0 0] /CharProcs << {} >> /Encoding << /Type /Encoding /Differences [{}] >> /FirstChar {first} /LastChar {last} /Widths [{}] /Resources << /Font << /H 6 0 R >> >> >>",
+            procs.join(" "),
+            differences.join(" "),
+            chars.iter().map(|&c| width(c).to_string()).collect::<Vec<_>>().join(" ")
+        )
+        .into_bytes(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+    ];
+    for c in &chars {
+        let glyph = format!(
+            "{} 0 d0 BT /H 1000 Tf 0 0 Td ({}) Tj ET",
+            width(*c),
+            escape(&c.to_string())
+        );
+        objects.push(stream("", glyph.as_bytes()));
+    }
+    pdf(&objects)
+}
+
+#[test]
+fn a_page_in_a_font_without_unicode_mapping_is_read_by_ocr() {
+    if !tools() {
+        return;
+    }
+    let text = "Quarterly stock count on Friday";
+    let dir = temp_dir();
+    let path = write(dir.path(), "type3.pdf", &unmapped_font_pdf(text));
+    let doc = extract(&path, dir.path(), &["--ocr", "never"], &[]);
+    assert_eq!(page_text(&doc, 0).trim(), "", "{doc}");
+    assert!(doc["warnings"].to_string().contains("without a Unicode mapping"), "{doc}");
+    let doc = extract(&path, dir.path(), &[], &[]);
+    assert!(word_recall(text, page_text(&doc, 0)) >= 0.9, "{doc}");
+    assert_eq!(doc["metadata"]["ocr_pages"], "1");
+    assert!(doc["warnings"].as_array().unwrap().is_empty(), "{doc}");
 }

@@ -44,7 +44,7 @@ impl ImageKind {
 }
 
 /// One image to recognise: encoded bytes, their container, and the resolution when it
-/// is known (Tesseract guesses otherwise, and sizes text by it).
+/// is known (written into the TIFFs docket makes; part of the cache key).
 #[derive(Debug, Clone)]
 pub struct PageImage {
     pub bytes: Vec<u8>,

@@ -360,9 +360,9 @@ impl Ocr {
                 .arg(&engine.languages)
                 .arg("--psm")
                 .arg(if engine.osd { "1" } else { "3" });
-            if let Some(dpi) = image.dpi {
-                cmd.arg("--dpi").arg(dpi.to_string());
-            }
+            // No `--dpi`, even when the resolution is known: told it, Tesseract 5.3
+            // split large type into columns and lost lines on slanted pages that it
+            // read whole when left to estimate the resolution itself.
             cmd.arg("tsv");
             // One thread per process: parallelism comes from running several pages.
             cmd.env("OMP_THREAD_LIMIT", "1");

@@ -166,6 +166,7 @@ fn extract_with(bytes: &[u8], rd: &Reader<'_>) -> Result<Extracted, DocError> {
     let (mut ocr_pages, mut low) = (Vec::new(), Vec::new());
     let last = texts.len();
     let mut last_layer = true;
+    let mut failures: Vec<(Need, String, Vec<usize>)> = Vec::new();
     for (n, (text, has_text_layer)) in texts.into_iter().enumerate() {
         let number = n + 1;
         match (recognised[n].take(), reasons.get(&n)) {
@@ -189,15 +190,12 @@ fn extract_with(bytes: &[u8], rd: &Reader<'_>) -> Result<Extracted, DocError> {
             }
             (Some(Err(why)), Some(need)) => {
                 b.push_str(&text);
-                b.warn(match need {
-                    Need::Scan => format!(
-                        "page {number} has no text layer (scanned image?) and was not OCRed: {why}"
-                    ),
-                    Need::Unmapped => format!(
-                        "page {number}: its text uses fonts without a Unicode mapping and was not OCRed: {why}"
-                    ),
-                    Need::Always => format!("page {number} was not OCRed: {why}"),
-                });
+                // One warning per reason, naming its pages (a 500-page scan without
+                // Tesseract gets one line, not 500).
+                match failures.iter_mut().find(|(n, w, _)| n == need && *w == why) {
+                    Some((_, _, pages)) => pages.push(number),
+                    None => failures.push((*need, why, vec![number])),
+                }
             }
             _ => b.push_str(&text),
         }
@@ -208,6 +206,26 @@ fn extract_with(bytes: &[u8], rd: &Reader<'_>) -> Result<Extracted, DocError> {
             last_layer = has_text_layer;
         }
     }
+    for (need, why, pages) in failures {
+        let one = pages.len() == 1;
+        let pages = page_list(&pages);
+        b.warn(match (need, one) {
+            (Need::Scan, true) => format!(
+                "page {pages} has no text layer (scanned image?) and was not OCRed: {why}"
+            ),
+            (Need::Scan, false) => format!(
+                "pages {pages} have no text layer (scanned images?) and were not OCRed: {why}"
+            ),
+            (Need::Unmapped, true) => format!(
+                "page {pages}: its text uses fonts without a Unicode mapping and was not OCRed: {why}"
+            ),
+            (Need::Unmapped, false) => format!(
+                "pages {pages}: their text uses fonts without a Unicode mapping and was not OCRed: {why}"
+            ),
+            (Need::Always, true) => format!("page {pages} was not OCRed: {why}"),
+            (Need::Always, false) => format!("pages {pages} were not OCRed: {why}"),
+        });
+    }
     if !ocr_pages.is_empty() {
         b.metadata("ocr_pages", ocr_pages.join(","));
     }
@@ -217,8 +235,27 @@ fn extract_with(bytes: &[u8], rd: &Reader<'_>) -> Result<Extracted, DocError> {
     Ok(b.finish(last_layer))
 }
 
+/// Page numbers as ranges: `1-3, 5`.
+fn page_list(pages: &[usize]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < pages.len() {
+        let mut j = i;
+        while j + 1 < pages.len() && pages[j + 1] == pages[j] + 1 {
+            j += 1;
+        }
+        out.push(if j > i {
+            format!("{}-{}", pages[i], pages[j])
+        } else {
+            pages[i].to_string()
+        });
+        i = j + 1;
+    }
+    out.join(", ")
+}
+
 /// Why a page is OCRed, for the warning when it cannot be.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Need {
     Scan,
     Unmapped,

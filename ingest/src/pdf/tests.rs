@@ -1047,3 +1047,9 @@ fn a_long_mapping_is_cut_and_the_text_cap_holds_inside_one_string() {
         "{e:?}"
     );
 }
+
+#[test]
+fn pages_not_ocred_for_one_reason_are_named_as_ranges() {
+    assert_eq!(super::page_list(&[1, 2, 3, 5, 7, 8]), "1-3, 5, 7-8");
+    assert_eq!(super::page_list(&[4]), "4");
+}
