@@ -28,9 +28,11 @@ const TIMEOUT: Duration = Duration::from_secs(300);
 /// Tesseract with English, and pdftoppm, or say why the test is skipped.
 fn tools() -> bool {
     let langs = Command::new("tesseract").arg("--list-langs").output();
-    let has_eng = langs
-        .as_ref()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == "eng"));
+    let has_eng = langs.as_ref().is_ok_and(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .any(|l| l.trim() == "eng")
+    });
     if !has_eng {
         eprintln!("SKIPPED: tesseract not installed (or its English language pack)");
         return false;
@@ -82,7 +84,9 @@ fn pdf(objects: &[Vec<u8>]) -> Vec<u8> {
         out.extend_from_slice(b"\nendobj\n");
     }
     let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
     for o in offsets {
         out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
     }
@@ -190,12 +194,17 @@ fn scan_pdf(scans: &[Scan], text_page: Option<&str>) -> Vec<u8> {
         let (w, h, filter, data, space) = match scan {
             Scan::Jpeg(jpeg) => {
                 let (w, h, components) = jpeg_size(jpeg);
-                let space = if components == 3 { "/DeviceRGB" } else { "/DeviceGray" };
+                let space = if components == 3 {
+                    "/DeviceRGB"
+                } else {
+                    "/DeviceGray"
+                };
                 (w, h, "/DCTDecode", jpeg.clone(), space)
             }
             Scan::Flate(pgm) => {
                 let (w, h, pixels) = parse_pgm(pgm);
-                let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+                let mut z =
+                    flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
                 z.write_all(&pixels).unwrap();
                 (w, h, "/FlateDecode", z.finish().unwrap(), "/DeviceGray")
             }
@@ -214,17 +223,28 @@ fn scan_pdf(scans: &[Scan], text_page: Option<&str>) -> Vec<u8> {
             &format!("/Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace {space} /BitsPerComponent 8 /Filter {filter}"),
             &data,
         ));
-        objects.push(stream("", format!("q {PAGE_W} 0 0 {PAGE_H} 0 0 cm /Im1 Do Q").as_bytes()));
+        objects.push(stream(
+            "",
+            format!("q {PAGE_W} 0 0 {PAGE_H} 0 0 cm /Im1 Do Q").as_bytes(),
+        ));
     }
     if let Some(text) = text_page {
         let page = objects.len() + 1;
         kids.push(format!("{page} 0 R"));
         objects.push(format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {PAGE_W} {PAGE_H}] /Resources << /Font << /F1 {} 0 R >> >> /Contents {} 0 R >>", page + 1, page + 2).into_bytes());
         objects.push(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec());
-        objects.push(stream("", format!("BT /F1 12 Tf 72 400 Td ({text}) Tj ET").as_bytes()));
+        objects.push(stream(
+            "",
+            format!("BT /F1 12 Tf 72 400 Td ({text}) Tj ET").as_bytes(),
+        ));
     }
     objects[0] = b"<< /Type /Catalog /Pages 2 0 R >>".to_vec();
-    objects[1] = format!("<< /Type /Pages /Kids [{}] /Count {} >>", kids.join(" "), kids.len()).into_bytes();
+    objects[1] = format!(
+        "<< /Type /Pages /Kids [{}] /Count {} >>",
+        kids.join(" "),
+        kids.len()
+    )
+    .into_bytes();
     pdf(&objects)
 }
 
@@ -244,8 +264,14 @@ fn jpeg_size(jpeg: &[u8]) -> (u32, u32, u8) {
 }
 
 /// `docket extract --json` with a fresh OCR cache (its own `DOCKET_HOME`), and more.
-fn extract(path: &Path, home: &Path, extra: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> serde_json::Value {
-    let mut args: Vec<&std::ffi::OsStr> = vec!["extract".as_ref(), "--json".as_ref(), path.as_os_str()];
+fn extract(
+    path: &Path,
+    home: &Path,
+    extra: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> serde_json::Value {
+    let mut args: Vec<&std::ffi::OsStr> =
+        vec!["extract".as_ref(), "--json".as_ref(), path.as_os_str()];
     args.extend(extra.iter().map(|a| std::ffi::OsStr::new(a)));
     let mut all_env: Vec<(&str, &std::ffi::OsStr)> = vec![("DOCKET_HOME", home.as_os_str())];
     all_env.extend_from_slice(env);
@@ -269,7 +295,11 @@ fn scanned_pages_stored_as_jpeg_and_as_flate_pixels_are_read_with_their_page_num
         Scan::Flate(render(&upright, &["-gray"])),
     ];
     let dir = temp_dir();
-    let path = write(dir.path(), "scans.pdf", &scan_pdf(&scans, Some("Typed cover letter")));
+    let path = write(
+        dir.path(),
+        "scans.pdf",
+        &scan_pdf(&scans, Some("Typed cover letter")),
+    );
     let doc = extract(&path, dir.path(), &["--ocr", "auto"], &[]);
     let pages = doc["pages"].as_array().expect("pages");
     assert_eq!(pages.len(), 3, "{doc}");
@@ -291,13 +321,19 @@ fn scanned_pages_stored_as_jpeg_and_as_flate_pixels_are_read_with_their_page_num
     // Always: the text layer is read by OCR too.
     let doc = extract(&path, dir.path(), &["--ocr", "always"], &[]);
     assert_eq!(doc["metadata"]["ocr_pages"], "1,2,3");
-    assert!(word_recall("Typed cover letter", page_text(&doc, 2)) >= 0.9, "{doc}");
+    assert!(
+        word_recall("Typed cover letter", page_text(&doc, 2)) >= 0.9,
+        "{doc}"
+    );
 
     // Never: the scans stay empty and say so.
     let doc = extract(&path, dir.path(), &["--ocr", "never"], &[]);
     assert_eq!(page_text(&doc, 0).trim(), "");
     let warnings = doc["warnings"].to_string();
-    assert!(warnings.contains("page 1 has no text layer") && warnings.contains("OCR is off"), "{doc}");
+    assert!(
+        warnings.contains("page 1 has no text layer") && warnings.contains("OCR is off"),
+        "{doc}"
+    );
 }
 
 #[test]
@@ -316,7 +352,11 @@ fn scans_turned_sideways_upside_down_or_skewed_read_upright() {
     let doc = extract(&path, dir.path(), &[], &[]);
     for (i, what) in ["90°", "180°", "5° skew", "-4° skew"].iter().enumerate() {
         let recall = word_recall(&expected(), page_text(&doc, i));
-        assert!(recall >= 0.9, "{what}: recall {recall}: {:?}", page_text(&doc, i));
+        assert!(
+            recall >= 0.9,
+            "{what}: recall {recall}: {:?}",
+            page_text(&doc, i)
+        );
     }
 }
 
@@ -422,13 +462,21 @@ fn a_page_recognised_once_comes_from_the_cache_after() {
         &scan_pdf(&[Scan::Flate(render(&text_pdf(0.0), &["-gray"]))], None),
     );
     let first = extract(&path, dir.path(), &[], &[]);
-    assert!(word_recall(&expected(), page_text(&first, 0)) >= 0.9, "{first}");
+    assert!(
+        word_recall(&expected(), page_text(&first, 0)) >= 0.9,
+        "{first}"
+    );
     let cached = std::fs::read_dir(dir.path().join("cache").join("ocr")).map_or(0, |d| d.count());
     assert!(cached > 0, "nothing cached");
     let fake = tesseract_that_cannot_recognise(dir.path());
     // The same page in another file: the cache is keyed by the image, not the file.
     let copy = write(dir.path(), "copy.pdf", &std::fs::read(&path).unwrap());
-    let again = extract(&copy, dir.path(), &[], &[("DOCKET_TESSERACT", fake.as_os_str())]);
+    let again = extract(
+        &copy,
+        dir.path(),
+        &[],
+        &[("DOCKET_TESSERACT", fake.as_os_str())],
+    );
     assert_eq!(page_text(&again, 0), page_text(&first, 0), "{again}");
     // Another language is another key: the stand-in is asked, fails, and says so.
     let other = extract(
@@ -437,7 +485,10 @@ fn a_page_recognised_once_comes_from_the_cache_after() {
         &["--ocr-lang", "osd"],
         &[("DOCKET_TESSERACT", fake.as_os_str())],
     );
-    assert!(other["warnings"].to_string().contains("tesseract failed"), "{other}");
+    assert!(
+        other["warnings"].to_string().contains("tesseract failed"),
+        "{other}"
+    );
 }
 
 #[test]
@@ -448,16 +499,29 @@ fn without_tesseract_a_scan_is_warned_about_by_package_and_the_rest_is_indexed()
     std::fs::create_dir(&docs).unwrap();
     // Any image will do: it is never decoded.
     let fake_png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10\0\0\0\x10\x08\0\0\0\0";
-    let scan = scan_pdf(&[Scan::Jpeg(b"\xFF\xD8\xFF\xC0\0\x0b\x08\0\x10\0\x10\x01\x01\x11\0".to_vec())], None);
+    let scan = scan_pdf(
+        &[Scan::Jpeg(
+            b"\xFF\xD8\xFF\xC0\0\x0b\x08\0\x10\0\x10\x01\x01\x11\0".to_vec(),
+        )],
+        None,
+    );
     write(&docs, "scan.pdf", &scan);
     write(&docs, "photo.png", fake_png);
-    write(&docs, "notes.md", b"# Notes\n\nThe quarterly stock count is on Friday.\n");
+    write(
+        &docs,
+        "notes.md",
+        b"# Notes\n\nThe quarterly stock count is on Friday.\n",
+    );
     let missing = dir.path().join("no-such-tesseract");
     // The models (for chunking and the index) stay in the usual home.
     let env = [("DOCKET_TESSERACT", missing.as_os_str())];
     let run = docket_env(
         None,
-        ["extract".as_ref(), "--json".as_ref(), docs.join("scan.pdf").as_os_str()],
+        [
+            "extract".as_ref(),
+            "--json".as_ref(),
+            docs.join("scan.pdf").as_os_str(),
+        ],
         TIMEOUT,
         &env,
     );
@@ -465,7 +529,8 @@ fn without_tesseract_a_scan_is_warned_about_by_package_and_the_rest_is_indexed()
     let doc = run.json();
     let warnings = doc["warnings"].to_string();
     assert!(
-        warnings.contains("page 1 has no text layer") && warnings.contains("install the tesseract-ocr package"),
+        warnings.contains("page 1 has no text layer")
+            && warnings.contains("install the tesseract-ocr package"),
         "{doc}"
     );
     let run = docket_env(
@@ -477,7 +542,9 @@ fn without_tesseract_a_scan_is_warned_about_by_package_and_the_rest_is_indexed()
     run.expect_code(0);
     let chunks = run.json_lines();
     assert!(
-        chunks.iter().any(|c| c["text"].as_str().unwrap_or("").contains("stock count")),
+        chunks
+            .iter()
+            .any(|c| c["text"].as_str().unwrap_or("").contains("stock count")),
         "{}",
         run.describe()
     );
@@ -507,7 +574,11 @@ fn unmapped_font_pdf(text: &str) -> Vec<u8> {
     chars.sort_unstable();
     chars.dedup();
     let code = |c: char| 33 + chars.iter().position(|&x| x == c).unwrap();
-    let escape = |s: &str| s.replace('\\', "\\\\").replace('(', "\\(").replace(')', "\\)");
+    let escape = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace('(', "\\(")
+            .replace(')', "\\)")
+    };
     let shown: String = text.chars().map(|c| char::from(code(c) as u8)).collect();
     let (first, last) = (33, 32 + chars.len());
     // Helvetica's advance widths, roughly, so that the letters sit as in a word.
@@ -520,8 +591,13 @@ fn unmapped_font_pdf(text: &str) -> Vec<u8> {
         c if c.is_uppercase() => 667,
         _ => 556,
     };
-    let differences: Vec<String> = chars.iter().map(|&c| format!("{} /g{}", code(c), code(c))).collect();
-    let procs: Vec<String> = (0..chars.len()).map(|i| format!("/g{} {} 0 R", 33 + i, 7 + i)).collect();
+    let differences: Vec<String> = chars
+        .iter()
+        .map(|&c| format!("{} /g{}", code(c), code(c)))
+        .collect();
+    let procs: Vec<String> = (0..chars.len())
+        .map(|i| format!("/g{} {} 0 R", 33 + i, 7 + i))
+        .collect();
     let mut objects = vec![
         b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
@@ -557,7 +633,12 @@ fn a_page_in_a_font_without_unicode_mapping_is_read_by_ocr() {
     let path = write(dir.path(), "type3.pdf", &unmapped_font_pdf(text));
     let doc = extract(&path, dir.path(), &["--ocr", "never"], &[]);
     assert_eq!(page_text(&doc, 0).trim(), "", "{doc}");
-    assert!(doc["warnings"].to_string().contains("without a Unicode mapping"), "{doc}");
+    assert!(
+        doc["warnings"]
+            .to_string()
+            .contains("without a Unicode mapping"),
+        "{doc}"
+    );
     let doc = extract(&path, dir.path(), &[], &[]);
     assert!(word_recall(text, page_text(&doc, 0)) >= 0.9, "{doc}");
     assert_eq!(doc["metadata"]["ocr_pages"], "1");

@@ -221,7 +221,10 @@ mod tests {
         for degrees in [-5.0f32, -2.0, 0.0, 3.0, 5.0] {
             let g = page(degrees);
             let measured = skew_degrees(&g);
-            assert!((measured - degrees).abs() < 0.3, "{degrees}: measured {measured}");
+            assert!(
+                (measured - degrees).abs() < 0.3,
+                "{degrees}: measured {measured}"
+            );
             let level = rotate(&g, measured);
             let after = skew_degrees(&level);
             assert!(after.abs() < 0.3, "{degrees}: still {after} after rotating");

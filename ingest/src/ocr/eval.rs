@@ -178,7 +178,9 @@ fn tesseract_directly(path: &Path, pages: usize, languages: &str) -> Vec<String>
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default()
     };
-    let is_pdf = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("pdf"));
+    let is_pdf = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("pdf"));
     if !is_pdf {
         return run(path).split('\u{c}').map(str::to_string).collect();
     }
@@ -189,12 +191,25 @@ fn tesseract_directly(path: &Path, pages: usize, languages: &str) -> Vec<String>
         .map(|n| {
             let root = dir.path().join(format!("p{n}"));
             let ok = std::process::Command::new("pdftoppm")
-                .args(["-r", "300", "-gray", "-singlefile", "-f", &n.to_string(), "-l", &n.to_string()])
+                .args([
+                    "-r",
+                    "300",
+                    "-gray",
+                    "-singlefile",
+                    "-f",
+                    &n.to_string(),
+                    "-l",
+                    &n.to_string(),
+                ])
                 .arg(path)
                 .arg(&root)
                 .status()
                 .is_ok_and(|s| s.success());
-            if ok { run(&root.with_extension("pgm")) } else { String::new() }
+            if ok {
+                run(&root.with_extension("pgm"))
+            } else {
+                String::new()
+            }
         })
         .collect()
 }

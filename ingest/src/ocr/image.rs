@@ -37,7 +37,21 @@ impl ImageKind {
             [b'P', b'1'..=b'6', ..] => ImageKind::Pnm,
             [b'B', b'M', ..] => ImageKind::Bmp,
             [b'G', b'I', b'F', b'8', ..] => ImageKind::Gif,
-            [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => ImageKind::Webp,
+            [
+                b'R',
+                b'I',
+                b'F',
+                b'F',
+                _,
+                _,
+                _,
+                _,
+                b'W',
+                b'E',
+                b'B',
+                b'P',
+                ..,
+            ] => ImageKind::Webp,
             _ => return None,
         })
     }
@@ -171,11 +185,19 @@ pub fn tiff_pages(bytes: &[u8], max: usize) -> Option<usize> {
     };
     let u16_at = |at: usize| -> Option<u16> {
         let b: [u8; 2] = bytes.get(at..at + 2)?.try_into().ok()?;
-        Some(if le { u16::from_le_bytes(b) } else { u16::from_be_bytes(b) })
+        Some(if le {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
     };
     let u32_at = |at: usize| -> Option<u32> {
         let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
-        Some(if le { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
+        Some(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
     };
     let mut seen = std::collections::HashSet::new();
     let mut at = u32_at(4)? as usize;

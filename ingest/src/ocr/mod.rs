@@ -559,7 +559,11 @@ mod tests {
         assert_eq!(page.confidence, 40);
         assert!(page.low_confidence);
         assert_eq!(ex.metadata["ocr_low_confidence_pages"], "1");
-        assert!(ex.warnings[0].contains("confidence is low"), "{:?}", ex.warnings);
+        assert!(
+            ex.warnings[0].contains("confidence is low"),
+            "{:?}",
+            ex.warnings
+        );
     }
 
     #[test]
@@ -587,8 +591,15 @@ mod tests {
         ctx.ocr = Some(&missing);
         let ex = crate::image::ImageLoader.load(PNG, &ctx).unwrap();
         assert_eq!(ex.text, "");
-        assert!(ex.warnings[0].contains("install the tesseract-ocr package"), "{:?}", ex.warnings);
-        let failing = ocr(fake_tesseract(dir.path(), "echo 'bad image' >&2; exit 1"), None);
+        assert!(
+            ex.warnings[0].contains("install the tesseract-ocr package"),
+            "{:?}",
+            ex.warnings
+        );
+        let failing = ocr(
+            fake_tesseract(dir.path(), "echo 'bad image' >&2; exit 1"),
+            None,
+        );
         ctx.ocr = Some(&failing);
         let ex = crate::image::ImageLoader.load(PNG, &ctx).unwrap();
         assert!(ex.warnings[0].contains("bad image"), "{:?}", ex.warnings);

@@ -23,7 +23,10 @@ const POLL: Duration = Duration::from_millis(10);
 
 /// Run `cmd`; its standard output when it exits successfully. `Err` when the deadline
 /// (or the document's memory budget) passed while it ran: the program has been killed.
-pub(super) fn run(mut cmd: Command, deadline: &Deadline) -> Result<Result<Vec<u8>, Failure>, DocError> {
+pub(super) fn run(
+    mut cmd: Command,
+    deadline: &Deadline,
+) -> Result<Result<Vec<u8>, Failure>, DocError> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -186,7 +186,10 @@ fn extract_with(bytes: &[u8], rd: &Reader<'_>) -> Result<Extracted, DocError> {
                         confidence.unwrap_or(0.0)
                     ));
                 }
-                b.page_ocr(confidence.unwrap_or(0.0), confidence.is_some_and(|c| c < threshold));
+                b.page_ocr(
+                    confidence.unwrap_or(0.0),
+                    confidence.is_some_and(|c| c < threshold),
+                );
             }
             (Some(Err(why)), Some(need)) => {
                 b.push_str(&text);

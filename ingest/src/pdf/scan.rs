@@ -78,7 +78,9 @@ pub(super) fn source(
         }
     };
     let render_dpi = {
-        let cap = (options.max_pixels as f64 / area_in2.max(0.01)).sqrt().floor();
+        let cap = (options.max_pixels as f64 / area_in2.max(0.01))
+            .sqrt()
+            .floor();
         (options.dpi as f64).min(cap).max(36.0) as u32
     };
     let render = Source::Render { dpi: render_dpi };
@@ -128,7 +130,11 @@ pub(super) fn source(
             if generic.iter().all(|f| {
                 matches!(
                     *f,
-                    b"FlateDecode" | b"LZWDecode" | b"ASCIIHexDecode" | b"ASCII85Decode" | b"RunLengthDecode"
+                    b"FlateDecode"
+                        | b"LZWDecode"
+                        | b"ASCIIHexDecode"
+                        | b"ASCII85Decode"
+                        | b"RunLengthDecode"
                 )
             }) =>
         {
@@ -232,7 +238,12 @@ fn colour_space(doc: &Document, cs: Option<&Object>) -> Option<(u8, Option<(u8, 
 }
 
 /// The image Tesseract reads for an image source; `Err` says why it cannot be made.
-fn encode(stream: &Stream, layout: &Layout, dpi: Option<u32>, ctx: &LoadContext<'_>) -> Result<PageImage, String> {
+fn encode(
+    stream: &Stream,
+    layout: &Layout,
+    dpi: Option<u32>,
+    ctx: &LoadContext<'_>,
+) -> Result<PageImage, String> {
     match layout {
         Layout::Jpeg => Ok(PageImage {
             bytes: stream.content.clone(),
@@ -340,15 +351,15 @@ pub(super) fn recognize(
                     let outcome = (|| -> Result<PageResult, DocError> {
                         deadline.check()?;
                         let image = match &task.source {
-                            Source::Image { stream, layout, dpi } => {
-                                encode(stream, layout, *dpi, ctx)
-                            }
-                            Source::Render { dpi } => {
-                                match file.get_or_init(write_file) {
-                                    Ok(f) => ocr.rasterize(f.path(), task.page, *dpi, &deadline)?,
-                                    Err(why) => Err(why.clone()),
-                                }
-                            }
+                            Source::Image {
+                                stream,
+                                layout,
+                                dpi,
+                            } => encode(stream, layout, *dpi, ctx),
+                            Source::Render { dpi } => match file.get_or_init(write_file) {
+                                Ok(f) => ocr.rasterize(f.path(), task.page, *dpi, &deadline)?,
+                                Err(why) => Err(why.clone()),
+                            },
                         };
                         match image {
                             Ok(image) => ocr.recognize(&image, &deadline),

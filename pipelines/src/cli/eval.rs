@@ -256,7 +256,8 @@ fn ocr(args: EvalOcrArgs, _term: Term) -> Result<Outcome> {
             pct(Some(i.cer)),
             pct(i.baseline_cer),
             i.seconds,
-            i.baseline_seconds.map_or("-".to_owned(), |s| format!("{s:.2}"))
+            i.baseline_seconds
+                .map_or("-".to_owned(), |s| format!("{s:.2}"))
         )?;
     }
     writeln!(
@@ -265,7 +266,9 @@ fn ocr(args: EvalOcrArgs, _term: Term) -> Result<Outcome> {
         pct(Some(report.cer)),
         pct(report.baseline_cer),
         report.pages_per_second,
-        report.baseline_pages_per_second.map_or("-".to_owned(), |p| format!("{p:.2}")),
+        report
+            .baseline_pages_per_second
+            .map_or("-".to_owned(), |p| format!("{p:.2}")),
         report.peak_heap_bytes >> 20,
         report.peak_child_rss_kib >> 10
     )?;
