@@ -48,7 +48,7 @@ pub(super) enum Layout {
         bits: u8,
         black_is_one: bool,
         /// Indexed colour: the base space's components and the lookup table.
-        palette: Option<(u8, Vec<u8>)>,
+        palette: Option<Palette>,
     },
 }
 
@@ -74,7 +74,7 @@ pub(super) fn source(
         if w.is_finite() && h.is_finite() && w < 1e5 && h < 1e5 {
             f64::from(w / 72.0) * f64::from(h / 72.0)
         } else {
-            (8.5 * 11.0) as f64
+            8.5 * 11.0
         }
     };
     let render_dpi = {
@@ -201,9 +201,12 @@ fn decode_inverted(doc: &Document, d: &Dictionary) -> bool {
     v.len() >= 2 && v[0] > v[1]
 }
 
+/// An indexed colour space's base components and lookup table.
+type Palette = (u8, Vec<u8>);
+
 /// Components of a colour space docket writes as PNM (grey or RGB), with the lookup
 /// table of an indexed space over one of those.
-fn colour_space(doc: &Document, cs: Option<&Object>) -> Option<(u8, Option<(u8, Vec<u8>)>)> {
+fn colour_space(doc: &Document, cs: Option<&Object>) -> Option<(u8, Option<Palette>)> {
     let cs = deref(doc, cs?)?;
     let direct = |name: &[u8]| match name {
         b"DeviceGray" | b"CalGray" | b"G" => Some(1u8),

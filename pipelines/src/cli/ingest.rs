@@ -95,7 +95,7 @@ fn ingestor(parse: &ParseArgs, term: Term) -> Ingestor {
     let options = parse.settings().ingest_options();
     let ocr = docket_ingest::Ocr::new(options.ocr.clone()).with_progress(std::sync::Arc::new(
         move |done: usize, total: usize| {
-            if total > 1 && (done % 10 == 0 || done == total) {
+            if total > 1 && (done.is_multiple_of(10) || done == total) {
                 term.line(
                     docket_pipelines::report::Level::Info,
                     &format!("OCR: {done} of {total} pages recognised"),
