@@ -1,5 +1,5 @@
 //! OCR through Tesseract: scans the tests make themselves (a known text rendered by
-//! poppler's `pdftoppm`, then stored in a PDF as JPEG or Flate pixels, turned sideways,
+//! poppler's `pdftoppm`, then stored in a PDF as JPEG, Flate pixels or CCITT G4 fax data, turned sideways,
 //! upside down or skewed, or saved as image files) must read back; without Tesseract a
 //! page that needs it gets a warning naming the package, and the batch goes on.
 //!
@@ -190,6 +190,21 @@ enum Scan {
     Jpeg(Vec<u8>),
     /// A PGM, stored as Flate-compressed grey pixels.
     Flate(Vec<u8>),
+    /// A PGM, thresholded and stored as CCITT Group 4 fax data.
+    Fax(Vec<u8>),
+}
+
+/// Grey pixels as CCITT Group 4 (T.6) data, dark pixels black.
+fn g4(width: u32, pixels: &[u8]) -> Vec<u8> {
+    use fax::Color;
+    let mut encoder = fax::encoder::Encoder::new(fax::VecWriter::new());
+    for row in pixels.chunks(width as usize) {
+        let pels = row
+            .iter()
+            .map(|&p| if p < 128 { Color::Black } else { Color::White });
+        encoder.encode_line(pels, width).expect("encode a row");
+    }
+    encoder.finish().expect("end the image").finish()
 }
 
 /// A PDF whose pages are each one full-page image, optionally followed by a page with
@@ -215,7 +230,16 @@ fn scan_pdf(scans: &[Scan], text_page: Option<&str>) -> Vec<u8> {
                 z.write_all(&pixels).unwrap();
                 (w, h, "/FlateDecode", z.finish().unwrap(), "/DeviceGray")
             }
+            Scan::Fax(pgm) => {
+                let (w, h, pixels) = parse_pgm(pgm);
+                let filter =
+                    format!("/CCITTFaxDecode /DecodeParms << /K -1 /Columns {w} /Rows {h} >>");
+                // Leaked: a `&'static str` like the other filters, in a test.
+                let filter: &'static str = Box::leak(filter.into_boxed_str());
+                (w, h, filter, g4(w, &pixels), "/DeviceGray")
+            }
         };
+        let bits = if matches!(scan, Scan::Fax(_)) { 1 } else { 8 };
         let page = objects.len() + 1;
         kids.push(format!("{page} 0 R"));
         objects.push(
@@ -227,7 +251,7 @@ fn scan_pdf(scans: &[Scan], text_page: Option<&str>) -> Vec<u8> {
             .into_bytes(),
         );
         objects.push(stream(
-            &format!("/Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace {space} /BitsPerComponent 8 /Filter {filter}"),
+            &format!("/Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace {space} /BitsPerComponent {bits} /Filter {filter}"),
             &data,
         ));
         objects.push(stream(
@@ -292,7 +316,7 @@ fn page_text(doc: &serde_json::Value, i: usize) -> &str {
 }
 
 #[test]
-fn scanned_pages_stored_as_jpeg_and_as_flate_pixels_are_read_with_their_page_numbers() {
+fn scanned_pages_stored_as_jpeg_flate_pixels_and_ccitt_g4_are_read_with_their_page_numbers() {
     if !tools() {
         return;
     }
@@ -300,6 +324,7 @@ fn scanned_pages_stored_as_jpeg_and_as_flate_pixels_are_read_with_their_page_num
     let scans = [
         Scan::Jpeg(render(&upright, &["-jpeg", "-gray"])),
         Scan::Flate(render(&upright, &["-gray"])),
+        Scan::Fax(render(&upright, &["-gray"])),
     ];
     let dir = temp_dir();
     let path = write(
@@ -309,8 +334,8 @@ fn scanned_pages_stored_as_jpeg_and_as_flate_pixels_are_read_with_their_page_num
     );
     let doc = extract(&path, dir.path(), &["--ocr", "auto"], &[]);
     let pages = doc["pages"].as_array().expect("pages");
-    assert_eq!(pages.len(), 3, "{doc}");
-    for (i, page) in pages.iter().enumerate().take(2) {
+    assert_eq!(pages.len(), 4, "{doc}");
+    for (i, page) in pages.iter().enumerate().take(3) {
         let recall = word_recall(&expected(), page_text(&doc, i));
         assert!(recall >= 0.9, "page {}: recall {recall}: {doc}", i + 1);
         assert_eq!(page["number"], i + 1);
@@ -320,16 +345,16 @@ fn scanned_pages_stored_as_jpeg_and_as_flate_pixels_are_read_with_their_page_num
         assert_eq!(page["ocr"]["low_confidence"], false);
     }
     // The page with a text layer is read as it is, not by OCR.
-    assert_eq!(page_text(&doc, 2).trim(), "Typed cover letter");
-    assert!(pages[2].get("ocr").is_none(), "{doc}");
-    assert_eq!(doc["metadata"]["ocr_pages"], "1,2");
+    assert_eq!(page_text(&doc, 3).trim(), "Typed cover letter");
+    assert!(pages[3].get("ocr").is_none(), "{doc}");
+    assert_eq!(doc["metadata"]["ocr_pages"], "1,2,3");
     assert!(doc["warnings"].as_array().unwrap().is_empty(), "{doc}");
 
     // Always: the text layer is read by OCR too.
     let doc = extract(&path, dir.path(), &["--ocr", "always"], &[]);
-    assert_eq!(doc["metadata"]["ocr_pages"], "1,2,3");
+    assert_eq!(doc["metadata"]["ocr_pages"], "1,2,3,4");
     assert!(
-        word_recall("Typed cover letter", page_text(&doc, 2)) >= 0.9,
+        word_recall("Typed cover letter", page_text(&doc, 3)) >= 0.9,
         "{doc}"
     );
 
