@@ -155,7 +155,7 @@ fn extract_with(bytes: &[u8], rd: &Reader<'_>) -> Result<Extracted, DocError> {
         && !tasks.is_empty()
     {
         let results = match o.check() {
-            Ok(()) => scan::recognize(o, bytes, &tasks, ctx)?,
+            Ok(()) => scan::recognize(o, &doc, bytes, &tasks, ctx)?,
             Err(why) => vec![Err(why); tasks.len()],
         };
         for ((n, _), r) in needs.iter().zip(results) {

@@ -20,9 +20,10 @@ use crate::ocr::{self, ImageKind, Ocr, PageImage, PageResult};
 /// How one page's image reaches Tesseract.
 #[derive(Debug)]
 pub(super) enum Source {
-    /// The page's one image, decoded on a worker thread.
+    /// The page's one image (this stream object), decoded on a worker thread: only
+    /// the pages being recognised hold a copy of their image.
     Image {
-        stream: Stream,
+        id: ObjectId,
         layout: Layout,
         dpi: Option<u32>,
     },
@@ -87,7 +88,7 @@ pub(super) fn source(
     if !single_image {
         return render;
     }
-    let Some(stream) = the_image(doc, page_id) else {
+    let Some((id, stream)) = the_image(doc, page_id) else {
         return render;
     };
     let d = &stream.dict;
@@ -171,22 +172,28 @@ pub(super) fn source(
         _ => return render,
     };
     Source::Image {
-        stream: stream.clone(),
+        id,
         layout,
         dpi: Some(dpi),
     }
 }
 
-/// The one image XObject in the page's resources, if there is exactly one.
-fn the_image(doc: &Document, page_id: ObjectId) -> Option<&Stream> {
+/// The one image XObject in the page's resources, if there is exactly one (streams are
+/// always indirect objects).
+fn the_image(doc: &Document, page_id: ObjectId) -> Option<(ObjectId, &Stream)> {
     let page = doc.get_dictionary(page_id).ok()?;
     let resources = dict_of(doc, super::inherited(doc, page, b"Resources"))?;
     let xobjects = dict_of(doc, dict_get(resources, b"XObject"))?;
-    let mut images = xobjects.iter().filter_map(|(_, v)| match deref(doc, v)? {
-        Object::Stream(s) if name_of(doc, dict_get(&s.dict, b"Subtype")) == Some(b"Image") => {
-            Some(s)
+    let mut images = xobjects.iter().filter_map(|(_, v)| {
+        let Object::Reference(id) = v else {
+            return None;
+        };
+        match doc.objects.get(id)? {
+            Object::Stream(s) if name_of(doc, dict_get(&s.dict, b"Subtype")) == Some(b"Image") => {
+                Some((*id, s))
+            }
+            _ => None,
         }
-        _ => None,
     });
     let first = images.next()?;
     images.next().is_none().then_some(first)
@@ -318,6 +325,7 @@ fn encode(
 /// result per task, in order. `Err` when the document must stop (its deadline).
 pub(super) fn recognize(
     ocr: &Ocr,
+    doc: &Document,
     pdf: &[u8],
     tasks: &[Task],
     ctx: &LoadContext<'_>,
@@ -354,11 +362,10 @@ pub(super) fn recognize(
                     let outcome = (|| -> Result<PageResult, DocError> {
                         deadline.check()?;
                         let image = match &task.source {
-                            Source::Image {
-                                stream,
-                                layout,
-                                dpi,
-                            } => encode(stream, layout, *dpi, ctx),
+                            Source::Image { id, layout, dpi } => match doc.objects.get(id) {
+                                Some(Object::Stream(stream)) => encode(stream, layout, *dpi, ctx),
+                                _ => Err("the page image is gone".to_string()),
+                            },
                             Source::Render { dpi } => match file.get_or_init(write_file) {
                                 Ok(f) => ocr.rasterize(f.path(), task.page, *dpi, &deadline)?,
                                 Err(why) => Err(why.clone()),
