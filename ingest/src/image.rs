@@ -6,10 +6,51 @@
 use crate::document::{Extracted, TextBuilder};
 use crate::error::DocError;
 use crate::loader::{LoadContext, Loader};
-use crate::ocr::{self, ImageKind, OcrMode, PageImage};
+use crate::ocr::{self, ImageKind, Ocr, OcrMode, PageImage};
 
 /// Most pages read from one TIFF file.
 const MAX_TIFF_PAGES: usize = 10_000;
+
+/// The image Tesseract reads: the file as it is, or, past the pixel cap, rendered
+/// smaller by `pdftoppm` from a PDF that wraps it (so that neither process decodes it
+/// at full size).
+fn page_image(
+    ocr: &Ocr,
+    bytes: &[u8],
+    kind: ImageKind,
+    ctx: &LoadContext<'_>,
+) -> Result<Result<PageImage, String>, DocError> {
+    let max = ocr.options().max_pixels;
+    let size = ocr::image::dimensions(bytes).filter(|&(w, h)| u64::from(w) * u64::from(h) > max);
+    let Some((w, h)) = size else {
+        return Ok(Ok(PageImage {
+            bytes: bytes.to_vec(),
+            kind,
+            dpi: None,
+        }));
+    };
+    let Some((pdf, _, _)) = ocr::image::pdf_wrapping(bytes) else {
+        return Ok(Err(format!(
+            "the image is {w}x{h} pixels, over the OCR limit of {max}, and in a form docket cannot scale down (JPEG and PNG without transparency or interlacing can be)"
+        )));
+    };
+    let file = tempfile::Builder::new()
+        .prefix("docket-ocr")
+        .suffix(".pdf")
+        .tempfile()
+        .and_then(|mut f| {
+            use std::io::Write;
+            f.write_all(&pdf).map(|()| f)
+        });
+    let file = match file {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(format!("cannot write a temporary file: {e}"))),
+    };
+    // A point a pixel: 72 dpi is full size.
+    let scale = (max as f64 / (f64::from(w) * f64::from(h))).sqrt();
+    let dpi = ((72.0 * scale).floor() as u32).max(1);
+    ocr.rasterize(file.path(), 1, dpi, &ctx.deadline)
+}
 
 /// Loads image files through OCR. Stateless; one instance serves all threads.
 #[derive(Debug, Clone, Copy, Default)]
@@ -39,16 +80,14 @@ impl Loader for ImageLoader {
         let engine = ctx.ocr.filter(|o| o.mode() != OcrMode::Never);
         let result = match engine {
             None => Err("OCR is off".to_string()),
-            Some(o) => {
-                let image = PageImage {
-                    bytes: bytes.to_vec(),
-                    kind,
-                    dpi: None,
-                };
-                let r = o.recognize(&image, &ctx.deadline)?;
-                o.report(1, 1);
-                r
-            }
+            Some(o) => match page_image(o, bytes, kind, ctx)? {
+                Ok(image) => {
+                    let r = o.recognize(&image, &ctx.deadline)?;
+                    o.report(1, 1);
+                    r
+                }
+                Err(why) => Err(why),
+            },
         };
         let pages = match result {
             Ok(pages) => pages,

@@ -144,12 +144,16 @@ fn text_pdf(angle: f32) -> Vec<u8> {
 
 /// Render page 1 of `pdf` with pdftoppm; `format` is `-gray` (PGM), `-jpeg` or `-png`.
 fn render(pdf: &[u8], format: &[&str]) -> Vec<u8> {
+    render_at(pdf, format, RESOLUTION)
+}
+
+fn render_at(pdf: &[u8], format: &[&str], resolution: u32) -> Vec<u8> {
     let dir = temp_dir();
     let input = write(dir.path(), "in.pdf", pdf);
     let root = dir.path().join("out");
     let status = Command::new("pdftoppm")
         .arg("-r")
-        .arg(RESOLUTION.to_string())
+        .arg(resolution.to_string())
         .args(format)
         .arg("-singlefile")
         .arg(&input)
@@ -675,4 +679,18 @@ fn a_page_in_a_font_without_unicode_mapping_is_read_by_ocr() {
     assert!(word_recall(text, page_text(&doc, 0)) >= 0.9, "{doc}");
     assert_eq!(doc["metadata"]["ocr_pages"], "1");
     assert!(doc["warnings"].as_array().unwrap().is_empty(), "{doc}");
+}
+
+#[test]
+fn an_image_file_over_the_pixel_cap_is_read_scaled_down() {
+    if !tools() {
+        return;
+    }
+    // 7650 x 6250 pixels: 48 Mpixel, over the 40 Mpixel cap.
+    let png = render_at(&text_pdf(0.0), &["-png", "-gray"], 900);
+    let dir = temp_dir();
+    let path = write(dir.path(), "poster.png", &png);
+    let doc = extract(&path, dir.path(), &[], &[]);
+    assert_eq!(doc["metadata"]["image_size"], "7650x6250", "{doc}");
+    assert!(word_recall(&expected(), page_text(&doc, 0)) >= 0.9, "{doc}");
 }

@@ -272,3 +272,136 @@ mod tests {
         assert_eq!(tiff_pages(&t, 1000), Some(1));
     }
 }
+
+/// A one-page PDF showing a JPEG or PNG image at 72 dpi (a point a pixel), for
+/// `pdftoppm` to render smaller: an image over the pixel cap is never decoded at full
+/// size, by docket or by Tesseract. JPEG data goes in as it is, PNG data as the Flate
+/// stream with PNG predictors it already is. `None` for other images, and for PNGs
+/// that are interlaced or have an alpha channel.
+pub fn pdf_wrapping(bytes: &[u8]) -> Option<(Vec<u8>, u32, u32)> {
+    let (width, height, dict, data): (u32, u32, String, Vec<u8>) = match ImageKind::sniff(bytes)? {
+        ImageKind::Jpeg => {
+            let (w, h) = dimensions(bytes)?;
+            let components = jpeg_components(bytes)?;
+            let space = match components {
+                1 => "/DeviceGray",
+                3 => "/DeviceRGB",
+                4 => "/DeviceCMYK",
+                _ => return None,
+            };
+            (
+                w,
+                h,
+                format!("/ColorSpace {space} /BitsPerComponent 8 /Filter /DCTDecode"),
+                bytes.to_vec(),
+            )
+        }
+        ImageKind::Png => {
+            let mut at = 8;
+            let (mut ihdr, mut palette, mut idat) = (None, None, Vec::new());
+            while at + 8 <= bytes.len() {
+                let len = u32::from_be_bytes(bytes[at..at + 4].try_into().ok()?) as usize;
+                let kind = &bytes[at + 4..at + 8];
+                let body = bytes.get(at + 8..at + 8 + len)?;
+                match kind {
+                    b"IHDR" => ihdr = Some(body),
+                    b"PLTE" => palette = Some(body),
+                    b"IDAT" => idat.extend_from_slice(body),
+                    b"IEND" => break,
+                    _ => {}
+                }
+                at += 12 + len;
+            }
+            let h = ihdr.filter(|h| h.len() >= 13)?;
+            let w = u32::from_be_bytes(h[0..4].try_into().ok()?);
+            let ht = u32::from_be_bytes(h[4..8].try_into().ok()?);
+            let (depth, colour, interlace) = (h[8], h[9], h[12]);
+            if interlace != 0 {
+                return None;
+            }
+            let (space, colours) = match colour {
+                0 => ("/DeviceGray".to_string(), 1),
+                2 => ("/DeviceRGB".to_string(), 3),
+                3 => {
+                    let p = palette?;
+                    let hex: String = p.iter().map(|b| format!("{b:02x}")).collect();
+                    (
+                        format!("[/Indexed /DeviceRGB {} <{hex}>]", p.len() / 3 - 1),
+                        1,
+                    )
+                }
+                _ => return None,
+            };
+            (
+                w,
+                ht,
+                format!(
+                    "/ColorSpace {space} /BitsPerComponent {depth} /Filter /FlateDecode /DecodeParms << /Predictor 15 /Colors {colours} /BitsPerComponent {depth} /Columns {w} >>"
+                ),
+                idat,
+            )
+        }
+        _ => return None,
+    };
+    let content = format!("q {width} 0 0 {height} 0 0 cm /Im1 Do Q");
+    let mut objects: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width} {height}] /Resources << /XObject << /Im1 4 0 R >> >> /Contents 5 0 R >>").into_bytes(),
+    ];
+    let mut image = format!(
+        "<< /Type /XObject /Subtype /Image /Width {width} /Height {height} {dict} /Length {} >>\nstream\n",
+        data.len()
+    )
+    .into_bytes();
+    image.extend_from_slice(&data);
+    image.extend_from_slice(b"\nendstream");
+    objects.push(image);
+    objects.push(
+        format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len()
+        )
+        .into_bytes(),
+    );
+    let mut out = b"%PDF-1.5\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(o);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for o in offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    Some((out, width, height))
+}
+
+/// The number of colour components of a JPEG, from its frame header.
+fn jpeg_components(bytes: &[u8]) -> Option<u8> {
+    let mut at = 2;
+    while at + 9 < bytes.len() {
+        if bytes[at] != 0xFF {
+            return None;
+        }
+        let marker = bytes[at + 1];
+        let len = u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]) as usize;
+        if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+            return Some(bytes[at + 9]);
+        }
+        at += 2 + len;
+    }
+    None
+}
