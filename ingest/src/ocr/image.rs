@@ -240,39 +240,6 @@ pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pnm_headers_and_bilevel_inversion() {
-        let g = pgm(2, 1, 1, 8, &[0, 255], false).unwrap();
-        assert_eq!(g, b"P5\n2 1\n255\n\x00\xff");
-        // PDF grey 1-bit: 0 is black; PBM: 1 is black.
-        let b = pgm(8, 1, 1, 1, &[0b1111_0000], false).unwrap();
-        assert_eq!(b, b"P4\n8 1\n\x0f");
-        assert!(pgm(4, 4, 1, 8, &[0; 3], false).is_none());
-        assert!(pgm(4, 4, 4, 8, &[0; 64], false).is_none());
-    }
-
-    #[test]
-    fn a_ccitt_tiff_has_one_page_and_the_sizes_given() {
-        let t = tiff_ccitt(1728, 20, -1, false, false, Some(200), &[1, 2, 3]);
-        assert_eq!(ImageKind::sniff(&t), Some(ImageKind::Tiff));
-        assert_eq!(tiff_pages(&t, 10), Some(1));
-        assert_eq!(&t[8..11], &[1, 2, 3]);
-    }
-
-    #[test]
-    fn tiff_directory_loops_end() {
-        // A directory whose next-directory offset points at itself.
-        let mut t = b"II*\0\x08\0\0\0".to_vec();
-        t.extend_from_slice(&0u16.to_le_bytes());
-        t.extend_from_slice(&8u32.to_le_bytes());
-        assert_eq!(tiff_pages(&t, 1000), Some(1));
-    }
-}
-
 /// A one-page PDF showing a JPEG or PNG image at 72 dpi (a point a pixel), for
 /// `pdftoppm` to render smaller: an image over the pixel cap is never decoded at full
 /// size, by docket or by Tesseract. JPEG data goes in as it is, PNG data as the Flate
@@ -404,4 +371,37 @@ fn jpeg_components(bytes: &[u8]) -> Option<u8> {
         at += 2 + len;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pnm_headers_and_bilevel_inversion() {
+        let g = pgm(2, 1, 1, 8, &[0, 255], false).unwrap();
+        assert_eq!(g, b"P5\n2 1\n255\n\x00\xff");
+        // PDF grey 1-bit: 0 is black; PBM: 1 is black.
+        let b = pgm(8, 1, 1, 1, &[0b1111_0000], false).unwrap();
+        assert_eq!(b, b"P4\n8 1\n\x0f");
+        assert!(pgm(4, 4, 1, 8, &[0; 3], false).is_none());
+        assert!(pgm(4, 4, 4, 8, &[0; 64], false).is_none());
+    }
+
+    #[test]
+    fn a_ccitt_tiff_has_one_page_and_the_sizes_given() {
+        let t = tiff_ccitt(1728, 20, -1, false, false, Some(200), &[1, 2, 3]);
+        assert_eq!(ImageKind::sniff(&t), Some(ImageKind::Tiff));
+        assert_eq!(tiff_pages(&t, 10), Some(1));
+        assert_eq!(&t[8..11], &[1, 2, 3]);
+    }
+
+    #[test]
+    fn tiff_directory_loops_end() {
+        // A directory whose next-directory offset points at itself.
+        let mut t = b"II*\0\x08\0\0\0".to_vec();
+        t.extend_from_slice(&0u16.to_le_bytes());
+        t.extend_from_slice(&8u32.to_le_bytes());
+        assert_eq!(tiff_pages(&t, 1000), Some(1));
+    }
 }
