@@ -29,6 +29,8 @@ pub enum Format {
     Csv,
     /// One line of a JSON Lines file.
     Jsonl,
+    /// An image file (PNG, JPEG, TIFF, ...), read by OCR.
+    Image,
 }
 
 impl Format {
@@ -44,6 +46,8 @@ impl Format {
             "eml" => Format::Email,
             "csv" | "tsv" | "tab" => Format::Csv,
             "jsonl" | "ndjson" => Format::Jsonl,
+            "png" | "jpg" | "jpeg" | "jpe" | "tif" | "tiff" | "bmp" | "webp" | "pnm" | "pbm"
+            | "pgm" | "ppm" => Format::Image,
             _ => return None,
         })
     }
@@ -59,6 +63,7 @@ impl Format {
             Format::Email => "email",
             Format::Csv => "csv",
             Format::Jsonl => "jsonl",
+            Format::Image => "image",
         }
     }
 }
@@ -79,6 +84,18 @@ pub struct Page {
     /// False for pages that carry no text layer (scans); their text is empty and OCR
     /// would be needed. Reported, never silently dropped.
     pub has_text_layer: bool,
+    /// Set when the page's text was recognised by OCR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ocr: Option<PageOcr>,
+}
+
+/// How well a page's text was recognised by OCR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageOcr {
+    /// Mean word confidence, 0 to 100 (0 when no word was found).
+    pub confidence: u8,
+    /// Below the configured threshold: the text may be wrong.
+    pub low_confidence: bool,
 }
 
 /// A heading that opens a section at `offset` in [`Document::text`].
@@ -108,6 +125,7 @@ pub struct Extracted {
 pub struct TextBuilder {
     out: Extracted,
     page_start: usize,
+    page_ocr: Option<PageOcr>,
 }
 
 impl TextBuilder {
@@ -153,6 +171,15 @@ impl TextBuilder {
         });
     }
 
+    /// Record that the current page's text was recognised by OCR, with this mean word
+    /// confidence (0 to 100).
+    pub fn page_ocr(&mut self, confidence: f32, low_confidence: bool) {
+        self.page_ocr = Some(PageOcr {
+            confidence: confidence.round().clamp(0.0, 100.0) as u8,
+            low_confidence,
+        });
+    }
+
     /// Close the current page and start the next one.
     pub fn break_page(&mut self, has_text_layer: bool) {
         self.close_page(has_text_layer);
@@ -191,6 +218,7 @@ impl TextBuilder {
             start: self.page_start,
             end: self.out.text.len(),
             has_text_layer,
+            ocr: self.page_ocr.take(),
         });
     }
 }
@@ -261,11 +289,12 @@ impl Document {
         path.into_iter().map(|h| h.title.clone()).collect()
     }
 
-    /// Pages that have no text layer (scans): their content needs OCR.
+    /// Pages that have no text layer (scans) and were not read by OCR: their content is
+    /// missing.
     pub fn pages_without_text(&self) -> Vec<u32> {
         self.pages
             .iter()
-            .filter(|p| !p.has_text_layer)
+            .filter(|p| !p.has_text_layer && p.ocr.is_none())
             .map(|p| p.number)
             .collect()
     }

@@ -117,6 +117,16 @@ impl Deadline {
         }
     }
 
+    /// The same deadline for work moved to the current thread: the memory budget counts
+    /// afresh from here, on this thread (a scope only means anything on the thread it
+    /// began on).
+    pub fn on_this_thread(&self) -> Self {
+        Deadline {
+            memory: self.memory.map(|(_, budget)| (DocScope::begin(), budget)),
+            ..*self
+        }
+    }
+
     /// `Err(Timeout)` once the deadline has passed, `Err(TooLarge)` once the document's
     /// work holds more heap than its budget. Cheap enough to call per page or per few
     /// hundred operators.
@@ -151,6 +161,8 @@ pub struct LoadContext<'a> {
     pub deadline: Deadline,
     /// Password for encrypted PDFs; the empty user password is always tried first.
     pub pdf_password: Option<&'a str>,
+    /// The OCR engine for scanned pages and images; `None`: no OCR.
+    pub ocr: Option<&'a crate::ocr::Ocr>,
 }
 
 impl<'a> LoadContext<'a> {
@@ -160,6 +172,7 @@ impl<'a> LoadContext<'a> {
             limits,
             deadline: Deadline::after_secs(limits.parse_timeout_secs),
             pdf_password: None,
+            ocr: None,
         }
     }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::document::{Document, Format, content_hash};
 use crate::error::{DocError, Error, Result};
 use crate::loader::{Limits, LoadContext, Loader};
+use crate::ocr::{Ocr, OcrOptions};
 use crate::records::{RecordKind, RecordOptions};
 use crate::source::SourceFile;
 
@@ -24,6 +25,8 @@ pub struct IngestOptions {
     pub pdf_password: Option<String>,
     /// How rows of CSV, TSV and JSON Lines files become documents.
     pub records: RecordOptions,
+    /// When and how scanned pages and images are read by OCR.
+    pub ocr: OcrOptions,
 }
 
 /// The loader for a single-document format: the one place that knows every loader
@@ -39,6 +42,7 @@ pub fn loader_for(format: crate::Format) -> Option<&'static dyn Loader> {
         Format::Html => Some(&crate::html::HtmlLoader),
         Format::Docx => Some(&crate::docx::DocxLoader),
         Format::Email => Some(&crate::email::EmailLoader),
+        Format::Image => Some(&crate::image::ImageLoader),
         Format::Csv | Format::Jsonl => None,
     }
 }
@@ -104,13 +108,27 @@ impl<R: std::io::Read> std::io::Read for CappedReader<R> {
 #[derive(Debug, Clone)]
 pub struct Ingestor {
     options: Arc<IngestOptions>,
+    ocr: Arc<Ocr>,
 }
 
 impl Ingestor {
     pub fn new(options: IngestOptions) -> Self {
+        let ocr = Arc::new(Ocr::new(options.ocr.clone()));
         Ingestor {
             options: Arc::new(options),
+            ocr,
         }
+    }
+
+    /// Use this OCR engine (made from the same options, with a progress callback, say).
+    pub fn with_ocr(mut self, ocr: Ocr) -> Self {
+        self.ocr = Arc::new(ocr);
+        self
+    }
+
+    /// The OCR engine documents are read with.
+    pub fn ocr(&self) -> &Ocr {
+        &self.ocr
     }
 
     pub fn options(&self) -> &IngestOptions {
@@ -243,6 +261,7 @@ impl Ingestor {
             })
         })?;
         let options = Arc::clone(&self.options);
+        let ocr = Arc::clone(&self.ocr);
         let secs = options.limits.parse_timeout_secs;
         let (tx, rx) = mpsc::sync_channel(1);
         let spawned = std::thread::Builder::new()
@@ -250,6 +269,7 @@ impl Ingestor {
             .spawn(move || {
                 let mut ctx = LoadContext::new(&options.limits);
                 ctx.pdf_password = options.pdf_password.as_deref();
+                ctx.ocr = Some(&ocr);
                 let result = catch_unwind(AssertUnwindSafe(|| loader.load(&bytes, &ctx)))
                     .unwrap_or_else(|payload| Err(DocError::Panic(panic_message(&*payload))));
                 let result = result.and_then(|ex| ctx.check_text(ex.text.len()).map(|()| ex));
@@ -291,6 +311,9 @@ fn detect(file: &SourceFile, bytes: &[u8]) -> Option<Format> {
             .windows(17)
             .any(|w| w == b"word/document.xml")
             .then_some(Format::Docx);
+    }
+    if crate::ocr::ImageKind::sniff(head).is_some() {
+        return Some(Format::Image);
     }
     let looks_like_text = !head.contains(&0) && is_utf8_prefix(head);
     (file.explicit && looks_like_text).then_some(Format::Text)

@@ -621,6 +621,7 @@ impl<R: Read> Records<R> {
                         limits: &self.limits,
                         deadline: self.deadline,
                         pdf_password: None,
+                        ocr: None,
                     };
                     crate::html::html_to_text(v, &ctx)
                         .map_err(|e| row_err(format!("column {col}: {e}")))?

@@ -225,7 +225,7 @@ mod tests {
             "b.md",
             "a/z.txt",
             "a/y.pdf",
-            "c.png",
+            "c.bin",
             "skip/x.md",
             ".hidden/h.md",
             "a/k.log",
@@ -237,7 +237,7 @@ mod tests {
         let w = walk(&[d.to_path_buf()], &WalkOptions::default()).unwrap();
         let got: Vec<&str> = w.files.iter().map(|f| f.source.as_str()).collect();
         assert_eq!(got, ["a/y.pdf", "a/z.txt", "b.md"]);
-        assert_eq!(w.skipped.len(), 1, "c.png is skipped: {:?}", w.skipped);
+        assert_eq!(w.skipped.len(), 1, "c.bin is skipped: {:?}", w.skipped);
 
         let opts = WalkOptions {
             include: vec!["*.md".into(), "*.txt".into()],

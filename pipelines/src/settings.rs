@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use docket_index::vector::{SparseConfig, WriteOrdering};
 use docket_index::{VectorStoreConfig, WriteConfig};
-use docket_ingest::{IngestOptions, WalkOptions};
+use docket_ingest::{IngestOptions, OcrMode, WalkOptions};
 use serde::{Deserialize, Serialize};
 
 /// The process's heap ceiling in MiB when neither `--max-memory` nor the job's
@@ -83,6 +83,24 @@ pub struct ParseSettings {
     /// Records files: the text columns hold HTML fragments.
     #[serde(default)]
     pub records_html: bool,
+    /// When scanned pages, pages in unmapped fonts and image files are read by OCR
+    /// (default: auto, when Tesseract is installed).
+    #[serde(default)]
+    pub ocr: Option<OcrMode>,
+    /// Tesseract languages joined by `+` (`eng+rus`); default: English, or the first
+    /// language pack installed.
+    #[serde(default)]
+    pub ocr_lang: Option<String>,
+}
+
+/// The environment variable naming the Tesseract program (default: `tesseract` on the
+/// `PATH`).
+pub const TESSERACT_VAR: &str = "DOCKET_TESSERACT";
+
+/// Where OCR results are cached, shared by every index and command: a page recognised
+/// once is never recognised again, whichever index or folder it is read for.
+pub fn ocr_cache_dir() -> PathBuf {
+    crate::models::docket_home().join("cache").join("ocr")
 }
 
 impl ParseSettings {
@@ -107,6 +125,12 @@ impl ParseSettings {
         options.records.id_column = self.id_column.clone();
         options.records.title_column = self.title_column.clone();
         options.records.html = self.records_html;
+        if let Some(mode) = self.ocr {
+            options.ocr.mode = mode;
+        }
+        options.ocr.languages = self.ocr_lang.clone().filter(|l| !l.is_empty());
+        options.ocr.tesseract = std::env::var_os(TESSERACT_VAR).map(PathBuf::from);
+        options.ocr.cache_dir = Some(ocr_cache_dir());
         options
     }
 }
@@ -337,6 +361,20 @@ mod tests {
         assert!(options.records.html);
         let e = toml::from_str::<Sources>("paths = [\"a\"]\nhiden = true\n").unwrap_err();
         assert!(e.to_string().contains("hiden"), "{e}");
+    }
+
+    #[test]
+    fn sources_set_ocr_mode_and_languages() {
+        let s: Sources =
+            toml::from_str("paths = [\"a\"]\nocr = \"never\"\nocr_lang = \"eng+rus\"\n").unwrap();
+        let options = s.parse.ingest_options();
+        assert_eq!(options.ocr.mode, OcrMode::Never);
+        assert_eq!(options.ocr.languages.as_deref(), Some("eng+rus"));
+        assert_eq!(options.ocr.cache_dir, Some(ocr_cache_dir()));
+        let s: Sources = toml::from_str("paths = [\"a\"]\n").unwrap();
+        assert_eq!(s.parse.ingest_options().ocr.mode, OcrMode::Auto);
+        let e = toml::from_str::<Sources>("paths = [\"a\"]\nocr = \"sometimes\"\n").unwrap_err();
+        assert!(e.to_string().contains("sometimes"), "{e}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod layout;
 mod lexer;
 mod objects;
 mod recover;
+mod scan;
 mod std14;
 
 #[cfg(test)]
@@ -30,6 +31,7 @@ use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 use crate::document::{Extracted, TextBuilder};
 use crate::error::DocError;
 use crate::loader::{LoadContext, Loader};
+use crate::ocr::{OcrMode, PageResult};
 use content::{FontCache, Interpreter};
 use objects::{Reader, Work, deref, dict_get, dict_of};
 
@@ -83,7 +85,12 @@ fn extract_with(bytes: &[u8], rd: &Reader<'_>) -> Result<Extracted, DocError> {
         return Err(DocError::Corrupt("no pages found".into()));
     }
     b.metadata("pages", pages.len().to_string());
+    let ocr = ctx.ocr.filter(|o| o.mode() != OcrMode::Never);
     let mut fonts = FontCache::new();
+    let mut texts = Vec::with_capacity(pages.len());
+    let mut tasks = Vec::new();
+    let mut needs = Vec::new();
+    let mut so_far = 0;
     for (n, &page_id) in pages.iter().enumerate() {
         ctx.deadline.check()?;
         let page = extract_page(&doc, page_id, rd, &mut fonts)?;
@@ -103,27 +110,159 @@ fn extract_with(bytes: &[u8], rd: &Reader<'_>) -> Result<Extracted, DocError> {
         }
         let text = layout::page_text(&page);
         let has_text_layer = !(page.codes_shown == 0 && page.images > 0);
-        if !has_text_layer {
-            b.warn(format!(
-                "page {} has no text layer (scanned image?); OCR is not supported",
-                n + 1
-            ));
+        // Fonts that map under half of what they show give more noise than text.
+        let unmapped = page.codes_shown > 0 && page.codes_mapped * 2 < page.codes_shown;
+        let need = match ocr.map(|o| o.mode()) {
+            Some(OcrMode::Always) => Some(Need::Always),
+            Some(OcrMode::Auto) if !has_text_layer => Some(Need::Scan),
+            Some(OcrMode::Auto) if unmapped => Some(Need::Unmapped),
+            _ => None,
+        };
+        match (need, ocr) {
+            (Some(need), Some(o)) => {
+                let single_image = page.codes_shown == 0 && page.images == 1;
+                let page_box = page_box(
+                    &doc,
+                    doc.get_dictionary(page_id).unwrap_or(&Dictionary::new()),
+                );
+                tasks.push(scan::Task {
+                    page: n as u32 + 1,
+                    source: scan::source(&doc, page_id, page_box, single_image, o.options()),
+                });
+                needs.push((n, need));
+            }
+            _ => {
+                if !has_text_layer {
+                    b.warn(format!(
+                        "page {} has no text layer (scanned image?); OCR is off",
+                        n + 1
+                    ));
+                }
+                if unmapped && page.codes_mapped == 0 {
+                    b.warn(format!(
+                        "page {}: its text uses fonts without a Unicode mapping and could not be extracted",
+                        n + 1
+                    ));
+                }
+            }
         }
-        if page.codes_shown > 0 && page.codes_mapped == 0 {
-            b.warn(format!(
-                "page {}: its text uses fonts without a Unicode mapping and could not be extracted",
-                n + 1
-            ));
-        }
-        b.push_str(&text);
-        ctx.check_text(b.len())?;
-        if n + 1 < pages.len() {
-            b.break_page(has_text_layer);
-        } else {
-            return Ok(b.finish(has_text_layer));
+        so_far += text.len();
+        ctx.check_text(so_far)?;
+        texts.push((text, has_text_layer));
+    }
+    let mut recognised: Vec<Option<PageResult>> = vec![None; pages.len()];
+    if let Some(o) = ocr
+        && !tasks.is_empty()
+    {
+        let results = match o.check() {
+            Ok(()) => scan::recognize(o, &doc, bytes, &tasks, ctx)?,
+            Err(why) => vec![Err(why); tasks.len()],
+        };
+        for ((n, _), r) in needs.iter().zip(results) {
+            recognised[*n] = Some(r);
         }
     }
-    Ok(b.finish(true))
+    let reasons: std::collections::HashMap<usize, Need> = needs.into_iter().collect();
+    let (mut ocr_pages, mut low) = (Vec::new(), Vec::new());
+    let last = texts.len();
+    let mut last_layer = true;
+    let mut failures: Vec<(Need, String, Vec<usize>)> = Vec::new();
+    for (n, (text, has_text_layer)) in texts.into_iter().enumerate() {
+        let number = n + 1;
+        match (recognised[n].take(), reasons.get(&n)) {
+            (Some(Ok(result)), Some(_)) => {
+                let page = result.into_iter().next();
+                let words = page.as_ref().map_or(0, |p| p.words);
+                let confidence = page.as_ref().and_then(|p| p.confidence);
+                b.push_str(page.as_ref().map_or("", |p| p.text.as_str()));
+                ocr_pages.push(number.to_string());
+                let threshold = ocr.map_or(0.0, |o| f32::from(o.options().low_confidence));
+                if words == 0 {
+                    b.warn(format!("page {number}: OCR found no text on it"));
+                } else if confidence.is_some_and(|c| c < threshold) {
+                    low.push(number.to_string());
+                    b.warn(format!(
+                        "page {number}: OCR confidence is low ({:.0} of 100); its text may be wrong",
+                        confidence.unwrap_or(0.0)
+                    ));
+                }
+                b.page_ocr(
+                    confidence.unwrap_or(0.0),
+                    confidence.is_some_and(|c| c < threshold),
+                );
+            }
+            (Some(Err(why)), Some(need)) => {
+                b.push_str(&text);
+                // One warning per reason, naming its pages (a 500-page scan without
+                // Tesseract gets one line, not 500).
+                match failures.iter_mut().find(|(n, w, _)| n == need && *w == why) {
+                    Some((_, _, pages)) => pages.push(number),
+                    None => failures.push((*need, why, vec![number])),
+                }
+            }
+            _ => b.push_str(&text),
+        }
+        ctx.check_text(b.len())?;
+        if number < last {
+            b.break_page(has_text_layer);
+        } else {
+            last_layer = has_text_layer;
+        }
+    }
+    for (need, why, pages) in failures {
+        let one = pages.len() == 1;
+        let pages = page_list(&pages);
+        b.warn(match (need, one) {
+            (Need::Scan, true) => format!(
+                "page {pages} has no text layer (scanned image?) and was not OCRed: {why}"
+            ),
+            (Need::Scan, false) => format!(
+                "pages {pages} have no text layer (scanned images?) and were not OCRed: {why}"
+            ),
+            (Need::Unmapped, true) => format!(
+                "page {pages}: its text uses fonts without a Unicode mapping and was not OCRed: {why}"
+            ),
+            (Need::Unmapped, false) => format!(
+                "pages {pages}: their text uses fonts without a Unicode mapping and was not OCRed: {why}"
+            ),
+            (Need::Always, true) => format!("page {pages} was not OCRed: {why}"),
+            (Need::Always, false) => format!("pages {pages} were not OCRed: {why}"),
+        });
+    }
+    if !ocr_pages.is_empty() {
+        b.metadata("ocr_pages", ocr_pages.join(","));
+    }
+    if !low.is_empty() {
+        b.metadata("ocr_low_confidence_pages", low.join(","));
+    }
+    Ok(b.finish(last_layer))
+}
+
+/// Page numbers as ranges: `1-3, 5`.
+fn page_list(pages: &[usize]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < pages.len() {
+        let mut j = i;
+        while j + 1 < pages.len() && pages[j + 1] == pages[j] + 1 {
+            j += 1;
+        }
+        out.push(if j > i {
+            format!("{}-{}", pages[i], pages[j])
+        } else {
+            pages[i].to_string()
+        });
+        i = j + 1;
+    }
+    out.join(", ")
+}
+
+/// Why a page is OCRed, for the warning when it cannot be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Scan,
+    Unmapped,
+    Always,
 }
 
 /// Parse the file, handling encryption and damage; as a last resort, look for the pages

@@ -418,8 +418,8 @@ fn pages_scans_and_blank_pages() {
     assert_eq!(
         ex.warnings,
         vec![
-            "page 3 has no text layer (scanned image?); OCR is not supported",
-            "page 5 has no text layer (scanned image?); OCR is not supported",
+            "page 3 has no text layer (scanned image?); OCR is off",
+            "page 5 has no text layer (scanned image?); OCR is off",
         ]
     );
     assert_eq!(ex.metadata.get("pages").map(String::as_str), Some("5"));
@@ -1046,4 +1046,10 @@ fn a_long_mapping_is_cut_and_the_text_cap_holds_inside_one_string() {
         matches!(e, DocError::TooLarge { limit: 100_000, .. }),
         "{e:?}"
     );
+}
+
+#[test]
+fn pages_not_ocred_for_one_reason_are_named_as_ranges() {
+    assert_eq!(super::page_list(&[1, 2, 3, 5, 7, 8]), "1-3, 5, 7-8");
+    assert_eq!(super::page_list(&[4]), "4");
 }

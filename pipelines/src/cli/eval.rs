@@ -1,4 +1,4 @@
-//! `docket eval retrieval|answer|classify|summarize`: run the libraries' evaluation harnesses
+//! `docket eval retrieval|answer|classify|summarize|ocr`: run the libraries' evaluation harnesses
 //! and print their reports (a table, or one JSON object with `--json`).
 
 use std::io::Write;
@@ -46,6 +46,25 @@ pub enum EvalCommand {
     /// Summary quality: ROUGE-1/2/L F1 against reference summaries (corpus.jsonl and
     /// summaries.jsonl), next to the lead-N baseline.
     Summarize(EvalSummarizeArgs),
+    /// OCR quality: character error rate against hand-written references (DIR holds
+    /// documents, each with <stem>.txt, pages separated by form feeds), next to
+    /// Tesseract run directly on the same pages; pages per second and peak memory.
+    Ocr(EvalOcrArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalOcrArgs {
+    /// Folder of documents (PDFs, images) with a reference <stem>.txt beside each.
+    pub dir: PathBuf,
+    /// OCR languages, Tesseract's names joined by + (default: eng).
+    #[arg(long, value_name = "LANGS")]
+    pub ocr_lang: Option<String>,
+    /// Do not run Tesseract directly for comparison.
+    #[arg(long)]
+    pub no_baseline: bool,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -201,7 +220,64 @@ pub fn eval(command: EvalCommand, term: Term) -> Result<Outcome> {
         EvalCommand::Answer(args) => answer(args, term),
         EvalCommand::Classify(args) => classify(args, term),
         EvalCommand::Summarize(args) => summarize(args, term),
+        EvalCommand::Ocr(args) => ocr(args, term),
     }
+}
+
+fn ocr(args: EvalOcrArgs, _term: Term) -> Result<Outcome> {
+    let settings = docket_pipelines::settings::ParseSettings {
+        ocr: Some(docket_ingest::OcrMode::Auto),
+        ocr_lang: args.ocr_lang.clone(),
+        ..Default::default()
+    };
+    let mut options = settings.ingest_options();
+    // Every page is recognised afresh: a cached page would time nothing.
+    options.ocr.cache_dir = None;
+    let ingestor = docket_ingest::Ingestor::new(options);
+    if let Err(why) = ingestor.ocr().check() {
+        anyhow::bail!("{why}");
+    }
+    let report = docket_ingest::ocr::eval::evaluate(&args.dir, &ingestor, !args.no_baseline)
+        .with_context(|| format!("evaluating OCR on {}", args.dir.display()))?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &report)?;
+        writeln!(out)?;
+        return Ok(Outcome::Success);
+    }
+    let pct = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:.2}%", v * 100.0));
+    writeln!(
+        out,
+        "{:<40} {:>5} {:>7} {:>9} {:>11} {:>8} {:>10}",
+        "document", "pages", "chars", "CER", "tesseract", "seconds", "tesseract"
+    )?;
+    for i in &report.items {
+        writeln!(
+            out,
+            "{:<40} {:>5} {:>7} {:>9} {:>11} {:>8.2} {:>10}",
+            i.source,
+            i.pages,
+            i.reference_chars,
+            pct(Some(i.cer)),
+            pct(i.baseline_cer),
+            i.seconds,
+            i.baseline_seconds
+                .map_or("-".to_owned(), |s| format!("{s:.2}"))
+        )?;
+    }
+    writeln!(
+        out,
+        "CER {} (tesseract directly: {}); {:.2} OCR pages/s (tesseract directly: {}); peak heap {} MiB, peak child RSS {} MiB",
+        pct(Some(report.cer)),
+        pct(report.baseline_cer),
+        report.pages_per_second,
+        report
+            .baseline_pages_per_second
+            .map_or("-".to_owned(), |p| format!("{p:.2}")),
+        report.peak_heap_bytes >> 20,
+        report.peak_child_rss_kib >> 10
+    )?;
+    Ok(Outcome::Success)
 }
 
 fn retrieval(args: EvalRetrievalArgs, term: Term) -> Result<Outcome> {

@@ -78,6 +78,13 @@ pub struct ParseArgs {
     /// Records files: the text columns hold HTML fragments.
     #[arg(long)]
     pub records_html: bool,
+    /// When to read text by OCR (Tesseract): auto (scanned pages, pages whose fonts
+    /// have no Unicode mapping, image files), always (every page), never.
+    #[arg(long, value_name = "WHEN", value_parser = ["auto", "always", "never"])]
+    pub ocr: Option<String>,
+    /// OCR languages, Tesseract's names joined by + (eng+rus); default: eng.
+    #[arg(long, value_name = "LANGS")]
+    pub ocr_lang: Option<String>,
 }
 
 impl ParseArgs {
@@ -91,6 +98,8 @@ impl ParseArgs {
             id_column: self.id_column.clone(),
             title_column: self.title_column.clone(),
             records_html: self.records_html,
+            ocr: self.ocr.as_deref().and_then(|m| m.parse().ok()),
+            ocr_lang: self.ocr_lang.clone(),
         }
     }
 }

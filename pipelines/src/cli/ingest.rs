@@ -45,7 +45,7 @@ pub struct IngestArgs {
 }
 
 pub fn extract(args: ExtractArgs, term: Term) -> Result<Outcome> {
-    let ingestor = Ingestor::new(args.parse.settings().ingest_options());
+    let ingestor = ingestor(&args.parse, term);
     let file = SourceFile::explicit(&args.file);
     let mut out = std::io::stdout().lock();
     let (mut failed, mut extracted) = (0, 0);
@@ -89,13 +89,34 @@ pub fn extract(args: ExtractArgs, term: Term) -> Result<Outcome> {
     }
 }
 
+/// The ingestor for these flags, telling `term` how OCR goes (a line every ten pages
+/// recognised in a document, and when its last page is done).
+fn ingestor(parse: &ParseArgs, term: Term) -> Ingestor {
+    let options = parse.settings().ingest_options();
+    let ocr = docket_ingest::Ocr::new(options.ocr.clone()).with_progress(std::sync::Arc::new(
+        move |done: usize, total: usize| {
+            if total > 1 && (done.is_multiple_of(10) || done == total) {
+                term.line(
+                    docket_pipelines::report::Level::Info,
+                    &format!("OCR: {done} of {total} pages recognised"),
+                );
+            }
+        },
+    ));
+    Ingestor::new(options).with_ocr(ocr)
+}
+
 /// The JSON form of a document, with each page's text inline.
 fn document_json(doc: &Document) -> serde_json::Value {
     let pages: Vec<_> = doc
         .pages
         .iter()
         .map(|p| {
-            json!({"number": p.number, "text": doc.page_text(p), "has_text_layer": p.has_text_layer})
+            let mut page = json!({"number": p.number, "text": doc.page_text(p), "has_text_layer": p.has_text_layer});
+            if let Some(ocr) = p.ocr {
+                page["ocr"] = json!(ocr);
+            }
+            page
         })
         .collect();
     json!({
@@ -150,7 +171,7 @@ struct FileLine {
 pub fn ingest(args: IngestArgs, term: Term) -> Result<Outcome> {
     let walk = docket_ingest::walk(&args.paths, &args.walk.options())?;
     let chunker = chunker(&args.chunking.settings(), &term)?;
-    let ingestor = Ingestor::new(args.parse.settings().ingest_options());
+    let ingestor = ingestor(&args.parse, term);
     let started = std::time::Instant::now();
     let mut totals = Totals::default();
     for e in &walk.errors {
@@ -256,7 +277,7 @@ fn summary(
     );
     if totals.no_text_pages > 0 {
         summary.push_str(&format!(
-            "; {} pages have no text layer (scans: OCR is not supported)",
+            "; {} pages have no text layer and were not read by OCR (see the warnings)",
             totals.no_text_pages
         ));
     }
