@@ -29,6 +29,10 @@ pub enum Format {
     Csv,
     /// One line of a JSON Lines file.
     Jsonl,
+    /// One row of a sheet of a spreadsheet (XLSX, ODS).
+    Spreadsheet,
+    /// A PowerPoint presentation, a page per slide.
+    Pptx,
 }
 
 impl Format {
@@ -44,6 +48,8 @@ impl Format {
             "eml" => Format::Email,
             "csv" | "tsv" | "tab" => Format::Csv,
             "jsonl" | "ndjson" => Format::Jsonl,
+            "xlsx" | "xlsm" | "ods" => Format::Spreadsheet,
+            "pptx" => Format::Pptx,
             _ => return None,
         })
     }
@@ -59,7 +65,15 @@ impl Format {
             Format::Email => "email",
             Format::Csv => "csv",
             Format::Jsonl => "jsonl",
+            Format::Spreadsheet => "spreadsheet",
+            Format::Pptx => "pptx",
         }
+    }
+
+    /// Whether a file of this format holds many documents, one per row (CSV, TSV,
+    /// JSON Lines, spreadsheets), read row by row rather than by a [`crate::Loader`].
+    pub fn is_records(self) -> bool {
+        matches!(self, Format::Csv | Format::Jsonl | Format::Spreadsheet)
     }
 }
 

@@ -114,8 +114,8 @@ impl Loader for DocxLoader {
 }
 
 /// Read one zip entry as text, counting the bytes actually inflated.
-fn read_part(
-    zip: &mut ZipArchive<Cursor<&[u8]>>,
+pub(crate) fn read_part<R: std::io::Read + std::io::Seek>(
+    zip: &mut ZipArchive<R>,
     name: &str,
     ctx: &LoadContext<'_>,
 ) -> Result<Option<String>, DocError> {
@@ -340,7 +340,7 @@ fn resolve_style(defs: &HashMap<String, StyleDef>, id: &str) -> Option<HeadingSt
 }
 
 /// `docProps/core.xml`: Dublin Core title, creator, dates and the like.
-fn read_core(xml: &str, flow: &mut Flow, ctx: &LoadContext<'_>) -> Result<(), DocError> {
+pub(crate) fn read_core(xml: &str, flow: &mut Flow, ctx: &LoadContext<'_>) -> Result<(), DocError> {
     let mut current: Option<&'static str> = None;
     let mut values: Vec<(&'static str, String)> = Vec::new();
     walk(xml, "docProps/core.xml", EXPECTED, ctx, |n| {

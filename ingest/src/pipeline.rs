@@ -39,7 +39,8 @@ pub fn loader_for(format: crate::Format) -> Option<&'static dyn Loader> {
         Format::Html => Some(&crate::html::HtmlLoader),
         Format::Docx => Some(&crate::docx::DocxLoader),
         Format::Email => Some(&crate::email::EmailLoader),
-        Format::Csv | Format::Jsonl => None,
+        Format::Pptx => Some(&crate::pptx::PptxLoader),
+        Format::Csv | Format::Jsonl | Format::Spreadsheet => None,
     }
 }
 
@@ -121,7 +122,7 @@ impl Ingestor {
     /// Each item fails on its own; the iterator goes on after a failed row.
     pub fn documents(&self, file: &SourceFile) -> Box<dyn Iterator<Item = Result<Document>> + '_> {
         match file.format {
-            Some(Format::Csv | Format::Jsonl) => match self.records(file) {
+            Some(f) if f.is_records() => match self.records(file) {
                 Ok(rows) => rows,
                 Err(e) => Box::new(std::iter::once(Err(e))),
             },
@@ -137,6 +138,14 @@ impl Ingestor {
         &self,
         file: &SourceFile,
     ) -> Result<Box<dyn Iterator<Item = Result<Document>> + '_>> {
+        if file.format == Some(Format::Spreadsheet) {
+            // A zip is read whole; its sheets are parsed one at a time as rows are asked.
+            let bytes = self.read(file)?;
+            let ctx = LoadContext::new(&self.options.limits);
+            let sheets =
+                crate::sheets::open(&file.path, &file.source, bytes, &self.options.records, &ctx)?;
+            return Ok(Box::new(sheets));
+        }
         let fail = |reason| Error::document(&file.path, reason);
         let handle = open_regular(&file.path, !file.explicit).map_err(fail)?;
         let size = handle
@@ -238,7 +247,7 @@ impl Ingestor {
     ) -> Result<crate::Extracted, DocError> {
         let loader = loader_for(format).ok_or_else(|| {
             DocError::Unsupported(match format {
-                Format::Csv | Format::Jsonl => format!("{format} files are records, read per row"),
+                f if f.is_records() => format!("{format} files are records, read per row"),
                 _ => format!("no loader for {format} files in this build"),
             })
         })?;
@@ -287,13 +296,26 @@ fn detect(file: &SourceFile, bytes: &[u8]) -> Option<Format> {
         return Some(Format::Pdf);
     }
     if head.starts_with(b"PK\x03\x04") {
-        return bytes
-            .windows(17)
-            .any(|w| w == b"word/document.xml")
-            .then_some(Format::Docx);
+        return zip_format(bytes);
     }
     let looks_like_text = !head.contains(&0) && is_utf8_prefix(head);
     (file.explicit && looks_like_text).then_some(Format::Text)
+}
+
+/// Which Office format a zip is, by its main part (`[Content_Types].xml` names it too,
+/// but the part itself must be there to read): DOCX, PPTX, XLSX or an ODS spreadsheet.
+/// Entry names are stored uncompressed in the zip's headers.
+fn zip_format(bytes: &[u8]) -> Option<Format> {
+    let has = |name: &[u8]| bytes.windows(name.len()).any(|w| w == name);
+    if has(b"word/document.xml") {
+        Some(Format::Docx)
+    } else if has(b"ppt/presentation.xml") {
+        Some(Format::Pptx)
+    } else if has(b"xl/workbook.xml") || has(b"application/vnd.oasis.opendocument.spreadsheet") {
+        Some(Format::Spreadsheet)
+    } else {
+        None
+    }
 }
 
 /// Valid UTF-8, or valid up to a character cut at the end of the window.

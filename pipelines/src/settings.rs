@@ -82,6 +82,9 @@ pub struct ParseSettings {
     /// Records files: the text columns hold HTML fragments.
     #[serde(default)]
     pub records_html: bool,
+    /// Spreadsheets: the one sheet to read (default: every sheet).
+    #[serde(default)]
+    pub sheet: Option<String>,
 }
 
 impl ParseSettings {
@@ -106,6 +109,7 @@ impl ParseSettings {
         options.records.id_column = self.id_column.clone();
         options.records.title_column = self.title_column.clone();
         options.records.html = self.records_html;
+        options.records.sheet = self.sheet.clone();
         options
     }
 }

@@ -78,6 +78,9 @@ pub struct ParseArgs {
     /// Records files: the text columns hold HTML fragments.
     #[arg(long)]
     pub records_html: bool,
+    /// Spreadsheets (XLSX, ODS): read only the sheet of this name (default: every sheet).
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
 }
 
 impl ParseArgs {
@@ -91,6 +94,7 @@ impl ParseArgs {
             id_column: self.id_column.clone(),
             title_column: self.title_column.clone(),
             records_html: self.records_html,
+            sheet: self.sheet.clone(),
         }
     }
 }
