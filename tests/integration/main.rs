@@ -10,6 +10,7 @@ mod crashes;
 mod hostile;
 mod index_search;
 mod jobs;
+mod office;
 mod pdf_fixtures;
 mod pdfgen;
 mod pdfgen_sanity;
