@@ -104,6 +104,17 @@ pub struct Heading {
     pub title: String,
 }
 
+/// A table whose rows are lines of [`Document::text`] (cells separated by ` | `): the
+/// byte range of its rows and its first row, the header, which a chunk that starts in
+/// the middle of the table carries in its heading path so its numbers keep their names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Table {
+    pub start: usize,
+    pub end: usize,
+    /// The first row's text, as in the document (`Item | Price | Stock`).
+    pub header: String,
+}
+
 /// What a loader extracts from the bytes of one source: text and structure, no identity.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Extracted {
@@ -115,6 +126,8 @@ pub struct Extracted {
     /// Things the user should know that did not stop the parse (e.g. pages without a text
     /// layer, a damaged cross-reference table that was rebuilt).
     pub warnings: Vec<String>,
+    /// Tables with a header row, in order.
+    pub tables: Vec<Table>,
 }
 
 /// Builds the text of a document page by page, recording headings and page ranges.
@@ -192,6 +205,15 @@ impl TextBuilder {
         self.out.warnings.push(warning.into());
     }
 
+    /// Record that `[start, end)` of the text so far is a table whose first line (its
+    /// header row) is `header`.
+    pub fn table(&mut self, start: usize, end: usize, header: impl Into<String>) {
+        let header = header.into();
+        if start < end && end <= self.out.text.len() && !header.is_empty() {
+            self.out.tables.push(Table { start, end, header });
+        }
+    }
+
     /// Close the last page and return the result.
     pub fn finish(mut self, has_text_layer: bool) -> Extracted {
         self.close_page(has_text_layer);
@@ -227,6 +249,9 @@ pub struct Document {
     pub headings: Vec<Heading>,
     pub metadata: BTreeMap<String, String>,
     pub warnings: Vec<String>,
+    /// Tables with a header row (see [`Table`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<Table>,
 }
 
 impl Document {
@@ -246,6 +271,7 @@ impl Document {
             headings: ex.headings,
             metadata: ex.metadata,
             warnings: ex.warnings,
+            tables: ex.tables,
         }
     }
 
@@ -273,6 +299,15 @@ impl Document {
             path.push(h);
         }
         path.into_iter().map(|h| h.title.clone()).collect()
+    }
+
+    /// The header row of the table that byte `offset` falls in past its header row, if
+    /// any: what a chunk starting there needs to say what its cells mean.
+    pub fn table_header_at(&self, offset: usize) -> Option<&str> {
+        let i = self.tables.partition_point(|t| t.start <= offset);
+        let t = self.tables[..i].last()?;
+        let rows = t.start + self.text.get(t.start..t.end)?.find('\n')?;
+        (offset > rows && offset < t.end).then_some(t.header.as_str())
     }
 
     /// Pages that have no text layer (scans): their content needs OCR.
@@ -326,6 +361,13 @@ fn cap_fields(ex: &mut Extracted) {
     }
     if headings > 0 {
         cut.push(format!("{headings} headings"));
+    }
+    let mut headers = 0;
+    for t in &mut ex.tables {
+        headers += usize::from(cut_field(&mut t.header, MAX_FIELD_BYTES));
+    }
+    if headers > 0 {
+        cut.push(format!("{headers} table headers"));
     }
     for (key, value) in ex.metadata.iter_mut() {
         if cut_field(value, MAX_FIELD_BYTES) {

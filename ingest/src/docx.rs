@@ -460,6 +460,7 @@ impl Body<'_> {
                     "tbl" => {
                         self.last_was_item = false;
                         self.flow.paragraph_break();
+                        self.flow.start_table();
                     }
                     "tr" => self.flow.line_break(),
                     "tc" => {
@@ -485,7 +486,10 @@ impl Body<'_> {
                     }
                     "pPr" => self.in_ppr = self.in_ppr.saturating_sub(1),
                     "t" => self.in_t = false,
-                    "tbl" => self.flow.paragraph_break(),
+                    "tbl" => {
+                        self.flow.end_table();
+                        self.flow.paragraph_break();
+                    }
                     "tr" => self.flow.line_break(),
                     "tc" => self.cells = self.cells.saturating_sub(1),
                     _ => {}

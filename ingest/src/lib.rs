@@ -48,7 +48,7 @@ pub mod tokens;
 mod xml;
 
 pub use chunk::{Chunk, Chunker, ChunkingConfig};
-pub use document::{Document, Extracted, Format, Heading, Page, TextBuilder};
+pub use document::{Document, Extracted, Format, Heading, Page, Table, TextBuilder};
 pub use error::{DocError, Error, Fault, Result};
 pub use loader::{Deadline, Limits, LoadContext, Loader};
 pub use pipeline::{IngestOptions, Ingestor, loader_for};

@@ -118,6 +118,9 @@ impl Loader for PptxLoader {
                 at = h.offset;
             }
             out.push_str(&page.text[at..]);
+            for t in page.tables {
+                out.table(base + t.start, base + t.end, t.header);
+            }
             ctx.check_text(base + page.text.len())?;
         }
         let mut core = Flow::new(ctx);
@@ -209,7 +212,10 @@ impl Slide {
                         self.flow.start_heading(1);
                     }
                 }
-                "tbl" if self.reading => self.flow.paragraph_break(),
+                "tbl" if self.reading => {
+                    self.flow.paragraph_break();
+                    self.flow.start_table();
+                }
                 "tr" if self.reading => self.flow.line_break(),
                 "tc" if self.reading => {
                     self.cells += 1;
@@ -228,6 +234,10 @@ impl Slide {
                 _ => {}
             },
             Node::Close("t") => self.in_t = false,
+            Node::Close("tbl") if self.reading => {
+                self.flow.end_table();
+                self.flow.paragraph_break();
+            }
             Node::Close("tc") => self.cells = self.cells.saturating_sub(1),
             Node::Close("txBody") if self.reading && self.is_title() && self.cells == 0 => {
                 let t = self.flow.end_heading();
