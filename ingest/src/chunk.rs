@@ -454,7 +454,11 @@ mod tests {
         for c in &chunks {
             assert_eq!(c.text, doc.text[c.start..c.end]);
             let inside = c.start > t.start + header.len() && c.start < t.end;
-            assert_eq!(c.heading_path.last().map(String::as_str) == Some(header), inside, "{c:?}");
+            assert_eq!(
+                c.heading_path.last().map(String::as_str) == Some(header),
+                inside,
+                "{c:?}"
+            );
             if inside {
                 mid_table += 1;
                 assert!(c.text.starts_with("Model "), "rows stay whole: {c:?}");
@@ -471,7 +475,12 @@ mod tests {
         let rows = price_rows(24);
         let html_rows: String = rows
             .iter()
-            .map(|r| format!("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", r[0], r[1], r[2], r[3]))
+            .map(|r| {
+                format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    r[0], r[1], r[2], r[3]
+                )
+            })
             .collect();
         let html = format!(
             "<h1>Price list</h1><p>Prices valid from March.</p><table><thead><tr><th>Product</th><th>Price</th><th>Stock</th><th>Warehouse</th></tr></thead><tbody>{html_rows}</tbody></table><p>Ask sales for volume discounts.</p>"

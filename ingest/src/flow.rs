@@ -230,7 +230,8 @@ impl Flow {
         if let Some((header, _)) = rows.split_once('\n')
             && header.contains(" | ")
         {
-            self.tables.push((start, self.text.len(), header.to_string()));
+            self.tables
+                .push((start, self.text.len(), header.to_string()));
         }
     }
 

@@ -149,8 +149,8 @@ fn role_of(name: &str) -> Role {
             Role::Heading(name.as_bytes()[1].saturating_sub(b'0'))
         }
         "table" => Role::Table,
-        "p" | "blockquote" | "dl" | "figure" | "section" | "article" | "main"
-        | "address" | "details" | "fieldset" | "form" | "center" | "hgroup" => Role::Paragraph,
+        "p" | "blockquote" | "dl" | "figure" | "section" | "article" | "main" | "address"
+        | "details" | "fieldset" | "form" | "center" | "hgroup" => Role::Paragraph,
         "header" | "footer" | "aside" => Role::Layout,
         "div" | "dt" | "dd" | "caption" | "figcaption" | "summary" | "body" | "legend"
         | "option" | "thead" | "tbody" | "tfoot" | "html" | "label" | "textarea" => Role::Line,

@@ -342,6 +342,27 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn office_zips_without_an_extension_are_told_apart_by_their_main_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let deck = dir.path().join("deck");
+        std::fs::write(
+            &deck,
+            crate::pptx::tests::pptx(&[("Only slide", "Body")], &[1]),
+        )
+        .unwrap();
+        let doc = Ingestor::new(IngestOptions::default())
+            .load(&SourceFile::explicit(&deck))
+            .unwrap();
+        assert_eq!(doc.format, Format::Pptx);
+        assert_eq!(doc.text, "Only slide\n\nBody");
+        let book = crate::sheets::tests::xlsx(&[("S", "")], &[]);
+        assert_eq!(zip_format(&book), Some(Format::Spreadsheet));
+        let docx = crate::sheets::tests::zip_of(&[("word/document.xml", String::new())]);
+        assert_eq!(zip_format(&docx), Some(Format::Docx));
+        assert_eq!(zip_format(b"PK\x03\x04 other"), None);
+    }
+
     #[cfg(unix)]
     #[test]
     fn links_fifos_and_growing_files_are_refused_on_the_open_handle() {

@@ -256,7 +256,7 @@ impl Slide {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::loader::Limits;
     use std::io::Write;

@@ -296,3 +296,41 @@ fn a_garbled_spreadsheet_fails_alone_naming_the_file() {
         run.describe()
     );
 }
+
+#[test]
+fn a_chunk_cut_from_the_middle_of_a_table_carries_its_header_row() {
+    let tmp = temp_dir();
+    let rows: String = (0..24)
+        .map(|i| {
+            format!(
+                "<tr><td>Model {i}</td><td>{} EUR</td><td>{}</td></tr>",
+                100 + i * 7,
+                i * 3 + 2
+            )
+        })
+        .collect();
+    let html = format!(
+        "<h1>Price list</h1><p>Prices valid from March.</p><table><tr><th>Product</th><th>Price</th><th>Stock</th></tr>{rows}</table>"
+    );
+    let file = write(tmp.path(), "prices.html", html.as_bytes());
+    let run = docket([
+        "ingest",
+        &file.display().to_string(),
+        "--json",
+        "--chunk-tokens",
+        "64",
+        "--chunk-overlap",
+        "0",
+    ]);
+    let chunks = run.expect_code(0).json_lines();
+    assert!(chunks.len() >= 3, "{}", run.describe());
+    assert_eq!(chunks[0]["heading_path"], serde_json::json!(["Price list"]));
+    for c in &chunks[1..] {
+        assert!(c["text"].as_str().unwrap().starts_with("Model "), "{c}");
+        assert_eq!(
+            c["heading_path"],
+            serde_json::json!(["Price list", "Product | Price | Stock"]),
+            "{c}"
+        );
+    }
+}
