@@ -1350,6 +1350,48 @@ pub(crate) mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Sheet XML made of a soup of the elements and attributes the readers act on
+        /// (cells without rows, rows inside cells, huge repeats, references past the
+        /// last column, shared string indexes out of range) gives rows or errors, and
+        /// never a panic.
+        #[test]
+        fn any_soup_of_sheet_xml_reads_without_panic(
+            picks in proptest::collection::vec(0usize..18, 0..60)
+        ) {
+            const XLSX: [&str; 18] = [
+                "<row>", "</row>", r#"<row r="9999999999">"#, "<c>", "</c>",
+                r#"<c r="XFD1" t="s">"#, r#"<c r="ZZZZ9" s="1">"#, r#"<c t="inlineStr">"#,
+                "<v>", "</v>", "<is><t>", "</t></is>", "0", "45352.5", "-1e308",
+                "text", r#"<c t="b">"#, r#"<c s="99" t="e">"#,
+            ];
+            const ODS: [&str; 18] = [
+                "<table:table-row>", "</table:table-row>",
+                r#"<table:table-row table:number-rows-repeated="4294967295">"#,
+                "<table:table-cell>", "</table:table-cell>",
+                r#"<table:table-cell table:number-columns-repeated="99999">"#,
+                r#"<table:table-cell office:value-type="date" office:date-value="T">"#,
+                "<text:p>", "</text:p>", r#"<text:s text:c="999999"/>"#,
+                r#"<table:table table:name="In">"#, "</table:table>",
+                "<office:annotation>", "</office:annotation>", "text", "x",
+                "<table:covered-table-cell/>", "<text:line-break/>",
+            ];
+            let soup = |tokens: &[&str]| picks.iter().map(|&i| tokens[i]).collect::<String>();
+            let header = r#"<row r="1"><c r="A1" t="inlineStr"><is><t>text</t></is></c></row>"#;
+            let book = xlsx(&[("S", &format!("{header}{}", soup(&XLSX)))], &["shared"]);
+            let _ = documents("soup.xlsx", &book, IngestOptions::default());
+            let sheet = format!(
+                r#"<table:table table:name="T"><table:table-row><table:table-cell><text:p>text</text:p></table:table-cell></table:table-row>{}</table:table>"#,
+                soup(&ODS)
+            );
+            let mut options = IngestOptions::default();
+            options.limits.max_decompressed_bytes = 4 * 1024 * 1024;
+            let _ = documents("soup.ods", &ods(&sheet), options);
+        }
+    }
+
     pub(crate) fn ods(tables: &str) -> Vec<u8> {
         zip_of(&[
             (
