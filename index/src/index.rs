@@ -849,13 +849,24 @@ pub fn text_of_chunks(chunks: &[Chunk]) -> String {
 
 /// The text a chunk is embedded as: its title (when it has one that the text does not
 /// already start with) and its text. A chunk cut from the middle of a document often
-/// does not name what it is about; the title puts it back in context.
+/// does not name what it is about; the title puts it back in context. A chunk cut from
+/// the middle of a table carries the table's header row last in its heading path
+/// (cells joined by ` | `): it goes on the line before the rows, so they read as a
+/// table with its header.
 pub fn embedding_text(chunk: &Chunk) -> String {
+    let header = chunk
+        .heading_path
+        .last()
+        .filter(|h| h.contains(" | ") && !chunk.text.starts_with(h.as_str()));
+    let body = match header {
+        Some(h) => format!("{h}\n{}", chunk.text),
+        None => chunk.text.clone(),
+    };
     match chunk.title.as_deref().map(str::trim) {
         Some(t) if !t.is_empty() && !chunk.text.trim_start().starts_with(t) => {
-            format!("{t}\n\n{}", chunk.text)
+            format!("{t}\n\n{body}")
         }
-        _ => chunk.text.clone(),
+        _ => body,
     }
 }
 
@@ -892,4 +903,41 @@ fn dir_size(dir: &Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(text: &str, heading_path: &[&str]) -> Chunk {
+        Chunk {
+            id: "d-1".into(),
+            doc_id: "d".into(),
+            ordinal: 1,
+            text: text.into(),
+            start: 40,
+            end: 40 + text.len(),
+            page_start: 1,
+            page_end: 1,
+            heading_path: heading_path.iter().map(|h| h.to_string()).collect(),
+            token_count: 9,
+            source: "prices.html".into(),
+            title: Some("Prices".into()),
+            format: docket_ingest::Format::Html,
+            metadata: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_mid_table_chunk_is_embedded_under_its_header_row() {
+        let rows = "Model F | 135 EUR | 17\nModel G | 142 EUR | 20";
+        let c = chunk(rows, &["Price list", "Product | Price | Stock"]);
+        assert_eq!(
+            embedding_text(&c),
+            format!("Prices\n\nProduct | Price | Stock\n{rows}")
+        );
+        // Plain headings stay out of the embedded text, as before.
+        let c = chunk("Lunch is at noon.", &["Canteen"]);
+        assert_eq!(embedding_text(&c), "Prices\n\nLunch is at noon.");
+    }
 }

@@ -563,7 +563,7 @@ struct Run<'e> {
 type Chunked = std::result::Result<Vec<Chunk>, docket_ingest::Error>;
 
 fn is_records(file: &SourceFile) -> bool {
-    matches!(file.format, Some(Format::Csv | Format::Jsonl))
+    file.format.is_some_and(Format::is_records)
 }
 
 impl Run<'_> {

@@ -71,6 +71,9 @@ impl Default for ChunkingConfig {
 }
 
 /// A piece of a document, the unit that is embedded, indexed and cited.
+///
+/// A chunk that starts inside a table, past its header row, carries that row (cells
+/// joined by ` | `) as the last entry of its `heading_path`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chunk {
     /// `{doc_id}-{ordinal}`: stable as long as the document and the settings are.
@@ -84,7 +87,8 @@ pub struct Chunk {
     pub end: usize,
     pub page_start: u32,
     pub page_end: u32,
-    /// Headings enclosing the chunk's start, outermost first.
+    /// Headings enclosing the chunk's start, outermost first; then the header row of the
+    /// table the chunk starts in, if it starts past that row.
     pub heading_path: Vec<String>,
     pub token_count: u32,
     pub source: String,
@@ -182,7 +186,7 @@ impl Chunker {
                 end: e,
                 page_start: doc.page_at(s),
                 page_end: doc.page_at(e.saturating_sub(1).max(s)),
-                heading_path: doc.heading_path_at(s),
+                heading_path: heading_path(doc, s),
                 token_count: tokens.between(s, e) as u32,
                 source: doc.source.clone(),
                 title: doc.title.clone(),
@@ -267,6 +271,17 @@ impl Chunker {
             .map_or(end, |&(p, _)| p)
             .max(s + 1)
     }
+}
+
+/// The headings enclosing byte `s`, and when `s` is inside a table past its header row,
+/// that header row last: a chunk cut from the middle of a table still says what its
+/// columns are, in its context rather than its text (whose offsets stay the document's).
+fn heading_path(doc: &Document, s: usize) -> Vec<String> {
+    let mut path = doc.heading_path_at(s);
+    if let Some(header) = doc.table_header_at(s) {
+        path.push(header.to_string());
+    }
+    path
 }
 
 /// Token start offsets of a document, for counting tokens in any byte range.
@@ -399,6 +414,113 @@ mod tests {
             Arc::new(ApproxTokenizer),
         )
         .unwrap()
+    }
+
+    /// A price list: a paragraph, a table of `rows` rows under its header, a paragraph.
+    fn price_rows(rows: usize) -> Vec<[String; 4]> {
+        (0..rows)
+            .map(|i| {
+                [
+                    format!("Model {i}"),
+                    format!("{} EUR", 100 + i * 7),
+                    (i * 3 + 2).to_string(),
+                    if i % 2 == 0 { "Lyon" } else { "Berlin" }.to_string(),
+                ]
+            })
+            .collect()
+    }
+
+    fn loaded(format: Format, bytes: &[u8]) -> Document {
+        let limits = crate::Limits::default();
+        let ex = crate::loader_for(format)
+            .unwrap()
+            .load(bytes, &crate::LoadContext::new(&limits))
+            .unwrap();
+        Document::new("prices".into(), format, content_hash(bytes), ex)
+    }
+
+    /// Chunks that start inside a table past its header row carry the header in their
+    /// heading path; their text and offsets are the document's, untouched.
+    fn assert_table_chunks(doc: &Document) {
+        let header = "Product | Price | Stock | Warehouse";
+        assert_eq!(doc.tables.len(), 1, "{:?}", doc.tables);
+        let t = &doc.tables[0];
+        assert_eq!(t.header, header);
+        assert!(doc.text[t.start..t.end].starts_with(header));
+        assert!(doc.text[t.start..t.end].ends_with("Model 23 | 261 EUR | 71 | Berlin"));
+        let chunks = chunker(48, 0).chunk(doc).unwrap();
+        assert!(chunks.len() >= 4, "{chunks:?}");
+        let mut mid_table = 0;
+        for c in &chunks {
+            assert_eq!(c.text, doc.text[c.start..c.end]);
+            let inside = c.start > t.start + header.len() && c.start < t.end;
+            assert_eq!(
+                c.heading_path.last().map(String::as_str) == Some(header),
+                inside,
+                "{c:?}"
+            );
+            if inside {
+                mid_table += 1;
+                assert!(c.text.starts_with("Model "), "rows stay whole: {c:?}");
+                assert_eq!(c.heading_path[0], "Price list");
+            }
+        }
+        assert!(mid_table >= 2, "{chunks:?}");
+        // The chunk with the header in its text needs no header in its context.
+        assert_eq!(chunks[0].heading_path, ["Price list"]);
+    }
+
+    #[test]
+    fn html_markdown_and_docx_tables_carry_their_header_into_mid_table_chunks() {
+        let rows = price_rows(24);
+        let html_rows: String = rows
+            .iter()
+            .map(|r| {
+                format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    r[0], r[1], r[2], r[3]
+                )
+            })
+            .collect();
+        let html = format!(
+            "<h1>Price list</h1><p>Prices valid from March.</p><table><thead><tr><th>Product</th><th>Price</th><th>Stock</th><th>Warehouse</th></tr></thead><tbody>{html_rows}</tbody></table><p>Ask sales for volume discounts.</p>"
+        );
+        assert_table_chunks(&loaded(Format::Html, html.as_bytes()));
+
+        let md_rows: String = rows
+            .iter()
+            .map(|r| format!("| {} | {} | {} | {} |\n", r[0], r[1], r[2], r[3]))
+            .collect();
+        let md = format!(
+            "# Price list\n\nPrices valid from March.\n\n| Product | Price | Stock | Warehouse |\n|---|---|---|---|\n{md_rows}\nAsk sales for volume discounts.\n"
+        );
+        assert_table_chunks(&loaded(Format::Markdown, md.as_bytes()));
+
+        let cell = |t: &str| format!("<w:tc><w:p><w:r><w:t>{t}</w:t></w:r></w:p></w:tc>");
+        let row = |cells: [&str; 4]| format!("<w:tr>{}</w:tr>", cells.map(cell).concat());
+        let docx_rows: String = rows
+            .iter()
+            .map(|r| row([&r[0], &r[1], &r[2], &r[3]]))
+            .collect();
+        let body = format!(
+            r#"<w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>Price list</w:t></w:r></w:p><w:p><w:r><w:t>Prices valid from March.</w:t></w:r></w:p><w:tbl>{}{docx_rows}</w:tbl><w:p><w:r><w:t>Ask sales for volume discounts.</w:t></w:r></w:p>"#,
+            row(["Product", "Price", "Stock", "Warehouse"])
+        );
+        let xml = format!(
+            r#"<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{body}</w:body></w:document>"#
+        );
+        let bytes = crate::sheets::tests::zip_of(&[("word/document.xml", xml)]);
+        assert_table_chunks(&loaded(Format::Docx, &bytes));
+    }
+
+    #[test]
+    fn one_row_tables_and_single_column_lists_have_no_header() {
+        let doc = loaded(
+            Format::Html,
+            b"<table><tr><td>a</td><td>b</td></tr></table><table><tr><td>x</td></tr><tr><td>y</td></tr></table>",
+        );
+        assert!(doc.tables.is_empty(), "{:?}", doc.tables);
+        assert_eq!(doc.table_header_at(3), None);
     }
 
     fn doc_of(b: TextBuilder) -> Document {

@@ -31,6 +31,10 @@ pub enum Format {
     Jsonl,
     /// An image file (PNG, JPEG, TIFF, ...), read by OCR.
     Image,
+    /// One row of a sheet of a spreadsheet (XLSX, ODS).
+    Spreadsheet,
+    /// A PowerPoint presentation, a page per slide.
+    Pptx,
 }
 
 impl Format {
@@ -48,6 +52,8 @@ impl Format {
             "jsonl" | "ndjson" => Format::Jsonl,
             "png" | "jpg" | "jpeg" | "jpe" | "tif" | "tiff" | "bmp" | "webp" | "pnm" | "pbm"
             | "pgm" | "ppm" => Format::Image,
+            "xlsx" | "xlsm" | "ods" => Format::Spreadsheet,
+            "pptx" => Format::Pptx,
             _ => return None,
         })
     }
@@ -64,7 +70,15 @@ impl Format {
             Format::Csv => "csv",
             Format::Jsonl => "jsonl",
             Format::Image => "image",
+            Format::Spreadsheet => "spreadsheet",
+            Format::Pptx => "pptx",
         }
+    }
+
+    /// Whether a file of this format holds many documents, one per row (CSV, TSV,
+    /// JSON Lines, spreadsheets), read row by row rather than by a [`crate::Loader`].
+    pub fn is_records(self) -> bool {
+        matches!(self, Format::Csv | Format::Jsonl | Format::Spreadsheet)
     }
 }
 
@@ -107,6 +121,17 @@ pub struct Heading {
     pub title: String,
 }
 
+/// A table whose rows are lines of [`Document::text`] (cells separated by ` | `): the
+/// byte range of its rows and its first row, the header, which a chunk that starts in
+/// the middle of the table carries in its heading path so its numbers keep their names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Table {
+    pub start: usize,
+    pub end: usize,
+    /// The first row's text, as in the document (`Item | Price | Stock`).
+    pub header: String,
+}
+
 /// What a loader extracts from the bytes of one source: text and structure, no identity.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Extracted {
@@ -118,6 +143,8 @@ pub struct Extracted {
     /// Things the user should know that did not stop the parse (e.g. pages without a text
     /// layer, a damaged cross-reference table that was rebuilt).
     pub warnings: Vec<String>,
+    /// Tables with a header row, in order.
+    pub tables: Vec<Table>,
 }
 
 /// Builds the text of a document page by page, recording headings and page ranges.
@@ -205,6 +232,15 @@ impl TextBuilder {
         self.out.warnings.push(warning.into());
     }
 
+    /// Record that `[start, end)` of the text so far is a table whose first line (its
+    /// header row) is `header`.
+    pub fn table(&mut self, start: usize, end: usize, header: impl Into<String>) {
+        let header = header.into();
+        if start < end && end <= self.out.text.len() && !header.is_empty() {
+            self.out.tables.push(Table { start, end, header });
+        }
+    }
+
     /// Close the last page and return the result.
     pub fn finish(mut self, has_text_layer: bool) -> Extracted {
         self.close_page(has_text_layer);
@@ -241,6 +277,9 @@ pub struct Document {
     pub headings: Vec<Heading>,
     pub metadata: BTreeMap<String, String>,
     pub warnings: Vec<String>,
+    /// Tables with a header row (see [`Table`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<Table>,
 }
 
 impl Document {
@@ -260,6 +299,7 @@ impl Document {
             headings: ex.headings,
             metadata: ex.metadata,
             warnings: ex.warnings,
+            tables: ex.tables,
         }
     }
 
@@ -287,6 +327,15 @@ impl Document {
             path.push(h);
         }
         path.into_iter().map(|h| h.title.clone()).collect()
+    }
+
+    /// The header row of the table that byte `offset` falls in past its header row, if
+    /// any: what a chunk starting there needs to say what its cells mean.
+    pub fn table_header_at(&self, offset: usize) -> Option<&str> {
+        let i = self.tables.partition_point(|t| t.start <= offset);
+        let t = self.tables[..i].last()?;
+        let rows = t.start + self.text.get(t.start..t.end)?.find('\n')?;
+        (offset > rows && offset < t.end).then_some(t.header.as_str())
     }
 
     /// Pages that have no text layer (scans) and were not read by OCR: their content is
@@ -341,6 +390,13 @@ fn cap_fields(ex: &mut Extracted) {
     }
     if headings > 0 {
         cut.push(format!("{headings} headings"));
+    }
+    let mut headers = 0;
+    for t in &mut ex.tables {
+        headers += usize::from(cut_field(&mut t.header, MAX_FIELD_BYTES));
+    }
+    if headers > 0 {
+        cut.push(format!("{headers} table headers"));
     }
     for (key, value) in ex.metadata.iter_mut() {
         if cut_field(value, MAX_FIELD_BYTES) {

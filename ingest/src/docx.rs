@@ -114,8 +114,8 @@ impl Loader for DocxLoader {
 }
 
 /// Read one zip entry as text, counting the bytes actually inflated.
-fn read_part(
-    zip: &mut ZipArchive<Cursor<&[u8]>>,
+pub(crate) fn read_part<R: std::io::Read + std::io::Seek>(
+    zip: &mut ZipArchive<R>,
     name: &str,
     ctx: &LoadContext<'_>,
 ) -> Result<Option<String>, DocError> {
@@ -340,7 +340,7 @@ fn resolve_style(defs: &HashMap<String, StyleDef>, id: &str) -> Option<HeadingSt
 }
 
 /// `docProps/core.xml`: Dublin Core title, creator, dates and the like.
-fn read_core(xml: &str, flow: &mut Flow, ctx: &LoadContext<'_>) -> Result<(), DocError> {
+pub(crate) fn read_core(xml: &str, flow: &mut Flow, ctx: &LoadContext<'_>) -> Result<(), DocError> {
     let mut current: Option<&'static str> = None;
     let mut values: Vec<(&'static str, String)> = Vec::new();
     walk(xml, "docProps/core.xml", EXPECTED, ctx, |n| {
@@ -460,6 +460,7 @@ impl Body<'_> {
                     "tbl" => {
                         self.last_was_item = false;
                         self.flow.paragraph_break();
+                        self.flow.start_table();
                     }
                     "tr" => self.flow.line_break(),
                     "tc" => {
@@ -485,7 +486,10 @@ impl Body<'_> {
                     }
                     "pPr" => self.in_ppr = self.in_ppr.saturating_sub(1),
                     "t" => self.in_t = false,
-                    "tbl" => self.flow.paragraph_break(),
+                    "tbl" => {
+                        self.flow.end_table();
+                        self.flow.paragraph_break();
+                    }
                     "tr" => self.flow.line_break(),
                     "tc" => self.cells = self.cells.saturating_sub(1),
                     _ => {}

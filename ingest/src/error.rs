@@ -78,7 +78,7 @@ pub enum Error {
     #[error("{path}: {reason}")]
     Document { path: PathBuf, reason: DocError },
     /// One row of a records file (CSV, TSV, JSON Lines) failed.
-    #[error("{path}:{line}: {reason}")]
+    #[error("{path}{}: {reason}", line_suffix(*line))]
     Record {
         path: PathBuf,
         line: u64,
@@ -153,6 +153,15 @@ pub enum Fault {
     Transient,
     /// A broken invariant inside docket: a bug to report.
     Bug,
+}
+
+/// `:line`, or nothing for an error about the whole file (line 0).
+fn line_suffix(line: u64) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}")
+    }
 }
 
 /// Result alias of the ingest crate.

@@ -62,6 +62,11 @@ pub(crate) struct Flow {
     title: Option<String>,
     metadata: Vec<(String, String)>,
     warnings: Vec<String>,
+    /// Open tables (nested ones count): the text length where the outermost began.
+    table_depth: u32,
+    table_from: usize,
+    /// `(start, end, header row)` of the tables closed so far.
+    tables: Vec<(usize, usize, String)>,
 }
 
 impl Flow {
@@ -78,6 +83,9 @@ impl Flow {
             title: None,
             metadata: Vec::new(),
             warnings: Vec::new(),
+            table_depth: 0,
+            table_from: 0,
+            tables: Vec::new(),
         }
     }
 
@@ -195,6 +203,38 @@ impl Flow {
         }
     }
 
+    /// A table starts: its rows follow, one per line ([`Flow::line_break`]) with cells
+    /// separated by [`Flow::cell_break`]. Tables nested in a cell are part of the
+    /// outer table.
+    pub(crate) fn start_table(&mut self) {
+        if self.table_depth == 0 {
+            self.table_from = self.text.len();
+        }
+        self.table_depth += 1;
+    }
+
+    /// The table opened by [`Flow::start_table`] ends. One of two rows or more whose
+    /// first row has several cells is recorded with that row as its header (see
+    /// [`crate::document::Table`]).
+    pub(crate) fn end_table(&mut self) {
+        if self.table_depth == 0 {
+            return;
+        }
+        self.table_depth -= 1;
+        if self.table_depth > 0 || self.table_from > self.text.len() {
+            return;
+        }
+        let written = &self.text[self.table_from..];
+        let start = self.table_from + (written.len() - written.trim_start().len());
+        let rows = &self.text[start..];
+        if let Some((header, _)) = rows.split_once('\n')
+            && header.contains(" | ")
+        {
+            self.tables
+                .push((start, self.text.len(), header.to_string()));
+        }
+    }
+
     /// Text up to [`Flow::end_heading`] is a heading of `level` (1 = top).
     pub(crate) fn start_heading(&mut self, level: u8) {
         if self.heading.is_none() {
@@ -271,6 +311,8 @@ impl Flow {
     /// Forget everything written since `cp`.
     pub(crate) fn rollback(&mut self, cp: Checkpoint) {
         self.text.truncate(cp.len);
+        self.tables.retain(|t| t.1 <= cp.len);
+        self.table_from = self.table_from.min(cp.len);
         self.headings.truncate(cp.headings);
         self.sep = cp.sep;
         self.pending_ws.clear();
@@ -321,6 +363,9 @@ impl Flow {
             at = *offset;
         }
         b.push_str(&self.text[at..]);
+        for (start, end, header) in self.tables {
+            b.table(start, end, header);
+        }
         if let Some(t) = self.title {
             b.set_title(t);
         }

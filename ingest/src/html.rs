@@ -129,6 +129,8 @@ enum Role {
         ordered: bool,
     },
     Item,
+    /// A paragraph of rows, one per line, whose first row is its header.
+    Table,
     Row,
     Cell,
     Head,
@@ -146,8 +148,9 @@ fn role_of(name: &str) -> Role {
         "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
             Role::Heading(name.as_bytes()[1].saturating_sub(b'0'))
         }
-        "p" | "blockquote" | "table" | "dl" | "figure" | "section" | "article" | "main"
-        | "address" | "details" | "fieldset" | "form" | "center" | "hgroup" => Role::Paragraph,
+        "table" => Role::Table,
+        "p" | "blockquote" | "dl" | "figure" | "section" | "article" | "main" | "address"
+        | "details" | "fieldset" | "form" | "center" | "hgroup" => Role::Paragraph,
         "header" | "footer" | "aside" => Role::Layout,
         "div" | "dt" | "dd" | "caption" | "figcaption" | "summary" | "body" | "legend"
         | "option" | "thead" | "tbody" | "tfoot" | "html" | "label" | "textarea" => Role::Line,
@@ -394,6 +397,10 @@ impl Walker<'_, '_> {
                 self.flow.start_heading(level)
             }
             Role::Paragraph | Role::Layout => self.flow.paragraph_break(),
+            Role::Table => {
+                self.flow.paragraph_break();
+                self.flow.start_table();
+            }
             Role::Line | Role::Row => self.flow.line_break(),
             Role::Pre => {
                 self.flow.paragraph_break();
@@ -441,6 +448,10 @@ impl Walker<'_, '_> {
                 }
             }
             Role::Paragraph => self.flow.paragraph_break(),
+            Role::Table => {
+                self.flow.end_table();
+                self.flow.paragraph_break();
+            }
             Role::Layout => {
                 if let Some((cp, false)) = open.layout {
                     self.flow.rollback(cp);
@@ -507,7 +518,7 @@ impl Walker<'_, '_> {
         }
         if let Some(i) = self.stack.iter().rposition(|o| o.name == name) {
             self.pop_to(i);
-        } else if self.skipping == 0 && matches!(role_of(name), Role::Paragraph) {
+        } else if self.skipping == 0 && matches!(role_of(name), Role::Paragraph | Role::Table) {
             // A stray `</p>` still ends a paragraph.
             self.flow.paragraph_break();
         }

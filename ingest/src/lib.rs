@@ -40,7 +40,9 @@ pub mod normalize;
 pub mod ocr;
 pub mod pdf;
 pub mod pipeline;
+pub mod pptx;
 pub mod records;
+pub mod sheets;
 pub mod source;
 pub mod stream;
 pub mod text;
@@ -48,7 +50,7 @@ pub mod tokens;
 mod xml;
 
 pub use chunk::{Chunk, Chunker, ChunkingConfig};
-pub use document::{Document, Extracted, Format, Heading, Page, PageOcr, TextBuilder};
+pub use document::{Document, Extracted, Format, Heading, Page, PageOcr, Table, TextBuilder};
 pub use error::{DocError, Error, Fault, Result};
 pub use loader::{Deadline, Limits, LoadContext, Loader};
 pub use ocr::{Ocr, OcrMode, OcrOptions};

@@ -73,8 +73,10 @@ fn render(src: &str, flow: &mut Flow, ctx: &LoadContext<'_>) -> Result<(), DocEr
                     flow.start_heading(heading_level);
                 }
                 Tag::Paragraph if lists.is_empty() => flow.paragraph_break(),
-                Tag::BlockQuote(_) | Tag::FootnoteDefinition(_) | Tag::Table(_) => {
-                    flow.paragraph_break()
+                Tag::BlockQuote(_) | Tag::FootnoteDefinition(_) => flow.paragraph_break(),
+                Tag::Table(_) => {
+                    flow.paragraph_break();
+                    flow.start_table();
                 }
                 Tag::CodeBlock(_) => {
                     flow.paragraph_break();
@@ -140,8 +142,10 @@ fn render(src: &str, flow: &mut Flow, ctx: &LoadContext<'_>) -> Result<(), DocEr
                         flow.paragraph_break();
                     }
                 }
-                TagEnd::BlockQuote(_) | TagEnd::FootnoteDefinition | TagEnd::Table => {
-                    flow.paragraph_break()
+                TagEnd::BlockQuote(_) | TagEnd::FootnoteDefinition => flow.paragraph_break(),
+                TagEnd::Table => {
+                    flow.end_table();
+                    flow.paragraph_break();
                 }
                 TagEnd::TableHead | TagEnd::TableRow | TagEnd::Item => flow.line_break(),
                 _ => {}

@@ -43,7 +43,8 @@ pub fn loader_for(format: crate::Format) -> Option<&'static dyn Loader> {
         Format::Docx => Some(&crate::docx::DocxLoader),
         Format::Email => Some(&crate::email::EmailLoader),
         Format::Image => Some(&crate::image::ImageLoader),
-        Format::Csv | Format::Jsonl => None,
+        Format::Pptx => Some(&crate::pptx::PptxLoader),
+        Format::Csv | Format::Jsonl | Format::Spreadsheet => None,
     }
 }
 
@@ -139,7 +140,7 @@ impl Ingestor {
     /// Each item fails on its own; the iterator goes on after a failed row.
     pub fn documents(&self, file: &SourceFile) -> Box<dyn Iterator<Item = Result<Document>> + '_> {
         match file.format {
-            Some(Format::Csv | Format::Jsonl) => match self.records(file) {
+            Some(f) if f.is_records() => match self.records(file) {
                 Ok(rows) => rows,
                 Err(e) => Box::new(std::iter::once(Err(e))),
             },
@@ -155,6 +156,14 @@ impl Ingestor {
         &self,
         file: &SourceFile,
     ) -> Result<Box<dyn Iterator<Item = Result<Document>> + '_>> {
+        if file.format == Some(Format::Spreadsheet) {
+            // A zip is read whole; its sheets are parsed one at a time as rows are asked.
+            let bytes = self.read(file)?;
+            let ctx = LoadContext::new(&self.options.limits);
+            let sheets =
+                crate::sheets::open(&file.path, &file.source, bytes, &self.options.records, &ctx)?;
+            return Ok(Box::new(sheets));
+        }
         let fail = |reason| Error::document(&file.path, reason);
         let handle = open_regular(&file.path, !file.explicit).map_err(fail)?;
         let size = handle
@@ -256,7 +265,7 @@ impl Ingestor {
     ) -> Result<crate::Extracted, DocError> {
         let loader = loader_for(format).ok_or_else(|| {
             DocError::Unsupported(match format {
-                Format::Csv | Format::Jsonl => format!("{format} files are records, read per row"),
+                f if f.is_records() => format!("{format} files are records, read per row"),
                 _ => format!("no loader for {format} files in this build"),
             })
         })?;
@@ -307,16 +316,29 @@ fn detect(file: &SourceFile, bytes: &[u8]) -> Option<Format> {
         return Some(Format::Pdf);
     }
     if head.starts_with(b"PK\x03\x04") {
-        return bytes
-            .windows(17)
-            .any(|w| w == b"word/document.xml")
-            .then_some(Format::Docx);
+        return zip_format(bytes);
     }
     if crate::ocr::ImageKind::sniff(head).is_some() {
         return Some(Format::Image);
     }
     let looks_like_text = !head.contains(&0) && is_utf8_prefix(head);
     (file.explicit && looks_like_text).then_some(Format::Text)
+}
+
+/// Which Office format a zip is, by its main part (`[Content_Types].xml` names it too,
+/// but the part itself must be there to read): DOCX, PPTX, XLSX or an ODS spreadsheet.
+/// Entry names are stored uncompressed in the zip's headers.
+fn zip_format(bytes: &[u8]) -> Option<Format> {
+    let has = |name: &[u8]| bytes.windows(name.len()).any(|w| w == name);
+    if has(b"word/document.xml") {
+        Some(Format::Docx)
+    } else if has(b"ppt/presentation.xml") {
+        Some(Format::Pptx)
+    } else if has(b"xl/workbook.xml") || has(b"application/vnd.oasis.opendocument.spreadsheet") {
+        Some(Format::Spreadsheet)
+    } else {
+        None
+    }
 }
 
 /// Valid UTF-8, or valid up to a character cut at the end of the window.
@@ -342,6 +364,27 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn office_zips_without_an_extension_are_told_apart_by_their_main_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let deck = dir.path().join("deck");
+        std::fs::write(
+            &deck,
+            crate::pptx::tests::pptx(&[("Only slide", "Body")], &[1]),
+        )
+        .unwrap();
+        let doc = Ingestor::new(IngestOptions::default())
+            .load(&SourceFile::explicit(&deck))
+            .unwrap();
+        assert_eq!(doc.format, Format::Pptx);
+        assert_eq!(doc.text, "Only slide\n\nBody");
+        let book = crate::sheets::tests::xlsx(&[("S", "")], &[]);
+        assert_eq!(zip_format(&book), Some(Format::Spreadsheet));
+        let docx = crate::sheets::tests::zip_of(&[("word/document.xml", String::new())]);
+        assert_eq!(zip_format(&docx), Some(Format::Docx));
+        assert_eq!(zip_format(b"PK\x03\x04 other"), None);
+    }
 
     #[cfg(unix)]
     #[test]

@@ -145,6 +145,9 @@ pub struct RecordOptions {
     /// text would be taken as markup.
     #[serde(default = "RecordOptions::default_html")]
     pub html: bool,
+    /// Spreadsheets: the one sheet to read, by name. `None`: every sheet.
+    #[serde(default = "RecordOptions::default_sheet")]
+    pub sheet: Option<String>,
 }
 
 impl RecordOptions {
@@ -169,6 +172,9 @@ impl RecordOptions {
     pub fn default_html() -> bool {
         false
     }
+    pub fn default_sheet() -> Option<String> {
+        None
+    }
 }
 
 impl Default for RecordOptions {
@@ -181,6 +187,7 @@ impl Default for RecordOptions {
             kind: Self::default_kind(),
             has_headers: Self::default_has_headers(),
             html: Self::default_html(),
+            sheet: Self::default_sheet(),
         }
     }
 }
@@ -333,14 +340,8 @@ pub fn read<R: Read>(reader: R, opts: &RecordOptions, ctx: &LoadContext<'_>) -> 
     Records {
         source,
         kind,
-        opts: opts.clone(),
-        max_text_bytes: ctx.limits.max_text_bytes,
-        limits: ctx.limits.clone(),
-        deadline: Deadline::none(),
+        b: RowBuilder::new(opts, ctx.limits),
         columns: None,
-        plan: None,
-        rows: 0,
-        seen_ids: HashMap::new(),
         pending,
         done: false,
     }
@@ -381,24 +382,32 @@ struct Plan {
     id: Option<String>,
 }
 
+/// Turns the `(column, value)` pairs of one row into a [`Record`]: the part of reading
+/// records that does not depend on the file's syntax, shared with spreadsheets
+/// ([`crate::sheets`]).
+#[derive(Debug)]
+pub(crate) struct RowBuilder {
+    pub(crate) opts: RecordOptions,
+    max_text_bytes: u64,
+    /// For HTML text columns.
+    limits: crate::Limits,
+    /// The current row's deadline.
+    pub(crate) deadline: Deadline,
+    plan: Option<Plan>,
+    /// Data rows seen so far (bad ones included), for row-number keys.
+    pub(crate) rows: u64,
+    /// blake3 of each id seen -> its line, to refuse duplicate ids.
+    seen_ids: HashMap<[u8; 16], u64>,
+}
+
 /// The iterator [`read`] returns.
 #[derive(Debug)]
 pub struct Records<R: Read> {
     source: Source<R>,
     kind: RecordKind,
-    opts: RecordOptions,
-    max_text_bytes: u64,
-    /// For HTML text columns.
-    limits: crate::Limits,
-    /// The current row's deadline.
-    deadline: Deadline,
+    b: RowBuilder,
     /// CSV/TSV column names, once the header is read.
     columns: Option<Vec<String>>,
-    plan: Option<Plan>,
-    /// Data rows seen so far (bad ones included), for row-number keys.
-    rows: u64,
-    /// blake3 of each id seen -> its line, to refuse duplicate ids.
-    seen_ids: HashMap<[u8; 16], u64>,
     pending: Option<RecordError>,
     done: bool,
 }
@@ -415,7 +424,7 @@ impl<R: Read> Records<R> {
     }
 
     fn next_row(&mut self) -> Option<Result<Record, RecordError>> {
-        self.deadline = Deadline::after_secs(self.limits.parse_timeout_secs);
+        self.b.deadline = Deadline::after_secs(self.b.limits.parse_timeout_secs);
         match self.kind {
             RecordKind::Jsonl => self.next_jsonl(),
             RecordKind::Csv | RecordKind::Tsv => self.next_csv(),
@@ -423,11 +432,11 @@ impl<R: Read> Records<R> {
     }
 
     fn next_csv(&mut self) -> Option<Result<Record, RecordError>> {
-        let max = self.max_text_bytes;
+        let max = self.b.max_text_bytes;
         let Source::Csv { reader, record } = &mut self.source else {
             return None;
         };
-        reader.get_mut().deadline = self.deadline;
+        reader.get_mut().deadline = self.b.deadline;
         loop {
             match reader.read_byte_record(record) {
                 Ok(false) => return None,
@@ -464,7 +473,7 @@ impl<R: Read> Records<R> {
                         reason: format!("the first row is longer than the limit of {max} bytes"),
                     }));
                 }
-                self.rows += 1;
+                self.b.rows += 1;
                 return Some(Err(RecordError::Row {
                     line,
                     reason: format!("row longer than the limit of {max} bytes"),
@@ -486,18 +495,18 @@ impl<R: Read> Records<R> {
                 })
                 .collect();
             if self.columns.is_none() {
-                let names = if self.opts.has_headers {
-                    header_names(&fields)
+                let names = if self.b.opts.has_headers {
+                    header_names(&fields, |i| (i + 1).to_string())
                 } else {
                     (1..=fields.len()).map(|i| i.to_string()).collect()
                 };
-                let plan = match resolve_plan(&self.opts, &names) {
+                let plan = match resolve_plan(&self.b.opts, &names) {
                     Ok(p) => p,
                     Err(reason) => return Some(Err(RecordError::File { line, reason })),
                 };
                 self.columns = Some(names);
-                self.plan = Some(plan);
-                if self.opts.has_headers {
+                self.b.plan = Some(plan);
+                if self.b.opts.has_headers {
                     continue;
                 }
             }
@@ -505,7 +514,7 @@ impl<R: Read> Records<R> {
             if fields.len() == 1 && fields[0].trim().is_empty() {
                 continue;
             }
-            self.rows += 1;
+            self.b.rows += 1;
             let columns = self.columns.as_deref().unwrap_or_default();
             if fields.len() != columns.len() {
                 return Some(Err(RecordError::Row {
@@ -520,17 +529,17 @@ impl<R: Read> Records<R> {
             }
             let hash = hasher.finalize().to_hex().to_string();
             let pairs: Vec<(String, String)> = columns.iter().cloned().zip(fields).collect();
-            return Some(self.build(line, pairs, hash, warning));
+            return Some(self.b.build(line, pairs, hash, warning));
         }
     }
 
     fn next_jsonl(&mut self) -> Option<Result<Record, RecordError>> {
-        let max = self.max_text_bytes;
+        let max = self.b.max_text_bytes;
         let Source::Jsonl { input, line, buf } = &mut self.source else {
             return None;
         };
         loop {
-            if let Err(e) = self.deadline.check() {
+            if let Err(e) = self.b.deadline.check() {
                 return Some(Err(RecordError::File {
                     line: *line,
                     reason: e.to_string(),
@@ -560,7 +569,7 @@ impl<R: Read> Records<R> {
                         reason: format!("read error: {e}"),
                     }));
                 }
-                self.rows += 1;
+                self.b.rows += 1;
                 return Some(Err(RecordError::Row {
                     line: at,
                     reason: format!("line longer than the limit of {max} bytes"),
@@ -570,7 +579,7 @@ impl<R: Read> Records<R> {
             if raw.iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
-            self.rows += 1;
+            self.b.rows += 1;
             let hash = blake3::hash(raw).to_hex().to_string();
             let value: serde_json::Value = match serde_json::from_slice(raw) {
                 Ok(v) => v,
@@ -589,19 +598,40 @@ impl<R: Read> Records<R> {
             };
             let mut pairs = Vec::new();
             flatten("", &obj, &mut pairs);
-            if self.plan.is_none() {
+            if self.b.plan.is_none() {
                 let names: Vec<String> = pairs.iter().map(|(k, _)| k.clone()).collect();
-                match jsonl_plan(&self.opts, &names) {
-                    Ok(p) => self.plan = Some(p),
+                match jsonl_plan(&self.b.opts, &names) {
+                    Ok(p) => self.b.plan = Some(p),
                     Err(reason) => return Some(Err(RecordError::File { line: at, reason })),
                 }
             }
-            return Some(self.build(at, pairs, hash, None));
+            return Some(self.b.build(at, pairs, hash, None));
+        }
+    }
+}
+
+impl RowBuilder {
+    pub(crate) fn new(opts: &RecordOptions, limits: &crate::Limits) -> Self {
+        RowBuilder {
+            opts: opts.clone(),
+            max_text_bytes: limits.max_text_bytes,
+            limits: limits.clone(),
+            deadline: Deadline::none(),
+            plan: None,
+            rows: 0,
+            seen_ids: HashMap::new(),
         }
     }
 
+    /// Resolve which of `names` (a header) play which part: a bad configuration names
+    /// the columns available.
+    pub(crate) fn plan_columns(&mut self, names: &[String]) -> Result<(), String> {
+        self.plan = Some(resolve_plan(&self.opts, names)?);
+        Ok(())
+    }
+
     /// Turn one row's `(column, value)` pairs into a record.
-    fn build(
+    pub(crate) fn build(
         &mut self,
         line: u64,
         pairs: Vec<(String, String)>,
@@ -736,12 +766,13 @@ impl<R: Read> Iterator for Records<R> {
     }
 }
 
-/// Header names: trimmed, blank ones named by position, duplicates suffixed `_2`, `_3`.
-fn header_names(fields: &[String]) -> Vec<String> {
+/// Header names: trimmed, blank ones named by `blank` of their 0-based position,
+/// duplicates suffixed `_2`, `_3`.
+pub(crate) fn header_names(fields: &[String], blank: impl Fn(usize) -> String) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(fields.len());
     for (i, f) in fields.iter().enumerate() {
         let base = match f.trim() {
-            "" => (i + 1).to_string(),
+            "" => blank(i),
             t => t.to_string(),
         };
         let mut name = base.clone();

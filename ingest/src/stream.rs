@@ -223,7 +223,7 @@ where
             FileWork::One(Box::new(Item::Skipped))
         } else if stopping() {
             FileWork::Nothing
-        } else if matches!(file.format, Some(Format::Csv | Format::Jsonl)) {
+        } else if file.format.is_some_and(Format::is_records) {
             FileWork::Records
         } else {
             let start = || starting(position);

@@ -6,11 +6,12 @@ use docket_ingest::records::{self, RecordKind, RecordOptions};
 use docket_ingest::{Format, Limits, LoadContext, loader_for};
 use proptest::prelude::*;
 
-const FORMATS: [Format; 5] = [
+const FORMATS: [Format; 6] = [
     Format::Text,
     Format::Markdown,
     Format::Html,
     Format::Docx,
+    Format::Pptx,
     Format::Email,
 ];
 

@@ -91,6 +91,9 @@ pub struct ParseSettings {
     /// language pack installed.
     #[serde(default)]
     pub ocr_lang: Option<String>,
+    /// Spreadsheets: the one sheet to read (default: every sheet).
+    #[serde(default)]
+    pub sheet: Option<String>,
 }
 
 /// The environment variable naming the Tesseract program (default: `tesseract` on the
@@ -131,6 +134,7 @@ impl ParseSettings {
         options.ocr.languages = self.ocr_lang.clone().filter(|l| !l.is_empty());
         options.ocr.tesseract = std::env::var_os(TESSERACT_VAR).map(PathBuf::from);
         options.ocr.cache_dir = Some(ocr_cache_dir());
+        options.records.sheet = self.sheet.clone();
         options
     }
 }

@@ -11,6 +11,7 @@ mod hostile;
 mod index_search;
 mod jobs;
 mod ocr;
+mod office;
 mod pdf_fixtures;
 mod pdfgen;
 mod pdfgen_sanity;

@@ -85,6 +85,9 @@ pub struct ParseArgs {
     /// OCR languages, Tesseract's names joined by + (eng+rus); default: eng.
     #[arg(long, value_name = "LANGS")]
     pub ocr_lang: Option<String>,
+    /// Spreadsheets (XLSX, ODS): read only the sheet of this name (default: every sheet).
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
 }
 
 impl ParseArgs {
@@ -100,6 +103,7 @@ impl ParseArgs {
             records_html: self.records_html,
             ocr: self.ocr.as_deref().and_then(|m| m.parse().ok()),
             ocr_lang: self.ocr_lang.clone(),
+            sheet: self.sheet.clone(),
         }
     }
 }

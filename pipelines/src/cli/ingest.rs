@@ -250,7 +250,7 @@ pub fn ingest(args: IngestArgs, term: Term) -> Result<Outcome> {
 
 fn write_file_line(out: &mut dyn Write, source: &str, l: &FileLine) -> std::io::Result<()> {
     let what = match l.format {
-        Format::Csv | Format::Jsonl => format!("{} rows", l.documents),
+        f if f.is_records() => format!("{} rows", l.documents),
         _ => format!("{} pages", l.pages),
     };
     writeln!(
