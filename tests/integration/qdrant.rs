@@ -6,7 +6,7 @@
 //! otherwise each test prints SKIPPED and passes without running anything.
 
 #[path = "../../index/tests/common/qdrant.rs"]
-mod qdrant;
+mod server;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use docket_index::shard::Shard;
-use qdrant::{QdrantNode, qdrant_binary};
+use server::{QdrantNode, qdrant_binary};
 
 use crate::util::{copy_examples, docket, docket_bin, temp_dir, write};
 

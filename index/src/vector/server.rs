@@ -1,8 +1,9 @@
 //! The server vector store: a collection on a Qdrant server or cluster, over gRPC.
 //!
 //! The client is async; this store owns a small current-thread tokio runtime and blocks on
-//! it, so it must be called from ordinary threads (inside an async runtime, use
-//! `spawn_blocking`; calling it from an async task is reported as an error, not a panic).
+//! it. Called from a thread where another runtime is current (a `spawn_blocking` thread of
+//! `docket serve`), it blocks on a scoped thread of its own, since a thread cannot drive
+//! two runtimes. Do not call it from an async task: that blocks the task's worker.
 //! Writes use `wait=true`: once a call returns, the server has applied the write to its WAL,
 //! so [`VectorStore::flush`] has nothing left to do. Transient failures (unavailable,
 //! deadline exceeded, rate-limited, I/O) are retried with exponential backoff; all writes
@@ -102,6 +103,11 @@ fn classify(e: &QdrantError) -> Failure {
             | Code::Cancelled => Failure::Transient(None),
             // The client reports a refused or dropped connection as "internal" or "unknown".
             Code::Internal if status.message().starts_with("Failed to connect") => {
+                Failure::Transient(None)
+            }
+            // A cluster node asked about a collection another node just created, before
+            // its shards are active there ("0 of 0 read operations failed").
+            Code::Internal if status.message().contains("operations failed") => {
                 Failure::Transient(None)
             }
             Code::Unknown if status.message().contains("transport error") => {
@@ -260,19 +266,35 @@ impl ServerStore {
     }
 
     /// Run one request to completion, retrying transient failures with exponential backoff.
-    fn call<T, F, Fut>(&self, operation: &'static str, mut request: F) -> Result<T>
+    fn call<T, F, Fut>(&self, operation: &'static str, request: F) -> Result<T>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = std::result::Result<T, QdrantError>>,
+        T: Send,
+    {
+        // A thread of another runtime (`docket serve`'s blocking pool) cannot block on
+        // this one; a scoped thread of its own can.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return std::thread::scope(|s| {
+                s.spawn(|| self.call_here(operation, request))
+                    .join()
+                    .unwrap_or_else(|_| {
+                        Err(Error::Server {
+                            collection: self.collection.clone(),
+                            operation,
+                            reason: "the request's thread panicked".into(),
+                        })
+                    })
+            });
+        }
+        self.call_here(operation, request)
+    }
+
+    fn call_here<T, F, Fut>(&self, operation: &'static str, mut request: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = std::result::Result<T, QdrantError>>,
     {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(Error::Server {
-                collection: self.collection.clone(),
-                operation,
-                reason: "called from inside an async runtime; call it from a blocking thread"
-                    .into(),
-            });
-        }
         self.runtime.block_on(async {
             let mut backoff = self.initial_backoff;
             let mut attempt = 1;
@@ -433,7 +455,7 @@ impl ServerStore {
         operation: &'static str,
         k: usize,
         must: &[Condition],
-        build: impl Fn() -> QueryPointsBuilder,
+        build: impl Fn() -> QueryPointsBuilder + Sync,
     ) -> Result<Vec<Hit>> {
         let response = self.call(operation, || {
             let mut request = build()
