@@ -34,6 +34,26 @@ use crate::xml::{Node, attr, local, walk};
 /// millions of tiny entries is an attack on the central-directory parser.
 pub const MAX_ZIP_ENTRIES: usize = 10_000;
 
+/// Open a zip container of an Office format (`expected` names it in errors), refusing
+/// one with more than [`MAX_ZIP_ENTRIES`] entries before reading any.
+pub(crate) fn open_zip<R: Read + std::io::Seek>(
+    reader: R,
+    expected: &'static str,
+) -> Result<ZipArchive<R>, DocError> {
+    let zip = ZipArchive::new(reader).map_err(|e| DocError::WrongFormat {
+        expected,
+        reason: format!("not a readable zip archive: {e}"),
+    })?;
+    if zip.len() > MAX_ZIP_ENTRIES {
+        return Err(DocError::TooLarge {
+            what: "zip entry count",
+            size: zip.len() as u64,
+            limit: MAX_ZIP_ENTRIES as u64,
+        });
+    }
+    Ok(zip)
+}
+
 const EXPECTED: &str = "docx";
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,17 +65,7 @@ impl Loader for DocxLoader {
     }
 
     fn load(&self, bytes: &[u8], ctx: &LoadContext<'_>) -> Result<Extracted, DocError> {
-        let mut zip = ZipArchive::new(Cursor::new(bytes)).map_err(|e| DocError::WrongFormat {
-            expected: EXPECTED,
-            reason: format!("not a readable zip archive: {e}"),
-        })?;
-        if zip.len() > MAX_ZIP_ENTRIES {
-            return Err(DocError::TooLarge {
-                what: "zip entry count",
-                size: zip.len() as u64,
-                limit: MAX_ZIP_ENTRIES as u64,
-            });
-        }
+        let mut zip = open_zip(Cursor::new(bytes), EXPECTED)?;
         let document = read_part(&mut zip, "word/document.xml", ctx)?.ok_or_else(|| {
             DocError::WrongFormat {
                 expected: EXPECTED,

@@ -15,10 +15,8 @@
 
 use std::io::Cursor;
 
-use zip::ZipArchive;
-
 use crate::document::{Extracted, TextBuilder};
-use crate::docx::{MAX_ZIP_ENTRIES, read_core, read_part};
+use crate::docx::{open_zip, read_core, read_part};
 use crate::error::DocError;
 use crate::flow::Flow;
 use crate::loader::{LoadContext, Loader};
@@ -36,17 +34,7 @@ impl Loader for PptxLoader {
     }
 
     fn load(&self, bytes: &[u8], ctx: &LoadContext<'_>) -> Result<Extracted, DocError> {
-        let mut zip = ZipArchive::new(Cursor::new(bytes)).map_err(|e| DocError::WrongFormat {
-            expected: EXPECTED,
-            reason: format!("not a readable zip archive: {e}"),
-        })?;
-        if zip.len() > MAX_ZIP_ENTRIES {
-            return Err(DocError::TooLarge {
-                what: "zip entry count",
-                size: zip.len() as u64,
-                limit: MAX_ZIP_ENTRIES as u64,
-            });
-        }
+        let mut zip = open_zip(Cursor::new(bytes), EXPECTED)?;
         let presentation = read_part(&mut zip, "ppt/presentation.xml", ctx)?.ok_or_else(|| {
             DocError::WrongFormat {
                 expected: EXPECTED,

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use zip::ZipArchive;
 
 use crate::document::{Document, Format};
-use crate::docx::{MAX_ZIP_ENTRIES, read_part};
+use crate::docx::{open_zip, read_part};
 use crate::error::{DocError, Error};
 use crate::loader::{Deadline, LoadContext};
 use crate::records::{Record, RecordError, RecordOptions, RowBuilder, header_names};
@@ -194,17 +194,7 @@ pub fn open(
 }
 
 fn open_book(bytes: Vec<u8>, only: Option<&str>, ctx: &LoadContext<'_>) -> Result<Book, DocError> {
-    let mut zip = ZipArchive::new(Cursor::new(bytes)).map_err(|e| DocError::WrongFormat {
-        expected: EXPECTED,
-        reason: format!("not a readable zip archive: {e}"),
-    })?;
-    if zip.len() > MAX_ZIP_ENTRIES {
-        return Err(DocError::TooLarge {
-            what: "zip entry count",
-            size: zip.len() as u64,
-            limit: MAX_ZIP_ENTRIES as u64,
-        });
-    }
+    let mut zip = open_zip(Cursor::new(bytes), EXPECTED)?;
     let names: Vec<String>;
     let book = if zip.index_for_name("content.xml").is_some()
         && zip.index_for_name("xl/workbook.xml").is_none()

@@ -309,6 +309,42 @@ fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// A clean `docket index` of a many-document archive into collection "reference" (the
+/// expected chunks per document), then the same index started into `collection` and
+/// caught mid-run: some of its chunks are on the server, not all. Returns the expected
+/// counts, the second run's arguments and index dir, and the running process.
+fn reference_then_mid_run(
+    node: &QdrantNode,
+    dir: &Path,
+    collection: &str,
+) -> (
+    BTreeMap<String, u64>,
+    Vec<std::ffi::OsString>,
+    PathBuf,
+    std::process::Child,
+) {
+    let url = node.url();
+    let archive = many_documents(dir, 240);
+    docket(index_args(
+        &archive,
+        &dir.join("reference"),
+        &url,
+        "reference",
+    ))
+    .expect_code(0);
+    let expected = chunks_by_doc(node, "reference");
+    let total: u64 = expected.values().sum();
+    let index = dir.join(collection);
+    let args = index_args(&archive, &index, &url, collection);
+    let child = spawn(&args);
+    let landed = wait_for(Duration::from_secs(120), || {
+        let n = points(node, collection);
+        n > 0 && n < total
+    });
+    assert!(landed, "the run was not caught mid-run");
+    (expected, args, index, child)
+}
+
 #[test]
 fn kill_9_of_an_index_run_then_a_rerun_leaves_every_chunk_exactly_once() {
     let tmp = temp_dir();
@@ -318,24 +354,10 @@ fn kill_9_of_an_index_run_then_a_rerun_leaves_every_chunk_exactly_once() {
     ) else {
         return;
     };
-    let url = node.url();
-    let archive = many_documents(tmp.path(), 240);
-    let reference = tmp.path().join("reference");
-    docket(index_args(&archive, &reference, &url, "reference")).expect_code(0);
-    let expected = chunks_by_doc(&node, "reference");
+    let (expected, args, index, mut child) = reference_then_mid_run(&node, tmp.path(), "killed");
     let total: u64 = expected.values().sum();
-
-    let index = tmp.path().join("killed");
-    let args = index_args(&archive, &index, &url, "killed");
-    let mut child = spawn(&args);
-    // Kill it once some chunks are on the server and before all are.
-    let landed = wait_for(Duration::from_secs(120), || {
-        let n = points(&node, "killed");
-        n > 0 && n < total
-    });
     child.kill().expect("kill -9");
     let _ = child.wait();
-    assert!(landed, "the kill did not land mid-run");
     let before = points(&node, "killed");
     assert!(before < total, "{before} of {total}");
 
@@ -357,21 +379,8 @@ fn the_server_killed_and_restarted_under_a_run_loses_nothing() {
     ) else {
         return;
     };
-    let url = node.url();
-    let archive = many_documents(tmp.path(), 240);
-    let reference = tmp.path().join("reference");
-    docket(index_args(&archive, &reference, &url, "reference")).expect_code(0);
-    let expected = chunks_by_doc(&node, "reference");
+    let (expected, args, index, mut child) = reference_then_mid_run(&node, tmp.path(), "restarted");
     let total: u64 = expected.values().sum();
-
-    let index = tmp.path().join("restarted");
-    let args = index_args(&archive, &index, &url, "restarted");
-    let mut child = spawn(&args);
-    let landed = wait_for(Duration::from_secs(120), || {
-        let n = points(&node, "restarted");
-        n > 0 && n < total
-    });
-    assert!(landed, "the server was not killed mid-run");
     node.kill();
     std::thread::sleep(Duration::from_secs(2));
     node.start().expect("restart qdrant");
