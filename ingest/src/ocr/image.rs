@@ -218,24 +218,7 @@ pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
             let h = u32::from_be_bytes(bytes.get(20..24)?.try_into().ok()?);
             Some((w, h))
         }
-        ImageKind::Jpeg => {
-            let mut at = 2;
-            while at + 9 < bytes.len() {
-                if bytes[at] != 0xFF {
-                    return None;
-                }
-                let marker = bytes[at + 1];
-                let len = u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]) as usize;
-                let is_sof = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
-                if is_sof {
-                    let h = u16::from_be_bytes([bytes[at + 5], bytes[at + 6]]);
-                    let w = u16::from_be_bytes([bytes[at + 7], bytes[at + 8]]);
-                    return Some((u32::from(w), u32::from(h)));
-                }
-                at += 2 + len;
-            }
-            None
-        }
+        ImageKind::Jpeg => jpeg_frame(bytes).map(|(w, h, _)| (w, h)),
         _ => None,
     }
 }
@@ -246,118 +229,111 @@ pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
 /// stream with PNG predictors it already is. `None` for other images, and for PNGs
 /// that are interlaced or have an alpha channel.
 pub fn pdf_wrapping(bytes: &[u8]) -> Option<(Vec<u8>, u32, u32)> {
-    let (width, height, dict, data): (u32, u32, String, Vec<u8>) = match ImageKind::sniff(bytes)? {
-        ImageKind::Jpeg => {
-            let (w, h) = dimensions(bytes)?;
-            let components = jpeg_components(bytes)?;
-            let space = match components {
-                1 => "/DeviceGray",
-                3 => "/DeviceRGB",
-                4 => "/DeviceCMYK",
-                _ => return None,
-            };
-            (
-                w,
-                h,
-                format!("/ColorSpace {space} /BitsPerComponent 8 /Filter /DCTDecode"),
-                bytes.to_vec(),
-            )
-        }
-        ImageKind::Png => {
-            let mut at = 8;
-            let (mut ihdr, mut palette, mut idat) = (None, None, Vec::new());
-            while at + 8 <= bytes.len() {
-                let len = u32::from_be_bytes(bytes[at..at + 4].try_into().ok()?) as usize;
-                let kind = &bytes[at + 4..at + 8];
-                let body = bytes.get(at + 8..at + 8 + len)?;
-                match kind {
-                    b"IHDR" => ihdr = Some(body),
-                    b"PLTE" => palette = Some(body),
-                    b"IDAT" => idat.extend_from_slice(body),
-                    b"IEND" => break,
-                    _ => {}
-                }
-                at += 12 + len;
+    use lopdf::{Dictionary, Document, Object, Stream, StringFormat, dictionary};
+    let (width, height, mut image, data): (u32, u32, Dictionary, Vec<u8>) =
+        match ImageKind::sniff(bytes)? {
+            ImageKind::Jpeg => {
+                let (w, h, components) = jpeg_frame(bytes)?;
+                let space = match components {
+                    1 => "DeviceGray",
+                    3 => "DeviceRGB",
+                    4 => "DeviceCMYK",
+                    _ => return None,
+                };
+                let dict = dictionary! {
+                    "ColorSpace" => space,
+                    "BitsPerComponent" => 8,
+                    "Filter" => "DCTDecode",
+                };
+                (w, h, dict, bytes.to_vec())
             }
-            let h = ihdr.filter(|h| h.len() >= 13)?;
-            let w = u32::from_be_bytes(h[0..4].try_into().ok()?);
-            let ht = u32::from_be_bytes(h[4..8].try_into().ok()?);
-            let (depth, colour, interlace) = (h[8], h[9], h[12]);
-            if interlace != 0 {
-                return None;
-            }
-            let (space, colours) = match colour {
-                0 => ("/DeviceGray".to_string(), 1),
-                2 => ("/DeviceRGB".to_string(), 3),
-                3 => {
-                    let p = palette?;
-                    let hex: String = p.iter().map(|b| format!("{b:02x}")).collect();
-                    (
-                        format!("[/Indexed /DeviceRGB {} <{hex}>]", p.len() / 3 - 1),
-                        1,
-                    )
+            ImageKind::Png => {
+                let mut at = 8;
+                let (mut ihdr, mut palette, mut idat) = (None, None, Vec::new());
+                while at + 8 <= bytes.len() {
+                    let len = u32::from_be_bytes(bytes[at..at + 4].try_into().ok()?) as usize;
+                    let kind = &bytes[at + 4..at + 8];
+                    let body = bytes.get(at + 8..at + 8 + len)?;
+                    match kind {
+                        b"IHDR" => ihdr = Some(body),
+                        b"PLTE" => palette = Some(body),
+                        b"IDAT" => idat.extend_from_slice(body),
+                        b"IEND" => break,
+                        _ => {}
+                    }
+                    at += 12 + len;
                 }
-                _ => return None,
-            };
-            (
-                w,
-                ht,
-                format!(
-                    "/ColorSpace {space} /BitsPerComponent {depth} /Filter /FlateDecode /DecodeParms << /Predictor 15 /Colors {colours} /BitsPerComponent {depth} /Columns {w} >>"
-                ),
-                idat,
-            )
-        }
-        _ => return None,
-    };
-    let content = format!("q {width} 0 0 {height} 0 0 cm /Im1 Do Q");
-    let mut objects: Vec<Vec<u8>> = vec![
-        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
-        format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width} {height}] /Resources << /XObject << /Im1 4 0 R >> >> /Contents 5 0 R >>").into_bytes(),
-    ];
-    let mut image = format!(
-        "<< /Type /XObject /Subtype /Image /Width {width} /Height {height} {dict} /Length {} >>\nstream\n",
-        data.len()
-    )
-    .into_bytes();
-    image.extend_from_slice(&data);
-    image.extend_from_slice(b"\nendstream");
-    objects.push(image);
-    objects.push(
-        format!(
-            "<< /Length {} >>\nstream\n{content}\nendstream",
-            content.len()
-        )
-        .into_bytes(),
+                let h = ihdr.filter(|h| h.len() >= 13)?;
+                let w = u32::from_be_bytes(h[0..4].try_into().ok()?);
+                let ht = u32::from_be_bytes(h[4..8].try_into().ok()?);
+                let (depth, colour, interlace) = (h[8], h[9], h[12]);
+                if interlace != 0 {
+                    return None;
+                }
+                let (space, colours): (Object, i64) = match colour {
+                    0 => ("DeviceGray".into(), 1),
+                    2 => ("DeviceRGB".into(), 3),
+                    3 => {
+                        let p = palette?;
+                        let indexed = vec![
+                            "Indexed".into(),
+                            "DeviceRGB".into(),
+                            Object::Integer((p.len() / 3) as i64 - 1),
+                            Object::String(p.to_vec(), StringFormat::Hexadecimal),
+                        ];
+                        (indexed.into(), 1)
+                    }
+                    _ => return None,
+                };
+                let dict = dictionary! {
+                    "ColorSpace" => space,
+                    "BitsPerComponent" => i64::from(depth),
+                    "Filter" => "FlateDecode",
+                    "DecodeParms" => dictionary! {
+                        "Predictor" => 15,
+                        "Colors" => colours,
+                        "BitsPerComponent" => i64::from(depth),
+                        "Columns" => i64::from(w),
+                    },
+                };
+                (w, ht, dict, idat)
+            }
+            _ => return None,
+        };
+    image.set("Type", "XObject");
+    image.set("Subtype", "Image");
+    image.set("Width", i64::from(width));
+    image.set("Height", i64::from(height));
+    let mut doc = Document::with_version("1.5");
+    let pages = doc.new_object_id();
+    // The image data goes in as it is: already DCT or Flate encoded.
+    let image = doc.add_object(Stream::new(image, data).with_compression(false));
+    let content = format!("q {width} 0 0 {height} 0 0 cm /Im1 Do Q").into_bytes();
+    let contents = doc.add_object(Stream::new(Dictionary::new(), content));
+    let page = doc.add_object(dictionary! {
+        "Type" => "Page",
+        "Parent" => pages,
+        "MediaBox" => vec![0.into(), 0.into(), i64::from(width).into(), i64::from(height).into()],
+        "Resources" => dictionary! { "XObject" => dictionary! { "Im1" => image } },
+        "Contents" => contents,
+    });
+    doc.objects.insert(
+        pages,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages",
+            "Kids" => vec![page.into()],
+            "Count" => 1,
+        }),
     );
-    let mut out = b"%PDF-1.5\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, o) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
-        out.extend_from_slice(o);
-        out.extend_from_slice(b"\nendobj\n");
-    }
-    let xref = out.len();
-    out.extend_from_slice(
-        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
-    );
-    for o in offsets {
-        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
-    }
-    out.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).ok()?;
     Some((out, width, height))
 }
 
-/// The number of colour components of a JPEG, from its frame header.
-fn jpeg_components(bytes: &[u8]) -> Option<u8> {
+/// Width, height and number of colour components of a JPEG, from its frame header.
+fn jpeg_frame(bytes: &[u8]) -> Option<(u32, u32, u8)> {
     let mut at = 2;
     while at + 9 < bytes.len() {
         if bytes[at] != 0xFF {
@@ -365,8 +341,11 @@ fn jpeg_components(bytes: &[u8]) -> Option<u8> {
         }
         let marker = bytes[at + 1];
         let len = u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]) as usize;
+        // Start-of-frame markers, except DHT (C4), JPG (C8) and DAC (CC).
         if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
-            return Some(bytes[at + 9]);
+            let h = u16::from_be_bytes([bytes[at + 5], bytes[at + 6]]);
+            let w = u16::from_be_bytes([bytes[at + 7], bytes[at + 8]]);
+            return Some((u32::from(w), u32::from(h), bytes[at + 9]));
         }
         at += 2 + len;
     }
