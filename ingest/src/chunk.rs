@@ -441,7 +441,7 @@ mod tests {
 
     /// Chunks that start inside a table past its header row carry the header in their
     /// heading path; their text and offsets are the document's, untouched.
-    fn assert_table_chunks(doc: &Document) {
+    fn assert_table_chunks(doc: &Document, heading: &[&str]) {
         let header = "Product | Price | Stock | Warehouse";
         assert_eq!(doc.tables.len(), 1, "{:?}", doc.tables);
         let t = &doc.tables[0];
@@ -462,16 +462,16 @@ mod tests {
             if inside {
                 mid_table += 1;
                 assert!(c.text.starts_with("Model "), "rows stay whole: {c:?}");
-                assert_eq!(c.heading_path[0], "Price list");
+                assert_eq!(c.heading_path[..heading.len()], *heading);
             }
         }
         assert!(mid_table >= 2, "{chunks:?}");
         // The chunk with the header in its text needs no header in its context.
-        assert_eq!(chunks[0].heading_path, ["Price list"]);
+        assert_eq!(chunks[0].heading_path, heading);
     }
 
     #[test]
-    fn html_markdown_and_docx_tables_carry_their_header_into_mid_table_chunks() {
+    fn html_markdown_docx_and_pdf_tables_carry_their_header_into_mid_table_chunks() {
         let rows = price_rows(24);
         let html_rows: String = rows
             .iter()
@@ -485,7 +485,7 @@ mod tests {
         let html = format!(
             "<h1>Price list</h1><p>Prices valid from March.</p><table><thead><tr><th>Product</th><th>Price</th><th>Stock</th><th>Warehouse</th></tr></thead><tbody>{html_rows}</tbody></table><p>Ask sales for volume discounts.</p>"
         );
-        assert_table_chunks(&loaded(Format::Html, html.as_bytes()));
+        assert_table_chunks(&loaded(Format::Html, html.as_bytes()), &["Price list"]);
 
         let md_rows: String = rows
             .iter()
@@ -494,7 +494,7 @@ mod tests {
         let md = format!(
             "# Price list\n\nPrices valid from March.\n\n| Product | Price | Stock | Warehouse |\n|---|---|---|---|\n{md_rows}\nAsk sales for volume discounts.\n"
         );
-        assert_table_chunks(&loaded(Format::Markdown, md.as_bytes()));
+        assert_table_chunks(&loaded(Format::Markdown, md.as_bytes()), &["Price list"]);
 
         let cell = |t: &str| format!("<w:tc><w:p><w:r><w:t>{t}</w:t></w:r></w:p></w:tc>");
         let row = |cells: [&str; 4]| format!("<w:tr>{}</w:tr>", cells.map(cell).concat());
@@ -510,7 +510,21 @@ mod tests {
             r#"<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{body}</w:body></w:document>"#
         );
         let bytes = crate::sheets::tests::zip_of(&[("word/document.xml", xml)]);
-        assert_table_chunks(&loaded(Format::Docx, &bytes));
+        assert_table_chunks(&loaded(Format::Docx, &bytes), &["Price list"]);
+
+        // A PDF's text layer has no headings, only the table's header row.
+        let mut table = vec![
+            ["Product", "Price", "Stock", "Warehouse"]
+                .map(String::from)
+                .to_vec(),
+        ];
+        table.extend(rows.iter().map(|r| r.to_vec()));
+        let content = format!(
+            "BT /F1 10 Tf 72 740 Td (Prices valid from March.) Tj ET\n{}BT /F1 10 Tf 72 380 Td (Ask sales for volume discounts.) Tj ET",
+            crate::pdf::tests::table_content(&table, &[72, 200, 300, 380], 712)
+        );
+        let bytes = crate::pdf::tests::build(|_| vec![crate::pdf::tests::page(&content)], None);
+        assert_table_chunks(&loaded(Format::Pdf, &bytes), &[]);
     }
 
     #[test]

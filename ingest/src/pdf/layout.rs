@@ -1,6 +1,8 @@
 //! Layout analysis: glyphs (in content-stream order) become line fragments, fragments are
 //! cut into blocks in reading order by a recursive XY-cut, and blocks become lines and
-//! paragraphs of text with hyphenated line ends rejoined.
+//! paragraphs of text with hyphenated line ends rejoined. A block whose columns line up
+//! row by row like a table's is read row by row instead, cells separated by ` | ` as the
+//! other loaders write tables, and recorded with its header row.
 //!
 //! All thresholds are relative to the font size (or to the page's typical line pitch),
 //! never absolute, so the same rules hold for a 6 pt footnote and a 24 pt title.
@@ -33,8 +35,24 @@ struct Frag {
     bottom: f32,
 }
 
+/// The text of one page in reading order, and the tables found in it.
+#[derive(Debug, Default)]
+pub struct PageText {
+    pub text: String,
+    /// `(start, end, header row)` of each table, as byte offsets into `text`.
+    pub tables: Vec<(usize, usize, String)>,
+}
+
+/// A block of fragments found by the XY-cut.
+enum Leaf {
+    /// Lines and paragraphs.
+    Text(Vec<usize>),
+    /// A table: its columns, left to right.
+    Table(Vec<Vec<usize>>),
+}
+
 /// The text of one page in reading order.
-pub fn page_text(page: &PageContent) -> String {
+pub fn page_text(page: &PageContent) -> PageText {
     let mut counts = [0usize; 4];
     for g in &page.glyphs {
         counts[usize::from(g.dir & 3)] += 1;
@@ -43,6 +61,7 @@ pub fn page_text(page: &PageContent) -> String {
     dirs.sort_by_key(|&d| (std::cmp::Reverse(counts[usize::from(d)]), d));
 
     let mut out = String::new();
+    let mut tables = Vec::new();
     for dir in dirs {
         let glyphs = page.glyphs.iter().filter(|g| g.dir == dir);
         let mut frags = build_fragments(glyphs, &page.text);
@@ -54,20 +73,33 @@ pub fn page_text(page: &PageContent) -> String {
         let idx: Vec<usize> = (0..frags.len()).collect();
         xy_cut(&frags, idx, 0, &mut leaves);
         for leaf in leaves {
-            let text = leaf_text(&frags, leaf);
-            if text.is_empty() {
-                continue;
-            }
-            // A word hyphenated at the end of a column continues in the next block.
-            if out.is_empty() {
-                out.push_str(&text);
-            } else if !join_hyphenated(&mut out, &text) {
+            let cols = match leaf {
+                Leaf::Text(idx) => {
+                    let text = leaf_text(&frags, idx);
+                    if text.is_empty() {
+                        continue;
+                    }
+                    // A word hyphenated at the end of a column continues in the next block.
+                    if out.is_empty() {
+                        out.push_str(&text);
+                    } else if !join_hyphenated(&mut out, &text) {
+                        out.push_str("\n\n");
+                        out.push_str(&text);
+                    }
+                    continue;
+                }
+                Leaf::Table(cols) => cols,
+            };
+            let rows = table_rows(&frags, &cols);
+            if !out.is_empty() {
                 out.push_str("\n\n");
-                out.push_str(&text);
             }
+            let start = out.len();
+            out.push_str(&rows.join("\n"));
+            tables.push((start, out.len(), rows[0].clone()));
         }
     }
-    out
+    PageText { text: out, tables }
 }
 
 fn build_fragments<'a>(glyphs: impl Iterator<Item = &'a Glyph>, text: &str) -> Vec<Frag> {
@@ -142,17 +174,30 @@ fn build_fragments<'a>(glyphs: impl Iterator<Item = &'a Glyph>, text: &str) -> V
     frags
 }
 
-/// The page's typical distance between baselines, in ems.
+/// The page's typical distance between baselines, in ems: between lines drawn one after
+/// the other; on a page where few are (a table drawn row by row, cell by cell), also
+/// between fragments one above the other in a column.
 fn line_pitch(frags: &[Frag]) -> f32 {
+    let ratio = |a: &Frag, b: &Frag| {
+        let dy = b.y - a.y;
+        let em = a.size.max(b.size);
+        let overlap = a.x0 < b.x1 && b.x0 < a.x1;
+        (overlap && dy > 0.8 * em && dy < 3.0 * em).then_some(dy / em)
+    };
     let mut ratios: Vec<f32> = frags
         .windows(2)
-        .filter_map(|w| {
-            let dy = w[1].y - w[0].y;
-            let em = w[0].size.max(w[1].size);
-            let overlap = w[0].x0 < w[1].x1 && w[1].x0 < w[0].x1;
-            (overlap && dy > 0.8 * em && dy < 3.0 * em).then_some(dy / em)
-        })
+        .filter_map(|w| ratio(&w[0], &w[1]))
         .collect();
+    if ratios.len() * 4 < frags.len() {
+        let mut by_column: Vec<&Frag> = frags.iter().collect();
+        by_column.sort_by(|a, b| {
+            (a.x0 / a.size)
+                .round()
+                .total_cmp(&(b.x0 / b.size).round())
+                .then(a.y.total_cmp(&b.y))
+        });
+        ratios.extend(by_column.windows(2).filter_map(|w| ratio(w[0], w[1])));
+    }
     if ratios.is_empty() {
         return 1.2;
     }
@@ -183,9 +228,9 @@ const MAX_MERGED_BANDS: usize = 400;
 /// at the same height (a display in each): it would read the rows across. So bands that
 /// continue the column structure of the band above are merged back before recursing,
 /// and the columns are then cut over their whole height.
-fn xy_cut(frags: &[Frag], mut idx: Vec<usize>, depth: usize, leaves: &mut Vec<Vec<usize>>) {
+fn xy_cut(frags: &[Frag], mut idx: Vec<usize>, depth: usize, leaves: &mut Vec<Leaf>) {
     if idx.len() <= 1 || depth >= MAX_CUT_DEPTH {
-        leaves.push(idx);
+        leaves.push(Leaf::Text(idx));
         return;
     }
     let bands = horizontal_bands(frags, &mut idx);
@@ -204,12 +249,36 @@ fn xy_cut(frags: &[Frag], mut idx: Vec<usize>, depth: usize, leaves: &mut Vec<Ve
     }
     let cols = split_columns(frags, &idx);
     if cols.len() > 1 {
+        if is_table(frags, &cols) {
+            // Lines of prose below or above the table that line up with its columns
+            // (a two-column page right under a table) are not rows.
+            let rows = rows_of(frags, &cols);
+            let (from, to) = table_run(frags, &cols, &rows);
+            let keep: std::collections::HashSet<usize> =
+                rows[from..to].iter().flatten().copied().collect();
+            let table: Vec<Vec<usize>> = cols
+                .iter()
+                .map(|c| c.iter().copied().filter(|i| keep.contains(i)).collect())
+                .filter(|c: &Vec<usize>| !c.is_empty())
+                .collect();
+            if to - from == rows.len() || (table.len() > 1 && is_table(frags, &table)) {
+                let (before, after) = (rows[..from].concat(), rows[to..].concat());
+                if !before.is_empty() {
+                    xy_cut(frags, before, depth + 1, leaves);
+                }
+                leaves.push(Leaf::Table(table));
+                if !after.is_empty() {
+                    xy_cut(frags, after, depth + 1, leaves);
+                }
+                return;
+            }
+        }
         for col in cols {
             xy_cut(frags, col, depth + 1, leaves);
         }
         return;
     }
-    leaves.push(idx);
+    leaves.push(Leaf::Text(idx));
 }
 
 /// Split into bands separated by horizontal white space, top to bottom.
@@ -335,6 +404,141 @@ fn split_columns(frags: &[Frag], idx: &[usize]) -> Vec<Vec<usize>> {
         }
     }
     merged
+}
+
+/// Fewest rows of a table, its header row included.
+const MIN_TABLE_ROWS: usize = 3;
+/// Share of a table's fragments that must sit on rows reaching two columns or more.
+const MIN_ALIGNED: f32 = 0.75;
+/// A column whose lines have at least this many words (median) holds prose.
+const PROSE_WORDS: usize = 6;
+/// Share of a two-column table's right-hand cells that must be figures (amounts,
+/// percentages, dates, counts): two columns of words are read as two text columns.
+const MIN_FIGURES: f32 = 0.6;
+
+/// Rows of a block: fragment indices grouped by baseline, top to bottom.
+fn rows_of(frags: &[Frag], cols: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let mut idx: Vec<usize> = cols.iter().flatten().copied().collect();
+    idx.sort_by(|&a, &b| frags[a].y.total_cmp(&frags[b].y));
+    let mut rows: Vec<(f32, f32, Vec<usize>)> = Vec::new();
+    for i in idx {
+        let f = &frags[i];
+        match rows.last_mut() {
+            Some((y, size, members)) if (f.y - *y).abs() < SAME_LINE * size.max(f.size) => {
+                members.push(i);
+                *size = size.max(f.size);
+                *y = f.y.min(*y);
+            }
+            _ => rows.push((f.y, f.size, vec![i])),
+        }
+    }
+    rows.into_iter().map(|(_, _, m)| m).collect()
+}
+
+/// Whether a block split into columns is a table rather than columns of text: its rows
+/// line up across the columns, not every column is prose, and a block of only two
+/// columns needs figures in the right one (two columns of short lines are as likely a
+/// narrow two-column page, which must be read column by column).
+fn is_table(frags: &[Frag], cols: &[Vec<usize>]) -> bool {
+    let mut col_of = std::collections::HashMap::new();
+    for (c, col) in cols.iter().enumerate() {
+        for &i in col {
+            col_of.insert(i, c);
+        }
+    }
+    let rows = rows_of(frags, cols);
+    let spans = |row: &Vec<usize>| {
+        let mut seen: Vec<usize> = row.iter().map(|i| col_of[i]).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        seen.len()
+    };
+    let aligned: Vec<&Vec<usize>> = rows.iter().filter(|r| spans(r) >= 2).collect();
+    let in_aligned: usize = aligned.iter().map(|r| r.len()).sum();
+    if aligned.len() < MIN_TABLE_ROWS || (in_aligned as f32) < MIN_ALIGNED * col_of.len() as f32
+    {
+        return false;
+    }
+    let words = |i: usize| frags[i].text.split_whitespace().count();
+    let prose = cols
+        .iter()
+        .filter(|col| {
+            let mut w: Vec<usize> = col.iter().map(|&i| words(i)).collect();
+            let mid = w.len() / 2;
+            *w.select_nth_unstable(mid).1 >= PROSE_WORDS
+        })
+        .count();
+    if prose * 2 > cols.len() {
+        return false;
+    }
+    if cols.len() >= 3 {
+        return true;
+    }
+    let right = &cols[cols.len() - 1];
+    let figures = right.iter().filter(|&&i| is_figure(&frags[i].text)).count();
+    figures as f32 >= MIN_FIGURES * right.len() as f32
+}
+
+/// The longest run of rows `[from, to)` without a line of prose in a column of short
+/// cells (a fragment of several words, over twice its column's typical length).
+fn table_run(frags: &[Frag], cols: &[Vec<usize>], rows: &[Vec<usize>]) -> (usize, usize) {
+    let words = |i: usize| frags[i].text.split_whitespace().count();
+    let mut typical = std::collections::HashMap::new();
+    for col in cols {
+        let mut w: Vec<usize> = col.iter().map(|&i| words(i)).collect();
+        let mid = w.len() / 2;
+        let median = *w.select_nth_unstable(mid).1;
+        for &i in col {
+            typical.insert(i, median);
+        }
+    }
+    let prose = |row: &Vec<usize>| {
+        row.iter()
+            .any(|&i| words(i) >= PROSE_WORDS && words(i) > 2 * typical[&i])
+    };
+    let (mut best, mut start) = ((0, 0), 0);
+    for (r, row) in rows.iter().enumerate() {
+        if prose(row) {
+            start = r + 1;
+        } else if r + 1 - start > best.1 - best.0 {
+            best = (start, r + 1);
+        }
+    }
+    best
+}
+
+/// A cell that states a figure: digits with at most a little around them (`12`,
+/// `€1,200.50`, `-3.5 %`, `2024-03-01`, `12 kg`).
+fn is_figure(text: &str) -> bool {
+    let digits = text.chars().filter(char::is_ascii_digit).count();
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    digits > 0 && letters <= 3 && text.split_whitespace().count() <= 3
+}
+
+/// A table block's rows, top to bottom: each row's cells in column order separated by
+/// ` | `, fragments of one cell joined by spaces.
+fn table_rows(frags: &[Frag], cols: &[Vec<usize>]) -> Vec<String> {
+    let mut col_of = std::collections::HashMap::new();
+    for (c, col) in cols.iter().enumerate() {
+        for &i in col {
+            col_of.insert(i, c);
+        }
+    }
+    rows_of(frags, cols)
+        .into_iter()
+        .map(|mut row| {
+            row.sort_by(|&a, &b| frags[a].x0.total_cmp(&frags[b].x0));
+            let mut cells = vec![String::new(); cols.len()];
+            for i in row {
+                let cell = &mut cells[col_of[&i]];
+                if !cell.is_empty() {
+                    cell.push(' ');
+                }
+                cell.push_str(&frags[i].text);
+            }
+            cells.join(" | ").trim().to_string()
+        })
+        .collect()
 }
 
 /// Lines of a leaf block, top to bottom, with paragraphs and hyphenation handled.

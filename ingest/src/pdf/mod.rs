@@ -23,7 +23,7 @@ mod scan;
 mod std14;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use lopdf::encryption::DecryptionError;
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
@@ -146,7 +146,7 @@ fn extract_with(bytes: &[u8], rd: &Reader<'_>) -> Result<Extracted, DocError> {
                 }
             }
         }
-        so_far += text.len();
+        so_far += text.text.len();
         ctx.check_text(so_far)?;
         texts.push((text, has_text_layer));
     }
@@ -192,7 +192,7 @@ fn extract_with(bytes: &[u8], rd: &Reader<'_>) -> Result<Extracted, DocError> {
                 );
             }
             (Some(Err(why)), Some(need)) => {
-                b.push_str(&text);
+                push_page(&mut b, text);
                 // One warning per reason, naming its pages (a 500-page scan without
                 // Tesseract gets one line, not 500).
                 match failures.iter_mut().find(|(n, w, _)| n == need && *w == why) {
@@ -200,7 +200,7 @@ fn extract_with(bytes: &[u8], rd: &Reader<'_>) -> Result<Extracted, DocError> {
                     None => failures.push((*need, why, vec![number])),
                 }
             }
-            _ => b.push_str(&text),
+            _ => push_page(&mut b, text),
         }
         ctx.check_text(b.len())?;
         if number < last {
@@ -236,6 +236,15 @@ fn extract_with(bytes: &[u8], rd: &Reader<'_>) -> Result<Extracted, DocError> {
         b.metadata("ocr_low_confidence_pages", low.join(","));
     }
     Ok(b.finish(last_layer))
+}
+
+/// Append a page's text and record its tables.
+fn push_page(b: &mut TextBuilder, page: layout::PageText) {
+    let base = b.len();
+    b.push_str(&page.text);
+    for (start, end, header) in page.tables {
+        b.table(base + start, base + end, header);
+    }
 }
 
 /// Page numbers as ranges: `1-3, 5`.

@@ -23,13 +23,13 @@ fn helvetica() -> Dictionary {
 }
 
 /// A page: its content and extra resources (fonts and XObjects are added to them).
-struct PageSpec {
+pub(crate) struct PageSpec {
     content: Vec<u8>,
     fonts: Vec<(&'static str, Object)>,
     xobjects: Vec<(&'static str, Object)>,
 }
 
-fn page(content: &str) -> PageSpec {
+pub(crate) fn page(content: &str) -> PageSpec {
     PageSpec {
         content: content.as_bytes().to_vec(),
         fonts: Vec::new(),
@@ -38,7 +38,10 @@ fn page(content: &str) -> PageSpec {
 }
 
 /// Build a PDF. `setup` may add objects (fonts, forms) and returns the pages.
-fn build(setup: impl FnOnce(&mut Document) -> Vec<PageSpec>, info: Option<Dictionary>) -> Vec<u8> {
+pub(crate) fn build(
+    setup: impl FnOnce(&mut Document) -> Vec<PageSpec>,
+    info: Option<Dictionary>,
+) -> Vec<u8> {
     let mut doc = Document::with_version("1.5");
     let pages_id = doc.new_object_id();
     let f1 = doc.add_object(helvetica());
@@ -188,6 +191,122 @@ fn two_columns_with_white_space_at_the_same_height() {
             "right d"
         ]
     );
+}
+
+/// Content drawing `rows` as a table: cell `c` of each row at `xs[c]`, rows 12 pt apart
+/// from `y` down.
+pub(crate) fn table_content(rows: &[Vec<String>], xs: &[i32], y: i32) -> String {
+    let mut c = String::new();
+    for (r, row) in rows.iter().enumerate() {
+        let y = y - 12 * r as i32;
+        for (cell, x) in row.iter().zip(xs) {
+            c.push_str(&format!("BT /F1 10 Tf {x} {y} Td ({cell}) Tj ET\n"));
+        }
+    }
+    c
+}
+
+fn cells(rows: &[&[&str]]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect()
+}
+
+#[test]
+fn tables_are_read_row_by_row() {
+    // Cells drawn column by column, as some producers do: the order of drawing must not
+    // matter.
+    let rows = cells(&[
+        &["Product", "Price", "Stock"],
+        &["Widget", "12.50", "100"],
+        &["Gadget", "7.25", "40"],
+        &["Sprocket wheel", "3.10", "2500"],
+    ]);
+    let mut c = String::from("BT /F1 10 Tf 72 730 Td (Prices valid from the first of March.) Tj ET\n");
+    for col in 0..3 {
+        let one: Vec<Vec<String>> = rows.iter().map(|r| vec![r[col].clone()]).collect();
+        c.push_str(&table_content(&one, &[[72, 220, 300][col]], 700));
+    }
+    c.push_str("BT /F1 10 Tf 72 620 Td (Ask the sales office for volume discounts.) Tj ET");
+    let ex = load(&build(|_| vec![page(&c)], None)).expect("load");
+    assert_eq!(
+        ex.text,
+        "Prices valid from the first of March.\n\nProduct | Price | Stock\nWidget | 12.50 | 100\n\
+         Gadget | 7.25 | 40\nSprocket wheel | 3.10 | 2500\n\nAsk the sales office for volume discounts."
+    );
+    assert_eq!(ex.tables.len(), 1);
+    let t = &ex.tables[0];
+    assert_eq!(t.header, "Product | Price | Stock");
+    assert!(ex.text[t.start..t.end].starts_with("Product |"));
+    assert!(ex.text[t.start..t.end].ends_with("| 2500"));
+
+    // Two columns are a table when the right one holds figures; an empty cell stays a
+    // cell.
+    let rows = cells(&[
+        &["Item", "Amount"],
+        &["Rent", "1,200.00"],
+        &["Heating", ""],
+        &["Insurance", "310.40"],
+        &["Total", "1,640.40"],
+    ]);
+    let ex = load(&build(|_| vec![page(&table_content(&rows, &[72, 260], 700))], None))
+        .expect("load");
+    assert_eq!(
+        ex.text,
+        "Item | Amount\nRent | 1,200.00\nHeating |\nInsurance | 310.40\nTotal | 1,640.40"
+    );
+    assert_eq!(ex.tables.len(), 1);
+}
+
+#[test]
+fn prose_lined_up_under_a_table_is_not_part_of_it() {
+    // Two columns of text start right under a table, their lines in its columns.
+    let mut rows = cells(&[
+        &["Name", "Qty", "Price"],
+        &["Bolt", "12", "0.10"],
+        &["Nut", "40", "0.05"],
+        &["Washer", "25", "0.02"],
+    ]);
+    rows.extend(cells(&[
+        &["It was read by all members.", "", "and all of them approved it at once"],
+        &["of the board on that day.", "", "without a single change to the text"],
+    ]));
+    let ex = load(&build(|_| vec![page(&table_content(&rows, &[72, 220, 300], 700))], None))
+        .expect("load");
+    assert_eq!(
+        ex.text,
+        "Name | Qty | Price\nBolt | 12 | 0.10\nNut | 40 | 0.05\nWasher | 25 | 0.02\n\n\
+         It was read by all members.\nof the board on that day.\n\n\
+         and all of them approved it at once\nwithout a single change to the text"
+    );
+    assert_eq!(ex.tables.len(), 1);
+    assert!(ex.text[ex.tables[0].start..ex.tables[0].end].ends_with("Washer | 25 | 0.02"));
+}
+
+#[test]
+fn columns_of_prose_are_not_tables() {
+    // Two columns of full lines whose baselines line up, as in a two-column paper.
+    let left = [
+        "The committee met on Tuesday to discuss",
+        "the budget for the coming year and the",
+        "plans for the new library building that",
+        "was approved by the council in spring.",
+    ];
+    let right = [
+        "Members asked how the costs would be",
+        "shared between the city and the county",
+        "and whether the opening could happen",
+        "before the end of the next school year.",
+    ];
+    let rows: Vec<Vec<String>> = left
+        .iter()
+        .zip(right)
+        .map(|(l, r)| vec![l.to_string(), r.to_string()])
+        .collect();
+    let ex = load(&build(|_| vec![page(&table_content(&rows, &[40, 320], 700))], None))
+        .expect("load");
+    assert!(ex.tables.is_empty(), "{:?}", ex.tables);
+    assert_eq!(ex.text, format!("{}\n\n{}", left.join("\n"), right.join("\n")));
 }
 
 #[test]
