@@ -173,15 +173,11 @@ fn run_stages(job: &Job, options: &RunOptions, env: &RunEnv, report: &mut RunRep
         Some(names) => open_stage(job, names, options, env)?,
         None => sync_stage(job, options, env, state.as_ref(), report)?,
     };
-    // The rows of pruned documents go from this job's state, bytes and all.
-    if let Some(state) = state.as_mut()
-        && !synced.deleted.is_empty()
-    {
-        let ids = synced.deleted.iter().cloned().collect();
-        crate::forget::forget_in_state(state, &ids)?;
-    }
+    // The rows of pruned documents go from this job's state, bytes and all, once the
+    // tasks have dropped (and counted) theirs.
+    let pruned: HashSet<String> = synced.deleted.iter().cloned().collect();
     if env.stopping() {
-        return Ok(());
+        return forget_pruned(state.as_mut(), &pruned);
     }
     let ctx = tasks::Context {
         job,
@@ -209,7 +205,20 @@ fn run_stages(job: &Job, options: &RunOptions, env: &RunEnv, report: &mut RunRep
     report.models.llm = ctx.llm.model_id().map(str::to_owned);
     // The embedder a task loaded (a BM25-only index's classifiers) counts too.
     report.models.embedder = ctx.embedder.get().map(|e| e.model_id().to_owned());
-    Ok(())
+    drop(ctx);
+    forget_pruned(state.as_mut(), &pruned)
+}
+
+/// Drop what is left of pruned documents in the job's state (rows of tasks this run
+/// did not run, answers citing them) and compact it, so none of their bytes stay.
+fn forget_pruned(state: Option<&mut State>, pruned: &HashSet<String>) -> Result<()> {
+    match state {
+        Some(state) if !pruned.is_empty() => {
+            crate::forget::forget_in_state(state, pruned)?;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 fn take_lock(job: &Job, reporter: &dyn Reporter) -> Result<RunLock> {
