@@ -14,6 +14,7 @@
 //! one whose chunks are gone (which the next run would keep as it is); the next sync
 //! indexes such a document again if its file is there, and finishes the delete if not.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use docket_ingest::Format;
@@ -24,6 +25,10 @@ use crate::error::{Error, Result};
 
 /// doc id -> JSON-encoded [`DocEntry`].
 const DOCS: TableDefinition<&str, &[u8]> = TableDefinition::new("docs");
+/// doc id -> Unix seconds: documents forgotten on purpose (`docket forget`), which a
+/// sync does not index again while their file is still there. Only the id is kept, a
+/// hash of the source path, nothing of the document.
+const FORGOTTEN: TableDefinition<&str, u64> = TableDefinition::new("forgotten");
 
 /// Where a document stands in the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +81,7 @@ impl Catalog {
         // Create the table so that readers of a fresh catalog find it.
         let tx = catalog.db.begin_write().map_err(|e| err(&e))?;
         tx.open_table(DOCS).map_err(|e| err(&e))?;
+        tx.open_table(FORGOTTEN).map_err(|e| err(&e))?;
         tx.commit().map_err(|e| err(&e))?;
         Ok(catalog)
     }
@@ -171,12 +177,74 @@ impl Catalog {
         tx.commit().map_err(|e| self.err(e))
     }
 
+    /// Note documents as forgotten: a sync leaves them out until [`Catalog::unforget`].
+    pub fn forget(&self, doc_ids: &[&str]) -> Result<()> {
+        let now = unix_now();
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut table = tx.open_table(FORGOTTEN).map_err(|e| self.err(e))?;
+            for id in doc_ids {
+                table.insert(*id, now).map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// Let forgotten documents be indexed again. Returns how many were forgotten.
+    pub fn unforget(&self, doc_ids: &[&str]) -> Result<usize> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let mut removed = 0;
+        {
+            let mut table = tx.open_table(FORGOTTEN).map_err(|e| self.err(e))?;
+            for id in doc_ids {
+                removed += usize::from(table.remove(*id).map_err(|e| self.err(e))?.is_some());
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(removed)
+    }
+
+    /// The ids of the forgotten documents.
+    pub fn forgotten(&self) -> Result<HashSet<String>> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = tx.open_table(FORGOTTEN).map_err(|e| self.err(e))?;
+        let mut out = HashSet::new();
+        for item in table.iter().map_err(|e| self.err(e))? {
+            let (k, _) = item.map_err(|e| self.err(e))?;
+            out.insert(k.value().to_owned());
+        }
+        Ok(out)
+    }
+
+    /// Rewrite the database file without its free pages. redb reuses the pages a
+    /// removed entry held but does not clear them, so a forgotten document's entry
+    /// (title, source) would stay readable in the file until overwritten.
+    pub fn compact(&mut self) -> Result<()> {
+        compact(&mut self.db, &self.path)
+    }
+
     fn decode(&self, bytes: &[u8]) -> Result<DocEntry> {
         serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
             path: self.path.clone(),
             reason: format!("bad catalog entry: {e}"),
         })
     }
+}
+
+/// Compact a redb database until it shrinks no more (one pass may leave pages another
+/// can still move), so that no page freed before is left in the file.
+pub fn compact(db: &mut Database, path: &Path) -> Result<()> {
+    // A bounded number of passes: each moves pages towards the start of the file.
+    for _ in 0..8 {
+        let shrunk = db.compact().map_err(|e| Error::Catalog {
+            path: path.to_path_buf(),
+            reason: format!("compact: {e}"),
+        })?;
+        if !shrunk {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
@@ -225,5 +293,31 @@ mod tests {
         c.remove(&["a"]).unwrap();
         assert!(c.get("a").unwrap().is_none());
         assert_eq!(c.entries().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_removed_entry_leaves_no_byte_after_compaction_and_forgotten_ids_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.redb");
+        let mut c = Catalog::open(&path).unwrap();
+        let mut secret = entry("s", "h1", DocState::Indexed);
+        secret.title = Some("Quixotic zebra memorandum".into());
+        c.put(&[entry("a", "h0", DocState::Indexed), secret])
+            .unwrap();
+        let holds = |needle: &[u8]| {
+            let bytes = std::fs::read(&path).unwrap();
+            bytes.windows(needle.len()).any(|w| w == needle)
+        };
+        assert!(holds(b"Quixotic zebra"));
+        c.remove(&["s"]).unwrap();
+        c.forget(&["s"]).unwrap();
+        c.compact().unwrap();
+        assert!(!holds(b"Quixotic zebra"));
+        drop(c);
+        let c = Catalog::open(&path).unwrap();
+        assert_eq!(c.entries().unwrap().len(), 1);
+        assert_eq!(c.forgotten().unwrap(), HashSet::from(["s".to_owned()]));
+        assert_eq!(c.unforget(&["s", "t"]).unwrap(), 1);
+        assert!(c.forgotten().unwrap().is_empty());
     }
 }

@@ -319,6 +319,22 @@ impl Index {
         Self::open_parts(dir, manifest, embedder, lexical, WriteConfig::default())
     }
 
+    /// Open an existing index to delete or forget documents in it: with the write lock,
+    /// but no embedder (deleting embeds nothing) and the settings it was made with.
+    pub fn open_for_delete(dir: &Path) -> Result<Index> {
+        let manifest = Manifest::load(dir)?.ok_or_else(|| Error::NotAnIndex {
+            path: dir.to_owned(),
+        })?;
+        let write_lock = WriteLock::acquire(dir)?;
+        let lexical = LexicalConfig {
+            analyzer: crate::lexical::read_analyzer(&dir.join(LEXICAL_DIR))?,
+            ..LexicalConfig::default()
+        };
+        let mut index = Self::open_parts(dir, manifest, None, lexical, WriteConfig::default())?;
+        index.write_lock = Some(write_lock);
+        Ok(index)
+    }
+
     fn open_parts(
         dir: &Path,
         manifest: Manifest,
@@ -569,6 +585,47 @@ impl Index {
         self.purge(&ids)?;
         self.catalog.remove(&ids)?;
         self.stats.deleted += ids.len();
+        self.publish()
+    }
+
+    /// Forget documents: delete them ([`Index::delete`]), note them as forgotten so
+    /// that a sync does not index them again while their files are there (until
+    /// [`Catalog::unforget`]), and remove every byte of them from the directory's files
+    /// ([`Index::purge_traces`]).
+    pub fn forget(&mut self, doc_ids: &[String]) -> Result<()> {
+        let ids: Vec<&str> = doc_ids.iter().map(String::as_str).collect();
+        // Noted first: a crash after it leaves the documents `Deleting` or gone, and the
+        // next sync finishes the delete instead of indexing them again.
+        self.catalog.forget(&ids)?;
+        self.delete(doc_ids)?;
+        self.purge_traces()
+    }
+
+    /// Remove what deleted documents left in the files: their terms and stored text in
+    /// BM25 segments (merged away), their payloads in the embedded vector store's
+    /// segments and WAL (the store is rebuilt from its live points) and their catalog
+    /// entries in free pages (compacted). A Qdrant server keeps its own files; deleted
+    /// points there are dropped by its optimizer, not by docket. Costs a rewrite of the
+    /// BM25 index and of the embedded store, so it runs after deletes, not after writes.
+    pub fn purge_traces(&mut self) -> Result<()> {
+        self.commit()?;
+        self.lexical.purge_deleted()?;
+        if let (Some(dimension), None) =
+            (self.manifest.dimension, &self.manifest.vectors.qdrant_url)
+            && self.vectors.is_some()
+        {
+            let spec = VectorSpec::cosine(dimension);
+            // The store must be closed to be replaced.
+            self.vectors = None;
+            EmbeddedStore::rebuild(&self.dir.join(EmbeddedStore::DIR_NAME), spec)?;
+            self.vectors = Some(open_store(
+                &self.manifest.vectors,
+                &self.dir,
+                spec,
+                &self.lexical.config().analyzer,
+            )?);
+        }
+        self.catalog.compact()?;
         self.publish()
     }
 

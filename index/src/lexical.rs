@@ -582,6 +582,51 @@ impl Bm25Index {
         Ok(DocFreqs { chunks, freqs })
     }
 
+    /// Rewrite the index without its deleted chunks, and delete the files that held
+    /// them. tantivy's deletes are tombstones: a deleted chunk's stored text and its
+    /// terms (in the term dictionary and postings) stay in its segment's files until a
+    /// merge rewrites that segment. Merging every segment into one drops them (a term no
+    /// live chunk holds is not written) and the garbage collection removes the old
+    /// segment files. This costs a rewrite of the whole index, so it is for forgetting
+    /// (`docket forget`, pruning), not for every commit. Anything queued must be
+    /// committed before.
+    pub fn purge_deleted(&self) -> Result<()> {
+        let mut guard = self.writer()?;
+        // Let merges the merge policy started finish first: a segment being merged
+        // cannot be merged again, and their result must be in the set merged below.
+        if let Some(writer) = guard.take() {
+            writer
+                .wait_merging_threads()
+                .map_err(|e| self.lexical_error(e))?;
+        }
+        drop(guard);
+        let mut guard = self.writer()?;
+        let Some(writer) = guard.as_mut() else {
+            return Ok(());
+        };
+        let segments = self
+            .index
+            .searchable_segment_ids()
+            .map_err(|e| self.lexical_error(e))?;
+        if !segments.is_empty() {
+            writer
+                .merge(&segments)
+                .wait()
+                .map_err(|e| self.lexical_error(e))?;
+        }
+        drop(guard);
+        // The reader lets go of the old segments before their files are collected.
+        self.reader.reload().map_err(|e| self.lexical_error(e))?;
+        let guard = self.writer()?;
+        if let Some(writer) = guard.as_ref() {
+            writer
+                .garbage_collect_files()
+                .wait()
+                .map_err(|e| self.lexical_error(e))?;
+        }
+        Ok(())
+    }
+
     fn lexical_error(&self, source: TantivyError) -> Error {
         Error::Lexical {
             path: self.path.clone(),
@@ -1084,6 +1129,57 @@ mod tests {
         assert_eq!(df("cafeteria"), (0, 3));
         // Headings count: they are part of what BM25 matches.
         assert_eq!(df("canteen"), (3, 3));
+    }
+
+    #[test]
+    fn purging_removes_a_deleted_documents_terms_and_text_from_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Bm25Index::open(dir.path(), LexicalConfig::default()).unwrap();
+        index
+            .add(&[chunk("a", 0, "Staff may work from home.")])
+            .unwrap();
+        index.commit().unwrap();
+        // In a segment with a chunk that stays: tantivy drops a segment whose every
+        // chunk is deleted at the commit, but keeps one that still holds a live chunk.
+        index
+            .add(&[
+                chunk("b", 0, "The zanzibarian quokkas parade on Tuesdays."),
+                chunk("c", 0, "Working hours are flexible."),
+            ])
+            .unwrap();
+        index.commit().unwrap();
+        let term = index.analyze("quokkas");
+        assert_eq!(index.doc_freqs(&term).unwrap().freqs, vec![1]);
+        let holding = |needle: &str| -> Vec<PathBuf> {
+            fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| {
+                    let bytes = fs::read(p).unwrap();
+                    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+                })
+                .collect()
+        };
+        // The files hold the text before (so the check below can fail).
+        assert!(!holding("zanzibarian").is_empty());
+        index.delete_document("b").unwrap();
+        index.commit().unwrap();
+        // A tombstone only: the term is still in the dictionary.
+        assert_eq!(index.doc_freqs(&term).unwrap().freqs, vec![1]);
+        index.purge_deleted().unwrap();
+        assert_eq!(index.doc_freqs(&term).unwrap().freqs, vec![0]);
+        assert_eq!(index.count().unwrap(), 2);
+        assert_eq!(
+            index.search("work", 5, &Filter::default()).unwrap().len(),
+            2
+        );
+        for needle in ["zanzibarian", "quokka", "parade"] {
+            assert_eq!(holding(needle), Vec::<PathBuf>::new(), "{needle} left");
+        }
+        // Reopened, the index is the one the purge left.
+        drop(index);
+        let index = Bm25Index::open(dir.path(), LexicalConfig::default()).unwrap();
+        assert_eq!(index.count().unwrap(), 2);
     }
 
     #[test]

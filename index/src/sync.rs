@@ -248,6 +248,9 @@ pub struct SyncReport {
     pub seconds: f64,
     /// Stopped early by [`SyncHooks::stop`] (nothing pruned).
     pub interrupted: bool,
+    /// Ids of the documents deleted (pruned, or deletes a killed run left), whose traces
+    /// outside the index (job results, caches) the caller drops.
+    pub deleted: Vec<String>,
 }
 
 /// Whether the index in `dir` embeds under `config`: the manifest decides for an
@@ -301,7 +304,7 @@ pub fn sync(
         });
     }
     let embed = embeds(dir, config)?;
-    let (index, known) = open(dir, config, chunker, embedder, embed)?;
+    let (index, known, forgotten) = open(dir, config, chunker, embedder, embed)?;
     let mut noop = |_: SyncEvent<'_>| {};
     let events: &mut dyn FnMut(SyncEvent<'_>) = match hooks.events {
         Some(events) => events,
@@ -323,13 +326,21 @@ pub fn sync(
         planned: Vec::new(),
         seen: HashSet::new(),
         protected: Vec::new(),
+        deleted_ids: Vec::new(),
         gate: gate.as_ref(),
         position: 0,
     };
     for e in &found.errors {
         run.fail(e.to_string(), None, String::new(), e);
     }
-    let ended = run.ingest(&found.files, config, chunker, &known, hooks.stop);
+    let ended = run.ingest(
+        &found.files,
+        config,
+        chunker,
+        &known,
+        &forgotten,
+        hooks.stop,
+    );
     if let Some(gate) = &gate {
         gate.close();
     }
@@ -366,8 +377,13 @@ pub fn sync(
         embed,
         seconds: started.elapsed().as_secs_f64(),
         interrupted,
+        deleted: run.deleted_ids,
     })
 }
+
+/// What a sync opens: the index to write to (none for a dry run), what its catalog
+/// holds, and the documents forgotten on purpose (not indexed again).
+type Opened = (Option<Index>, HashMap<String, DocEntry>, HashSet<String>);
 
 /// The index to write to and what its catalog holds. A dry run reads the catalog only:
 /// it must not create or lock anything.
@@ -377,16 +393,18 @@ fn open(
     chunker: &Chunker,
     embedder: Option<Arc<dyn Embedder>>,
     embed: bool,
-) -> Result<(Option<Index>, HashMap<String, DocEntry>)> {
+) -> Result<Opened> {
     if config.dry_run {
         let catalog = dir.join(CATALOG_FILE);
         if !catalog.exists() {
-            return Ok((None, HashMap::new()));
+            return Ok((None, HashMap::new(), HashSet::new()));
         }
-        let entries = Catalog::open(&catalog)?.entries()?;
+        let catalog = Catalog::open(&catalog)?;
+        let entries = catalog.entries()?;
         return Ok((
             None,
             entries.into_iter().map(|e| (e.doc_id.clone(), e)).collect(),
+            catalog.forgotten()?,
         ));
     }
     let embedder = match (embed, embedder) {
@@ -416,7 +434,8 @@ fn open(
     };
     let index = Index::create_or_open(dir, embedder, &settings)?;
     let known = index.known()?;
-    Ok((Some(index), known))
+    let forgotten = index.catalog().forgotten()?;
+    Ok((Some(index), known, forgotten))
 }
 
 /// The sync's side of [`Marks`]: decides when a note is due and what it covers, and
@@ -555,6 +574,8 @@ struct Run<'e> {
     seen: HashSet<String>,
     /// Records files with a failed row or that failed whole: their rows are not pruned.
     protected: Vec<String>,
+    /// Documents deleted.
+    deleted_ids: Vec<String>,
     gate: Option<&'e Gate<'e>>,
     /// The position of the file being handed on.
     position: usize,
@@ -574,11 +595,16 @@ impl Run<'_> {
         config: &SyncConfig,
         chunker: &Chunker,
         known: &HashMap<String, DocEntry>,
+        forgotten: &HashSet<String>,
         stop: Option<&AtomicBool>,
     ) -> Result<Ended> {
         let ingestor = Ingestor::new(config.ingest.clone());
         let shard = config.shard;
-        let in_shard = move |doc_id: &str| shard.is_none_or(|s| s.contains(doc_id));
+        // A forgotten document is left out like one of another shard: not read, not
+        // written, and (having no catalog entry) not pruned.
+        let in_shard = move |doc_id: &str| {
+            shard.is_none_or(|s| s.contains(doc_id)) && !forgotten.contains(doc_id)
+        };
         let gate = self.gate;
         let caller = std::thread::current().id();
         let before_work = move |position: usize| {
@@ -824,6 +850,11 @@ impl Run<'_> {
                 let mut ids: Vec<String> = gone.iter().map(|e| e.doc_id.clone()).collect();
                 ids.sort();
                 index.delete(&ids)?;
+                // A pruned document leaves no more trace than a forgotten one.
+                if !ids.is_empty() {
+                    index.purge_traces()?;
+                }
+                self.deleted_ids.extend(ids);
             }
             None => {
                 gone.sort_by(|a, b| a.source.cmp(&b.source));

@@ -419,3 +419,88 @@ fn kill_before_first_flush() {
     store.flush().expect("flush");
     assert_eq!(store.count().expect("count"), 100);
 }
+
+/// Every file under `dir` that holds `needle`.
+fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if std::fs::read(&p)
+                .expect("read")
+                .windows(needle.len())
+                .any(|w| w == needle)
+            {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_rebuild_leaves_no_byte_of_deleted_points_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("vectors");
+    let (mut chunks, vectors) = corpus(5, 4, DIM, 3);
+    for c in chunks.iter_mut().filter(|c| c.doc_id == "doc0") {
+        c.text = format!("Obfuscatory marmalade clause {}", c.ordinal);
+    }
+    {
+        let store = open(&path);
+        upsert_all(&store, &chunks, &vectors);
+        store.delete_document(&"doc0").expect("delete");
+        store.flush().expect("flush");
+    }
+    // A delete marks points; their payloads stay in the files (segments, WAL).
+    assert!(!files_holding(&path, b"Obfuscatory marmalade").is_empty());
+    EmbeddedStore::rebuild(&path, VectorSpec::cosine(DIM)).expect("rebuild");
+    assert_eq!(
+        files_holding(&path, b"Obfuscatory marmalade"),
+        Vec::<std::path::PathBuf>::new()
+    );
+    // Nothing is left beside the store either.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, ["vectors"]);
+    let store = open(&path);
+    let kept: Vec<&Chunk> = chunks.iter().filter(|c| c.doc_id != "doc0").collect();
+    assert_eq!(store.count().expect("count"), kept.len());
+    let ids: Vec<&str> = kept.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(store.chunks(&ids).expect("chunks").len(), kept.len());
+    // Vectors came along: a kept chunk's vector is its own nearest neighbour.
+    let i = chunks
+        .iter()
+        .position(|c| c.id == kept[0].id)
+        .expect("known");
+    let hits = store
+        .search(&vectors[i], 1, &Filter::default())
+        .expect("search");
+    assert_eq!(hits[0].chunk_id, kept[0].id);
+}
+
+#[test]
+fn an_interrupted_rebuild_is_finished_or_undone_on_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("vectors");
+    let (chunks, vectors) = corpus(2, 2, DIM, 5);
+    {
+        let store = open(&path);
+        upsert_all(&store, &chunks, &vectors);
+        store.flush().expect("flush");
+    }
+    // Killed after moving the store aside, before the copy was marked finished: the
+    // store comes back.
+    std::fs::rename(&path, dir.path().join("vectors.old")).expect("move aside");
+    std::fs::create_dir(dir.path().join("vectors.rebuild")).expect("partial copy");
+    let store = open(&path);
+    assert_eq!(store.count().expect("count"), chunks.len());
+    drop(store);
+    assert!(!dir.path().join("vectors.old").exists());
+    assert!(!dir.path().join("vectors.rebuild").exists());
+}

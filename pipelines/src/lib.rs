@@ -29,9 +29,11 @@
 
 pub mod documents;
 pub mod error;
+pub mod forget;
 pub mod job;
 pub mod models;
 pub mod output;
+pub mod provenance;
 pub mod report;
 pub mod serve;
 pub mod settings;

@@ -33,6 +33,10 @@ pub struct SyncRequest<'a> {
     pub stop: Option<&'a AtomicBool>,
     /// Where the files being worked on are noted (a job's state).
     pub marks: Option<Marks<'a>>,
+    /// The job running this sync, whose state it holds open: the traces of pruned
+    /// documents in that state are the job's to drop ([`crate::forget::forget_in_state`]);
+    /// those in other jobs' states and the summary cache are dropped here.
+    pub open_job: Option<&'a str>,
 }
 
 impl std::fmt::Debug for SyncRequest<'_> {
@@ -123,6 +127,8 @@ pub fn sync_index(
     if let Some(p) = progress {
         p.finish();
     }
+    // A pruned document leaves no more behind than a forgotten one.
+    crate::forget::drop_traces(&index.dir, &report.deleted, request.open_job)?;
     Ok(report)
 }
 
@@ -271,6 +277,7 @@ mod tests {
             embed: false,
             seconds: 1.0,
             interrupted: true,
+            deleted: Vec::new(),
         };
         let json = serde_json::to_value(SyncSummary::new(Path::new("ix"), &report)).unwrap();
         let keys: Vec<&str> = json

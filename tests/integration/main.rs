@@ -7,6 +7,7 @@
 mod browser;
 mod chunking;
 mod crashes;
+mod forget;
 mod hostile;
 mod index_search;
 mod jobs;

@@ -265,6 +265,96 @@ impl SummaryCache for DirCache {
     }
 }
 
+/// Folder of a [`DirCache`] that lists, per document id, the keys its summaries used.
+const BY_DOCUMENT: &str = "by-document";
+
+impl DirCache {
+    /// This cache, noting under `doc_id` every key looked up or stored through it, so
+    /// that [`DirCache::forget_document`] can drop the document's entries later: the
+    /// keys are hashes of prompts, which cannot be traced back to a document otherwise.
+    pub fn for_document(&self, doc_id: &str) -> DocumentCache<'_> {
+        DocumentCache {
+            cache: self,
+            doc_id: doc_id.to_owned(),
+        }
+    }
+
+    fn keys_file(&self, doc_id: &str) -> PathBuf {
+        // Document ids are hex digests; anything else is hashed to stay one file name.
+        let name = if doc_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            doc_id.to_owned()
+        } else {
+            blake3::hash(doc_id.as_bytes()).to_hex().to_string()
+        };
+        self.dir.join(BY_DOCUMENT).join(name)
+    }
+
+    /// Delete the entries a document's summaries used (noted by
+    /// [`DirCache::for_document`]) and the list of them. An entry another document used
+    /// too goes as well; that only costs asking the model again. Returns how many
+    /// entries were deleted.
+    pub fn forget_document(&self, doc_id: &str) -> Result<usize> {
+        let list = self.keys_file(doc_id);
+        let text = match std::fs::read_to_string(&list) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(Error::io(list, e)),
+        };
+        let mut removed = 0;
+        let keys: std::collections::BTreeSet<&str> = text.lines().collect();
+        for k in keys {
+            // Only what `cache_key` makes: 64 hex digits, so no line names another path.
+            if k.len() != 64 || !k.bytes().all(|b| b.is_ascii_hexdigit()) {
+                continue;
+            }
+            let path = self.path(&CacheKey(k.to_owned()));
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(path, e)),
+            }
+        }
+        std::fs::remove_file(&list).map_err(|e| Error::io(&list, e))?;
+        Ok(removed)
+    }
+
+    fn note(&self, doc_id: &str, key: &CacheKey) -> Result<()> {
+        let list = self.keys_file(doc_id);
+        let dir = list.parent().unwrap_or(&self.dir);
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&list)
+            .map_err(|e| Error::io(&list, e))?;
+        writeln!(f, "{}", key.as_str()).map_err(|e| Error::io(&list, e))
+    }
+}
+
+/// A [`DirCache`] seen from one document's summary: see [`DirCache::for_document`].
+#[derive(Debug)]
+pub struct DocumentCache<'a> {
+    cache: &'a DirCache,
+    doc_id: String,
+}
+
+impl SummaryCache for DocumentCache<'_> {
+    fn get(&self, key: &CacheKey) -> Result<Option<String>> {
+        let found = self.cache.get(key)?;
+        if found.is_some() {
+            self.cache.note(&self.doc_id, key)?;
+        }
+        Ok(found)
+    }
+
+    fn put(&self, key: &CacheKey, text: &str) -> Result<()> {
+        // Noted before the entry exists: a crash between leaves a key to skip, never an
+        // entry nobody can find to forget.
+        self.cache.note(&self.doc_id, key)?;
+        self.cache.put(key, text)
+    }
+}
+
 /// A cache in memory, for one process (tests, or callers that keep their own store).
 #[derive(Debug, Default)]
 pub struct MemoryCache {
@@ -1052,6 +1142,29 @@ mod tests {
             assert_eq!(g.last().unwrap().end, lens.len());
             assert!(g.windows(2).all(|w| w[0].end == w[1].start));
         }
+    }
+
+    #[test]
+    fn a_documents_cache_entries_are_forgotten_and_the_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DirCache::new(dir.path());
+        let params = GenerateParams::default();
+        let key = |t: &str| cache_key("m", &params, &Prompt::Raw(t.into()));
+        let (a, b) = (cache.for_document("aaaa"), cache.for_document("bbbb"));
+        a.put(&key("secret"), "the secret summary").unwrap();
+        b.put(&key("public"), "the public summary").unwrap();
+        assert_eq!(cache.forget_document("aaaa").unwrap(), 1);
+        assert_eq!(cache.get(&key("secret")).unwrap(), None);
+        assert_eq!(
+            cache.get(&key("public")).unwrap().as_deref(),
+            Some("the public summary")
+        );
+        assert_eq!(cache.forget_document("aaaa").unwrap(), 0);
+        // A hit through another document notes the key under it too.
+        a.put(&key("shared"), "shared").unwrap();
+        assert!(b.get(&key("shared")).unwrap().is_some());
+        assert_eq!(cache.forget_document("bbbb").unwrap(), 2);
+        assert_eq!(cache.get(&key("shared")).unwrap(), None);
     }
 
     #[test]

@@ -15,6 +15,12 @@
 //! The WAL is never truncated by qdrant-edge 0.7.0 either (nothing acknowledges it): it
 //! grows by every upserted point (about 3.2 KiB per 384-d chunk with its text), re-upserts
 //! included.
+//!
+//! Nor does a delete remove anything from the files: the point is marked deleted in its
+//! segment, its payload (the chunk's text) stays there and in the WAL. Forgetting a
+//! document therefore rebuilds the shard ([`EmbeddedStore::rebuild`]): the live points
+//! are copied into a new shard beside it, which then takes its place; the old one, WAL
+//! and all, is deleted.
 
 use std::fs::{File, TryLockError};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -28,7 +34,7 @@ use qdrant_edge::{
     FacetValue, FieldCondition, FieldIndexOperations, Filter as EdgeFilter, JsonPath, Match,
     MatchAny, MatchValue, NamedQuery, OperationError, PayloadFieldSchema, PayloadSchemaType,
     PointId, PointInsertOperations, PointOperations, PointStruct, PointStructPersisted, QueryEnum,
-    SearchRequest, UpdateOperation, ValueVariants, WithPayloadInterface, WithVector,
+    ScrollRequest, SearchRequest, UpdateOperation, ValueVariants, WithPayloadInterface, WithVector,
 };
 
 use crate::error::{Error, Result};
@@ -44,6 +50,16 @@ use super::{Distance, Point, VectorSpec, VectorStore, check_vector};
 /// Lock file taken for as long as a store is open: qdrant-edge does not guard its directory,
 /// and two writers would corrupt it.
 const LOCK_FILE: &str = "docket.lock";
+
+/// Suffix of the folder a store is rebuilt in, beside it.
+const REBUILD_SUFFIX: &str = "rebuild";
+/// Suffix the replaced store is renamed to until it is deleted.
+const OLD_SUFFIX: &str = "old";
+/// File written in a finished rebuild before it takes the store's place: a rebuild
+/// folder without it was interrupted and is thrown away.
+const REBUILT_MARK: &str = "docket-rebuilt";
+/// Points copied per page of a rebuild.
+const REBUILD_PAGE: usize = 256;
 
 /// Chunk embeddings in a qdrant-edge shard on local disk.
 pub struct EmbeddedStore {
@@ -77,6 +93,7 @@ impl EmbeddedStore {
                 reason: "must be at least 1".into(),
             });
         }
+        finish_rebuild(path)?;
         std::fs::create_dir_all(path).map_err(|source| Error::Io {
             path: path.to_owned(),
             source,
@@ -105,6 +122,86 @@ impl EmbeddedStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Rewrite the store in `path` with its live points only, so that nothing of a
+    /// deleted point is left on disk: not its payload in a segment, not its upsert in the
+    /// WAL. The live points (vectors and payloads) are copied into a new shard beside the
+    /// store, flushed, and the new shard takes the store's place by two renames; the old
+    /// folder is deleted. The store must not be open. A crash before the new shard is
+    /// marked finished leaves the old store in place (the next open deletes the partial
+    /// copy); after, the next open finishes the swap ([`finish_rebuild`]). Costs one copy
+    /// of the store, so it is for forgetting documents, not for every delete.
+    pub fn rebuild(path: &Path, spec: VectorSpec) -> Result<()> {
+        let io = |p: &Path| {
+            let p = p.to_owned();
+            move |source| Error::Io { path: p, source }
+        };
+        let old = EmbeddedStore::open(path, spec)?;
+        let fresh_path = sibling(path, REBUILD_SUFFIX);
+        if fresh_path.exists() {
+            std::fs::remove_dir_all(&fresh_path).map_err(io(&fresh_path))?;
+        }
+        let fresh = EmbeddedStore::open(&fresh_path, spec)?;
+        {
+            let from = old.read();
+            let into = fresh.write();
+            let mut offset = None;
+            loop {
+                let (records, next) = from
+                    .scroll(ScrollRequest {
+                        offset,
+                        limit: Some(REBUILD_PAGE),
+                        filter: None,
+                        with_payload: Some(WithPayloadInterface::Bool(true)),
+                        with_vector: WithVector::Bool(true),
+                        order_by: None,
+                    })
+                    .map_err(edge_err(path, "read for rebuild"))?;
+                let mut batch: Vec<PointStructPersisted> = Vec::with_capacity(records.len());
+                for r in records {
+                    let Some(vector) = r.vector else {
+                        return Err(Error::Payload {
+                            store: path.display().to_string(),
+                            point: r.id.to_string(),
+                            reason: "no vector".into(),
+                        });
+                    };
+                    batch.push(PointStructPersisted {
+                        id: r.id,
+                        vector: vector.into(),
+                        payload: r.payload,
+                    });
+                }
+                if !batch.is_empty() {
+                    into.update(UpdateOperation::PointOperation(
+                        PointOperations::UpsertPoints(PointInsertOperations::PointsList(batch)),
+                    ))
+                    .map_err(edge_err(&fresh_path, "rebuild"))?;
+                }
+                match next {
+                    Some(n) => offset = Some(n),
+                    None => break,
+                }
+            }
+        }
+        fresh.flush()?;
+        let (kept, copied) = (old.count()?, fresh.count()?);
+        if kept != copied {
+            return Err(Error::Embedded {
+                path: path.to_owned(),
+                operation: "rebuild",
+                reason: format!("{kept} live points, {copied} copied"),
+            });
+        }
+        drop(fresh);
+        drop(old);
+        let mark = fresh_path.join(REBUILT_MARK);
+        std::fs::File::create(&mark)
+            .and_then(|f| f.sync_all())
+            .map_err(io(&mark))?;
+        sync_parent(&mark)?;
+        finish_rebuild(path)
     }
 
     fn name(&self) -> String {
@@ -423,4 +520,62 @@ fn filter_of(must: Vec<Condition>) -> Option<EdgeFilter> {
         must: Some(must),
         ..Default::default()
     })
+}
+
+/// `<path>.<suffix>`, beside `path`.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".");
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// Make a rename or a new file in `path`'s folder durable.
+fn sync_parent(path: &Path) -> Result<()> {
+    let Some(dir) = path.parent() else {
+        return Ok(());
+    };
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| Error::Io {
+            path: dir.to_owned(),
+            source,
+        })
+}
+
+/// Bring the store in `path` to one state after a [`EmbeddedStore::rebuild`] that may
+/// have been interrupted: a finished rebuild takes the store's place (it holds the same
+/// live points, and nothing of the deleted ones), a store moved aside before the rebuild
+/// was finished goes back, and whatever is left beside the store (the old one, a
+/// partial copy) is deleted.
+fn finish_rebuild(path: &Path) -> Result<()> {
+    let io = |p: &Path| {
+        let p = p.to_owned();
+        move |source| Error::Io { path: p, source }
+    };
+    let fresh = sibling(path, REBUILD_SUFFIX);
+    let old = sibling(path, OLD_SUFFIX);
+    if fresh.join(REBUILT_MARK).exists() {
+        if path.exists() {
+            if old.exists() {
+                std::fs::remove_dir_all(&old).map_err(io(&old))?;
+            }
+            std::fs::rename(path, &old).map_err(io(path))?;
+        }
+        std::fs::rename(&fresh, path).map_err(io(&fresh))?;
+        sync_parent(path)?;
+    } else if !path.exists() && old.exists() {
+        std::fs::rename(&old, path).map_err(io(&old))?;
+        sync_parent(path)?;
+    }
+    let mark = path.join(REBUILT_MARK);
+    if mark.exists() {
+        std::fs::remove_file(&mark).map_err(io(&mark))?;
+    }
+    for leftover in [old, fresh] {
+        if leftover.exists() {
+            std::fs::remove_dir_all(&leftover).map_err(io(&leftover))?;
+        }
+    }
+    Ok(())
 }

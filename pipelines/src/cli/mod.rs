@@ -7,6 +7,7 @@ mod ask;
 mod classify;
 mod eval;
 pub mod flags;
+mod forget;
 mod index;
 mod ingest;
 mod jobs;
@@ -73,6 +74,9 @@ enum Command {
     Summarize(summarize::SummarizeArgs),
     /// Show what an index holds: documents, chunks, model, store, size.
     Status(search::StatusArgs),
+    /// Remove every trace of documents from an index: both stores, the catalog, job
+    /// states and cached summaries, files rewritten so that none of their text is left.
+    Forget(forget::ForgetArgs),
     /// Run a job file: sync its index, then run its tasks on what is new or changed.
     Run(jobs::RunArgs),
     /// Check a job file without running it.
@@ -123,6 +127,7 @@ impl Cli {
             Command::Index(args) => index::index(args, term),
             Command::Search(args) => search::search(args, term),
             Command::Status(args) => search::status(args),
+            Command::Forget(args) => forget::forget(args),
             Command::Run(args) => jobs::run(args, term),
             Command::Validate(args) => jobs::validate(args),
             Command::Report(args) => jobs::report(args),

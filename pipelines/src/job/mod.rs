@@ -104,6 +104,7 @@ pub fn run(job: &Job, options: &RunOptions, env: &RunEnv) -> Result<RunReport> {
     let started = Instant::now();
     let mut report = RunReport {
         job: job.name.clone(),
+        run_id: crate::provenance::run_id(),
         job_file: job.file.clone(),
         started: now_rfc3339(),
         finished: String::new(),
@@ -167,13 +168,16 @@ fn run_stages(job: &Job, options: &RunOptions, env: &RunEnv, report: &mut RunRep
     } else {
         Some(take_lock(job, env.reporter.as_ref())?)
     };
-    let state = open_state(job, options)?;
+    let mut state = open_state(job, options)?;
     let synced = match &options.tasks {
         Some(names) => open_stage(job, names, options, env)?,
         None => sync_stage(job, options, env, state.as_ref(), report)?,
     };
+    // The rows of pruned documents go from this job's state, bytes and all, once the
+    // tasks have dropped (and counted) theirs.
+    let pruned: HashSet<String> = synced.deleted.iter().cloned().collect();
     if env.stopping() {
-        return Ok(());
+        return forget_pruned(state.as_mut(), &pruned);
     }
     let ctx = tasks::Context {
         job,
@@ -189,6 +193,8 @@ fn run_stages(job: &Job, options: &RunOptions, env: &RunEnv, report: &mut RunRep
         llm: crate::models::lazy_llm(&job.spec.llm, false, env.reporter.clone()),
         clock: tasks::TaskClock::new(job.spec.task_timeout_secs),
         timed_llm: std::sync::OnceLock::new(),
+        run_id: report.run_id.clone(),
+        hashes: crate::provenance::FileHashes::in_home(),
     };
     for task in job.tasks.iter().filter(|t| options.selects(t)) {
         if env.stopping() {
@@ -199,7 +205,20 @@ fn run_stages(job: &Job, options: &RunOptions, env: &RunEnv, report: &mut RunRep
     report.models.llm = ctx.llm.model_id().map(str::to_owned);
     // The embedder a task loaded (a BM25-only index's classifiers) counts too.
     report.models.embedder = ctx.embedder.get().map(|e| e.model_id().to_owned());
-    Ok(())
+    drop(ctx);
+    forget_pruned(state.as_mut(), &pruned)
+}
+
+/// Drop what is left of pruned documents in the job's state (rows of tasks this run
+/// did not run, answers citing them) and compact it, so none of their bytes stay.
+fn forget_pruned(state: Option<&mut State>, pruned: &HashSet<String>) -> Result<()> {
+    match state {
+        Some(state) if !pruned.is_empty() => {
+            crate::forget::forget_in_state(state, pruned)?;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 fn take_lock(job: &Job, reporter: &dyn Reporter) -> Result<RunLock> {
@@ -240,6 +259,8 @@ struct Synced {
     index: Option<docket_index::Index>,
     planned: Vec<(String, String)>,
     embedder: Option<Arc<dyn Embedder>>,
+    /// Documents the sync deleted (pruned), whose rows leave the job's state.
+    deleted: Vec<String>,
 }
 
 /// Instead of the index stage, for a run of some tasks only: the index as it is.
@@ -268,6 +289,7 @@ fn open_stage(job: &Job, names: &[String], options: &RunOptions, env: &RunEnv) -
     if docket_index::Manifest::load(dir)?.is_none() {
         if options.dry_run {
             return Ok(Synced {
+                deleted: Vec::new(),
                 index: None,
                 planned: Vec::new(),
                 embedder: None,
@@ -288,6 +310,7 @@ fn open_stage(job: &Job, names: &[String], options: &RunOptions, env: &RunEnv) -
     };
     let index = docket_index::Index::open(dir, embedder.clone())?;
     Ok(Synced {
+        deleted: Vec::new(),
         index: Some(index),
         planned: Vec::new(),
         embedder,
@@ -373,6 +396,7 @@ fn sync_stage(
         skip: Some(&skip),
         stop: Some(env.stop.as_ref()),
         marks,
+        open_job: Some(&job.name),
     };
     let synced = sync_index(&spec.sources, &spec.index, request, reporter)?;
     reporter.info(&summary_line(&spec.index.dir, options.dry_run, &synced));
@@ -414,6 +438,7 @@ fn sync_stage(
         index: synced.index,
         planned: synced.planned,
         embedder,
+        deleted: synced.deleted,
     })
 }
 

@@ -45,6 +45,8 @@ impl Status {
 #[derive(Debug, Serialize)]
 pub struct RunReport {
     pub job: String,
+    /// This run's id, as every output row's provenance gives it.
+    pub run_id: String,
     pub job_file: PathBuf,
     pub started: String,
     pub finished: String,

@@ -457,6 +457,81 @@ impl State {
         Ok(())
     }
 
+    /// Drop everything the state holds about these documents, in every task: their
+    /// results, failures and running notes, and any result whose row names one of them
+    /// (an answer citing it). A task whose results changed gets a new generation, so its
+    /// output is rewritten by the next run, and an answer dropped is asked again there.
+    /// Returns how many results went. Call [`State::compact`] after, so that the rows'
+    /// bytes leave the file too.
+    pub fn forget_documents(&self, doc_ids: &HashSet<String>) -> Result<usize> {
+        if doc_ids.is_empty() {
+            return Ok(0);
+        }
+        self.named((|| {
+            let tx = self.db.begin_write()?;
+            let mut removed = 0;
+            let mut tasks = HashSet::new();
+            {
+                let mut done_t = tx.open_table(DONE)?;
+                let mut gone = Vec::new();
+                for item in done_t.iter()? {
+                    let (k, v) = item?;
+                    let (task, key) = k.value();
+                    let d: Done = serde_json::from_slice(v.value())?;
+                    let row = d.row.to_string();
+                    if doc_ids.contains(&d.doc_id) || doc_ids.iter().any(|id| row.contains(id)) {
+                        gone.push((task.to_owned(), key.to_owned()));
+                    }
+                }
+                for (task, key) in &gone {
+                    done_t.remove((task.as_str(), key.as_str()))?;
+                    tasks.insert(task.clone());
+                }
+                removed += gone.len();
+                for def in [FAILED, RUNNING] {
+                    let mut table = tx.open_table(def)?;
+                    let mut gone = Vec::new();
+                    for item in table.iter()? {
+                        let (k, v) = item?;
+                        let (task, key) = k.value();
+                        let doc: serde_json::Value = serde_json::from_slice(v.value())?;
+                        if doc["doc_id"]
+                            .as_str()
+                            .is_some_and(|id| doc_ids.contains(id))
+                        {
+                            gone.push((task.to_owned(), key.to_owned()));
+                        }
+                    }
+                    for (task, key) in &gone {
+                        table.remove((task.as_str(), key.as_str()))?;
+                    }
+                }
+            }
+            for task in &tasks {
+                bump_generation(&tx, task)?;
+            }
+            tx.commit()?;
+            Ok(removed)
+        })())
+    }
+
+    /// Rewrite the database file without its free pages: redb reuses the pages of
+    /// removed entries but does not clear them, so a forgotten document's rows would
+    /// stay readable in the file.
+    pub fn compact(&mut self) -> Result<()> {
+        // Passes until nothing moves (bounded; each moves pages towards the start).
+        for _ in 0..8 {
+            let shrunk = self
+                .db
+                .compact()
+                .map_err(|e| Error::state(&self.path, format!("compact: {e}")))?;
+            if !shrunk {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Drop every failure record of a task (`--force` gives quarantined documents a new
     /// chance).
     pub fn clear_failures(&self, task: &str) -> Result<()> {
@@ -533,6 +608,51 @@ mod tests {
             fingerprint: fp.into(),
             reason: "boom".into(),
         }
+    }
+
+    #[test]
+    fn forgetting_a_document_drops_its_rows_and_rows_citing_it_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = State::open(dir.path()).unwrap();
+        let row = |doc: &str, text: &str| Done {
+            doc_id: doc.into(),
+            fingerprint: "f".into(),
+            row: serde_json::json!({"summary": text, "citations": [{"doc_id": doc}]}),
+            at: 0,
+        };
+        s.record(
+            "sum",
+            vec![
+                ("a.md".into(), row("aaaa", "Xylophonic walrus ledger.")),
+                ("b.md".into(), row("bbbb", "Plain text.")),
+            ],
+            vec![NewFailure {
+                key: "c.md".into(),
+                doc_id: "aaaa".into(),
+                fingerprint: "f".into(),
+                reason: "boom".into(),
+            }],
+            3,
+        )
+        .unwrap();
+        // An answer (keyed by question) citing the document.
+        s.record("ask", vec![("q1".into(), row("", "see aaaa-0"))], vec![], 3)
+            .unwrap();
+        let before = (s.generation("sum").unwrap(), s.generation("ask").unwrap());
+        let holds = || {
+            let bytes = std::fs::read(dir.path().join("state.redb")).unwrap();
+            bytes.windows(9).any(|w| w == b"Xylophoni")
+        };
+        assert!(holds());
+        let ids = HashSet::from(["aaaa".to_owned()]);
+        assert_eq!(s.forget_documents(&ids).unwrap(), 2);
+        s.compact().unwrap();
+        assert!(!holds());
+        assert_eq!(s.fingerprints("sum").unwrap().len(), 1);
+        assert!(s.fingerprints("ask").unwrap().is_empty());
+        assert!(s.failures("sum").unwrap().is_empty());
+        assert!(s.generation("sum").unwrap() > before.0);
+        assert!(s.generation("ask").unwrap() > before.1);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use docket_generate::LazyLlm;
 use docket_generate::answer::{AnswerConfig, AnswerStrategy, AskOptions, NOT_FOUND_TEXT, ask_lazy};
+use docket_index::DocEntry;
 use serde_json::{Value, json};
 
 use super::{
@@ -154,6 +155,20 @@ fn answer_all(
             Ok(a) => {
                 let mut row = serde_json::to_value(&a).unwrap_or_default();
                 row["id"] = json!(q.id);
+                // The documents and chunks the answer's sources are.
+                let mut docs: Vec<DocEntry> = Vec::new();
+                for s in &a.sources {
+                    if docs.iter().any(|d| d.doc_id == s.doc_id) {
+                        continue;
+                    }
+                    if let Ok(Some(e)) = index.catalog().get(&s.doc_id) {
+                        docs.push(e);
+                    }
+                }
+                let chunks = a.sources.iter().map(|s| s.chunk_id.clone()).collect();
+                let docs: Vec<&DocEntry> = docs.iter().collect();
+                let llm_used = a.model.is_some();
+                row["provenance"] = ctx.provenance(&docs, chunks, llm_used, None);
                 (vec![(q.key.clone(), done_row("", fp, row))], vec![])
             }
             Err(e) => {
@@ -209,6 +224,7 @@ fn write_answers(
             continue;
         }
         writeln!(w, "## {}\n", q.text).map_err(&err)?;
+        super::write_provenance_comment(w, &d.row).map_err(&err)?;
         match d.row["answer"].as_str() {
             Some(a) => writeln!(w, "{a}\n"),
             None => writeln!(w, "_{NOT_FOUND_TEXT}_\n"),

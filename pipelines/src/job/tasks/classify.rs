@@ -50,7 +50,8 @@ pub(super) fn run(
 /// The task's rows as CSV, from the JSON rows of the state.
 fn write_csv(state: &State, name: &str, w: &mut dyn Write) -> Result<()> {
     let mut out = csv::Writer::from_writer(w);
-    out.write_record(PREDICTION_COLUMNS)
+    let header = PREDICTION_COLUMNS.iter().chain(PROVENANCE_COLUMNS.iter());
+    out.write_record(header)
         .map_err(|e| Error::output(name, e))?;
     state.for_each_done(name, |_, d| {
         let r = &d.row;
@@ -69,10 +70,68 @@ fn write_csv(state: &State, name: &str, w: &mut dyn Write) -> Result<()> {
             num("runner_up_score"),
             labels.join("|"),
         ];
-        out.write_record(cells.iter().map(|c| csv_cell(c).into_owned()))
-            .map_err(|e| Error::output(name, e))
+        let provenance = provenance_cells(&r["provenance"]);
+        out.write_record(
+            cells
+                .iter()
+                .chain(provenance.iter())
+                .map(|c| csv_cell(c).into_owned()),
+        )
+        .map_err(|e| Error::output(name, e))
     })?;
     out.flush().map_err(out_err(name))
+}
+
+/// The provenance columns of a CSV row, after the prediction's (lists joined by `|`,
+/// a model as `id@blake3`).
+const PROVENANCE_COLUMNS: [&str; 7] = [
+    "content_hash",
+    "chunk_ids",
+    "models",
+    "prompt_version",
+    "job",
+    "run_id",
+    "at",
+];
+
+/// The cells of [`PROVENANCE_COLUMNS`] and the time, from a row's `provenance`.
+fn provenance_cells(p: &Value) -> [String; 7] {
+    let list = |k: &str| -> String {
+        p[k].as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .unwrap_or_default()
+    };
+    let models: Vec<String> = p["models"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|m| {
+                    let id = m["id"].as_str().unwrap_or("");
+                    match m["file_hash"].as_str() {
+                        Some(h) => format!("{id}@{h}"),
+                        None => id.to_owned(),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let s = |k: &str| p[k].as_str().unwrap_or("").to_owned();
+    [
+        list("content_hashes"),
+        list("chunk_ids"),
+        models.join("|"),
+        p["prompt_version"]
+            .as_u64()
+            .map_or(String::new(), |v| v.to_string()),
+        s("job"),
+        s("run_id"),
+        s("at"),
+    ]
 }
 
 /// The classifier of a classify task, made when there is something to classify.
@@ -144,6 +203,10 @@ fn row(e: &DocEntry, p: &Prediction) -> Value {
 }
 
 impl<'a> Worker for Classify<'a, '_> {
+    fn uses_llm(&self) -> (bool, Option<u32>) {
+        (self.task.llm, None)
+    }
+
     fn prepare(&mut self) -> Result<()> {
         self.model = Some(if self.task.llm {
             let labels = self.labels()?;

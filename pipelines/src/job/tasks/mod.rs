@@ -29,6 +29,7 @@ use super::state::{Done, Mark, NewFailure, State, Written};
 use super::{RunEnv, RunOptions, TaskFailure, TaskReport};
 use crate::error::{Error, Result};
 use crate::output::{file_hash, write_atomic_hashed};
+use crate::provenance::{FileHashes, ModelRef, Provenance, now_rfc3339};
 use crate::report::{Level, Progress, ReporterExt};
 pub use guard::TaskClock;
 use guard::{TimedEmbedder, TimedLlm, guarded};
@@ -53,6 +54,10 @@ pub struct Context<'a> {
     pub clock: TaskClock,
     /// The LLM as tasks get it: under the clock (see [`Context::task_llm`]).
     pub timed_llm: OnceLock<Option<Arc<dyn Llm>>>,
+    /// This run's id, for the rows' provenance.
+    pub run_id: String,
+    /// Model file hashes, for the rows' provenance.
+    pub hashes: FileHashes,
 }
 
 impl Context<'_> {
@@ -78,6 +83,63 @@ impl Context<'_> {
     /// [`Context::llm`] directly.
     pub fn task_llm(&self) -> Option<&dyn Llm> {
         self.task_llm_arc().map(|llm| llm.as_ref())
+    }
+
+    /// The models a row of this run was made with: the embedder if it was loaded, and
+    /// the LLM if `llm_used` and it was loaded, each with the hash of its file (`None`
+    /// for a server's model, or a file that cannot be read any more).
+    pub fn models(&self, llm_used: bool) -> Vec<ModelRef> {
+        let mut out = Vec::new();
+        if let Some(e) = self.embedder.get() {
+            let dir = match &self.job.spec.index.chunking.embed_model {
+                Some(dir) => dir.clone(),
+                None => crate::models::EMBEDDER.dir(),
+            };
+            let file = dir.join(crate::models::EMBEDDER.marker);
+            out.push(ModelRef {
+                id: e.model_id().to_owned(),
+                file_hash: self.hashes.hash(&file).ok(),
+            });
+        }
+        if llm_used && let Some(id) = self.llm.model_id() {
+            let spec = &self.job.spec.llm;
+            let file = match (&spec.url, &spec.model) {
+                (Some(_), _) => None,
+                (None, Some(file)) => Some(file.clone()),
+                (None, None) => Some(
+                    crate::models::GENERATOR
+                        .dir()
+                        .join(crate::models::GENERATOR.marker),
+                ),
+            };
+            out.push(ModelRef {
+                id: id.to_owned(),
+                file_hash: file.and_then(|f| self.hashes.hash(&f).ok()),
+            });
+        }
+        out
+    }
+
+    /// The provenance of a row made from `docs` (and of them, the chunks `chunk_ids`).
+    pub fn provenance(
+        &self,
+        docs: &[&DocEntry],
+        chunk_ids: Vec<String>,
+        llm_used: bool,
+        prompt_version: Option<u32>,
+    ) -> Value {
+        let p = Provenance {
+            doc_ids: docs.iter().map(|d| d.doc_id.clone()).collect(),
+            sources: docs.iter().map(|d| d.source.clone()).collect(),
+            content_hashes: docs.iter().map(|d| d.content_hash.clone()).collect(),
+            chunk_ids,
+            models: self.models(llm_used),
+            prompt_version,
+            job: self.job.name.clone(),
+            run_id: self.run_id.clone(),
+            at: now_rfc3339(),
+        };
+        serde_json::to_value(p).unwrap_or_default()
     }
 
     pub(super) fn task_llm_arc(&self) -> Option<&Arc<dyn Llm>> {
@@ -237,6 +299,11 @@ trait Worker {
     /// Documents per batch (and per state commit).
     fn batch(&self) -> usize {
         1
+    }
+    /// Whether the rows are made with the job's LLM, and the version of its prompt
+    /// (for the rows' provenance).
+    fn uses_llm(&self) -> (bool, Option<u32>) {
+        (false, None)
     }
 }
 
@@ -479,7 +546,18 @@ fn per_document(
         plan.name,
         &groups,
         |g| doc_marks(g),
-        |g| run_batch(index, g, worker, &ctx.clock),
+        |g| {
+            let (mut done, failed) = run_batch(index, g, worker, &ctx.clock);
+            let (llm_used, prompt_version) = worker.uses_llm();
+            // A document's row is made from its whole text: every chunk of it.
+            for (_, d) in &mut done {
+                if let Some((e, _)) = g.iter().find(|(e, _)| e.doc_id == d.doc_id) {
+                    let chunks = (0..e.chunks).map(|i| format!("{}-{i}", e.doc_id)).collect();
+                    d.row["provenance"] = ctx.provenance(&[*e], chunks, llm_used, prompt_version);
+                }
+            }
+            (done, failed)
+        },
         report,
         progress.as_ref(),
     )?;
@@ -616,6 +694,22 @@ fn write_jsonl(state: &State, task: &str, w: &mut dyn Write) -> Result<()> {
     })
 }
 
+/// A row's provenance in a Markdown output: one HTML comment line under the row's
+/// heading (unseen when rendered, one `grep` away), holding the same JSON object as the
+/// JSON Lines outputs' `provenance` field.
+fn write_provenance_comment(w: &mut dyn Write, row: &Value) -> std::io::Result<()> {
+    match row.get("provenance") {
+        // `--` cannot occur in JSON outside strings, and is escaped inside them, so
+        // the comment cannot end early.
+        Some(p) => writeln!(
+            w,
+            "<!-- provenance: {} -->\n",
+            p.to_string().replace("--", "-\\u002d")
+        ),
+        None => Ok(()),
+    }
+}
+
 /// An output write error, named after the task.
 fn out_err(task: &str) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::output(task, e)
@@ -698,6 +792,8 @@ mod tests {
             llm: LazyLlm::disabled(),
             clock: TaskClock::new(0),
             timed_llm: OnceLock::new(),
+            run_id: crate::provenance::run_id(),
+            hashes: FileHashes::at(job.spec.index.dir.join("hashes.json")),
         };
         let filter = Filter::default();
         let plan = Plan {

@@ -44,6 +44,7 @@ fn write_digest(state: &State, job: &str, name: &str, w: &mut dyn Write) -> Resu
     state.for_each_done(name, |_, d| {
         let r = &d.row;
         writeln!(w, "## {}\n", r["source"].as_str().unwrap_or("")).map_err(out_err(name))?;
+        super::write_provenance_comment(w, r).map_err(out_err(name))?;
         match r["summary"].as_str() {
             // One paragraph: the sentences keep the line breaks of their source.
             Some(text) if !text.is_empty() => writeln!(
@@ -86,8 +87,10 @@ impl Summarize<'_, '_> {
         let Some(llm) = self.ctx.task_llm() else {
             return Err("no LLM could be loaded for an abstractive summary".into());
         };
+        // Noted per document, for `docket forget`.
+        let cache = self.cache.for_document(&e.doc_id);
         let summary = AbstractiveSummarizer::new(llm, config)
-            .map(|s| s.with_cache(&self.cache))
+            .map(|s| s.with_cache(&cache))
             .and_then(|s| s.summarize(text))
             .map_err(|err| err.to_string())?;
         // An empty summary (nothing the model wrote is supported) is a result, not a
@@ -110,6 +113,16 @@ impl Summarize<'_, '_> {
 }
 
 impl Worker for Summarize<'_, '_> {
+    fn uses_llm(&self) -> (bool, Option<u32>) {
+        match self.task.abstractive {
+            true => (
+                true,
+                Some(docket_generate::summarize::abstractive::PROMPT_VERSION),
+            ),
+            false => (false, None),
+        }
+    }
+
     fn prepare(&mut self) -> Result<()> {
         if self.task.abstractive {
             if self.ctx.task_llm().is_none() {
