@@ -21,9 +21,7 @@ fn unmark(labelled: &str, file: &str) -> (String, Vec<Span>) {
         let (kind, value) = mark
             .split_once(':')
             .unwrap_or_else(|| panic!("{file}: mark without a kind: {mark}"));
-        let kind: PiiKind = kind
-            .parse()
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let kind: PiiKind = kind.parse().unwrap_or_else(|e| panic!("{file}: {e}"));
         spans.push(Span::new(text.len(), text.len() + value.len(), kind));
         text.push_str(value);
         rest = &rest[open + close + 2..];
@@ -97,7 +95,10 @@ fn precision_and_recall_per_kind_on_the_labelled_set() {
         for g in &gold {
             let value = &text[g.start..g.end];
             if got.iter().any(|s| overlaps(s, g)) {
-                assert!(!redacted.contains(value), "{name}: {value} left in the text");
+                assert!(
+                    !redacted.contains(value),
+                    "{name}: {value} left in the text"
+                );
             }
         }
     }
@@ -111,13 +112,15 @@ fn precision_and_recall_per_kind_on_the_labelled_set() {
             t.recall()
         );
     }
-    // Floors below what the detectors reach on this set (see the printed figures),
-    // so that a regression in any detector fails here.
+    // Floors below what the detectors reach on this set (phone: precision 1.000,
+    // recall 0.931, its misses the UK's drama range 07700 900xxx that libphonenumber
+    // holds unassigned; every other kind 1.000 and 1.000), so that a regression in any
+    // detector fails here: one more miss or false hit among the six cards or ids does.
     for kind in PiiKind::ALL {
         let t = tallies.get(&kind).copied().unwrap_or_default();
         assert!(t.found + t.missed >= 5, "{kind}: too few labelled values");
         let (precision, recall) = match kind {
-            PiiKind::Phone => (0.85, 0.85),
+            PiiKind::Phone => (0.9, 0.85),
             _ => (0.95, 0.95),
         };
         assert!(

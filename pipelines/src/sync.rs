@@ -193,7 +193,10 @@ pub fn summary_line(dir: &Path, dry_run: bool, report: &SyncReport) -> String {
         summary.push_str("; BM25 only (no embeddings)");
     }
     if !report.redacted.is_empty() {
-        summary.push_str(&format!("; redacted {}", redaction_counts(&report.redacted)));
+        summary.push_str(&format!(
+            "; redacted {}",
+            redaction_counts(&report.redacted)
+        ));
     }
     let notes = [
         (counts.failed, "failed (see the errors above)"),

@@ -97,7 +97,11 @@ fn values_in_files(dir: &Path) -> Vec<(String, PathBuf)> {
 }
 
 fn values_in(text: &str) -> Vec<&'static str> {
-    VALUES.iter().copied().filter(|v| text.contains(v)).collect()
+    VALUES
+        .iter()
+        .copied()
+        .filter(|v| text.contains(v))
+        .collect()
 }
 
 fn search(ix: &Path, query: &str) -> Run {
@@ -123,7 +127,10 @@ fn redacted_index_holds_no_value_and_cites_the_redacted_text() {
     let plain = tmp.path().join("plain");
     index(&docs, &plain, &tokenizer, &[]).expect_code(0);
     let leaked = values_in_files(&plain);
-    let plain_search = search(&plain, "refund card transfers callback").expect_code(0).stdout.clone();
+    let plain_search = search(&plain, "refund card transfers callback")
+        .expect_code(0)
+        .stdout
+        .clone();
     let seen: Vec<&str> = VALUES
         .iter()
         .copied()
@@ -144,13 +151,20 @@ fn redacted_index_holds_no_value_and_cites_the_redacted_text() {
     assert_eq!(redacted["ip"], 1, "{summary}");
     assert_eq!(redacted["id"], 1, "{summary}");
     assert!(values_in(&run.stdout).is_empty() && values_in(&run.stderr).is_empty());
-    assert!(run.stderr.contains("redacted 6 email"), "{}", run.describe());
+    assert!(
+        run.stderr.contains("redacted 6 email"),
+        "{}",
+        run.describe()
+    );
 
     assert_eq!(values_in_files(&ix), Vec::new());
     let hits = search(&ix, "refund card transfers callback");
     let hits_text = &hits.expect_code(0).stdout;
     assert!(values_in(hits_text).is_empty(), "{hits_text}");
-    assert!(hits_text.contains("[CARD]") && hits_text.contains("[EMAIL]"), "{hits_text}");
+    assert!(
+        hits_text.contains("[CARD]") && hits_text.contains("[EMAIL]"),
+        "{hits_text}"
+    );
     // The placeholders are searchable like any word.
     let by_kind = search(&ix, "IBAN").expect_code(0).json_lines();
     assert_eq!(by_kind[0]["source"], "refunds.txt", "{by_kind:?}");
@@ -250,11 +264,21 @@ fn a_job_redacts_from_its_sources_section_and_reports_counts_only() {
     let refused = docket(["run", &bad.display().to_string()]);
     assert_ne!(refused.code, Some(0), "{}", refused.describe());
     assert!(
-        refused.stderr.contains("person redaction needs a named-entity"),
+        refused
+            .stderr
+            .contains("person redaction needs a named-entity"),
         "{}",
         refused.describe()
     );
-    let flag = docket(["extract", "--redact=email,person", &job.display().to_string()]);
+    let flag = docket([
+        "extract",
+        "--redact=email,person",
+        &job.display().to_string(),
+    ]);
     assert_eq!(flag.code, Some(2), "{}", flag.describe());
-    assert!(flag.stderr.contains("person redaction needs"), "{}", flag.describe());
+    assert!(
+        flag.stderr.contains("person redaction needs"),
+        "{}",
+        flag.describe()
+    );
 }

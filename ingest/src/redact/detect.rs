@@ -25,6 +25,9 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use phonenumber::Mode;
+use phonenumber::country::Id as Region;
+
 use super::{PiiKind, Span};
 
 fn re(pattern: &str) -> Regex {
@@ -119,7 +122,8 @@ pub(super) fn emails(text: &str, out: &mut Vec<Span>) {
 
 pub(super) fn ips(text: &str, out: &mut Vec<Span>) {
     static V4: LazyLock<Regex> = LazyLock::new(|| re(r"\d{1,3}(?:\.\d{1,3}){3}"));
-    static V6: LazyLock<Regex> = LazyLock::new(|| re(r"[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*"));
+    static V6: LazyLock<Regex> =
+        LazyLock::new(|| re(r"[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*"));
     /// Words after which a dotted quad is a version number.
     const VERSION_WORDS: &[&str] = &[
         "version", "ver", "v", "release", "build", "firmware", "revision", "rev", "patch",
@@ -209,7 +213,11 @@ pub(super) fn cards(text: &str, out: &mut Vec<Span>) {
         if s.contains(' ') && s.contains('-') {
             continue;
         }
-        let digits: Vec<u8> = s.bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect();
+        let digits: Vec<u8> = s
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .map(|b| b - b'0')
+            .collect();
         if luhn(&digits) && issuer_accepts(&digits) {
             out.push(Span::new(start, end, PiiKind::Card));
         }
@@ -247,9 +255,11 @@ fn issuer_accepts(digits: &[u8]) -> bool {
     let visa = p1 == 4 && matches!(len, 13 | 16 | 19);
     let mastercard = ((51..=55).contains(&p2) || (2221..=2720).contains(&p4)) && len == 16;
     let amex = matches!(p2, 34 | 37) && len == 15;
-    let discover = (p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 || (622126..=622925).contains(&p6))
-        && (16..=19).contains(&len);
-    let diners = ((300..=305).contains(&p3) || matches!(p2, 36 | 38 | 39)) && (14..=19).contains(&len);
+    let discover =
+        (p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 || (622126..=622925).contains(&p6))
+            && (16..=19).contains(&len);
+    let diners =
+        ((300..=305).contains(&p3) || matches!(p2, 36 | 38 | 39)) && (14..=19).contains(&len);
     let jcb = (3528..=3589).contains(&p4) && (16..=19).contains(&len);
     let unionpay = p2 == 62 && (16..=19).contains(&len);
     let maestro = (matches!(p2, 50 | 56..=58 | 63 | 67)) && (13..=19).contains(&len);
@@ -259,17 +269,18 @@ fn issuer_accepts(digits: &[u8]) -> bool {
 
 pub(super) fn national_ids(text: &str, out: &mut Vec<Span>) {
     static SSN: LazyLock<Regex> = LazyLock::new(|| re(r"\d{3}-\d{2}-\d{4}"));
-    static NINO: LazyLock<Regex> =
-        LazyLock::new(|| re(r"[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]"));
-    static NIR: LazyLock<Regex> = LazyLock::new(|| {
-        re(r"[1-478] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}")
-    });
+    static NINO: LazyLock<Regex> = LazyLock::new(|| re(r"[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]"));
+    static NIR: LazyLock<Regex> =
+        LazyLock::new(|| re(r"[1-478] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}"));
     static BSN: LazyLock<Regex> =
         LazyLock::new(|| re(r"\d{4}\.\d{2}\.\d{3}|\d{3} \d{3} \d{3}|\d{9}"));
-    static STEUER_ID: LazyLock<Regex> =
-        LazyLock::new(|| re(r"\d{2} \d{3} \d{3} \d{3}|\d{11}"));
+    static STEUER_ID: LazyLock<Regex> = LazyLock::new(|| re(r"\d{2} \d{3} \d{3} \d{3}|\d{11}"));
     let mut keep = |start: usize, end: usize, ok: bool| {
-        if ok && standalone(text, start, end) && !continues_number(text, end) && !follows_number(text, start) {
+        if ok
+            && standalone(text, start, end)
+            && !continues_number(text, end)
+            && !follows_number(text, start)
+        {
             out.push(Span::new(start, end, PiiKind::Id));
         }
     };
@@ -303,7 +314,10 @@ pub(super) fn national_ids(text: &str, out: &mut Vec<Span>) {
 }
 
 fn digits_of(s: &str) -> Vec<u8> {
-    s.bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect()
+    s.bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| b - b'0')
+        .collect()
 }
 
 /// US Social Security number structure: area 001–899 except 666, group 01–99, serial
@@ -395,15 +409,32 @@ pub(super) fn german_tax_id(s: &str) -> bool {
 
 /// Words after which a run of digits is a phone number even unformatted.
 const PHONE_WORDS: &[&str] = &[
-    "phone", "tel", "tel.", "telephone", "mobile", "mob", "cell", "fax", "call", "whatsapp",
-    "telefon", "handy", "téléphone", "portable", "telefoon", "mobiel", "teléfono", "móvil",
+    "phone",
+    "tel",
+    "tel.",
+    "telephone",
+    "mobile",
+    "mob",
+    "cell",
+    "fax",
+    "call",
+    "whatsapp",
+    "telefon",
+    "handy",
+    "téléphone",
+    "portable",
+    "telefoon",
+    "mobiel",
+    "teléfono",
+    "móvil",
 ];
 
-pub(super) fn phones(text: &str, regions: &[phonenumber::country::Id], out: &mut Vec<Span>) {
+pub(super) fn phones(text: &str, regions: &[Region], out: &mut Vec<Span>) {
     static PHONE: LazyLock<Regex> =
         LazyLock::new(|| re(r"(?:\+ ?|\()?\d(?:[ .\-/]?\(?\d\)?|\) ?\d){5,18}"));
-    static DATE: LazyLock<Regex> =
-        LazyLock::new(|| re(r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})$"));
+    static DATE: LazyLock<Regex> = LazyLock::new(|| {
+        re(r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})(?:\D|$)")
+    });
     for m in PHONE.find_iter(text) {
         let (start, end) = (m.start(), m.end());
         let s = m.as_str();
@@ -411,26 +442,26 @@ pub(super) fn phones(text: &str, regions: &[phonenumber::country::Id], out: &mut
             continue;
         }
         // Glued to a preceding sign or digit group: part of something else.
-        if matches!(before(text, start), Some('+' | '-' | '.' | '/' | '#')) || follows_number(text, start) {
+        if matches!(before(text, start), Some('+' | '-' | '.' | '/' | '#'))
+            || follows_number(text, start)
+        {
             continue;
         }
         let digits = s.bytes().filter(u8::is_ascii_digit).count();
         if !(7..=17).contains(&digits) || DATE.is_match(s) {
             continue;
         }
-        let international = s.starts_with('+') || s.starts_with("00");
-        let valid = if international {
+        let valid = if s.starts_with('+') || s.starts_with("00") {
             // `00` is the international prefix in most of the world.
             let number = match s.strip_prefix("00") {
                 Some(rest) => format!("+{rest}"),
                 None => s.to_owned(),
             };
-            valid_number(None, &number)
+            valid_number(None, &number, s)
         } else {
-            let formatted = s.contains([' ', '-', '.', '(', '/']);
+            let formatted = digit_groups(s).len() > 1;
             let named = preceded_by(text, start, 24, PHONE_WORDS);
-            (formatted || named)
-                && regions.iter().any(|&r| valid_number(Some(r), s))
+            (formatted || named) && regions.iter().any(|&r| valid_number(Some(r), s, s))
         };
         if valid {
             out.push(Span::new(start, end, PiiKind::Phone));
@@ -438,12 +469,62 @@ pub(super) fn phones(text: &str, regions: &[phonenumber::country::Id], out: &mut
     }
 }
 
-/// Whether libphonenumber's rules make `s` a valid number (of `region`, when written
-/// nationally). A panic in the parser (hostile input) counts as not a number: the
-/// document goes on.
-fn valid_number(region: Option<phonenumber::country::Id>, s: &str) -> bool {
+/// The runs of digits of `s`.
+fn digit_groups(s: &str) -> Vec<&str> {
+    s.split(|c: char| !c.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .collect()
+}
+
+/// Whether libphonenumber's rules make `number` a valid number (of `region`, when
+/// written nationally) and `written` groups its digits as the number is written: the
+/// first group the area code (or the block after the country code) as libphonenumber
+/// formats it, the rest split freely, or no grouping at all. Validity alone accepts
+/// `2024-118734` (an invoice number) as a Washington number; grouping, as in
+/// libphonenumber's own matcher, tells the two apart. Nationally written numbers also
+/// need their trunk prefix (`030 …` in Germany) where the region has one. A panic in
+/// the parser (hostile input) counts as not a number: the document goes on.
+fn valid_number(region: Option<Region>, number: &str, written: &str) -> bool {
     std::panic::catch_unwind(|| {
-        phonenumber::parse(region, s).is_ok_and(|n| phonenumber::is_valid(&n))
+        let Ok(n) = phonenumber::parse(region, number) else {
+            return false;
+        };
+        if !phonenumber::is_valid(&n) {
+            return false;
+        }
+        let international = region.is_none();
+        let mode = if international {
+            Mode::International
+        } else {
+            Mode::National
+        };
+        let formatted = n.format().mode(mode).to_string();
+        let mut want = digit_groups(&formatted);
+        let mut have = digit_groups(written);
+        if international {
+            // The country code (`+49`, `0049`) leads both; a `(0)` may follow it.
+            if have.len() == 1 {
+                return true;
+            }
+            have.remove(0);
+            want.remove(0);
+            if have.first() == Some(&"0") {
+                have.remove(0);
+            }
+            return have.len() == 1 || have.first() == want.first();
+        }
+        let prefix = n
+            .metadata(&phonenumber::metadata::DATABASE)
+            .and_then(|m| m.national_prefix())
+            .unwrap_or("");
+        if have.len() == 1 {
+            let (have, want) = (have[0], want.concat());
+            return have == want || (have.strip_prefix(prefix) == Some(&want[..]));
+        }
+        if have.first() == Some(&prefix) && want.first() != Some(&prefix) {
+            have.remove(0);
+        }
+        have.first() == want.first()
     })
     .unwrap_or(false)
 }
@@ -455,7 +536,9 @@ mod tests {
     fn found(f: impl Fn(&str, &mut Vec<Span>), text: &str) -> Vec<String> {
         let mut out = Vec::new();
         f(text, &mut out);
-        out.iter().map(|s| text[s.start..s.end].to_owned()).collect()
+        out.iter()
+            .map(|s| text[s.start..s.end].to_owned())
+            .collect()
     }
 
     #[test]
@@ -465,7 +548,10 @@ mod tests {
             "Write to ann.lee+tax@example.co.uk, or <b.o'neil@mail.example.org>. Not me@home, \
              not 'x@y.z', not user@localhost, not an@ sign.",
         );
-        assert_eq!(got, ["ann.lee+tax@example.co.uk", "b.o'neil@mail.example.org"]);
+        assert_eq!(
+            got,
+            ["ann.lee+tax@example.co.uk", "b.o'neil@mail.example.org"]
+        );
         assert_eq!(found(emails, "(.jo@example.com.)"), ["jo@example.com"]);
     }
 
@@ -488,7 +574,10 @@ mod tests {
             "Pay to DE89 3704 0044 0532 0130 00 THANKS or GB82WEST12345698765432; \
              not DE89 3704 0044 0532 0130 01 (checksum) nor XX89370400440532013000.",
         );
-        assert_eq!(got, ["DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432"]);
+        assert_eq!(
+            got,
+            ["DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432"]
+        );
         assert_eq!(found(ibans, "NL91ABNA0417164300."), ["NL91ABNA0417164300"]);
     }
 
@@ -500,7 +589,14 @@ mod tests {
              not 4111 1111 1111 1112 (Luhn), not 1234567812345670 (no issuer), \
              not 4111 1111-1111 1111 (mixed), not 4111 1111 1111 1111 2222.",
         );
-        assert_eq!(got, ["4111 1111 1111 1111", "3782-822463-10005", "5555555555554444"]);
+        assert_eq!(
+            got,
+            [
+                "4111 1111 1111 1111",
+                "3782-822463-10005",
+                "5555555555554444"
+            ]
+        );
         assert!(luhn(&[7, 9, 9, 2, 7, 3, 9, 8, 7, 1, 3]));
     }
 
@@ -538,6 +634,32 @@ mod tests {
                     not +1 555 0000, not ISBN 978-3-16-148410-0.";
         phones(text, &us, &mut out);
         let got: Vec<&str> = out.iter().map(|s| &text[s.start..s.end]).collect();
-        assert_eq!(got, ["+44 20 7946 0958", "(415) 555-0132", "0049 30 901820", "4155550132"]);
+        assert_eq!(
+            got,
+            [
+                "+44 20 7946 0958",
+                "(415) 555-0132",
+                "0049 30 901820",
+                "4155550132"
+            ]
+        );
+    }
+
+    #[test]
+    fn phones_are_grouped_as_their_country_writes_them() {
+        let regions = [Region::US, Region::DE];
+        let text = "Büro 030 2345 6789, Handy 0171 1234567, +49 (0)30 901820,                     toll-free 1-800-555-0199. Not invoice 2024-118734, not 2024-10-07 08:14,                     not 30 2345 6789 (no trunk prefix), not 41 555 0132 (split area code).";
+        let mut out = Vec::new();
+        phones(text, &regions, &mut out);
+        let got: Vec<&str> = out.iter().map(|s| &text[s.start..s.end]).collect();
+        assert_eq!(
+            got,
+            [
+                "030 2345 6789",
+                "0171 1234567",
+                "+49 (0)30 901820",
+                "1-800-555-0199"
+            ]
+        );
     }
 }

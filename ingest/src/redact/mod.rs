@@ -443,12 +443,20 @@ mod tests {
     fn person_is_refused_with_the_reason() {
         let e = "person".parse::<PiiKind>().unwrap_err();
         assert!(e.contains("person redaction needs a named-entity"), "{e}");
-        assert!("mail".parse::<PiiKind>().unwrap_err().contains("unknown kind"));
-        let e = serde_json::from_str::<RedactOptions>(r#"{"kinds": ["email", "person"]}"#)
-            .unwrap_err();
+        assert!(
+            "mail"
+                .parse::<PiiKind>()
+                .unwrap_err()
+                .contains("unknown kind")
+        );
+        let e =
+            serde_json::from_str::<RedactOptions>(r#"{"kinds": ["email", "person"]}"#).unwrap_err();
         assert!(e.to_string().contains("needs a named-entity"), "{e}");
         assert!("XY".parse::<PhoneRegion>().is_err());
-        assert_eq!("de".parse::<PhoneRegion>().unwrap(), PhoneRegion(Region::DE));
+        assert_eq!(
+            "de".parse::<PhoneRegion>().unwrap(),
+            PhoneRegion(Region::DE)
+        );
         assert!(Redactor::new(&RedactOptions::default()).is_none());
     }
 
@@ -475,7 +483,8 @@ mod tests {
         b.push_str("Server 203.0.113.42\n\nend");
         let mut ex = b.finish(true);
         ex.title = Some("Mail from ann@example.org".into());
-        ex.metadata.insert("from".into(), "Ann Lee <ann@example.org>".into());
+        ex.metadata
+            .insert("from".into(), "Ann Lee <ann@example.org>".into());
         let mut doc = Document::new("a.md".into(), Format::Markdown, "h".into(), ex);
         all().redact_document(&mut doc);
         assert_eq!(
@@ -483,7 +492,10 @@ mod tests {
             "Contact [EMAIL]\n\nCall [PHONE] today.\u{c}Name | Card\nAnn | [CARD]\n\
              Server [IP]\n\nend"
         );
-        assert_eq!(doc.page_text(&doc.pages[0]), "Contact [EMAIL]\n\nCall [PHONE] today.");
+        assert_eq!(
+            doc.page_text(&doc.pages[0]),
+            "Contact [EMAIL]\n\nCall [PHONE] today."
+        );
         assert!(doc.page_text(&doc.pages[1]).starts_with("Name | Card"));
         assert_eq!(doc.text[doc.pages[0].end..].chars().next(), Some('\u{c}'));
         let t = &doc.tables[0];
@@ -501,7 +513,10 @@ mod tests {
 
     #[test]
     fn offsets_inside_a_value_move_to_its_placeholder() {
-        let spans = [Span::new(4, 10, PiiKind::Ip), Span::new(20, 22, PiiKind::Id)];
+        let spans = [
+            Span::new(4, 10, PiiKind::Ip),
+            Span::new(20, 22, PiiKind::Id),
+        ];
         let map = OffsetMap::new(&spans);
         // "[IP]" is 4 bytes for 6, "[ID]" 4 for 2.
         assert_eq!(map.start(0), 0);
