@@ -151,7 +151,7 @@ pub struct SyncSummary<'a> {
     pub seconds: f64,
     /// Values of personal data redacted in the documents written, by kind (only with
     /// redaction on; counts, never values).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(skip_serializing_if = "none_redacted")]
     pub redacted: &'a BTreeMap<PiiKind, usize>,
 }
 
@@ -226,6 +226,10 @@ pub fn summary_line(dir: &Path, dry_run: bool, report: &SyncReport) -> String {
         summary.push_str("; interrupted (nothing pruned)");
     }
     summary
+}
+
+fn none_redacted(counts: &&BTreeMap<PiiKind, usize>) -> bool {
+    counts.is_empty()
 }
 
 /// Redaction counts by kind for a summary line: `3 email, 1 phone`.

@@ -275,7 +275,7 @@ fn a_job_redacts_from_its_sources_section_and_reports_counts_only() {
         "--redact=email,person",
         &job.display().to_string(),
     ]);
-    assert_eq!(flag.code, Some(2), "{}", flag.describe());
+    assert_eq!(flag.code, Some(64), "{}", flag.describe());
     assert!(
         flag.stderr.contains("person redaction needs"),
         "{}",
