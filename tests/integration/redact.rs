@@ -111,7 +111,7 @@ fn search(ix: &Path, query: &str) -> Run {
         "--index",
         &ix.display().to_string(),
         "--json",
-        "--limit",
+        "--k",
         "20",
     ])
 }
