@@ -14,7 +14,7 @@
 //! The library prints nothing: what a caller shows (progress, dry-run lines, warnings,
 //! errors) comes as [`SyncEvent`]s, in walk order.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use docket_ingest::stream::{Decision, Ended, Item, StreamOptions, stream};
 use docket_ingest::{Chunk, Chunker, Document, Format, IngestOptions, Ingestor, SourceFile};
-use docket_ingest::{WalkOptions, walk};
+use docket_ingest::{PiiKind, WalkOptions, walk};
 use serde::Serialize;
 
 use crate::catalog::{Catalog, DocEntry, DocState};
@@ -251,6 +251,9 @@ pub struct SyncReport {
     /// Ids of the documents deleted (pruned, or deletes a killed run left), whose traces
     /// outside the index (job results, caches) the caller drops.
     pub deleted: Vec<String>,
+    /// Values of personal data replaced by placeholders in the documents written this
+    /// run, by kind (counts only: the values are kept nowhere).
+    pub redacted: BTreeMap<PiiKind, usize>,
 }
 
 /// Whether the index in `dir` embeds under `config`: the manifest decides for an
@@ -322,6 +325,7 @@ pub fn sync(
         dry_run: config.dry_run,
         index,
         counts: Counts::default(),
+        redacted: BTreeMap::new(),
         failures: Vec::new(),
         planned: Vec::new(),
         seen: HashSet::new(),
@@ -378,6 +382,7 @@ pub fn sync(
         seconds: started.elapsed().as_secs_f64(),
         interrupted,
         deleted: run.deleted_ids,
+        redacted: run.redacted,
     })
 }
 
@@ -568,6 +573,8 @@ struct Run<'e> {
     dry_run: bool,
     index: Option<Index>,
     counts: Counts,
+    /// Values redacted in the documents written, by kind.
+    redacted: BTreeMap<PiiKind, usize>,
     failures: Vec<SyncFailure>,
     planned: Vec<(String, String)>,
     /// Documents found this run: not pruned.
@@ -716,6 +723,9 @@ impl Run<'_> {
         match chunks {
             Ok(chunks) => {
                 self.count(action);
+                for (&kind, &n) in &doc.redactions {
+                    *self.redacted.entry(kind).or_default() += n;
+                }
                 match self.index.as_mut() {
                     Some(index) => index.stage(&doc, chunks, action),
                     None => Ok(()),

@@ -280,6 +280,10 @@ pub struct Document {
     /// Tables with a header row (see [`Table`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tables: Vec<Table>,
+    /// How many values of each kind of personal data were replaced by placeholders
+    /// (see [`crate::redact`]); the values themselves are kept nowhere.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub redactions: BTreeMap<crate::redact::PiiKind, usize>,
 }
 
 impl Document {
@@ -300,6 +304,7 @@ impl Document {
             metadata: ex.metadata,
             warnings: ex.warnings,
             tables: ex.tables,
+            redactions: BTreeMap::new(),
         }
     }
 

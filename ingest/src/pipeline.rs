@@ -14,6 +14,7 @@ use crate::error::{DocError, Error, Result};
 use crate::loader::{Limits, LoadContext, Loader};
 use crate::ocr::{Ocr, OcrOptions};
 use crate::records::{RecordKind, RecordOptions};
+use crate::redact::{RedactOptions, Redactor};
 use crate::source::SourceFile;
 
 /// How files are read and parsed.
@@ -27,6 +28,9 @@ pub struct IngestOptions {
     pub records: RecordOptions,
     /// When and how scanned pages and images are read by OCR.
     pub ocr: OcrOptions,
+    /// Which personal data is replaced by placeholders before chunking (none by
+    /// default).
+    pub redact: RedactOptions,
 }
 
 /// The loader for a single-document format: the one place that knows every loader
@@ -110,14 +114,18 @@ impl<R: std::io::Read> std::io::Read for CappedReader<R> {
 pub struct Ingestor {
     options: Arc<IngestOptions>,
     ocr: Arc<Ocr>,
+    /// Set when the options ask for redaction.
+    redactor: Option<Arc<Redactor>>,
 }
 
 impl Ingestor {
     pub fn new(options: IngestOptions) -> Self {
         let ocr = Arc::new(Ocr::new(options.ocr.clone()));
+        let redactor = Redactor::new(&options.redact).map(Arc::new);
         Ingestor {
             options: Arc::new(options),
             ocr,
+            redactor,
         }
     }
 
@@ -136,12 +144,37 @@ impl Ingestor {
         &self.options
     }
 
+    /// The redactor documents go through, if redaction is on.
+    pub fn redactor(&self) -> Option<&Redactor> {
+        self.redactor.as_deref()
+    }
+
+    /// The content hash a document of these bytes gets: their blake3 digest, combined
+    /// with the redaction settings when redaction is on (so a change of those settings
+    /// is a change of every document, ingested again).
+    pub fn content_hash(&self, bytes: &[u8]) -> String {
+        let hash = content_hash(bytes);
+        match &self.redactor {
+            Some(r) => r.mark_hash(&hash),
+            None => hash,
+        }
+    }
+
+    /// Redact a parsed document if redaction is on: the last step before it is handed
+    /// out, so that nothing downstream sees the values.
+    fn finish(&self, mut doc: Document) -> Document {
+        if let Some(r) = &self.redactor {
+            r.redact_document(&mut doc);
+        }
+        doc
+    }
+
     /// The documents of one file: one for most formats, one per row for records files.
     /// Each item fails on its own; the iterator goes on after a failed row.
     pub fn documents(&self, file: &SourceFile) -> Box<dyn Iterator<Item = Result<Document>> + '_> {
         match file.format {
             Some(f) if f.is_records() => match self.records(file) {
-                Ok(rows) => rows,
+                Ok(rows) => Box::new(rows.map(|row| row.map(|doc| self.finish(doc)))),
                 Err(e) => Box::new(std::iter::once(Err(e))),
             },
             _ => Box::new(std::iter::once(self.load(file))),
@@ -217,7 +250,8 @@ impl Ingestor {
         })?;
         let hash = content_hash(&bytes);
         let extracted = self.parse_guarded(format, bytes).map_err(fail)?;
-        Ok(Document::new(file.source.clone(), format, hash, extracted))
+        let doc = Document::new(file.source.clone(), format, hash, extracted);
+        Ok(self.finish(doc))
     }
 
     /// Read the file's bytes: opened without following a symbolic link and without

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::document::{Document, Format, content_hash, document_id};
+use crate::document::{Document, Format, document_id};
 use crate::error::{DocError, Error};
 use crate::pipeline::{Ingestor, panic_message};
 use crate::source::SourceFile;
@@ -282,7 +282,7 @@ fn single<K, R>(
             return FileWork::One(Box::new(Item::Failed { doc_id, error }));
         }
     };
-    let tag = match decide(&doc_id, &content_hash(&bytes)) {
+    let tag = match decide(&doc_id, &ingestor.content_hash(&bytes)) {
         Decision::Parse(tag) => tag,
         Decision::Leave(tag) => {
             let source = file.source.clone();

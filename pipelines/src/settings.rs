@@ -13,7 +13,8 @@ use std::path::PathBuf;
 
 use docket_index::vector::{SparseConfig, WriteOrdering};
 use docket_index::{VectorStoreConfig, WriteConfig};
-use docket_ingest::{IngestOptions, OcrMode, WalkOptions};
+use docket_ingest::redact::PhoneRegion;
+use docket_ingest::{IngestOptions, OcrMode, PiiKind, WalkOptions};
 use serde::{Deserialize, Serialize};
 
 /// The process's heap ceiling in MiB when neither `--max-memory` nor the job's
@@ -94,6 +95,16 @@ pub struct ParseSettings {
     /// Spreadsheets: the one sheet to read (default: every sheet).
     #[serde(default)]
     pub sheet: Option<String>,
+    /// Personal data replaced by typed placeholders before chunking: any of `email`,
+    /// `phone`, `iban`, `card`, `ip`, `id` (default: none). Changing it ingests every
+    /// document again; while it is on, OCR results are not cached (the cache would keep
+    /// the recognised text, values and all).
+    #[serde(default)]
+    pub redact: Vec<PiiKind>,
+    /// Regions (two-letter country codes) whose national phone formats are redacted;
+    /// international numbers (`+49 …`) are, whatever their region (default: US, GB).
+    #[serde(default)]
+    pub redact_phone_regions: Option<Vec<PhoneRegion>>,
 }
 
 /// The environment variable naming the Tesseract program (default: `tesseract` on the
@@ -135,6 +146,14 @@ impl ParseSettings {
         options.ocr.tesseract = std::env::var_os(TESSERACT_VAR).map(PathBuf::from);
         options.ocr.cache_dir = Some(ocr_cache_dir());
         options.records.sheet = self.sheet.clone();
+        options.redact.kinds = self.redact.clone();
+        if let Some(regions) = &self.redact_phone_regions {
+            options.redact.phone_regions = regions.clone();
+        }
+        if !options.redact.kinds.is_empty() {
+            // The OCR cache keeps recognised text, values and all, outside the index.
+            options.ocr.cache_dir = None;
+        }
         options
     }
 }

@@ -3,6 +3,7 @@
 //! [`SyncConfig`], the models are loaded only when the run needs them, and the sync's
 //! events become log lines, progress and plan lines for the caller's [`Reporter`].
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -11,7 +12,7 @@ use std::time::Instant;
 use docket_index::embed::Embedder;
 use docket_index::shard::Shard;
 use docket_index::sync::{Marks, SyncConfig, SyncEvent, SyncHooks, SyncReport};
-use docket_ingest::SourceFile;
+use docket_ingest::{PiiKind, SourceFile};
 
 use crate::error::{Context, Result};
 use crate::models;
@@ -154,6 +155,10 @@ pub struct SyncSummary<'a> {
     pub chunks_written: usize,
     /// Wall time, to the millisecond.
     pub seconds: f64,
+    /// Values of personal data redacted in the documents written, by kind (only with
+    /// redaction on; counts, never values).
+    #[serde(skip_serializing_if = "none_redacted")]
+    pub redacted: &'a BTreeMap<PiiKind, usize>,
 }
 
 impl<'a> SyncSummary<'a> {
@@ -164,6 +169,7 @@ impl<'a> SyncSummary<'a> {
             chunks_embedded: report.stats.chunks_embedded,
             chunks_written: report.stats.chunks_written,
             seconds: (report.seconds * 1000.0).round() / 1000.0,
+            redacted: &report.redacted,
         }
     }
 }
@@ -191,6 +197,12 @@ pub fn summary_line(dir: &Path, dry_run: bool, report: &SyncReport) -> String {
     }
     if !dry_run && !report.embed {
         summary.push_str("; BM25 only (no embeddings)");
+    }
+    if !report.redacted.is_empty() {
+        summary.push_str(&format!(
+            "; redacted {}",
+            redaction_counts(&report.redacted)
+        ));
     }
     let notes = [
         (counts.failed, "failed (see the errors above)"),
@@ -220,6 +232,19 @@ pub fn summary_line(dir: &Path, dry_run: bool, report: &SyncReport) -> String {
         summary.push_str("; interrupted (nothing pruned)");
     }
     summary
+}
+
+fn none_redacted(counts: &&BTreeMap<PiiKind, usize>) -> bool {
+    counts.is_empty()
+}
+
+/// Redaction counts by kind for a summary line: `3 email, 1 phone`.
+pub fn redaction_counts(counts: &BTreeMap<PiiKind, usize>) -> String {
+    counts
+        .iter()
+        .map(|(kind, n)| format!("{n} {kind}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The first few of `paths`, for a summary line.
@@ -278,6 +303,7 @@ mod tests {
             seconds: 1.0,
             interrupted: true,
             deleted: Vec::new(),
+            redacted: BTreeMap::new(),
         };
         let json = serde_json::to_value(SyncSummary::new(Path::new("ix"), &report)).unwrap();
         let keys: Vec<&str> = json

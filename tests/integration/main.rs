@@ -17,6 +17,7 @@ mod pdf_fixtures;
 mod pdfgen;
 mod pdfgen_sanity;
 mod qdrant;
+mod redact;
 mod sample_archive;
 mod serve;
 mod summarize_abstractive;

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use docket_index::{Filter, FusionConfig, FusionMethod, Mode};
-use docket_ingest::WalkOptions;
+use docket_ingest::redact::PhoneRegion;
+use docket_ingest::{PiiKind, WalkOptions};
 use docket_pipelines::settings::{
     ChunkSettings, IndexSpec, LlmSpec, ParseSettings, Sources, StoreSettings,
 };
@@ -88,6 +89,36 @@ pub struct ParseArgs {
     /// Spreadsheets (XLSX, ODS): read only the sheet of this name (default: every sheet).
     #[arg(long, value_name = "NAME")]
     pub sheet: Option<String>,
+    /// Replace personal data by typed placeholders ([EMAIL], [PHONE], ...) before
+    /// chunking: --redact alone for every kind, or --redact=email,phone,iban,card,ip,id.
+    #[arg(
+        long,
+        value_name = "KINDS",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "all",
+        value_parser = parse_redact
+    )]
+    pub redact: Option<RedactKinds>,
+    /// With --redact: regions (two-letter country codes) whose national phone formats
+    /// are recognised; international numbers (+49 ...) always are. Default: US,GB.
+    #[arg(long, value_name = "CC", value_delimiter = ',')]
+    pub redact_phone_regions: Vec<PhoneRegion>,
+}
+
+/// The kinds of personal data `--redact` names.
+#[derive(Debug, Clone)]
+pub struct RedactKinds(pub Vec<PiiKind>);
+
+/// `all`, or kinds joined by commas.
+fn parse_redact(s: &str) -> Result<RedactKinds, String> {
+    if s.trim() == "all" {
+        return Ok(RedactKinds(PiiKind::ALL.to_vec()));
+    }
+    s.split(',')
+        .map(str::parse)
+        .collect::<Result<Vec<PiiKind>, String>>()
+        .map(RedactKinds)
 }
 
 impl ParseArgs {
@@ -104,6 +135,9 @@ impl ParseArgs {
             ocr: self.ocr.as_deref().and_then(|m| m.parse().ok()),
             ocr_lang: self.ocr_lang.clone(),
             sheet: self.sheet.clone(),
+            redact: self.redact.clone().map(|k| k.0).unwrap_or_default(),
+            redact_phone_regions: (!self.redact_phone_regions.is_empty())
+                .then(|| self.redact_phone_regions.clone()),
         }
     }
 }

@@ -129,6 +129,7 @@ fn document_json(doc: &Document) -> serde_json::Value {
         "headings": doc.headings,
         "metadata": doc.metadata,
         "warnings": doc.warnings,
+        "redactions": doc.redactions,
     })
 }
 
@@ -147,6 +148,8 @@ struct Totals {
     /// Failures by kind (`password_required`, `corrupt`, ...).
     failed: BTreeMap<&'static str, usize>,
     no_text_pages: usize,
+    /// Values of personal data redacted, by kind (with `--redact`).
+    redacted: BTreeMap<docket_ingest::PiiKind, usize>,
 }
 
 impl Totals {
@@ -194,6 +197,9 @@ pub fn ingest(args: IngestArgs, term: Term) -> Result<Outcome> {
                     totals.pages += doc.pages.len();
                     totals.no_text_pages += doc.pages_without_text().len();
                     totals.chunks += chunks.len();
+                    for (&kind, &n) in &doc.redactions {
+                        *totals.redacted.entry(kind).or_default() += n;
+                    }
                     if args.json {
                         for c in &chunks {
                             serde_json::to_writer(&mut out, c)?;
@@ -279,6 +285,12 @@ fn summary(
         summary.push_str(&format!(
             "; {} pages have no text layer and were not read by OCR (see the warnings)",
             totals.no_text_pages
+        ));
+    }
+    if !totals.redacted.is_empty() {
+        summary.push_str(&format!(
+            "; redacted {}",
+            docket_pipelines::sync::redaction_counts(&totals.redacted)
         ));
     }
     if skipped > 0 {

@@ -424,6 +424,7 @@ fn sync_stage(
     }
     ix.chunks_embedded = synced.stats.chunks_embedded;
     ix.chunks_written = synced.stats.chunks_written;
+    ix.redacted = synced.redacted.clone();
     ix.quarantined = synced.skipped;
     ix.failures.extend(synced.failures.iter().cloned());
     ix.seconds = (synced.seconds * 1000.0).round() / 1000.0;

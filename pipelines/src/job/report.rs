@@ -1,9 +1,11 @@
 //! The report of one run, written as JSON beside the outputs (and wherever `--report`
 //! says), and the one-line summary logged at the end of a run.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use docket_index::sync::{Counts, SyncFailure};
+use docket_ingest::PiiKind;
 use serde::Serialize;
 
 /// How a run ended.
@@ -75,6 +77,10 @@ pub struct IndexReport {
     pub quarantined: usize,
     pub failures: Vec<SyncFailure>,
     pub seconds: f64,
+    /// Values of personal data redacted in the documents written this run, by kind
+    /// (`[sources] redact`; counts, never values). Empty without redaction.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub redacted: BTreeMap<PiiKind, usize>,
 }
 
 /// The models a run used.
@@ -134,6 +140,12 @@ impl RunReport {
             ix.counts.failed,
             ix.chunks_embedded
         );
+        if !ix.redacted.is_empty() {
+            line.push_str(&format!(
+                "; redacted {}",
+                crate::sync::redaction_counts(&ix.redacted)
+            ));
+        }
         for t in &self.tasks {
             line.push_str(&format!(
                 "; {} {}: {} done, {} unchanged, {} failed, {} quarantined",
