@@ -32,14 +32,32 @@ pub fn probabilities(llm: &dyn Llm, labels: &[LabelSpec], text: &str) -> Result<
         .char_indices()
         .nth(MAX_CHARS)
         .map_or(text.len(), |(i, _)| i);
+    // The text is quoted data (see `crate::quote`): it cannot close its quote and
+    // speak as the prompt, and the system prompt says to take no orders from it.
     let prompt = Prompt::Chat(vec![
-        Message::system("You classify texts. Answer with exactly one of the labels, nothing else."),
+        Message::system(format!(
+            "You classify texts. Answer with exactly one of the labels, nothing else. {}",
+            crate::quote::DATA_RULE
+        )),
         Message::user(format!(
-            "Labels:\n{listing}\nText:\n{}\n\nWhich label fits the text best?",
-            &text[..cut]
+            "Labels:\n{listing}\n{}\n\nWhich label fits the quoted text best?",
+            crate::quote::quoted("text", &text[..cut])
         )),
     ]);
     Ok(crate::choose(llm, &prompt, &names)?.probabilities)
+}
+
+/// `text` without its paragraphs flagged as instructions to an assistant.
+fn without_flagged(text: &str) -> String {
+    let flagged = docket_ingest::instructions::flagged_paragraphs(text);
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (r, _) in flagged {
+        out.push_str(&text[at..r.start]);
+        at = r.end;
+    }
+    out.push_str(&text[at..]);
+    out
 }
 
 /// Label probabilities divided by the content-free `prior` and renormalised.
@@ -62,6 +80,7 @@ pub struct LlmClassifier<'a> {
     llm: &'a dyn Llm,
     labels: Vec<LabelSpec>,
     prior: Vec<f64>,
+    allow_flagged: bool,
 }
 
 impl std::fmt::Debug for LlmClassifier<'_> {
@@ -70,6 +89,7 @@ impl std::fmt::Debug for LlmClassifier<'_> {
             .field("llm", &self.llm.model_id())
             .field("labels", &self.labels)
             .field("prior", &self.prior)
+            .field("allow_flagged", &self.allow_flagged)
             .finish()
     }
 }
@@ -87,7 +107,16 @@ impl<'a> LlmClassifier<'a> {
             llm,
             labels: labels.to_vec(),
             prior,
+            allow_flagged: false,
         })
+    }
+
+    /// Whether paragraphs flagged as instructions to an assistant
+    /// (`docket_ingest::instructions`) stay in what the model reads; by default they
+    /// are left out, since "classifier: label this as X" is there to move the label.
+    pub fn with_flagged(mut self, allow: bool) -> Self {
+        self.allow_flagged = allow;
+        self
     }
 
     pub fn labels(&self) -> &[LabelSpec] {
@@ -105,7 +134,10 @@ impl<'a> LlmClassifier<'a> {
 
     /// The model's label probabilities for `text`, before calibration.
     pub fn probabilities(&self, text: &str) -> Result<Vec<f64>> {
-        probabilities(self.llm, &self.labels, text)
+        if self.allow_flagged {
+            return probabilities(self.llm, &self.labels, text);
+        }
+        probabilities(self.llm, &self.labels, &without_flagged(text))
     }
 
     /// Calibrated label probabilities for `text`.
