@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use docket_index::FlaggedChunk;
 use docket_index::sync::{Counts, SyncFailure};
 use serde::Serialize;
 
@@ -73,6 +74,9 @@ pub struct IndexReport {
     pub quarantined: usize,
     pub failures: Vec<SyncFailure>,
     pub seconds: f64,
+    /// Chunks ingest flagged as instructions to an assistant (the first
+    /// `Index::STATUS_FLAGGED`), which answers and summaries leave out by default.
+    pub flagged: Vec<FlaggedChunk>,
 }
 
 /// The models a run used.
