@@ -9,6 +9,7 @@ mod chunking;
 mod crashes;
 mod hostile;
 mod index_search;
+mod injection;
 mod jobs;
 mod ocr;
 mod office;
