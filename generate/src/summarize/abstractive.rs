@@ -1076,7 +1076,7 @@ mod tests {
         // Pinned: a change here must come with a PROMPT_VERSION bump.
         assert_eq!(
             k.as_str(),
-            "b534f5337b6b3aaf27efaaeb6d8974ac0bcf264748d28ac5489cd3683e36eece"
+            "0001358d93b74550ae4e869dffb9ba5cb6eb1a5d3ca33a37249a693e2da325d5"
         );
         assert_eq!(k, cache_key("m", &params, &p));
         let others = [
@@ -1178,7 +1178,9 @@ mod tests {
                 unreachable!()
             };
             let user = &m.last().unwrap().content;
-            let first = sentences(user).first().map_or("", |(_, s)| *s).to_owned();
+            // The quoted text, after its opening marker.
+            let body = user.split_once(">>>\n").map_or(user.as_str(), |(_, b)| b);
+            let first = sentences(body).first().map_or("", |(_, s)| *s).to_owned();
             Ok(Completion {
                 text: format!("Sure! Here is the summary:\n{first}"),
                 finish: FinishReason::Stop,
