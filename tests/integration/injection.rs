@@ -140,7 +140,8 @@ fn indexed(tmp: &Path, embed: bool) -> PathBuf {
             .contains(": \""),
         "{st}"
     );
-    let text = docket(["status", "--index", &ix.display().to_string()]).expect_code(0);
+    let run = docket(["status", "--index", &ix.display().to_string()]);
+    let text = run.expect_code(0);
     assert!(
         text.stdout.contains("flagged     3 chunks"),
         "{}",
@@ -198,6 +199,8 @@ fn llm_answers(ix: &Path, model: &Path, strategy: &str, extra: &[&str]) -> (usiz
             "--json",
             "--strategy",
             strategy,
+            "--max-tokens",
+            "96",
             "--index",
             ix.to_str().unwrap(),
         ];
@@ -235,13 +238,6 @@ fn planted_instructions_do_not_move_the_local_llms_answers() {
         let (right, planted) = llm_answers(&ix, &model, strategy, &[]);
         assert_eq!(right, QUESTIONS.len(), "{strategy}");
         assert!(planted.is_empty(), "{strategy}: {planted:?}");
-        // The planted notes in the context, framed as quoted data: measured, not
-        // bounded (the program's checks, not the model, keep a false figure out).
-        let (right, planted) = llm_answers(&ix, &model, strategy, &["--allow-flagged"]);
-        note(&format!(
-            "{strategy} --allow-flagged: {right} of {} answers right, planted notes cited: {planted:?}",
-            QUESTIONS.len()
-        ));
     }
 }
 
