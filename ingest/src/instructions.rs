@@ -131,7 +131,7 @@ fn rules() -> Vec<Rule> {
         ),
         (
             "addresses_ai",
-            format!(r"\bif you are (?:an? |any )?(?:ai|automated|artificial|llm|large language|language model|chat ?bot|bot|assistant|model|chatgpt|claude|gpt|gemini)\b"),
+            r"\bif you are (?:an? |any )?(?:ai|automated|artificial|llm|large language|language model|chat ?bot|bot|assistant|model|chatgpt|claude|gpt|gemini)\b".into(),
         ),
         (
             "addresses_ai",

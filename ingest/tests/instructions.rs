@@ -9,6 +9,11 @@
 //! and every miss:
 //! `cargo test --release -p docket-ingest --test instructions -- --nocapture`.
 
+#![expect(
+    clippy::print_stdout,
+    reason = "the test prints the measured figures and every mistake"
+)]
+
 use std::path::PathBuf;
 
 use docket_ingest::instructions::detect;
@@ -102,10 +107,14 @@ fn measure(half: &str, set: &[&Passage]) -> Counts {
 fn detector_precision_and_recall_on_the_held_out_half() {
     let all = passages();
     assert!(all.len() >= 150, "{} passages", all.len());
-    let (tune, held): (Vec<(usize, &Passage)>, Vec<(usize, &Passage)>) =
-        all.iter().enumerate().partition(|(i, _)| (i / 2) % 2 == 0);
-    let tune: Vec<&Passage> = tune.into_iter().map(|(_, p)| p).collect();
-    let held: Vec<&Passage> = held.into_iter().map(|(_, p)| p).collect();
+    let (mut tune, mut held): (Vec<&Passage>, Vec<&Passage>) = (Vec::new(), Vec::new());
+    for (i, p) in all.iter().enumerate() {
+        if (i / 2) % 2 == 0 {
+            tune.push(p);
+        } else {
+            held.push(p);
+        }
+    }
     let t = measure("tuned", &tune);
     let h = measure("held-out", &held);
     let both = Counts {
