@@ -68,6 +68,7 @@ pub mod eval;
 mod http;
 mod lazy;
 mod local;
+pub mod quote;
 pub mod records;
 mod stream;
 pub mod summarize;

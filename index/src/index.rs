@@ -207,6 +207,19 @@ pub struct Status {
     pub bytes_on_disk: u64,
     /// Unix seconds of the latest catalog change.
     pub updated_at: Option<u64>,
+    /// Chunks ingest flagged as instructions to an assistant (at most
+    /// [`Index::STATUS_FLAGGED`]), which answers and summaries leave out by default.
+    pub flagged: Vec<FlaggedChunk>,
+}
+
+/// A chunk flagged at ingest, as `docket status` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlaggedChunk {
+    pub source: String,
+    pub chunk_id: String,
+    pub page: u32,
+    /// The rule that fired and the words it fired on.
+    pub reason: String,
 }
 
 /// A document and its chunks waiting to be embedded and written.
@@ -815,7 +828,10 @@ impl Index {
         })
     }
 
-    /// Documents, chunks, model, backend and size on disk.
+    /// Most flagged chunks [`Index::status`] lists.
+    pub const STATUS_FLAGGED: usize = 100;
+
+    /// Documents, chunks, model, backend, size on disk and the flagged chunks.
     pub fn status(&self) -> Result<Status> {
         let entries = self.catalog.entries()?;
         let mut by_format: BTreeMap<String, usize> = BTreeMap::new();
@@ -858,7 +874,27 @@ impl Index {
             documents_by_format: by_format,
             bytes_on_disk: dir_size(&self.dir),
             updated_at: entries.iter().map(|e| e.updated_at).max(),
+            flagged: self.flagged_chunks(Self::STATUS_FLAGGED)?,
         })
+    }
+
+    /// Up to `limit` chunks that ingest flagged as instructions to an assistant
+    /// (`docket_ingest::instructions`), by source and position; their metadata holds
+    /// the reason. From this directory's BM25 index.
+    pub fn flagged_chunks(&self, limit: usize) -> Result<Vec<FlaggedChunk>> {
+        use docket_ingest::instructions::{FLAG_INSTRUCTION, FLAG_KEY, FLAG_REASON_KEY};
+        let chunks = self
+            .lexical
+            .chunks_with_metadata(FLAG_KEY, FLAG_INSTRUCTION, limit)?;
+        Ok(chunks
+            .into_iter()
+            .map(|c| FlaggedChunk {
+                reason: c.metadata.get(FLAG_REASON_KEY).cloned().unwrap_or_default(),
+                source: c.source,
+                chunk_id: c.id,
+                page: c.page_start,
+            })
+            .collect())
     }
 
     /// The chunks of a catalogued document, in order (from the BM25 index, which stores

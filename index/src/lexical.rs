@@ -840,6 +840,32 @@ impl Bm25Index {
         }
     }
 
+    /// Up to `limit` stored chunks whose metadata field `key` is `value`, in index
+    /// order (no query: the term of the pair alone), e.g. the chunks ingest flagged.
+    pub fn chunks_with_metadata(&self, key: &str, value: &str, limit: usize) -> Result<Vec<Chunk>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let searcher = self.reader.searcher();
+        let q = TermQuery::new(
+            metadata_term(self.fields.metadata, key, value),
+            IndexRecordOption::Basic,
+        );
+        let top = searcher
+            .search(&q, &TopDocs::with_limit(limit).order_by_score())
+            .map_err(|source| Error::Search {
+                query: format!("{key}={value}"),
+                source,
+            })?;
+        let mut out = Vec::with_capacity(top.len());
+        for (_, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr).map_err(|e| self.lexical_error(e))?;
+            out.push(self.to_chunk(&doc)?);
+        }
+        out.sort_by(|a, b| (&a.source, a.ordinal).cmp(&(&b.source, b.ordinal)));
+        Ok(out)
+    }
+
     fn to_chunk(&self, doc: &TantivyDocument) -> Result<Chunk> {
         let f = &self.fields;
         let id = self.str_field(doc, f.chunk_id, F_CHUNK_ID)?.to_owned();

@@ -64,8 +64,8 @@ pub use error::{Error, Fault, Result};
 pub use filter::{Filter, FilterTerm, Hit};
 pub use fusion::{FusedHit, FusionConfig, FusionMethod, LegHit};
 pub use index::{
-    Action, Fallback, Index, IndexSettings, Legs, Mode, SearchHit, SearchResults, Status,
-    WriteConfig, WriteStats,
+    Action, Fallback, FlaggedChunk, Index, IndexSettings, Legs, Mode, SearchHit, SearchResults,
+    Status, WriteConfig, WriteStats,
 };
 pub use lexical::{AnalyzerConfig, Bm25Index, DocFreqs, LexicalConfig, LexicalIndex, Snippet};
 pub use manifest::{Manifest, SCHEMA_VERSION};

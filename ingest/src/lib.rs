@@ -33,6 +33,7 @@ pub mod error;
 mod flow;
 pub mod html;
 pub mod image;
+pub mod instructions;
 pub mod loader;
 pub mod markdown;
 pub mod memory;

@@ -10,6 +10,7 @@ mod crashes;
 mod forget;
 mod hostile;
 mod index_search;
+mod injection;
 mod jobs;
 mod ocr;
 mod office;

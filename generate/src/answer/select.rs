@@ -28,10 +28,11 @@ fn selection_prompt(question: &str, sources: &[Source]) -> Prompt {
         "Answer with the one sentence of the sources that answers it:",
     );
     Prompt::Chat(vec![
-        Message::system(
+        Message::system(format!(
             "You answer questions by quoting, word for word, the sentence of the numbered \
-             sources that answers the question.",
-        ),
+             sources that answers the question. {}",
+            crate::quote::DATA_RULE
+        )),
         Message::user(user),
     ])
 }

@@ -50,12 +50,12 @@ use super::Budget;
 use crate::answer::{AnswerConfig, Source, Verifier, numbers, sentences};
 use crate::error::{Error, Result};
 use crate::text::{content_terms, sentence_spans, word_count};
-use crate::{GenerateParams, Llm, Message, Prompt};
+use crate::{GenerateParams, Llm, Message, Prompt, quote};
 
 /// Version of the prompts and of how a call is keyed. Bump it whenever a change makes
 /// the model's earlier answers wrong to reuse (the wording of the prompts is hashed
 /// anyway; this is for changes the prompt text does not show).
-pub const PROMPT_VERSION: u32 = 1;
+pub const PROMPT_VERSION: u32 = 2;
 
 /// What the model is told in every call.
 const SYSTEM: &str = "You summarize documents accurately, using only facts stated in the text.";
@@ -102,6 +102,10 @@ pub struct AbstractiveConfig {
     /// span of the document.
     #[serde(default = "AbstractiveConfig::default_min_term_support")]
     pub min_term_support: f32,
+    /// Keep paragraphs flagged as instructions to an assistant in what the model
+    /// reads (see [`super::summary_context`]). Off by default.
+    #[serde(default)]
+    pub allow_flagged: bool,
 }
 
 impl AbstractiveConfig {
@@ -156,6 +160,7 @@ impl Default for AbstractiveConfig {
             partial_max_tokens: Self::default_partial_max_tokens(),
             final_max_tokens: Self::default_final_max_tokens(),
             min_term_support: Self::default_min_term_support(),
+            allow_flagged: false,
         }
     }
 }
@@ -767,6 +772,8 @@ impl<'a> AbstractiveSummarizer<'a> {
     /// Summarize `text`. A document without a sentence gets an empty summary, and one
     /// within the budget itself (see [`AbstractiveSummary::verbatim`]), without a call.
     pub fn summarize(&self, text: &str) -> Result<AbstractiveSummary> {
+        let context = super::summary_context(text, self.config.allow_flagged);
+        let text = &*context;
         if let Some(own) = self.verbatim(text) {
             return Ok(own);
         }
@@ -1010,15 +1017,22 @@ fn prompt(input: &str, budget: Budget, combine: bool) -> Prompt {
         Budget::Sentences(k) => format!("{k} sentences"),
         Budget::Words(w) => format!("at most {w} words"),
     };
+    // Quoted, so that the document (or what the model made of it) cannot speak as the
+    // prompt's author (see `crate::quote`).
     let user = if combine {
         format!(
-            "{input}\n\nThe paragraphs above summarize consecutive parts of one document. \
-             Summarize the whole document in {length}."
+            "{}\n\nThe quoted paragraphs summarize consecutive parts of one document. \
+             Summarize the whole document in {length}.",
+            quote::quoted("summaries", input)
         )
     } else {
-        format!("{input}\n\nSummarize the text above in {length}.")
+        format!(
+            "{}\n\nSummarize the quoted text in {length}.",
+            quote::quoted("document", input)
+        )
     };
-    Prompt::Chat(vec![Message::system(SYSTEM), Message::user(user)])
+    let system = format!("{SYSTEM} {}", quote::DATA_RULE);
+    Prompt::Chat(vec![Message::system(system), Message::user(user)])
 }
 
 /// The page (1-based) of byte `offset` of `text`, counting form feeds.
@@ -1175,7 +1189,7 @@ mod tests {
         // Pinned: a change here must come with a PROMPT_VERSION bump.
         assert_eq!(
             k.as_str(),
-            "b534f5337b6b3aaf27efaaeb6d8974ac0bcf264748d28ac5489cd3683e36eece"
+            "0001358d93b74550ae4e869dffb9ba5cb6eb1a5d3ca33a37249a693e2da325d5"
         );
         assert_eq!(k, cache_key("m", &params, &p));
         let others = [
@@ -1277,7 +1291,9 @@ mod tests {
                 unreachable!()
             };
             let user = &m.last().unwrap().content;
-            let first = sentences(user).first().map_or("", |(_, s)| *s).to_owned();
+            // The quoted text, after its opening marker.
+            let body = user.split_once(">>>\n").map_or(user.as_str(), |(_, b)| b);
+            let first = sentences(body).first().map_or("", |(_, s)| *s).to_owned();
             Ok(Completion {
                 text: format!("Sure! Here is the summary:\n{first}"),
                 finish: FinishReason::Stop,

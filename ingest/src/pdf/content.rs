@@ -54,7 +54,24 @@ pub struct Glyph {
     /// Byte range of the glyph's text in [`PageContent::text`].
     pub start: u32,
     pub end: u32,
+    /// Why a reader cannot see it ([`Glyph::INVISIBLE`], [`Glyph::WHITE`],
+    /// [`Glyph::TINY`]), 0 for a visible glyph.
+    pub hidden: u8,
 }
+
+impl Glyph {
+    /// Drawn in text render mode 3 or 7: neither filled nor stroked. Also how OCR
+    /// tools lay their text under a page image, so a page with images keeps it.
+    pub const INVISIBLE: u8 = 1;
+    /// Filled in white (gray 1, RGB 1 1 1, CMYK 0 0 0 0) and not stroked.
+    pub const WHITE: u8 = 2;
+    /// Under [`TINY_SIZE`] points high on the page.
+    pub const TINY: u8 = 4;
+}
+
+/// Text smaller than this many points is not meant to be read (0.1 pt text is a
+/// common way to hide words from readers but not from text extraction).
+pub const TINY_SIZE: f32 = 1.0;
 
 /// What one page shows.
 #[derive(Debug, Default)]
@@ -74,6 +91,35 @@ pub struct PageContent {
     pub unreadable_streams: usize,
 }
 
+impl PageContent {
+    /// Take the glyphs a reader cannot see out of the page and return their text:
+    /// invisible (render mode 3 or 7) glyphs only on a page without images (with one,
+    /// they are the OCR text layer over a scan), white and tiny glyphs always.
+    pub fn take_hidden(&mut self) -> String {
+        let keep_invisible = self.images > 0;
+        let is_hidden = |g: &Glyph| {
+            let why = if keep_invisible {
+                g.hidden & !Glyph::INVISIBLE
+            } else {
+                g.hidden
+            };
+            why != 0
+        };
+        let mut hidden = String::new();
+        let mut prev: Option<&Glyph> = None;
+        for g in self.glyphs.iter().filter(|g| is_hidden(g)) {
+            // Runs on other lines or apart on one line are other words.
+            if prev.is_some_and(|p| (g.y - p.y).abs() > 1.0 || g.x > p.x + p.adv + 1.0) {
+                hidden.push(' ');
+            }
+            hidden.push_str(&self.text[g.start as usize..g.end as usize]);
+            prev = Some(g);
+        }
+        self.glyphs.retain(|g| !is_hidden(g));
+        hidden
+    }
+}
+
 #[derive(Clone)]
 struct GState {
     ctm: Matrix,
@@ -84,6 +130,10 @@ struct GState {
     h_scale: f32,
     leading: f32,
     rise: f32,
+    /// Text render mode (`Tr`).
+    render_mode: u8,
+    /// The fill colour is white.
+    fill_white: bool,
 }
 
 impl GState {
@@ -97,6 +147,8 @@ impl GState {
             h_scale: 1.0,
             leading: 0.0,
             rise: 0.0,
+            render_mode: 0,
+            fill_white: false,
         }
     }
 }
@@ -118,6 +170,22 @@ pub struct Interpreter<'a, 'c> {
     /// The visible page area `[x0, y0, x1, y1]` in default user space; glyphs wholly
     /// outside it are not text of the page (templates, hidden or clipped-off text).
     page_box: [f32; 4],
+}
+
+/// Why a glyph drawn with `gs` at `size` points cannot be seen (see [`Glyph::hidden`]).
+fn hidden(gs: &GState, size: f32) -> u8 {
+    let mut why = 0;
+    if matches!(gs.render_mode, 3 | 7) {
+        why |= Glyph::INVISIBLE;
+    }
+    // Modes 0 and 4 fill only; a stroked outline of white text may still show.
+    if gs.fill_white && matches!(gs.render_mode, 0 | 4) {
+        why |= Glyph::WHITE;
+    }
+    if size.abs() < TINY_SIZE {
+        why |= Glyph::TINY;
+    }
+    why
 }
 
 fn num(t: &Token<'_>) -> f32 {
@@ -223,6 +291,12 @@ impl<'a, 'c> Interpreter<'a, 'c> {
                 b"Tz" => gs.h_scale = nums::<1>(&operands)[0] / 100.0,
                 b"TL" => gs.leading = nums::<1>(&operands)[0],
                 b"Ts" => gs.rise = nums::<1>(&operands)[0],
+                b"Tr" => gs.render_mode = nums::<1>(&operands)[0].clamp(0.0, 7.0) as u8,
+                b"g" => gs.fill_white = nums::<1>(&operands)[0] >= 1.0,
+                b"rg" => gs.fill_white = nums::<3>(&operands).iter().all(|&v| v >= 1.0),
+                b"k" => gs.fill_white = nums::<4>(&operands).iter().all(|&v| v <= 0.0),
+                // A colour in another space (sc, scn, cs) is taken as visible.
+                b"sc" | b"scn" | b"cs" => gs.fill_white = false,
                 b"Td" | b"TD" => {
                     let [tx, ty] = nums::<2>(&operands);
                     if op == b"TD" {
@@ -398,6 +472,7 @@ impl<'a, 'c> Interpreter<'a, 'c> {
                             space,
                             start: start as u32,
                             end: end as u32,
+                            hidden: hidden(gs, font_size),
                         });
                     } else {
                         self.out.text.truncate(start);

@@ -91,9 +91,28 @@ fn extract_with(bytes: &[u8], rd: &Reader<'_>) -> Result<Extracted, DocError> {
     let mut tasks = Vec::new();
     let mut needs = Vec::new();
     let mut so_far = 0;
+    let mut hidden_pages: Vec<String> = Vec::new();
     for (n, &page_id) in pages.iter().enumerate() {
         ctx.deadline.check()?;
-        let page = extract_page(&doc, page_id, rd, &mut fonts)?;
+        let mut page = extract_page(&doc, page_id, rd, &mut fonts)?;
+        // What a reader cannot see is not the page's text (and is a way to put words
+        // before a model that no reviewer reads): left out, and said.
+        let hidden = page.take_hidden();
+        if !hidden.trim().is_empty() {
+            hidden_pages.push((n + 1).to_string());
+            let words: Vec<&str> = hidden.split_whitespace().collect();
+            let shown: String = words.iter().take(12).copied().collect::<Vec<_>>().join(" ");
+            let more = if words.len() > 12 { " ..." } else { "" };
+            let instructs = crate::instructions::detect(&hidden)
+                .map(|f| format!(" (it gives instructions to an assistant: {})", f.reason()))
+                .unwrap_or_default();
+            b.warn(format!(
+                "page {}: {} words of hidden text (invisible, white or under {} pt) left out: \"{shown}{more}\"{instructs}",
+                n + 1,
+                words.len(),
+                content::TINY_SIZE
+            ));
+        }
         if page.too_deep {
             b.warn(format!(
                 "page {}: form XObjects nested deeper than {} (or drew themselves) were skipped",
@@ -149,6 +168,9 @@ fn extract_with(bytes: &[u8], rd: &Reader<'_>) -> Result<Extracted, DocError> {
         so_far += text.text.len();
         ctx.check_text(so_far)?;
         texts.push((text, has_text_layer));
+    }
+    if !hidden_pages.is_empty() {
+        b.metadata("hidden_text_pages", hidden_pages.join(","));
     }
     let mut recognised: Vec<Option<PageResult>> = vec![None; pages.len()];
     if let Some(o) = ocr

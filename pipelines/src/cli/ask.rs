@@ -40,6 +40,10 @@ pub struct AskArgs {
     /// When the LLM's answer keeps nothing, the extractive one is given instead.
     #[arg(long, value_enum, default_value_t = Strategy::Extractive)]
     pub strategy: Strategy,
+    /// Let chunks flagged at ingest as instructions to an assistant (see `docket
+    /// status`) into the context; by default they are left out.
+    #[arg(long)]
+    pub allow_flagged: bool,
     #[command(flatten)]
     pub llm: LlmArgs,
     #[command(flatten)]
@@ -91,6 +95,7 @@ pub fn ask(args: AskArgs, term: Term) -> Result<Outcome> {
         filter,
         max_tokens: args.llm.max_tokens,
         strategy,
+        allow_flagged: args.allow_flagged,
     };
     let answered = ask_lazy(&index, &args.question, &options, &llm)?;
     if let Some(e) = llm.load_error() {

@@ -61,6 +61,10 @@ pub struct ClassifyArgs {
     /// one label; the confidence is its probability among the labels.
     #[arg(long)]
     pub llm: bool,
+    /// With --llm: keep paragraphs flagged as instructions to an assistant in what the
+    /// model reads (by default they are left out).
+    #[arg(long, requires = "llm")]
+    pub allow_flagged: bool,
     #[command(flatten)]
     pub llm_args: LlmArgs,
     /// Write the rows to FILE instead of stdout.
@@ -221,7 +225,7 @@ fn classify_llm(
     }
     let started = Instant::now();
     let llm = load_llm(&args.llm_args.spec(), &term)?;
-    let classifier = LlmClassifier::new(llm.as_ref(), &labels)?;
+    let classifier = LlmClassifier::new(llm.as_ref(), &labels)?.with_flagged(args.allow_flagged);
     let mut writer = RowWriter::open(args)?;
     let mut done = 0usize;
     let failed = args.each(&term, |item| {

@@ -181,5 +181,24 @@ fn write_status(out: &mut dyn Write, s: &Status) -> Result<()> {
         "on disk     {:.1} MiB",
         s.bytes_on_disk as f64 / 1048576.0
     )?;
+    if !s.flagged.is_empty() {
+        let more = if s.flagged.len() >= Index::STATUS_FLAGGED {
+            " (the first ones)"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "flagged     {} chunks{more} give instructions to an assistant; answers and summaries leave them out (--allow-flagged keeps them):",
+            s.flagged.len()
+        )?;
+        for f in &s.flagged {
+            writeln!(
+                out,
+                "  {} (page {}, {}): {}",
+                f.source, f.page, f.chunk_id, f.reason
+            )?;
+        }
+    }
     Ok(())
 }

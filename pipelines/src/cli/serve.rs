@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// How questions are answered unless a request says otherwise.
     #[arg(long, value_enum, default_value_t = Strategy::Extractive)]
     pub strategy: Strategy,
+    /// Let chunks flagged at ingest as instructions to an assistant into answer and
+    /// summary contexts (left out by default).
+    #[arg(long)]
+    pub allow_flagged: bool,
     /// Questions the LLM works on at once.
     #[arg(long, value_name = "N", default_value_t = ServeConfig::default_llm_slots())]
     pub llm_slots: usize,
@@ -122,6 +126,7 @@ pub fn serve(args: ServeArgs, term: Term) -> Result<Outcome> {
         sources,
         strategy: args.strategy.library(),
         max_tokens: args.llm.max_tokens,
+        allow_flagged: args.allow_flagged,
         ..ServeConfig::default()
     };
     config.validate()?;

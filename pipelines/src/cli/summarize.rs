@@ -47,6 +47,10 @@ pub struct SummarizeArgs {
     /// (<index>/cache/summaries for --doc/--all, else $DOCKET_HOME/cache/summaries).
     #[arg(long, requires = "abstractive")]
     pub no_cache: bool,
+    /// Keep paragraphs flagged as instructions to an assistant in what is summarized
+    /// (see `docket status`); by default they are left out.
+    #[arg(long)]
+    pub allow_flagged: bool,
     #[command(flatten)]
     pub llm: LlmArgs,
     #[command(flatten)]
@@ -121,6 +125,7 @@ pub fn summarize(args: SummarizeArgs, term: Term) -> Result<Outcome> {
             let config = AbstractiveConfig {
                 budget: args.budget(),
                 final_max_tokens: args.llm.max_tokens,
+                allow_flagged: args.allow_flagged,
                 ..AbstractiveConfig::default()
             };
             let mut s = AbstractiveSummarizer::new(llm.as_ref(), config)?;
@@ -138,6 +143,7 @@ pub fn summarize(args: SummarizeArgs, term: Term) -> Result<Outcome> {
             let embedder = load_embedder(args.embed.embed_model.as_deref(), &term)?;
             let config = SummaryConfig {
                 budget: args.budget(),
+                allow_flagged: args.allow_flagged,
                 ..SummaryConfig::default()
             };
             let model = embedder.model_id().to_owned();

@@ -428,6 +428,15 @@ fn sync_stage(
     ix.quarantined = synced.skipped;
     ix.failures.extend(synced.failures.iter().cloned());
     ix.seconds = (synced.seconds * 1000.0).round() / 1000.0;
+    if let Some(index) = &synced.index {
+        ix.flagged = index.flagged_chunks(docket_index::Index::STATUS_FLAGGED)?;
+        if !ix.flagged.is_empty() {
+            reporter.warn(&format!(
+                "{} chunks give instructions to an assistant and are left out of answers and summaries (allow_flagged keeps them); the report lists them",
+                ix.flagged.len()
+            ));
+        }
+    }
     if let Some(state) = state
         && !options.dry_run
     {

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use docket_index::FlaggedChunk;
 use docket_index::sync::{Counts, SyncFailure};
 use docket_ingest::PiiKind;
 use serde::Serialize;
@@ -81,6 +82,9 @@ pub struct IndexReport {
     /// (`[sources] redact`; counts, never values). Empty without redaction.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub redacted: BTreeMap<PiiKind, usize>,
+    /// Chunks ingest flagged as instructions to an assistant (the first
+    /// `Index::STATUS_FLAGGED`), which answers and summaries leave out by default.
+    pub flagged: Vec<FlaggedChunk>,
 }
 
 /// The models a run used.

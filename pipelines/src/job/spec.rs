@@ -100,6 +100,10 @@ pub struct ClassifyTask {
     /// Ask the job's LLM (labels only).
     #[serde(default)]
     pub llm: bool,
+    /// With `llm`: keep paragraphs flagged as instructions to an assistant in what the
+    /// model reads (left out by default).
+    #[serde(default)]
+    pub allow_flagged: bool,
     /// Only documents matching all of these (`source` glob, `format`, metadata fields).
     #[serde(default)]
     pub filter: Filter,
@@ -134,6 +138,10 @@ pub struct SummarizeTask {
     pub abstractive: bool,
     #[serde(default)]
     pub filter: Filter,
+    /// Keep paragraphs flagged as instructions to an assistant in what is summarized
+    /// (left out by default).
+    #[serde(default)]
+    pub allow_flagged: bool,
 }
 
 impl SummarizeTask {
@@ -167,6 +175,10 @@ pub struct AnswerTask {
     /// Retrieve only from documents matching these.
     #[serde(default)]
     pub filter: Filter,
+    /// Let chunks flagged at ingest as instructions to an assistant into the context
+    /// (left out by default).
+    #[serde(default)]
+    pub allow_flagged: bool,
 }
 
 impl AnswerTask {

@@ -287,6 +287,7 @@ pub(crate) async fn ask(
         filter,
         max_tokens,
         strategy,
+        allow_flagged: app.config.allow_flagged,
     };
     let admitted = app
         .guard
@@ -820,6 +821,7 @@ pub(crate) async fn summarize(
         let text = request_text(app, snap, req.text, req.doc_id.as_deref())?;
         let config = SummaryConfig {
             budget: Budget::Sentences(sentences),
+            allow_flagged: app.config.allow_flagged,
             ..SummaryConfig::default()
         };
         let summary = Summarizer::new(embedder, config)

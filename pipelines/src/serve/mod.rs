@@ -104,6 +104,10 @@ pub struct ServeConfig {
     /// Most tokens an LLM answer may have.
     #[serde(default = "ServeConfig::default_max_tokens")]
     pub max_tokens: usize,
+    /// Let chunks flagged at ingest as instructions to an assistant into answer and
+    /// summary contexts (left out by default).
+    #[serde(default)]
+    pub allow_flagged: bool,
 }
 
 impl ServeConfig {
@@ -189,6 +193,7 @@ impl Default for ServeConfig {
             sources: Vec::new(),
             strategy: Self::default_strategy(),
             max_tokens: Self::default_max_tokens(),
+            allow_flagged: false,
         }
     }
 }

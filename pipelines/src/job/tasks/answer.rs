@@ -130,6 +130,7 @@ fn answer_all(
             ..AnswerConfig::default()
         },
         strategy,
+        allow_flagged: t.allow_flagged,
     };
     let progress =
         ctx.env

@@ -218,7 +218,7 @@ impl<'a> Worker for Classify<'a, '_> {
                     ctx.llm.load_error().unwrap_or("disabled")
                 )));
             };
-            Model::Llm(LlmClassifier::new(llm, &labels)?)
+            Model::Llm(LlmClassifier::new(llm, &labels)?.with_flagged(self.task.allow_flagged))
         } else {
             Model::Trained(Box::new(self.trained()?))
         });

@@ -82,6 +82,7 @@ impl Summarize<'_, '_> {
         let config = AbstractiveConfig {
             budget: self.budget(),
             final_max_tokens: self.ctx.job.spec.llm.max_tokens,
+            allow_flagged: self.task.allow_flagged,
             ..AbstractiveConfig::default()
         };
         let Some(llm) = self.ctx.task_llm() else {
@@ -135,6 +136,7 @@ impl Worker for Summarize<'_, '_> {
         }
         let config = SummaryConfig {
             budget: self.budget(),
+            allow_flagged: self.task.allow_flagged,
             ..SummaryConfig::default()
         };
         self.summarizer = Some(Summarizer::new(self.ctx.embedder()?, config)?);
