@@ -452,7 +452,7 @@ fn a_rebuild_leaves_no_byte_of_deleted_points_and_keeps_the_rest() {
     {
         let store = open(&path);
         upsert_all(&store, &chunks, &vectors);
-        store.delete_document(&"doc0").expect("delete");
+        store.delete_document("doc0").expect("delete");
         store.flush().expect("flush");
     }
     // A delete marks points; their payloads stay in the files (segments, WAL).

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{Run, docket, sample_archive, temp_dir, write};
+use crate::util::{Run, ask_json, docket, sample_archive, temp_dir, write};
 
 /// Copy the sample archive into `dir` (so tests may change it).
 fn copy_archive(dir: &Path) {
@@ -374,19 +374,6 @@ fn kill_9_during_indexing_then_rerun_leaves_a_complete_index_without_duplicates(
         let hits = search(&ix, &format!("marker{i}"), &["--mode", "bm25", "-k", "1"]);
         assert_eq!(hits[0]["source"], format!("d{i:03}.txt"));
     }
-}
-
-/// `docket ask QUESTION --json` on the index `ix`, with `extra` flags.
-fn ask_json(ix: &Path, question: &str, extra: &[&str]) -> Value {
-    let mut args = vec![
-        "ask".to_owned(),
-        question.to_owned(),
-        "--json".into(),
-        "--index".into(),
-        ix.display().to_string(),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    docket(args).expect_code(0).json()
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::util::{Run, TIMEOUT, docket, docket_env, temp_dir, write};
+use crate::util::{Run, TIMEOUT, ask_json as ask, docket, docket_env, temp_dir, write};
 
 /// The real policies, and the notes planted beside them.
 const NOTES: &[(&str, &str)] = &[
@@ -82,18 +82,6 @@ fn llm_model() -> Option<PathBuf> {
 )]
 fn note(line: &str) {
     eprintln!("{line}");
-}
-
-fn ask(ix: &Path, question: &str, extra: &[&str]) -> Value {
-    let mut args = vec![
-        "ask".to_owned(),
-        question.to_owned(),
-        "--json".into(),
-        "--index".into(),
-        ix.display().to_string(),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    docket(args).expect_code(0).json()
 }
 
 fn cited(a: &Value) -> Vec<String> {

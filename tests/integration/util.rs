@@ -79,6 +79,19 @@ impl Run {
 /// The default time a run may take before it is killed (hostile files must not hang).
 pub const TIMEOUT: Duration = Duration::from_secs(240);
 
+/// `docket ask QUESTION --json` on the index `ix`, with `extra` flags.
+pub fn ask_json(ix: &Path, question: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "ask".to_owned(),
+        question.to_owned(),
+        "--json".into(),
+        "--index".into(),
+        ix.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    docket(args).expect_code(0).json()
+}
+
 /// Run `docket ARGS...` in `dir` (or the current directory) and capture everything.
 pub fn docket<I, S>(args: I) -> Run
 where

@@ -455,8 +455,7 @@ fn is_table(frags: &[Frag], cols: &[Vec<usize>]) -> bool {
     };
     let aligned: Vec<&Vec<usize>> = rows.iter().filter(|r| spans(r) >= 2).collect();
     let in_aligned: usize = aligned.iter().map(|r| r.len()).sum();
-    if aligned.len() < MIN_TABLE_ROWS || (in_aligned as f32) < MIN_ALIGNED * col_of.len() as f32
-    {
+    if aligned.len() < MIN_TABLE_ROWS || (in_aligned as f32) < MIN_ALIGNED * col_of.len() as f32 {
         return false;
     }
     let words = |i: usize| frags[i].text.split_whitespace().count();

@@ -222,7 +222,8 @@ fn tables_are_read_row_by_row() {
         &["Gadget", "7.25", "40"],
         &["Sprocket wheel", "3.10", "2500"],
     ]);
-    let mut c = String::from("BT /F1 10 Tf 72 730 Td (Prices valid from the first of March.) Tj ET\n");
+    let mut c =
+        String::from("BT /F1 10 Tf 72 730 Td (Prices valid from the first of March.) Tj ET\n");
     for col in 0..3 {
         let one: Vec<Vec<String>> = rows.iter().map(|r| vec![r[col].clone()]).collect();
         c.push_str(&table_content(&one, &[[72, 220, 300][col]], 700));
@@ -249,8 +250,11 @@ fn tables_are_read_row_by_row() {
         &["Insurance", "310.40"],
         &["Total", "1,640.40"],
     ]);
-    let ex = load(&build(|_| vec![page(&table_content(&rows, &[72, 260], 700))], None))
-        .expect("load");
+    let ex = load(&build(
+        |_| vec![page(&table_content(&rows, &[72, 260], 700))],
+        None,
+    ))
+    .expect("load");
     assert_eq!(
         ex.text,
         "Item | Amount\nRent | 1,200.00\nHeating |\nInsurance | 310.40\nTotal | 1,640.40"
@@ -268,11 +272,22 @@ fn prose_lined_up_under_a_table_is_not_part_of_it() {
         &["Washer", "25", "0.02"],
     ]);
     rows.extend(cells(&[
-        &["It was read by all members.", "", "and all of them approved it at once"],
-        &["of the board on that day.", "", "without a single change to the text"],
+        &[
+            "It was read by all members.",
+            "",
+            "and all of them approved it at once",
+        ],
+        &[
+            "of the board on that day.",
+            "",
+            "without a single change to the text",
+        ],
     ]));
-    let ex = load(&build(|_| vec![page(&table_content(&rows, &[72, 220, 300], 700))], None))
-        .expect("load");
+    let ex = load(&build(
+        |_| vec![page(&table_content(&rows, &[72, 220, 300], 700))],
+        None,
+    ))
+    .expect("load");
     assert_eq!(
         ex.text,
         "Name | Qty | Price\nBolt | 12 | 0.10\nNut | 40 | 0.05\nWasher | 25 | 0.02\n\n\
@@ -303,10 +318,16 @@ fn columns_of_prose_are_not_tables() {
         .zip(right)
         .map(|(l, r)| vec![l.to_string(), r.to_string()])
         .collect();
-    let ex = load(&build(|_| vec![page(&table_content(&rows, &[40, 320], 700))], None))
-        .expect("load");
+    let ex = load(&build(
+        |_| vec![page(&table_content(&rows, &[40, 320], 700))],
+        None,
+    ))
+    .expect("load");
     assert!(ex.tables.is_empty(), "{:?}", ex.tables);
-    assert_eq!(ex.text, format!("{}\n\n{}", left.join("\n"), right.join("\n")));
+    assert_eq!(
+        ex.text,
+        format!("{}\n\n{}", left.join("\n"), right.join("\n"))
+    );
 }
 
 #[test]
