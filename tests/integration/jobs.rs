@@ -65,7 +65,14 @@ fn every_example_job_runs_and_a_second_run_does_nothing() {
     assert!(jobs.len() >= 2, "{jobs:?}");
     for job in &jobs {
         docket(["validate", &job.display().to_string()]).expect_code(0);
-        let first = run_job(job, &[]);
+        // The digest job's abstractive summaries (SmolLM2 on 2 cores, map-reduce over 8
+        // documents) take minutes under a loaded machine; the first run may take longer
+        // than the default timeout.
+        let first = crate::util::docket_in(
+            None,
+            ["run".to_owned(), job.display().to_string()],
+            Duration::from_secs(900),
+        );
         first.expect_code(0);
         let outputs: Vec<PathBuf> = std::fs::read_dir(ex.join("out"))
             .unwrap()

@@ -1199,7 +1199,8 @@ fn a_long_mapping_is_cut_and_the_text_cap_holds_inside_one_string() {
                 "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "X", "ToUnicode" => tu,
             });
             let mut p = page(&format!(
-                "BT /F2 0.01 Tf 72 700 Td ({}) Tj ET",
+                // 1 pt (smaller text is hidden text), squeezed to stay on the page.
+                "BT /F2 1 Tf 1 Tz 72 700 Td ({}) Tj ET",
                 "A".repeat(4000)
             ));
             p.fonts.push(("F2", font.into()));
