@@ -416,6 +416,14 @@ const PROSE_WORDS: usize = 6;
 /// percentages, dates, counts): two columns of words are read as two text columns.
 const MIN_FIGURES: f32 = 0.6;
 
+/// The column of each fragment of a block.
+fn column_of(cols: &[Vec<usize>]) -> std::collections::HashMap<usize, usize> {
+    cols.iter()
+        .enumerate()
+        .flat_map(|(c, col)| col.iter().map(move |&i| (i, c)))
+        .collect()
+}
+
 /// Rows of a block: fragment indices grouped by baseline, top to bottom.
 fn rows_of(frags: &[Frag], cols: &[Vec<usize>]) -> Vec<Vec<usize>> {
     let mut idx: Vec<usize> = cols.iter().flatten().copied().collect();
@@ -440,12 +448,7 @@ fn rows_of(frags: &[Frag], cols: &[Vec<usize>]) -> Vec<Vec<usize>> {
 /// columns needs figures in the right one (two columns of short lines are as likely a
 /// narrow two-column page, which must be read column by column).
 fn is_table(frags: &[Frag], cols: &[Vec<usize>]) -> bool {
-    let mut col_of = std::collections::HashMap::new();
-    for (c, col) in cols.iter().enumerate() {
-        for &i in col {
-            col_of.insert(i, c);
-        }
-    }
+    let col_of = column_of(cols);
     let rows = rows_of(frags, cols);
     let spans = |row: &Vec<usize>| {
         let mut seen: Vec<usize> = row.iter().map(|i| col_of[i]).collect();
@@ -517,12 +520,7 @@ fn is_figure(text: &str) -> bool {
 /// A table block's rows, top to bottom: each row's cells in column order separated by
 /// ` | `, fragments of one cell joined by spaces.
 fn table_rows(frags: &[Frag], cols: &[Vec<usize>]) -> Vec<String> {
-    let mut col_of = std::collections::HashMap::new();
-    for (c, col) in cols.iter().enumerate() {
-        for &i in col {
-            col_of.insert(i, c);
-        }
-    }
+    let col_of = column_of(cols);
     rows_of(frags, cols)
         .into_iter()
         .map(|mut row| {
