@@ -909,6 +909,20 @@ impl Index {
         Ok(out)
     }
 
+    /// A catalogued document's metadata (front matter keys, `license`, `usage`, ...) as
+    /// its first chunk carries it, without the flag ingest puts on single chunks; empty
+    /// when the chunk is not in the BM25 index. One chunk read, not the document.
+    pub fn document_metadata(&self, entry: &DocEntry) -> Result<BTreeMap<String, String>> {
+        use docket_ingest::instructions::{FLAG_KEY, FLAG_REASON_KEY};
+        let mut metadata = match self.lexical.chunk(&format!("{}-0", entry.doc_id))? {
+            Some(c) => c.metadata,
+            None => BTreeMap::new(),
+        };
+        metadata.remove(FLAG_KEY);
+        metadata.remove(FLAG_REASON_KEY);
+        Ok(metadata)
+    }
+
     /// A document's text rebuilt from its chunks: each chunk is its exact byte range of
     /// the ingested text, so offsets into the result are offsets into the document
     /// (anything no chunk covers, such as blank lines between sections, reads as spaces).

@@ -2,6 +2,7 @@
 //! detection, a time limit and panic isolation around every parse, so that one hostile
 //! or broken file costs one failure and never the batch.
 
+use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -31,6 +32,11 @@ pub struct IngestOptions {
     /// Which personal data is replaced by placeholders before chunking (none by
     /// default).
     pub redact: RedactOptions,
+    /// Metadata every document gets where it has no value of its own for the key: the
+    /// `license` and `usage` a job file's `[sources]` declares for all its documents,
+    /// which then reach every chunk, every output row and the metadata filter. Part of
+    /// the content hash (a change re-ingests, as a redaction change does).
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// The loader for a single-document format: the one place that knows every loader
@@ -154,18 +160,36 @@ impl Ingestor {
     /// is a change of every document, ingested again).
     pub fn content_hash(&self, bytes: &[u8]) -> String {
         let hash = content_hash(bytes);
-        match &self.redactor {
+        let hash = match &self.redactor {
             Some(r) => r.mark_hash(&hash),
             None => hash,
+        };
+        self.mark_metadata(hash)
+    }
+
+    /// `hash` combined with the metadata every document gets, when there is any.
+    fn mark_metadata(&self, hash: String) -> String {
+        if self.options.metadata.is_empty() {
+            return hash;
         }
+        let mut h = blake3::Hasher::new();
+        h.update(hash.as_bytes());
+        for (k, v) in &self.options.metadata {
+            h.update(format!("\n{k:?}={v:?}").as_bytes());
+        }
+        h.finalize().to_hex().to_string()
     }
 
     /// Redact a parsed document if redaction is on: the last step before it is handed
     /// out, so that nothing downstream sees the values.
     fn finish(&self, mut doc: Document) -> Document {
+        for (k, v) in &self.options.metadata {
+            doc.metadata.entry(k.clone()).or_insert_with(|| v.clone());
+        }
         if let Some(r) = &self.redactor {
             r.redact_document(&mut doc);
         }
+        doc.content_hash = self.mark_metadata(doc.content_hash);
         doc
     }
 

@@ -3,6 +3,7 @@
 //! index, read back from it. Either way the caller sees one document at a time, in a
 //! stable order, so a million documents never sit in memory.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use docket_index::{DocEntry, Index};
@@ -20,6 +21,26 @@ pub struct DocItem {
     pub source: String,
     pub title: Option<String>,
     pub text: String,
+    /// As the catalog keeps it (blake3 of the bytes, see `Ingestor::content_hash`).
+    pub content_hash: String,
+    /// The document's metadata (`license`, `usage`, front matter keys).
+    pub metadata: BTreeMap<String, String>,
+    /// Its chunks' ids when it comes from an index (a file read now is not chunked).
+    pub chunk_ids: Vec<String>,
+}
+
+impl DocItem {
+    /// The document as provenance names it.
+    pub fn doc_ref(&self) -> crate::provenance::DocRef {
+        use crate::settings::{LICENSE_KEY, USAGE_KEY};
+        crate::provenance::DocRef {
+            doc_id: self.doc_id.clone(),
+            source: self.source.clone(),
+            content_hash: self.content_hash.clone(),
+            license: self.metadata.get(LICENSE_KEY).cloned(),
+            usage: self.metadata.get(USAGE_KEY).cloned(),
+        }
+    }
 }
 
 /// Where the documents come from.
@@ -75,6 +96,9 @@ fn item(doc: Document) -> DocItem {
         source: doc.source,
         title: doc.title,
         text: doc.text,
+        content_hash: doc.content_hash,
+        metadata: doc.metadata,
+        chunk_ids: Vec::new(),
     }
 }
 
@@ -84,12 +108,17 @@ fn from_index(dir: &Path, each: &mut impl FnMut(DocItem) -> Result<()>) -> Resul
     let mut entries: Vec<DocEntry> = index.catalog().entries()?;
     entries.sort_by(|a, b| a.source.cmp(&b.source));
     for e in entries {
-        let text = index.document_text(&e)?;
+        let chunks = index.document_chunks(&e)?;
+        let text = docket_index::index::text_of_chunks(&chunks);
+        let metadata = index.document_metadata(&e)?;
         each(DocItem {
+            chunk_ids: chunks.into_iter().map(|c| c.id).collect(),
             doc_id: e.doc_id,
             source: e.source,
             title: e.title,
             text,
+            content_hash: e.content_hash,
+            metadata,
         })?;
     }
     Ok(())

@@ -1,8 +1,8 @@
 //! Forgetting documents: `docket forget` and what pruning leaves behind.
 //!
 //! An index holds a document in more places than its two stores: the catalog, every
-//! job's state (results, failures, answers that cite it) and the abstractive summary
-//! cache under the index. [`forget`] removes the document from all of them and makes
+//! job's state (results, failures, answers that cite it), the abstractive summary
+//! cache and the explain records under the index. [`forget`] removes the document from all of them and makes
 //! sure the bytes leave the files (see [`docket_index::Index::forget`] for the stores);
 //! outputs are rewritten without its rows by the next run of each job. A forgotten
 //! document is not indexed again while its file is there, until [`unforget`].
@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::documents::summary_cache_dir;
 use crate::error::{Error, Result};
+use crate::explain::ExplainLog;
 use crate::job::lock::RunLock;
 use crate::job::state::State;
 
@@ -35,6 +36,8 @@ pub struct Forgotten {
     pub job_results: usize,
     /// Abstractive summary cache entries deleted.
     pub cache_entries: usize,
+    /// Explain records dropped (every record that names the documents).
+    pub explain_records: usize,
 }
 
 /// Forget the documents `which` names (a document id, a source as the catalog holds it,
@@ -88,7 +91,8 @@ pub fn unforget(dir: &Path, doc_ids: &[String]) -> Result<usize> {
 /// Remove what deleted documents left outside the index's stores: their rows in every
 /// job state under `<dir>/jobs/` (compacted after, so the bytes go) but the one named
 /// `open_job`, which its running caller holds open and cleans itself
-/// ([`forget_in_state`]), and their abstractive summary cache entries.
+/// ([`forget_in_state`]), their abstractive summary cache entries, and the explain
+/// records that name them ([`ExplainLog::forget`]).
 pub fn drop_traces(dir: &Path, doc_ids: &[String], open_job: Option<&str>) -> Result<Forgotten> {
     let mut out = Forgotten::default();
     if doc_ids.is_empty() {
@@ -113,6 +117,7 @@ pub fn drop_traces(dir: &Path, doc_ids: &[String], open_job: Option<&str>) -> Re
     for id in doc_ids {
         out.cache_entries += cache.forget_document(id)?;
     }
+    out.explain_records = ExplainLog::forget_in(dir, &ids)?;
     Ok(out)
 }
 

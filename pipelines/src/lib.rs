@@ -29,6 +29,7 @@
 
 pub mod documents;
 pub mod error;
+pub mod explain;
 pub mod forget;
 pub mod job;
 pub mod models;

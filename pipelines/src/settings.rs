@@ -105,7 +105,21 @@ pub struct ParseSettings {
     /// international numbers (`+49 …`) are, whatever their region (default: US, GB).
     #[serde(default)]
     pub redact_phone_regions: Option<Vec<PhoneRegion>>,
+    /// The license of these documents (`CC-BY-4.0`, `proprietary`, ...): the `license`
+    /// metadata key of every document that does not name its own (front matter, PDF
+    /// info), carried to every chunk and output row and usable as a filter
+    /// (`license=CC-BY-4.0`). Changing it ingests every document again.
+    #[serde(default)]
+    pub license: Option<String>,
+    /// What these documents may be used for (`internal`, `public`, ...): the `usage`
+    /// metadata key, as `license` is (filter with `usage=internal`).
+    #[serde(default)]
+    pub usage: Option<String>,
 }
+
+/// The metadata keys `[sources]` may set on every document.
+pub const LICENSE_KEY: &str = "license";
+pub const USAGE_KEY: &str = "usage";
 
 /// The environment variable naming the Tesseract program (default: `tesseract` on the
 /// `PATH`).
@@ -153,6 +167,11 @@ impl ParseSettings {
         if !options.redact.kinds.is_empty() {
             // The OCR cache keeps recognised text, values and all, outside the index.
             options.ocr.cache_dir = None;
+        }
+        for (key, value) in [(LICENSE_KEY, &self.license), (USAGE_KEY, &self.usage)] {
+            if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+                options.metadata.insert(key.to_owned(), v.to_owned());
+            }
         }
         options
     }

@@ -316,19 +316,21 @@ fn kill_job(dir: &Path) -> PathBuf {
 
 const OUTPUTS: [&str; 3] = ["out/kind.csv", "out/gist.jsonl", "out/answers.jsonl"];
 
-/// An output without what names the run that wrote each row (its run id and time, the
-/// last two CSV columns, in `provenance` of a JSON line): everything else must be equal.
+/// An output without what names the run that wrote each row (its row id, run id and
+/// time, the last three CSV columns, in `provenance` of a JSON line): everything else
+/// must be equal.
 fn without_run(text: &str) -> String {
     text.lines()
         .map(|line| match serde_json::from_str::<Value>(line) {
             Ok(mut row) if row.is_object() => {
                 if let Some(p) = row["provenance"].as_object_mut() {
+                    p.remove("row_id");
                     p.remove("run_id");
                     p.remove("at");
                 }
                 row.to_string()
             }
-            _ => line.rsplitn(3, ',').last().unwrap_or(line).to_string(),
+            _ => line.rsplitn(4, ',').last().unwrap_or(line).to_string(),
         })
         .collect::<Vec<_>>()
         .join("\n")

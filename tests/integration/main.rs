@@ -17,6 +17,7 @@ mod office;
 mod pdf_fixtures;
 mod pdfgen;
 mod pdfgen_sanity;
+mod provenance;
 mod qdrant;
 mod redact;
 mod sample_archive;

@@ -167,7 +167,33 @@ pub struct Answer {
     /// Why the answer is extractive although an LLM was asked: what the LLM gave had
     /// no supported sentence about the question (its sentences are in `dropped`).
     pub fallback: Option<String>,
+    /// Every chunk retrieved for the question, best first, with its scores: what
+    /// `docket explain` shows. Not part of the answer record (it would repeat the
+    /// sources), so not serialised.
+    #[serde(skip)]
+    pub retrieved: Vec<Retrieved>,
 }
+
+/// One chunk retrieved for a question: the fused score and each leg's rank and score,
+/// and the number it had among the prompt's sources if it fitted the context.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Retrieved {
+    pub chunk_id: String,
+    pub doc_id: String,
+    pub source: String,
+    pub score: f32,
+    pub dense: Option<docket_index::LegHit>,
+    pub bm25: Option<docket_index::LegHit>,
+    /// The `[n]` of the source it became, `None` when it did not fit the context.
+    pub n: Option<usize>,
+    /// The chunk's metadata (its document's: license, usage, front matter keys).
+    pub metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// The version of the prompts an answer is made with (the written answer's and the
+/// selection's): bumped whenever either changes, so provenance tells answers of
+/// different prompts apart.
+pub const PROMPT_VERSION: u32 = 1;
 
 impl Answer {
     /// The kept sentences.
@@ -208,6 +234,7 @@ impl Answer {
             claims: kept,
             dropped,
             fallback: None,
+            retrieved: Vec::new(),
         }
     }
 }
@@ -307,6 +334,7 @@ fn ask_with<'l>(
             dropped: Vec::new(),
             sources: Vec::new(),
             fallback: None,
+            retrieved: retrieved(&results.hits, &[]),
         });
     }
     let extractive = verifier.extract_from(&candidates);
@@ -315,7 +343,7 @@ fn ask_with<'l>(
         _ => llm(),
     };
     let Some(llm) = llm else {
-        let a = Answer::from_claims(
+        let mut a = Answer::from_claims(
             question,
             AnswerMode::Extractive,
             None,
@@ -323,6 +351,7 @@ fn ask_with<'l>(
             extractive,
             &sources,
         );
+        a.retrieved = retrieved(&results.hits, &sources);
         return Ok(a);
     };
     let (mode, claims) = match options.strategy {
@@ -344,7 +373,28 @@ fn ask_with<'l>(
     };
     let model = Some(llm.model_id().to_owned());
     let answer = Answer::from_claims(question, mode, model, results.mode, claims, &sources);
-    Ok(fall_back(answer, extractive, &sources))
+    let mut answer = fall_back(answer, extractive, &sources);
+    answer.retrieved = retrieved(&results.hits, &sources);
+    Ok(answer)
+}
+
+/// The retrieved chunks with their scores, each with the number of the source it became.
+fn retrieved(hits: &[docket_index::SearchHit], sources: &[Source]) -> Vec<Retrieved> {
+    hits.iter()
+        .map(|h| Retrieved {
+            chunk_id: h.chunk.id.clone(),
+            doc_id: h.chunk.doc_id.clone(),
+            source: h.chunk.source.clone(),
+            score: h.score,
+            dense: h.dense,
+            bm25: h.bm25,
+            n: sources
+                .iter()
+                .find(|s| s.chunk.id == h.chunk.id)
+                .map(|s| s.n),
+            metadata: h.chunk.metadata.clone(),
+        })
+        .collect()
 }
 
 /// The extractive answer in place of an LLM's that kept nothing: relevant sources were

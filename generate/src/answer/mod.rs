@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 pub use ask::{
     Abstention, Answer, AnswerMode, AnswerStrategy, AskOptions, CitedSource, CitedSpan,
-    NOT_FOUND_TEXT, ask, ask_lazy, ask_lazy_streaming, is_flagged,
+    NOT_FOUND_TEXT, PROMPT_VERSION, Retrieved, ask, ask_lazy, ask_lazy_streaming, is_flagged,
 };
 
 /// Settings of answering and of citation checking.

@@ -10,6 +10,10 @@ use super::{LabelScore, LabelSpec, Prediction};
 use crate::error::{Error, Result};
 use crate::{Llm, Message, Prompt};
 
+/// The version of the classification prompt: bumped whenever it changes, so provenance
+/// tells labels of different prompts apart.
+pub const PROMPT_VERSION: u32 = 1;
+
 /// The content-free text whose label probabilities are the model's prior.
 const CONTENT_FREE: &str = "N/A";
 

@@ -268,6 +268,7 @@ mod tests {
                 })
                 .collect(),
             fallback: None,
+            retrieved: Vec::new(),
         }
     }
 

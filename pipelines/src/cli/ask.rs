@@ -7,7 +7,9 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use docket_generate::answer::{AnswerConfig, AnswerStrategy, AskOptions, NOT_FOUND_TEXT, ask_lazy};
 use docket_index::Mode;
+use docket_pipelines::explain::{ExplainLog, Explained};
 use docket_pipelines::models::{lazy_llm, open_for_search};
+use docket_pipelines::provenance::OneOff;
 use docket_pipelines::report::ReporterExt;
 
 use super::flags::{EmbedModelArgs, FilterArgs, IndexDirArgs, LlmArgs};
@@ -40,6 +42,11 @@ pub struct AskArgs {
     /// When the LLM's answer keeps nothing, the extractive one is given instead.
     #[arg(long, value_enum, default_value_t = Strategy::Extractive)]
     pub strategy: Strategy,
+    /// Also print what produced the answer (as `docket explain` does): every retrieved
+    /// chunk with its scores, every sentence with its support; with --json, in an
+    /// `explain` field.
+    #[arg(long)]
+    pub explain: bool,
     /// Let chunks flagged at ingest as instructions to an assistant (see `docket
     /// status`) into the context; by default they are left out.
     #[arg(long)]
@@ -104,9 +111,23 @@ pub fn ask(args: AskArgs, term: Term) -> Result<Outcome> {
     if let Some(why) = &answered.fallback {
         term.info(&format!("{why}; answering extractively"));
     }
+    // The row's provenance, and what produced it kept for `docket explain`.
+    let run = OneOff::new("ask");
+    let models = run.embedder(&index, args.embed.embed_model.as_deref());
+    let provenance = run.answer(&index, "1", &answered, models, Some(&args.llm.spec()));
+    let explained = Explained::answer(&provenance.row_id, &answered);
+    if let Err(e) = ExplainLog::commands(&args.index.dir).append(&run.run_id, &[explained.clone()])
+    {
+        term.notice(&format!("the answer's explain record is not kept: {e}"));
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer(&mut out, &answered)?;
+        let mut value = serde_json::to_value(&answered)?;
+        value["provenance"] = provenance.to_value();
+        if args.explain {
+            value["explain"] = serde_json::to_value(&explained)?;
+        }
+        serde_json::to_writer(&mut out, &value)?;
         writeln!(out)?;
         return Ok(Outcome::Success);
     }
@@ -129,6 +150,14 @@ pub fn ask(args: AskArgs, term: Term) -> Result<Outcome> {
                 }
             }
         }
+    }
+    if args.explain {
+        writeln!(out, "\n{explained}")?;
+    } else {
+        term.info(&format!(
+            "row {} (docket explain shows what made it)",
+            provenance.row_id
+        ));
     }
     for c in answered.dropped() {
         term.info(&format!(

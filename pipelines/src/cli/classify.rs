@@ -14,8 +14,10 @@ use docket_generate::classify::{
 };
 use docket_generate::records::{PREDICTION_COLUMNS, PredictionRecord};
 use docket_pipelines::documents::{DocItem, DocSource, for_each_document};
+use docket_pipelines::explain::{ChunkScore, ExplainLog, Explained, LabelScore};
 use docket_pipelines::models::{load_embedder, load_llm};
 use docket_pipelines::output::csv_cell;
+use docket_pipelines::provenance::{ModelRef, OneOff, PROVENANCE_COLUMNS, provenance_cells};
 use docket_pipelines::report::ReporterExt;
 
 use super::flags::{
@@ -67,6 +69,10 @@ pub struct ClassifyArgs {
     pub allow_flagged: bool,
     #[command(flatten)]
     pub llm_args: LlmArgs,
+    /// Add to each JSON row, in an `explain` field, what produced it (as `docket
+    /// explain` shows it): its label scores and the chunks it was read from.
+    #[arg(long)]
+    pub explain: bool,
     /// Write the rows to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -100,6 +106,11 @@ impl ClassifyArgs {
             (None, Some(file)) => Ok(Some(load_labels(file)?)),
             (None, None) => Ok(None),
         }
+    }
+
+    /// The index the documents come from (none when paths are given).
+    fn index_dir(&self) -> Option<&Path> {
+        self.paths.is_empty().then_some(self.index.dir.as_path())
     }
 
     /// Classify the documents of the paths given, or of the index.
@@ -136,13 +147,20 @@ pub fn classify(args: ClassifyArgs, term: Term) -> Result<Outcome> {
         None => Decision::Single,
     };
     let mut writer = RowWriter::open(&args)?;
+    let run = OneOff::new("classify");
+    let models: Vec<ModelRef> = classifier
+        .embedder_id()
+        .map(|id| ModelRef::embedder(&run.hashes, id, args.embed.embed_model.as_deref()))
+        .into_iter()
+        .collect();
     let mut batch: Vec<DocItem> = Vec::with_capacity(BATCH);
     let flush =
         |batch: &mut Vec<DocItem>, writer: &mut RowWriter| -> docket_pipelines::Result<()> {
             let texts: Vec<&str> = batch.iter().map(|i| i.text.as_str()).collect();
             let predictions = classifier.predict(&texts, None, decision)?;
             for (item, p) in batch.iter().zip(&predictions) {
-                writer.write(&PredictionRecord::new(&item.doc_id, &item.source, p))?;
+                let record = PredictionRecord::new(&item.doc_id, &item.source, p);
+                writer.write(&record, &run, item, models.clone(), None)?;
             }
             batch.clear();
             Ok(())
@@ -157,7 +175,7 @@ pub fn classify(args: ClassifyArgs, term: Term) -> Result<Outcome> {
         Ok(())
     })?;
     flush(&mut batch, &mut writer)?;
-    writer.finish()?;
+    writer.finish(args.index_dir(), &run, &term)?;
     let secs = started.elapsed().as_secs_f64();
     let failures = match failed {
         0 => String::new(),
@@ -227,14 +245,22 @@ fn classify_llm(
     let llm = load_llm(&args.llm_args.spec(), &term)?;
     let classifier = LlmClassifier::new(llm.as_ref(), &labels)?.with_flagged(args.allow_flagged);
     let mut writer = RowWriter::open(args)?;
+    let run = OneOff::new("classify");
+    let models = vec![ModelRef::llm(
+        &run.hashes,
+        llm.model_id(),
+        &args.llm_args.spec(),
+    )];
+    let prompt = Some(docket_generate::classify::llm::PROMPT_VERSION);
     let mut done = 0usize;
     let failed = args.each(&term, |item| {
         let p = classifier.predict(&item.text)?;
-        writer.write(&PredictionRecord::new(&item.doc_id, &item.source, &p))?;
+        let record = PredictionRecord::new(&item.doc_id, &item.source, &p);
+        writer.write(&record, &run, &item, models.clone(), prompt)?;
         done += 1;
         Ok(())
     })?;
-    writer.finish()?;
+    writer.finish(args.index_dir(), &run, &term)?;
     term.info(&format!(
         "classified {done} documents with {} in {:.1}s",
         llm.model_id(),
@@ -243,8 +269,16 @@ fn classify_llm(
     Ok(Outcome::failed_if(failed))
 }
 
-/// Writes one row per classified document, as CSV or JSON Lines.
-enum RowWriter {
+/// Writes one row per classified document, as CSV or JSON Lines, each with its
+/// provenance, and keeps the rows' explain records for the end (written under the index
+/// when the documents came from one).
+struct RowWriter {
+    format: Format,
+    explain: bool,
+    explained: Vec<Explained>,
+}
+
+enum Format {
     Csv(Box<csv::Writer<Box<dyn Write>>>),
     Jsonl(Box<dyn Write>),
 }
@@ -264,34 +298,104 @@ impl RowWriter {
             Some(p) if p.extension().is_some_and(|e| e == "csv") => OutFormat::Csv,
             _ => OutFormat::Jsonl,
         });
-        Ok(match format {
+        if args.explain && format == OutFormat::Csv {
+            return Err(UsageError(
+                "--explain adds a field to JSON rows; CSV rows have their row_id column for `docket explain`".into(),
+            )
+            .into());
+        }
+        let format = match format {
             OutFormat::Csv => {
                 let mut w = csv::Writer::from_writer(sink);
-                w.write_record(PREDICTION_COLUMNS)?;
-                RowWriter::Csv(Box::new(w))
+                w.write_record(PREDICTION_COLUMNS.iter().chain(PROVENANCE_COLUMNS.iter()))?;
+                Format::Csv(Box::new(w))
             }
-            OutFormat::Jsonl => RowWriter::Jsonl(sink),
+            OutFormat::Jsonl => Format::Jsonl(sink),
+        };
+        Ok(RowWriter {
+            format,
+            explain: args.explain,
+            explained: Vec::new(),
         })
     }
 
-    fn write(&mut self, record: &PredictionRecord) -> docket_pipelines::Result<()> {
+    fn write(
+        &mut self,
+        record: &PredictionRecord,
+        run: &OneOff,
+        item: &DocItem,
+        models: Vec<ModelRef>,
+        prompt_version: Option<u32>,
+    ) -> docket_pipelines::Result<()> {
         use docket_pipelines::Error;
-        match self {
-            RowWriter::Csv(csv) => csv
-                .write_record(record.csv_row().iter().map(|c| csv_cell(c).into_owned()))
-                .map_err(|e| Error::output("the rows", e)),
-            RowWriter::Jsonl(out) => {
-                serde_json::to_writer(&mut *out, record)
+        let chunks = item.chunk_ids.clone();
+        let provenance = run
+            .provenance(
+                &item.source,
+                &[item.doc_ref()],
+                chunks.clone(),
+                models,
+                prompt_version,
+            )
+            .to_value();
+        let row_id = provenance["row_id"].as_str().unwrap_or_default();
+        let mut labels: Vec<LabelScore> = record
+            .labels
+            .iter()
+            .map(|l| LabelScore {
+                label: l.label.clone(),
+                score: l.score,
+            })
+            .collect();
+        if let (Some(label), Some(score)) = (&record.runner_up, record.runner_up_score) {
+            labels.push(LabelScore {
+                label: label.clone(),
+                score,
+            });
+        }
+        let read = chunks
+            .into_iter()
+            .map(|c| ChunkScore::whole(c, &item.doc_id, &item.source))
+            .collect();
+        let explained = Explained::chunks(row_id, "classify", read, labels);
+        let err = |e: std::io::Error| Error::output("the rows", e);
+        match &mut self.format {
+            Format::Csv(csv) => {
+                let cells = record
+                    .csv_row()
+                    .into_iter()
+                    .chain(provenance_cells(&provenance))
+                    .map(|c| csv_cell(&c).into_owned())
+                    .collect::<Vec<_>>();
+                csv.write_record(cells)
                     .map_err(|e| Error::output("the rows", e))?;
-                writeln!(out).map_err(|e| Error::output("the rows", e))
+            }
+            Format::Jsonl(out) => {
+                let mut value = serde_json::to_value(record).unwrap_or_default();
+                value["provenance"] = provenance;
+                if self.explain {
+                    value["explain"] = serde_json::to_value(&explained).unwrap_or_default();
+                }
+                serde_json::to_writer(&mut *out, &value)
+                    .map_err(|e| Error::output("the rows", e))?;
+                writeln!(out).map_err(err)?;
             }
         }
+        self.explained.push(explained);
+        Ok(())
     }
 
-    fn finish(self) -> Result<()> {
-        match self {
-            RowWriter::Csv(mut csv) => csv.flush()?,
-            RowWriter::Jsonl(mut out) => out.flush()?,
+    /// Flush the rows; keep their explain records under the index `dir` they came
+    /// from, if they did.
+    fn finish(self, dir: Option<&Path>, run: &OneOff, term: &Term) -> Result<()> {
+        match self.format {
+            Format::Csv(mut csv) => csv.flush()?,
+            Format::Jsonl(mut out) => out.flush()?,
+        }
+        if let Some(dir) = dir
+            && let Err(e) = ExplainLog::commands(dir).append(&run.run_id, &self.explained)
+        {
+            term.notice(&format!("the rows' explain records are not kept: {e}"));
         }
         Ok(())
     }

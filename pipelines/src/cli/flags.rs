@@ -104,6 +104,14 @@ pub struct ParseArgs {
     /// are recognised; international numbers (+49 ...) always are. Default: US,GB.
     #[arg(long, value_name = "CC", value_delimiter = ',')]
     pub redact_phone_regions: Vec<PhoneRegion>,
+    /// The license of the documents read (their `license` metadata unless a document
+    /// names its own); carried to every output row, filter with --filter license=...
+    #[arg(long, value_name = "LICENSE")]
+    pub license: Option<String>,
+    /// What the documents read may be used for (`internal`, `public`, ...): their
+    /// `usage` metadata unless a document names its own; filter with --filter usage=...
+    #[arg(long, value_name = "USAGE")]
+    pub usage: Option<String>,
 }
 
 /// The kinds of personal data `--redact` names.
@@ -138,6 +146,8 @@ impl ParseArgs {
             redact: self.redact.clone().map(|k| k.0).unwrap_or_default(),
             redact_phone_regions: (!self.redact_phone_regions.is_empty())
                 .then(|| self.redact_phone_regions.clone()),
+            license: self.license.clone(),
+            usage: self.usage.clone(),
         }
     }
 }

@@ -54,10 +54,11 @@ pub fn forget(args: ForgetArgs) -> Result<Outcome> {
         }
         writeln!(
             out,
-            "{} document(s) forgotten; {} job result(s) and {} cached summary call(s) dropped",
+            "{} document(s) forgotten; {} job result(s), {} cached summary call(s) and {} explain record(s) dropped",
             done.documents.len(),
             done.job_results,
-            done.cache_entries
+            done.cache_entries,
+            done.explain_records
         )?;
     }
     Ok(Outcome::Success)

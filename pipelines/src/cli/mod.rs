@@ -6,6 +6,7 @@
 mod ask;
 mod classify;
 mod eval;
+mod explain;
 pub mod flags;
 mod forget;
 mod index;
@@ -72,10 +73,15 @@ enum Command {
     /// document order, with byte offsets) or written by the LLM (--abstractive, every
     /// sentence checked against the document).
     Summarize(summarize::SummarizeArgs),
+    /// Show what produced an output row (a label, summary, answer or search hit): the
+    /// chunks with their scores from each retrieval leg and fused, the verifier's
+    /// support for each answer sentence, the classifier's label scores.
+    Explain(explain::ExplainArgs),
     /// Show what an index holds: documents, chunks, model, store, size.
     Status(search::StatusArgs),
     /// Remove every trace of documents from an index: both stores, the catalog, job
-    /// states and cached summaries, files rewritten so that none of their text is left.
+    /// states, cached summaries and explain records, files rewritten so that none of
+    /// their text is left.
     Forget(forget::ForgetArgs),
     /// Run a job file: sync its index, then run its tasks on what is new or changed.
     Run(jobs::RunArgs),
@@ -127,6 +133,7 @@ impl Cli {
             Command::Index(args) => index::index(args, term),
             Command::Search(args) => search::search(args, term),
             Command::Status(args) => search::status(args),
+            Command::Explain(args) => explain::explain(args),
             Command::Forget(args) => forget::forget(args),
             Command::Run(args) => jobs::run(args, term),
             Command::Validate(args) => jobs::validate(args),

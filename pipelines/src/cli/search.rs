@@ -5,7 +5,9 @@ use std::io::{IsTerminal, Write};
 use anyhow::{Context, Result};
 use clap::Args;
 use docket_index::{Fallback, HitRecord, Index, Mode, Status};
+use docket_pipelines::explain::{ChunkScore, ExplainLog, Explained};
 use docket_pipelines::models::open_for_search;
+use docket_pipelines::provenance::OneOff;
 use docket_pipelines::report::ReporterExt;
 
 use super::flags::{EmbedModelArgs, FilterArgs, FusionArgs, IndexDirArgs, ModeArg};
@@ -75,11 +77,30 @@ pub fn search(args: SearchArgs, term: Term) -> Result<Outcome> {
     if results.hits.is_empty() && !args.json {
         term.info(&format!("no results for {:?}", args.query));
     }
+    // Each hit's provenance (in --json), and its scores kept for `docket explain`.
+    let run = OneOff::new("search");
+    let models = match results.mode {
+        Mode::Bm25 => Vec::new(),
+        _ => run.embedder(&index, args.embed.embed_model.as_deref()),
+    };
+    let mut explained = Vec::new();
     for (i, hit) in results.hits.iter().enumerate() {
         let snippet = index.snippet(&args.query, &hit.chunk, args.snippet_chars)?;
         let record = HitRecord::new(i + 1, hit, &snippet, results.mode);
+        let provenance = run.hit(&index, &(i + 1).to_string(), hit, models.clone())?;
+        let c = &hit.chunk;
+        let score =
+            ChunkScore::retrieved(&c.id, &c.doc_id, &c.source, hit.score, hit.dense, hit.bm25);
+        explained.push(Explained::chunks(
+            &provenance.row_id,
+            "search",
+            vec![score],
+            Vec::new(),
+        ));
         if args.json {
-            serde_json::to_writer(&mut out, &record)?;
+            let mut value = serde_json::to_value(&record)?;
+            value["provenance"] = provenance.to_value();
+            serde_json::to_writer(&mut out, &value)?;
             writeln!(out)?;
         } else {
             let marked = if color {
@@ -91,6 +112,9 @@ pub fn search(args: SearchArgs, term: Term) -> Result<Outcome> {
         }
     }
     out.flush()?;
+    if let Err(e) = ExplainLog::commands(&args.index.dir).append(&run.run_id, &explained) {
+        term.notice(&format!("the hits' explain records are not kept: {e}"));
+    }
     Ok(Outcome::Success)
 }
 

@@ -175,6 +175,8 @@ pub fn serve(args: ServeArgs, term: Term) -> Result<Outcome> {
         replica,
         embedder,
         llm,
+        embed_dir: args.embed.embed_model.clone(),
+        llm_spec,
         job: job.as_ref().map(|j| JobReport {
             name: j.name.clone(),
             path: j.report_path(),

@@ -29,6 +29,7 @@ use serde_json::{Value, json};
 use super::App;
 use super::metrics::Gauges;
 use super::replica::Snapshot;
+use crate::provenance::OneOff;
 use crate::report::Level;
 
 const PAGE: &str = include_str!("page/index.html");
@@ -204,12 +205,22 @@ pub(crate) async fn search(
             .search(&req.query, k, mode, &filter, None)
             .map_err(|e| ApiError::internal(app, "search", &e))?;
         let mut hits = Vec::with_capacity(results.hits.len());
+        let run = OneOff::new("search");
+        let models = match results.mode {
+            Mode::Bm25 => Vec::new(),
+            _ => run.embedder(index, app.served.embed_dir.as_deref()),
+        };
         for (i, hit) in results.hits.iter().enumerate() {
             let snippet = index
                 .snippet(&req.query, &hit.chunk, snippet_chars)
                 .map_err(|e| ApiError::internal(app, "snippet", &e))?;
             let record = HitRecord::new(i + 1, hit, &snippet, results.mode);
-            hits.push(serde_json::to_value(record).unwrap_or(Value::Null));
+            let mut value = serde_json::to_value(record).unwrap_or(Value::Null);
+            let provenance = run
+                .hit(index, &(i + 1).to_string(), hit, models.clone())
+                .map_err(|e| ApiError::internal(app, "provenance", &e))?;
+            value["provenance"] = provenance.to_value();
+            hits.push(value);
         }
         let fallback = results.fallback.map(|f| match f {
             Fallback::NoVectors => "this index has no vectors; BM25 only",
@@ -369,6 +380,11 @@ fn answer(
             .map(|_| "the LLM could not be loaded; the answer is extractive");
         o.insert("notice".into(), json!(notice));
         o.insert("generation".into(), json!(snap.generation()));
+        let run = OneOff::new("ask");
+        let index = snap.index();
+        let models = run.embedder(index, app.served.embed_dir.as_deref());
+        let provenance = run.answer(index, "1", &answered, models, Some(&app.served.llm_spec));
+        o.insert("provenance".into(), provenance.to_value());
     }
     Ok(value)
 }

@@ -217,6 +217,10 @@ pub struct Served {
     pub replica: Replica,
     pub embedder: Option<Arc<dyn Embedder>>,
     pub llm: LazyLlm,
+    /// Where the embedder was loaded from (`None`: the default model's folder) and what
+    /// the LLM is loaded from: for the provenance of responses (model file hashes).
+    pub embed_dir: Option<PathBuf>,
+    pub llm_spec: crate::settings::LlmSpec,
     pub job: Option<JobReport>,
 }
 

@@ -8,16 +8,17 @@ use std::path::Path;
 
 use docket_generate::LazyLlm;
 use docket_generate::answer::{AnswerConfig, AnswerStrategy, AskOptions, NOT_FOUND_TEXT, ask_lazy};
-use docket_index::DocEntry;
 use serde_json::{Value, json};
 
 use super::{
     Context, Plan, begin, done_row, guarded, hash_hex, out_err, partition, scope, write_output,
 };
 use crate::error::{Error, Result};
+use crate::explain::Explained;
 use crate::job::TaskReport;
 use crate::job::spec::AnswerTask;
 use crate::job::state::{Mark, NewFailure, State};
+use crate::provenance::{answer_docs, answer_prompt_version};
 use crate::report::ReporterExt;
 
 /// One question of a questions file.
@@ -156,20 +157,12 @@ fn answer_all(
             Ok(a) => {
                 let mut row = serde_json::to_value(&a).unwrap_or_default();
                 row["id"] = json!(q.id);
-                // The documents and chunks the answer's sources are.
-                let mut docs: Vec<DocEntry> = Vec::new();
-                for s in &a.sources {
-                    if docs.iter().any(|d| d.doc_id == s.doc_id) {
-                        continue;
-                    }
-                    if let Ok(Some(e)) = index.catalog().get(&s.doc_id) {
-                        docs.push(e);
-                    }
-                }
-                let chunks = a.sources.iter().map(|s| s.chunk_id.clone()).collect();
-                let docs: Vec<&DocEntry> = docs.iter().collect();
-                let llm_used = a.model.is_some();
-                row["provenance"] = ctx.provenance(&docs, chunks, llm_used, None);
+                let (docs, chunks) = answer_docs(index, &a);
+                let used = (a.model.is_some(), answer_prompt_version(&a));
+                let p = ctx.provenance(plan.name, &q.key, &docs, chunks, used);
+                let row_id = p["row_id"].as_str().unwrap_or_default().to_owned();
+                ctx.explain(&[Explained::answer(&row_id, &a)]);
+                row["provenance"] = p;
                 (vec![(q.key.clone(), done_row("", fp, row))], vec![])
             }
             Err(e) => {

@@ -18,6 +18,7 @@ use crate::job::TaskReport;
 use crate::job::spec::ClassifyTask;
 use crate::job::state::State;
 use crate::output::csv_cell;
+use crate::provenance::{PROVENANCE_COLUMNS, provenance_cells};
 use crate::report::ReporterExt;
 
 /// Documents classified per batch (and per state commit).
@@ -80,58 +81,6 @@ fn write_csv(state: &State, name: &str, w: &mut dyn Write) -> Result<()> {
         .map_err(|e| Error::output(name, e))
     })?;
     out.flush().map_err(out_err(name))
-}
-
-/// The provenance columns of a CSV row, after the prediction's (lists joined by `|`,
-/// a model as `id@blake3`).
-const PROVENANCE_COLUMNS: [&str; 7] = [
-    "content_hash",
-    "chunk_ids",
-    "models",
-    "prompt_version",
-    "job",
-    "run_id",
-    "at",
-];
-
-/// The cells of [`PROVENANCE_COLUMNS`] and the time, from a row's `provenance`.
-fn provenance_cells(p: &Value) -> [String; 7] {
-    let list = |k: &str| -> String {
-        p[k].as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join("|")
-            })
-            .unwrap_or_default()
-    };
-    let models: Vec<String> = p["models"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|m| {
-                    let id = m["id"].as_str().unwrap_or("");
-                    match m["file_hash"].as_str() {
-                        Some(h) => format!("{id}@{h}"),
-                        None => id.to_owned(),
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let s = |k: &str| p[k].as_str().unwrap_or("").to_owned();
-    [
-        list("content_hashes"),
-        list("chunk_ids"),
-        models.join("|"),
-        p["prompt_version"]
-            .as_u64()
-            .map_or(String::new(), |v| v.to_string()),
-        s("job"),
-        s("run_id"),
-        s("at"),
-    ]
 }
 
 /// The classifier of a classify task, made when there is something to classify.
@@ -204,7 +153,11 @@ fn row(e: &DocEntry, p: &Prediction) -> Value {
 
 impl<'a> Worker for Classify<'a, '_> {
     fn uses_llm(&self) -> (bool, Option<u32>) {
-        (self.task.llm, None)
+        let prompt = self
+            .task
+            .llm
+            .then_some(docket_generate::classify::llm::PROMPT_VERSION);
+        (self.task.llm, prompt)
     }
 
     fn prepare(&mut self) -> Result<()> {

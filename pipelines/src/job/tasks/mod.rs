@@ -28,8 +28,9 @@ use super::spec::{Job, Task};
 use super::state::{Done, Mark, NewFailure, State, Written};
 use super::{RunEnv, RunOptions, TaskFailure, TaskReport};
 use crate::error::{Error, Result};
+use crate::explain::{ChunkScore, ExplainLog, Explained, LabelScore};
 use crate::output::{file_hash, write_atomic_hashed};
-use crate::provenance::{FileHashes, ModelRef, Provenance, now_rfc3339};
+use crate::provenance::{DocRef, FileHashes, ModelRef, Provenance};
 use crate::report::{Level, Progress, ReporterExt};
 pub use guard::TaskClock;
 use guard::{TimedEmbedder, TimedLlm, guarded};
@@ -91,55 +92,47 @@ impl Context<'_> {
     pub fn models(&self, llm_used: bool) -> Vec<ModelRef> {
         let mut out = Vec::new();
         if let Some(e) = self.embedder.get() {
-            let dir = match &self.job.spec.index.chunking.embed_model {
-                Some(dir) => dir.clone(),
-                None => crate::models::EMBEDDER.dir(),
-            };
-            let file = dir.join(crate::models::EMBEDDER.marker);
-            out.push(ModelRef {
-                id: e.model_id().to_owned(),
-                file_hash: self.hashes.hash(&file).ok(),
-            });
+            let dir = self.job.spec.index.chunking.embed_model.as_deref();
+            out.push(ModelRef::embedder(&self.hashes, e.model_id(), dir));
         }
         if llm_used && let Some(id) = self.llm.model_id() {
-            let spec = &self.job.spec.llm;
-            let file = match (&spec.url, &spec.model) {
-                (Some(_), _) => None,
-                (None, Some(file)) => Some(file.clone()),
-                (None, None) => Some(
-                    crate::models::GENERATOR
-                        .dir()
-                        .join(crate::models::GENERATOR.marker),
-                ),
-            };
-            out.push(ModelRef {
-                id: id.to_owned(),
-                file_hash: file.and_then(|f| self.hashes.hash(&f).ok()),
-            });
+            out.push(ModelRef::llm(&self.hashes, id, &self.job.spec.llm));
         }
         out
     }
 
-    /// The provenance of a row made from `docs` (and of them, the chunks `chunk_ids`).
+    /// The provenance of the row `key` of the task `task`, made from `docs` (and of
+    /// them, the chunks `chunk_ids`).
     pub fn provenance(
         &self,
-        docs: &[&DocEntry],
+        task: &str,
+        key: &str,
+        docs: &[DocRef],
         chunk_ids: Vec<String>,
-        llm_used: bool,
-        prompt_version: Option<u32>,
+        (llm_used, prompt_version): (bool, Option<u32>),
     ) -> Value {
-        let p = Provenance {
-            doc_ids: docs.iter().map(|d| d.doc_id.clone()).collect(),
-            sources: docs.iter().map(|d| d.source.clone()).collect(),
-            content_hashes: docs.iter().map(|d| d.content_hash.clone()).collect(),
+        Provenance::new(
+            &self.run_id,
+            task,
+            key,
+            docs,
             chunk_ids,
-            models: self.models(llm_used),
+            self.models(llm_used),
             prompt_version,
-            job: self.job.name.clone(),
-            run_id: self.run_id.clone(),
-            at: now_rfc3339(),
-        };
-        serde_json::to_value(p).unwrap_or_default()
+            Some(&self.job.name),
+        )
+        .to_value()
+    }
+
+    /// Keep the explain records of this run's rows; a failure to is a warning (the
+    /// rows matter more than their explanations).
+    pub fn explain(&self, records: &[Explained]) {
+        let log = ExplainLog::jobs(&self.job.spec.index.dir);
+        if let Err(e) = log.append(&self.run_id, records) {
+            self.env
+                .reporter
+                .warn(&format!("cannot keep the rows' explain records: {e}"));
+        }
     }
 
     pub(super) fn task_llm_arc(&self) -> Option<&Arc<dyn Llm>> {
@@ -534,6 +527,7 @@ fn per_document(
         worker.prepare()?;
     }
     let label = format!("{} {}", report.kind, plan.name);
+    let report_kind = report.kind;
     let count = todo.iter().map(Vec::len).sum();
     let progress = ctx.env.reporter.progress(&label, count, "documents");
     let groups: Vec<Vec<(&DocEntry, String)>> = todo
@@ -548,14 +542,31 @@ fn per_document(
         |g| doc_marks(g),
         |g| {
             let (mut done, failed) = run_batch(index, g, worker, &ctx.clock);
-            let (llm_used, prompt_version) = worker.uses_llm();
+            let llm = worker.uses_llm();
             // A document's row is made from its whole text: every chunk of it.
+            let mut explained = Vec::new();
             for (_, d) in &mut done {
                 if let Some((e, _)) = g.iter().find(|(e, _)| e.doc_id == d.doc_id) {
-                    let chunks = (0..e.chunks).map(|i| format!("{}-{i}", e.doc_id)).collect();
-                    d.row["provenance"] = ctx.provenance(&[*e], chunks, llm_used, prompt_version);
+                    let chunks: Vec<String> =
+                        (0..e.chunks).map(|i| format!("{}-{i}", e.doc_id)).collect();
+                    let metadata = index.document_metadata(e).unwrap_or_default();
+                    let doc = DocRef::new(e, &metadata);
+                    let p = ctx.provenance(plan.name, &e.source, &[doc], chunks.clone(), llm);
+                    let scores = chunks
+                        .into_iter()
+                        .map(|c| ChunkScore::whole(c, &e.doc_id, &e.source))
+                        .collect();
+                    let row_id = p["row_id"].as_str().unwrap_or_default().to_owned();
+                    explained.push(Explained::chunks(
+                        &row_id,
+                        report_kind,
+                        scores,
+                        label_scores(&d.row),
+                    ));
+                    d.row["provenance"] = p;
                 }
             }
+            ctx.explain(&explained);
             (done, failed)
         },
         report,
@@ -564,6 +575,30 @@ fn per_document(
     progress.finish();
     write_output(state, plan.name, plan.output, |w| write(state, w))?;
     Ok(())
+}
+
+/// A classification row's label scores, for its explain record: the labels given, then
+/// the runner-up (none for other rows).
+fn label_scores(row: &Value) -> Vec<LabelScore> {
+    let mut out: Vec<LabelScore> = row["labels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| {
+            Some(LabelScore {
+                label: l["label"].as_str()?.to_owned(),
+                score: l["score"].as_f64()? as f32,
+            })
+        })
+        .collect();
+    if let (Some(label), Some(score)) = (row["runner_up"].as_str(), row["runner_up_score"].as_f64())
+    {
+        out.push(LabelScore {
+            label: label.to_owned(),
+            score: score as f32,
+        });
+    }
+    out
 }
 
 /// Work through `batches` in order, each noted running in the state before its work
