@@ -12,6 +12,7 @@ use docket_generate::records::SummaryRecord;
 use docket_generate::summarize::abstractive::{AbstractiveConfig, AbstractiveSummarizer, DirCache};
 use docket_generate::summarize::{Budget, Summarizer, SummaryConfig};
 use docket_pipelines::documents::{DocItem, DocSource, for_each_document, summary_cache_dir};
+use docket_pipelines::provenance::{ModelRef, OneOff, Provenance};
 use docket_pipelines::models::{load_embedder, load_llm};
 use docket_pipelines::report::ReporterExt;
 
@@ -178,6 +179,19 @@ fn run(
                 .iter()
                 .any(|w| *w == item.source || *w == item.doc_id)
     };
+    // Each JSON row's provenance: the model that wrote it, and the prompt's version
+    // for an abstractive one.
+    let run = OneOff::new("summarize");
+    let (models, prompt) = match engine {
+        Engine::Extractive { model, .. } => (
+            vec![ModelRef::embedder(&run.hashes, model, args.embed.embed_model.as_deref())],
+            None,
+        ),
+        Engine::Abstractive { model, .. } => (
+            vec![ModelRef::llm(&run.hashes, model, &args.llm.spec())],
+            Some(docket_generate::summarize::abstractive::PROMPT_VERSION),
+        ),
+    };
     let failed = for_each_document(from, term, |item| {
         if !wanted(&item) {
             return Ok(());
@@ -186,7 +200,11 @@ fn run(
         let record = engine.record(&item)?;
         calls += record.llm_calls.unwrap_or(0);
         hits += record.cache_hits.unwrap_or(0);
-        print(&mut out, args.json, &record, term)
+        let provenance = args.json.then(|| {
+            let docs = [item.doc_ref()];
+            run.provenance(&item.source, &docs, item.chunk_ids.clone(), models.clone(), prompt)
+        });
+        print(&mut out, provenance.as_ref(), &record, term)
             .map_err(|e| docket_pipelines::Error::output("the summaries", e))
     })?;
     out.flush()?;
@@ -207,9 +225,15 @@ fn run(
     Ok(Outcome::failed_if(failed))
 }
 
-/// One summary: a JSON line, or the source and the summary (with each abstractive
-/// sentence's supporting span) for a person; dropped sentences go to stderr.
-fn print(out: &mut dyn Write, json: bool, r: &SummaryRecord, term: &Term) -> std::io::Result<()> {
+/// One summary: a JSON line (given its provenance), or the source and the summary
+/// (with each abstractive sentence's supporting span) for a person; dropped sentences
+/// go to stderr.
+fn print(
+    out: &mut dyn Write,
+    json: Option<&Provenance>,
+    r: &SummaryRecord,
+    term: &Term,
+) -> std::io::Result<()> {
     for c in &r.dropped {
         term.info(&format!(
             "dropped from {}: \"{}\" ({})",
@@ -218,8 +242,10 @@ fn print(out: &mut dyn Write, json: bool, r: &SummaryRecord, term: &Term) -> std
             c.note.as_deref().unwrap_or("unsupported")
         ));
     }
-    if json {
-        serde_json::to_writer(&mut *out, r)?;
+    if let Some(provenance) = json {
+        let mut value = serde_json::to_value(r).map_err(std::io::Error::other)?;
+        value["provenance"] = provenance.to_value();
+        serde_json::to_writer(&mut *out, &value)?;
         return writeln!(out);
     }
     writeln!(out, "== {}", r.source)?;
