@@ -135,7 +135,32 @@ fn search_and_ask_rows_carry_provenance_and_the_usage_filter_leaves_documents_ou
     );
     let row = p["row_id"].as_str().expect("row id");
     let shown = docket(["explain", row, "--index", ix_arg.as_str(), "--json"]);
-    assert_eq!(shown.expect_code(0).json(), *explain);
+    let shown = shown.expect_code(0).json();
+    // The same record (scores compared as f32: the inline copy went through f64).
+    for key in ["row_id", "kind", "doc_ids"] {
+        assert_eq!(shown[key], explain[key], "{key}: {shown:#}");
+    }
+    let texts = |r: &Value| -> Vec<Value> {
+        r["claims"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| c["text"].clone())
+            .collect()
+    };
+    assert_eq!(texts(&shown), texts(explain), "{shown:#}");
+    let scores = |r: &Value| -> Vec<(String, f32)> {
+        r["chunks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                let id = c["chunk_id"].as_str().unwrap_or_default().to_owned();
+                (id, c["score"].as_f64().unwrap_or(f64::NAN) as f32)
+            })
+            .collect()
+    };
+    assert_eq!(scores(&shown), scores(explain), "{shown:#}");
     let text = docket(["explain", row, "--index", ix_arg.as_str()]);
     assert!(
         text.expect_code(0).stdout.contains(cited),

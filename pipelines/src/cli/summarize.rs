@@ -12,8 +12,8 @@ use docket_generate::records::SummaryRecord;
 use docket_generate::summarize::abstractive::{AbstractiveConfig, AbstractiveSummarizer, DirCache};
 use docket_generate::summarize::{Budget, Summarizer, SummaryConfig};
 use docket_pipelines::documents::{DocItem, DocSource, for_each_document, summary_cache_dir};
-use docket_pipelines::provenance::{ModelRef, OneOff, Provenance};
 use docket_pipelines::models::{load_embedder, load_llm};
+use docket_pipelines::provenance::{ModelRef, OneOff, Provenance};
 use docket_pipelines::report::ReporterExt;
 
 use super::flags::{EmbedModelArgs, IndexDirArgs, LlmArgs, ParseArgs, WalkArgs, sources};
@@ -184,7 +184,11 @@ fn run(
     let run = OneOff::new("summarize");
     let (models, prompt) = match engine {
         Engine::Extractive { model, .. } => (
-            vec![ModelRef::embedder(&run.hashes, model, args.embed.embed_model.as_deref())],
+            vec![ModelRef::embedder(
+                &run.hashes,
+                model,
+                args.embed.embed_model.as_deref(),
+            )],
             None,
         ),
         Engine::Abstractive { model, .. } => (
@@ -202,7 +206,13 @@ fn run(
         hits += record.cache_hits.unwrap_or(0);
         let provenance = args.json.then(|| {
             let docs = [item.doc_ref()];
-            run.provenance(&item.source, &docs, item.chunk_ids.clone(), models.clone(), prompt)
+            run.provenance(
+                &item.source,
+                &docs,
+                item.chunk_ids.clone(),
+                models.clone(),
+                prompt,
+            )
         });
         print(&mut out, provenance.as_ref(), &record, term)
             .map_err(|e| docket_pipelines::Error::output("the summaries", e))
