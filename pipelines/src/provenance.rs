@@ -138,7 +138,10 @@ pub struct Provenance {
 impl Provenance {
     /// The provenance of the row `key` of `task` in the run `run_id`, made now from
     /// `docs` (and of them, the chunks `chunk_ids`).
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per field a caller knows; the rest are made here"
+    )]
     pub fn new(
         run_id: &str,
         task: &str,
