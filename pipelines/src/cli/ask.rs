@@ -116,7 +116,8 @@ pub fn ask(args: AskArgs, term: Term) -> Result<Outcome> {
     let models = run.embedder(&index, args.embed.embed_model.as_deref());
     let provenance = run.answer(&index, "1", &answered, models, Some(&args.llm.spec()));
     let explained = Explained::answer(&provenance.row_id, &answered);
-    if let Err(e) = ExplainLog::commands(&args.index.dir).append(&run.run_id, &[explained.clone()])
+    if let Err(e) =
+        ExplainLog::commands(&args.index.dir).append(&run.run_id, std::slice::from_ref(&explained))
     {
         term.notice(&format!("the answer's explain record is not kept: {e}"));
     }
