@@ -11,8 +11,9 @@
 //! products, but not always in the same places (docket's prompt path multiplies f32
 //! copies of the weights when they fit its budget, llama.cpp rounds its KV cache and
 //! some scales differently), so logits are close, not equal. The first token's logits
-//! must agree within 2% of the spread of llama.cpp's (max − min over the compared
-//! logits); at every one of 32 greedy steps docket's top token must be llama.cpp's,
+//! must agree within 5% of the largest of llama.cpp's in magnitude (over the whole
+//! vocabulary of the random models, the 64 best of Gemma's); at every one of 32 greedy
+//! steps docket's top token must be llama.cpp's,
 //! unless llama.cpp's own best two are within `NEAR_TIE` logits there (then either may
 //! win by rounding). Generation is teacher-forced on llama.cpp's tokens, so one near
 //! tie does not derail the rest.
@@ -24,8 +25,8 @@ use serde::Deserialize;
 
 /// A gap between llama.cpp's best two logits below which either may be picked.
 const NEAR_TIE: f32 = 0.1;
-/// The first token's logits may differ by this share of their spread.
-const LOGIT_TOLERANCE: f32 = 0.02;
+/// The first token's logits may differ by this share of the largest in magnitude.
+const LOGIT_TOLERANCE: f32 = 0.05;
 
 #[derive(Debug, Deserialize)]
 struct Reference {
@@ -58,7 +59,7 @@ fn argmax(v: &[f32]) -> u32 {
 }
 
 /// Compare `model` (loaded with an f32 budget of `budget_mib`) with the reference;
-/// returns the largest first-token logit difference, as a share of the spread.
+/// returns the largest first-token logit difference, as a share of the largest logit.
 fn compare(model: &Path, r: &Reference, budget_mib: usize) -> f32 {
     let llm = LocalLlm::load_with(
         model,
@@ -74,16 +75,21 @@ fn compare(model: &Path, r: &Reference, budget_mib: usize) -> f32 {
         Some(all) => ((0..all.len() as u32).collect(), all.clone()),
         None => (r.first_top_ids.clone(), r.first_top_logits.clone()),
     };
-    let spread = want.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b))
-        - want.iter().fold(f32::INFINITY, |a, &b| a.min(b));
+    let largest = want.iter().fold(0.0f32, |a, &b| a.max(b.abs()));
     let worst = ids
         .iter()
         .zip(&want)
         .map(|(&i, w)| (got[i as usize] - w).abs())
         .fold(0.0f32, f32::max);
+    println!(
+        "{} (budget {budget_mib} MiB): first logits differ by at most {worst} (largest {largest}); top token {} (llama.cpp {})",
+        r.file,
+        argmax(&got),
+        r.tokens[0]
+    );
     assert!(
-        worst <= LOGIT_TOLERANCE * spread,
-        "{} (budget {budget_mib} MiB): first logits differ by {worst} (spread {spread})",
+        worst <= LOGIT_TOLERANCE * largest,
+        "{} (budget {budget_mib} MiB): first logits differ by {worst} (largest {largest})",
         r.file
     );
     let mut seq = r.prompt.clone();
@@ -97,7 +103,7 @@ fn compare(model: &Path, r: &Reference, budget_mib: usize) -> f32 {
         seq.push(want);
         got = llm.next_logits(&seq).expect("generate");
     }
-    worst / spread
+    worst / largest
 }
 
 /// Both prompt paths: f32 copies (the default budget, which these models fit) and
@@ -105,7 +111,10 @@ fn compare(model: &Path, r: &Reference, budget_mib: usize) -> f32 {
 fn compare_both(model: &Path, r: &Reference) {
     for budget in [LocalConfig::default().f32_budget_mib, 0] {
         let share = compare(model, r, budget);
-        println!("{}: budget {budget} MiB, first logits within {share:.4} of their spread", r.file);
+        println!(
+            "{}: budget {budget} MiB, first logits within {share:.4} of the largest",
+            r.file
+        );
     }
 }
 
