@@ -185,21 +185,23 @@ impl KMatrix {
         let threads = rayon::current_num_threads().max(1);
         let chunk = self.rows.div_ceil(threads * 4).max(4);
         let out = Out(c.as_mut_ptr());
-        (0..self.rows.div_ceil(chunk)).into_par_iter().for_each(|t| {
-            let out = out;
-            for r in t * chunk..((t + 1) * chunk).min(self.rows) {
-                let w = self.row(r);
-                for i in 0..m {
-                    let v = self.dot(w, a.row(i));
-                    // SAFETY: `i·ldc + r` is within `c` (checked above), and only the
-                    // task owning row `r` writes column `r`.
-                    unsafe {
-                        let p = out.0.add(i * ldc + r);
-                        *p = if accumulate { *p + v } else { v };
+        (0..self.rows.div_ceil(chunk))
+            .into_par_iter()
+            .for_each(|t| {
+                let out = out;
+                for r in t * chunk..((t + 1) * chunk).min(self.rows) {
+                    let w = self.row(r);
+                    for i in 0..m {
+                        let v = self.dot(w, a.row(i));
+                        // SAFETY: `i·ldc + r` is within `c` (checked above), and only the
+                        // task owning row `r` writes column `r`.
+                        unsafe {
+                            let p = out.0.add(i * ldc + r);
+                            *p = if accumulate { *p + v } else { v };
+                        }
                     }
                 }
-            }
-        });
+            });
     }
 
     fn dot(&self, w: &[u8], x: ActRow<'_>) -> f32 {
@@ -476,8 +478,7 @@ mod avx2 {
                 let sc = b.as_ptr().add(192) as *const i8;
                 // The offset of 32: Σ_k scale_k · 32 · bsum_k, subtracted once.
                 let scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(sc as *const __m128i));
-                let bsums =
-                    _mm256_loadu_si256(x.bsums.as_ptr().add(i * 16) as *const __m256i);
+                let bsums = _mm256_loadu_si256(x.bsums.as_ptr().add(i * 16) as *const __m256i);
                 let offset = _mm256_slli_epi32(_mm256_madd_epi16(scales16, bsums), 5);
                 sumi = _mm256_sub_epi32(sumi, offset);
                 let aq = x.q.as_ptr().add(i * QK_K);

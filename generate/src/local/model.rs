@@ -550,19 +550,21 @@ impl Model {
         } else {
             let t = ld.tensor("token_embd.weight")?;
             let e = |e: candle_core::Error| ld.err(format!("token_embd.weight: {e}"));
-            Some(if let Some(q) = qmatrix(&t, hp.vocab, hp.n_embd).map_err(e)? {
-                QOrF32::Q(q)
-            } else if let Some(k) = kmatrix(&t, hp.vocab, hp.n_embd).map_err(e)? {
-                QOrF32::K(k)
-            } else {
-                QOrF32::F32 {
-                    cols: hp.n_embd,
-                    data: t
-                        .dequantize(&candle_core::Device::Cpu)
-                        .and_then(|t| t.flatten_all()?.to_vec1::<f32>())
-                        .map_err(e)?,
-                }
-            })
+            Some(
+                if let Some(q) = qmatrix(&t, hp.vocab, hp.n_embd).map_err(e)? {
+                    QOrF32::Q(q)
+                } else if let Some(k) = kmatrix(&t, hp.vocab, hp.n_embd).map_err(e)? {
+                    QOrF32::K(k)
+                } else {
+                    QOrF32::F32 {
+                        cols: hp.n_embd,
+                        data: t
+                            .dequantize(&candle_core::Device::Cpu)
+                            .and_then(|t| t.flatten_all()?.to_vec1::<f32>())
+                            .map_err(e)?,
+                    }
+                },
+            )
         };
         let mut layers = Vec::with_capacity(hp.n_layer);
         for i in 0..hp.n_layer {
