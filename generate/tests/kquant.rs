@@ -18,6 +18,11 @@
 //! win by rounding). Generation is teacher-forced on llama.cpp's tokens, so one near
 //! tie does not derail the rest.
 
+#![expect(
+    clippy::print_stdout,
+    reason = "the tests report how close each model came to llama.cpp"
+)]
+
 use std::path::{Path, PathBuf};
 
 use docket_generate::{LocalConfig, LocalLlm};

@@ -126,6 +126,14 @@ struct Out(*mut f32);
 unsafe impl Send for Out {}
 unsafe impl Sync for Out {}
 
+impl Out {
+    /// The element at `i` (a method, so that closures capture the `Send` wrapper and
+    /// not its raw pointer field).
+    fn at(self, i: usize) -> *mut f32 {
+        self.0.wrapping_add(i)
+    }
+}
+
 impl KMatrix {
     /// Take a GGUF tensor's bytes (`rows · cols/256` super-blocks of `kind`).
     pub fn new(rows: usize, cols: usize, kind: KKind, data: Vec<u8>) -> Option<KMatrix> {
@@ -188,7 +196,6 @@ impl KMatrix {
         (0..self.rows.div_ceil(chunk))
             .into_par_iter()
             .for_each(|t| {
-                let out = out;
                 for r in t * chunk..((t + 1) * chunk).min(self.rows) {
                     let w = self.row(r);
                     for i in 0..m {
@@ -196,7 +203,7 @@ impl KMatrix {
                         // SAFETY: `i·ldc + r` is within `c` (checked above), and only the
                         // task owning row `r` writes column `r`.
                         unsafe {
-                            let p = out.0.add(i * ldc + r);
+                            let p = out.at(i * ldc + r);
                             *p = if accumulate { *p + v } else { v };
                         }
                     }
