@@ -3,7 +3,9 @@
 //! tokens). `llm_reference.py` beside this file measures llama.cpp on the same file
 //! and prompt, so that the two can be compared side by side.
 //!
-//! `cargo bench -p docket-generate --bench llm [-- --threads N --gen N --runs N]`
+//! `cargo bench -p docket-generate --bench llm [-- --threads N --gen N --runs N
+//! --f32-budget-mib N]`; `DOCKET_LLM_MODEL=FILE.gguf` runs another model (for Gemma,
+//! `llm_reference.py --chat gemma` renders the same prompt).
 
 #![allow(clippy::print_stdout)]
 
@@ -33,6 +35,7 @@ fn main() {
     let threads = arg("--threads", 2);
     let gen_tokens = arg("--gen", 128);
     let runs = arg("--runs", 3);
+    let f32_budget_mib = arg("--f32-budget-mib", LocalConfig::default().f32_budget_mib);
     let path = match docket_generate::find_default_model() {
         Ok(p) => p,
         Err(e) => {
@@ -45,6 +48,7 @@ fn main() {
         &path,
         &LocalConfig {
             threads,
+            f32_budget_mib,
             ..Default::default()
         },
     )

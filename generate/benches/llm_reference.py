@@ -9,7 +9,8 @@ Run:
     /tmp/llamavenv/bin/python generate/benches/llm_reference.py [--threads 2] [--gen 128]
 
 The prompt is llm_prompt.txt as one user message in SmolLM2's chat template (ChatML
-with its default system message), rendered here as docket renders it. Generation is
+with its default system message), or with --chat gemma in Gemma's (after BOS),
+rendered here as docket renders it. Generation is
 greedy for a fixed number of tokens, end markers ignored, one token per eval as in
 the Rust benchmark.
 """
@@ -43,13 +44,17 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--gen", type=int, default=128)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--chat", choices=["chatml", "gemma"], default="chatml")
     args = ap.parse_args()
 
     text = (Path(__file__).with_name("llm_prompt.txt")).read_text()
-    rendered = (
-        f"<|im_start|>system\n{SYSTEM}<|im_end|>\n"
-        f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
-    )
+    if args.chat == "gemma":
+        rendered = f"<start_of_turn>user\n{text.strip()}<end_of_turn>\n<start_of_turn>model\n"
+    else:
+        rendered = (
+            f"<|im_start|>system\n{SYSTEM}<|im_end|>\n"
+            f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
+        )
     llm = Llama(
         model_path=str(args.model),
         n_ctx=4096,
@@ -58,7 +63,7 @@ def main() -> None:
         n_threads_batch=args.threads,
         verbose=False,
     )
-    tokens = llm.tokenize(rendered.encode(), add_bos=False, special=True)
+    tokens = llm.tokenize(rendered.encode(), add_bos=args.chat == "gemma", special=True)
     print(f"llama.cpp, {args.threads} threads; prompt: {len(tokens)} tokens")
     best_pp = best_tg = float("inf")
     for run in range(args.runs):

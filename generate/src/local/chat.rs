@@ -22,6 +22,9 @@ pub enum ChatFormat {
     Mistral,
     /// `[INST] <<SYS>>\n...\n<</SYS>>\n\n... [/INST]` (Llama 2 chat).
     Llama2,
+    /// `<start_of_turn>user\n...<end_of_turn>\n` with the system message folded into
+    /// the first user turn and the assistant called `model` (Gemma).
+    Gemma,
 }
 
 impl ChatFormat {
@@ -46,6 +49,12 @@ impl ChatFormat {
             if t.contains("[INST]") {
                 return ChatFormat::Mistral;
             }
+            if t.contains("<start_of_turn>") {
+                return ChatFormat::Gemma;
+            }
+        }
+        if has_token("<start_of_turn>") {
+            return ChatFormat::Gemma;
         }
         if arch.defaults_to_chatml() || has_token("<|im_start|>") {
             ChatFormat::ChatMl {
@@ -91,6 +100,27 @@ impl ChatFormat {
                     ));
                 }
                 out.push_str("<|start_header_id|>assistant<|end_header_id|>\n\n");
+            }
+            ChatFormat::Gemma => {
+                let mut system: Option<&str> = None;
+                for m in messages {
+                    let (role, content) = match m.role {
+                        Role::System => {
+                            system = Some(&m.content);
+                            continue;
+                        }
+                        Role::User => match system.take() {
+                            Some(sys) => ("user", format!("{sys}\n\n{}", m.content)),
+                            None => ("user", m.content.clone()),
+                        },
+                        Role::Assistant => ("model", m.content.clone()),
+                    };
+                    out.push_str(&format!(
+                        "<start_of_turn>{role}\n{}<end_of_turn>\n",
+                        content.trim()
+                    ));
+                }
+                out.push_str("<start_of_turn>model\n");
             }
             ChatFormat::Mistral | ChatFormat::Llama2 => {
                 let llama2 = *self == ChatFormat::Llama2;
@@ -180,6 +210,14 @@ mod tests {
         assert_eq!(
             ChatFormat::detect(None, Architecture::Llama, |t| t == "<|start_header_id|>"),
             ChatFormat::Llama3
+        );
+        assert_eq!(
+            ChatFormat::Gemma.render(&chat),
+            "<start_of_turn>user\nS\n\nQ<end_of_turn>\n<start_of_turn>model\nA<end_of_turn>\n<start_of_turn>user\nR<end_of_turn>\n<start_of_turn>model\n"
+        );
+        assert_eq!(
+            ChatFormat::detect(None, Architecture::Gemma3, |t| t == "<start_of_turn>"),
+            ChatFormat::Gemma
         );
     }
 }

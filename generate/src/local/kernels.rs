@@ -149,6 +149,24 @@ multiversion! {
     }
 }
 
+multiversion! {
+    /// For each row `[gate | up]` of `rows` (row length `2·ff`): gate ← gelu(gate)·up,
+    /// GELU in its tanh approximation as Gemma (and llama.cpp) computes it.
+    pub fn gelu_mul_rows(rows: &mut [f32], ff: usize) {
+        const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+        for row in rows.chunks_exact_mut(2 * ff) {
+            let (g, u) = row.split_at_mut(ff);
+            for (gv, uv) in g.iter_mut().zip(u.iter()) {
+                let x = *gv;
+                // tanh(z) = 1 - 2/(1 + e^{2z}), with the crate's vectorisable exp.
+                let z = SQRT_2_OVER_PI * x * (1.0 + 0.044_715 * x * x);
+                let t = 1.0 - 2.0 / (1.0 + exp(2.0 * z));
+                *gv = 0.5 * x * (1.0 + t) * uv;
+            }
+        }
+    }
+}
+
 /// Rotary position embedding of one head vector `x` (length ≥ `2·cos.len()`) with the
 /// angles of its position: interleaved pairs `(2i, 2i+1)` as GGUF llama files expect
 /// (their Q/K weights were permuted for it), or halves `(i, i+d/2)` (NeoX, Qwen2).
@@ -211,5 +229,14 @@ mod tests {
         let silu = |x: f32| x / (1.0 + (-x).exp());
         assert!((gu[0] - silu(1.0) * 2.0).abs() < 1e-6);
         assert!((gu[1] - silu(-1.0) * 3.0).abs() < 1e-6);
+
+        // GELU (tanh form) against its formula, far into both tails included.
+        let xs = [-12.0f32, -1.5, -0.3, 0.0, 0.7, 2.0, 15.0];
+        let mut gu: Vec<f32> = xs.iter().copied().chain(xs.iter().map(|_| 2.0)).collect();
+        gelu_mul_rows(&mut gu, xs.len());
+        for (x, got) in xs.iter().zip(&gu) {
+            let want = 0.5 * x * (1.0 + (0.797_884_6 * (x + 0.044_715 * x * x * x)).tanh()) * 2.0;
+            assert!((got - want).abs() < 1e-5, "gelu({x}): {got} vs {want}");
+        }
     }
 }

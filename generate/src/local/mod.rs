@@ -4,6 +4,7 @@
 mod arch;
 mod chat;
 mod kernels;
+mod kquant;
 mod model;
 mod quant;
 mod tokenizer;
@@ -162,6 +163,7 @@ impl LocalLlm {
             "<|endoftext|>",
             "<|end|>",
             "<|eom_id|>",
+            "<end_of_turn>",
             "</s>",
         ] {
             stop_ids.extend(tokenizer.token_to_id(t));

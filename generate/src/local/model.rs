@@ -1,13 +1,15 @@
-//! A llama-family decoder (Llama, Mistral, SmolLM2, Qwen2) on the CPU, on docket's own
-//! kernels.
+//! A llama-family decoder (Llama, Mistral, SmolLM2, Qwen2, Qwen3, Gemma 3) on the CPU,
+//! on docket's own kernels.
 //!
 //! candle's `quantized_llama` spends most of its time in generic tensor ops and runs
 //! its quantized matmuls row by row even for a long prompt. Here each weight matrix is
-//! kept twice: quantized in [`QMatrix`]'s layout for matrix-vector products (generation,
-//! where memory traffic bounds speed) and, when the model is small enough, dequantized
-//! to f32 and packed for [`matmul`](docket_kernels::matmul) (prompt processing, where arithmetic
-//! does). Buffers live in a [`Workspace`] reused across calls, and the KV cache grows by
-//! whole chunks.
+//! kept quantized, in [`QMatrix`]'s layout (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) or as the
+//! file's K-quant super-blocks ([`KMatrix`]), for matrix-vector products (generation,
+//! where memory traffic bounds speed) and, for K-quants, prompts too. When the f32
+//! copies of the layers fit [`LoadOptions::f32_budget`] they are also made and packed
+//! for [`matmul`](docket_kernels::matmul) (prompt processing, where arithmetic bounds
+//! speed); above it nothing is held as f32 but the norms. Buffers live in a
+//! [`Workspace`] reused across calls, and the KV cache grows by whole chunks.
 
 use std::path::Path;
 
@@ -18,10 +20,11 @@ use rayon::prelude::*;
 
 use super::arch::{Architecture, UnknownArchitecture};
 use super::kernels;
+use super::kquant::{KKind, KMatrix, Q8K};
 use super::quant::{BLOCK, Block, QActs, QKind, QMatrix};
 use crate::error::{Error, Result};
 use docket_kernels::View;
-use docket_kernels::matmul::{PackedB, matmul, matmul_rows_strided as matmul_rows, matmul_sub};
+use docket_kernels::matmul::{PackedB, matmul_rows_strided as matmul_rows, matmul_sub};
 
 /// Below this many rows a linear layer runs as matrix-vector products on the quantized
 /// weights; from it on, as one f32 matrix multiply.
@@ -48,7 +51,14 @@ pub struct Hparams {
     pub context: usize,
     pub eps: f32,
     pub rope_base: f32,
+    /// Positions are divided by this on global layers (linear rope scaling).
+    pub rope_scale: f32,
     pub rope_dim: usize,
+    /// Positions a sliding-window layer attends to (itself included), on the layers
+    /// [`Architecture::sliding_window_pattern`] says.
+    pub sliding_window: Option<usize>,
+    /// `cap·tanh(logit/cap)` on the output logits (Gemma 2), when the file says so.
+    pub final_softcap: Option<f32>,
 }
 
 impl Hparams {
@@ -58,6 +68,63 @@ impl Hparams {
     fn kv_dim(&self) -> usize {
         self.n_head_kv * self.head_dim
     }
+
+    /// Whether layer `li` attends only to the last `sliding_window` positions.
+    fn is_local(&self, li: usize) -> bool {
+        self.sliding_window.is_some()
+            && self
+                .arch
+                .sliding_window_pattern()
+                .is_some_and(|n| li % n < n - 1)
+    }
+}
+
+/// The quantized forms of one activation matrix, made once per linear layer.
+#[derive(Debug, Default)]
+pub struct Acts {
+    q: QActs,
+    k: Q8K,
+}
+
+/// Rows of a weight matrix in one storage form.
+#[derive(Debug)]
+enum Part {
+    /// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 in the pair layout.
+    Q(QMatrix),
+    /// Q4_K, Q5_K, Q6_K super-blocks.
+    K(KMatrix),
+    /// Anything else (F16, BF16, F32...), as f32 rows.
+    F32 { rows: usize, data: Vec<f32> },
+}
+
+impl Part {
+    fn rows(&self) -> usize {
+        match self {
+            Part::Q(q) => q.rows,
+            Part::K(k) => k.rows,
+            Part::F32 { rows, .. } => *rows,
+        }
+    }
+
+    /// Row `r` as f32 (the embedding lookup of tied embeddings).
+    fn row(&self, r: usize, out: &mut [f32]) {
+        match self {
+            Part::Q(q) => q.dequantize_row(r, out),
+            Part::K(k) => k.dequantize_row(r, out),
+            Part::F32 { data, .. } => {
+                let cols = out.len();
+                out.copy_from_slice(&data[r * cols..(r + 1) * cols]);
+            }
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            Part::Q(q) => q.bytes(),
+            Part::K(k) => k.bytes(),
+            Part::F32 { data, .. } => data.len() * 4,
+        }
+    }
 }
 
 /// A weight matrix `rows × cols` (out × in) with what each product form needs.
@@ -65,10 +132,9 @@ impl Hparams {
 struct Linear {
     rows: usize,
     cols: usize,
-    /// For matrix-vector products: quantized, or f32 rows for block formats the VNNI
-    /// kernel does not read (K-quants, Q5, f16...).
-    q: Option<QMatrix>,
-    f32_rows: Option<Vec<f32>>,
+    /// The row blocks in their quantized forms, top to bottom: a fused matrix (Q, K
+    /// and V) may mix formats, as Q4_K_M files do.
+    parts: Vec<Part>,
     /// For prompt processing, when within the f32 budget.
     packed: Option<PackedB>,
     bias: Vec<f32>,
@@ -76,7 +142,6 @@ struct Linear {
 
 impl Linear {
     /// `c[i] (+)= a[i]·Wᵀ + bias` for `m` rows of `a` (row stride `lda`), `c` dense.
-    #[allow(clippy::too_many_arguments)]
     fn forward(
         &self,
         m: usize,
@@ -84,37 +149,52 @@ impl Linear {
         lda: usize,
         c: &mut [f32],
         accumulate: bool,
-        qa: &mut QActs,
+        acts: &mut Acts,
     ) {
         let n = self.rows;
         if let Some(packed) = self.packed.as_ref().filter(|_| m >= GEMM_MIN_ROWS) {
             matmul_rows(m, a, lda, packed, c, accumulate, &self.bias, |_| {});
             return;
         }
-        for i in 0..m {
-            let x = &a[i * lda..i * lda + self.cols];
-            let y = &mut c[i * n..(i + 1) * n];
-            if let Some(q) = &self.q {
-                qa.quantize(x);
-                q.gemv(qa, y, accumulate);
-            } else if let Some(w) = &self.f32_rows {
-                let cols = self.cols;
-                let chunk = n.div_ceil(rayon::current_num_threads() * 4).max(8);
-                y.par_chunks_mut(chunk).enumerate().for_each(|(t, ys)| {
-                    for (j, yv) in ys.iter_mut().enumerate() {
-                        let r = t * chunk + j;
-                        let v = docket_kernels::dot(&w[r * cols..(r + 1) * cols], x);
-                        *yv = if accumulate { *yv + v } else { v };
+        let mut k_ready = false;
+        let mut at = 0;
+        for part in &self.parts {
+            let rows = part.rows();
+            match part {
+                Part::K(k) => {
+                    // All rows at once: each weight row is read once for the prompt.
+                    if !k_ready {
+                        acts.k.quantize_rows(m, a, lda, self.cols);
+                        k_ready = true;
                     }
-                });
-            } else if let Some(packed) = &self.packed {
-                let mut tmp = vec![0.0; n];
-                matmul(1, x, self.cols, packed, &mut tmp, n, false, 1.0);
-                for (yv, t) in y.iter_mut().zip(tmp) {
-                    *yv = if accumulate { *yv + t } else { t };
+                    k.gemm(&acts.k, &mut c[at..], n, accumulate);
+                }
+                Part::Q(q) => {
+                    for i in 0..m {
+                        acts.q.quantize(&a[i * lda..i * lda + self.cols]);
+                        q.gemv(&acts.q, &mut c[i * n + at..i * n + at + rows], accumulate);
+                    }
+                }
+                Part::F32 { data, .. } => {
+                    let cols = self.cols;
+                    for i in 0..m {
+                        let x = &a[i * lda..i * lda + cols];
+                        let y = &mut c[i * n + at..i * n + at + rows];
+                        let chunk = rows.div_ceil(rayon::current_num_threads() * 4).max(8);
+                        y.par_chunks_mut(chunk).enumerate().for_each(|(t, ys)| {
+                            for (j, yv) in ys.iter_mut().enumerate() {
+                                let r = t * chunk + j;
+                                let v = docket_kernels::dot(&data[r * cols..(r + 1) * cols], x);
+                                *yv = if accumulate { *yv + v } else { v };
+                            }
+                        });
+                    }
                 }
             }
-            if self.bias.iter().any(|b| *b != 0.0) {
+            at += rows;
+        }
+        if self.bias.iter().any(|b| *b != 0.0) {
+            for y in c[..m * n].chunks_exact_mut(n) {
                 for (yv, b) in y.iter_mut().zip(&self.bias) {
                     *yv += b;
                 }
@@ -122,9 +202,20 @@ impl Linear {
         }
     }
 
+    /// Row `r` of the weights as f32.
+    fn row(&self, r: usize, out: &mut [f32]) {
+        let mut r = r;
+        for part in &self.parts {
+            if r < part.rows() {
+                return part.row(r, out);
+            }
+            r -= part.rows();
+        }
+        panic!("Linear::row: row out of range");
+    }
+
     fn bytes(&self) -> usize {
-        self.q.as_ref().map_or(0, QMatrix::bytes)
-            + self.f32_rows.as_ref().map_or(0, |v| v.len() * 4)
+        self.parts.iter().map(Part::bytes).sum::<usize>()
             + self.packed.as_ref().map_or(0, PackedB::bytes)
     }
 }
@@ -132,6 +223,13 @@ impl Linear {
 #[derive(Debug)]
 struct Layer {
     attn_norm: Vec<f32>,
+    /// RMS norms of each query and key head before RoPE (Qwen3, Gemma 3).
+    q_norm: Option<Vec<f32>>,
+    k_norm: Option<Vec<f32>>,
+    /// RMS norms of the attention's and the feed-forward's outputs before they join
+    /// the residual stream (Gemma 3).
+    post_attn_norm: Option<Vec<f32>>,
+    post_ffn_norm: Option<Vec<f32>>,
     /// Q, K and V fused: one pass over the input for all three.
     qkv: Linear,
     out: Linear,
@@ -145,7 +243,8 @@ struct Layer {
 #[derive(Debug)]
 pub struct Model {
     pub hp: Hparams,
-    embed: QOrF32,
+    /// `None` when the embeddings are tied: the output matrix's rows are read then.
+    embed: Option<QOrF32>,
     layers: Vec<Layer>,
     norm: Vec<f32>,
     output: Linear,
@@ -155,6 +254,7 @@ pub struct Model {
 #[derive(Debug)]
 enum QOrF32 {
     Q(QMatrix),
+    K(KMatrix),
     F32 { cols: usize, data: Vec<f32> },
 }
 
@@ -162,9 +262,21 @@ impl QOrF32 {
     fn row(&self, r: usize, out: &mut [f32]) {
         match self {
             QOrF32::Q(q) => q.dequantize_row(r, out),
+            QOrF32::K(k) => k.dequantize_row(r, out),
             QOrF32::F32 { cols, data } => out.copy_from_slice(&data[r * cols..(r + 1) * cols]),
         }
     }
+}
+
+/// The raw tensor as K-quant super-blocks, if it is one.
+fn kmatrix(t: &QTensor, rows: usize, cols: usize) -> candle_core::Result<Option<KMatrix>> {
+    let kind = match t.dtype() {
+        GgmlDType::Q4K => KKind::Q4K,
+        GgmlDType::Q5K => KKind::Q5K,
+        GgmlDType::Q6K => KKind::Q6K,
+        _ => return Ok(None),
+    };
+    Ok(KMatrix::new(rows, cols, kind, t.data()?.to_vec()))
 }
 
 /// The raw tensor in the `w = d·q + m` block form, if its format has one.
@@ -210,6 +322,30 @@ fn qmatrix(t: &QTensor, rows: usize, cols: usize) -> candle_core::Result<Option<
                 }
             }),
         ),
+        // 5-bit values are stored as bytes: `q = low nibble | high bit << 4`.
+        GgmlDType::Q5_0 => QMatrix::from_blocks(
+            rows,
+            cols,
+            QKind::Bytes,
+            data.chunks_exact(22).map(|b| {
+                let d = h(&b[0..2]);
+                Block {
+                    d,
+                    m: f16::from_f32(-16.0 * d.to_f32()),
+                    q: q5(&b[2..6], &b[6..22]),
+                }
+            }),
+        ),
+        GgmlDType::Q5_1 => QMatrix::from_blocks(
+            rows,
+            cols,
+            QKind::Bytes,
+            data.chunks_exact(24).map(|b| Block {
+                d: h(&b[0..2]),
+                m: h(&b[2..4]),
+                q: q5(&b[4..8], &b[8..24]),
+            }),
+        ),
         GgmlDType::Q8_0 => QMatrix::from_blocks(
             rows,
             cols,
@@ -230,6 +366,18 @@ fn qmatrix(t: &QTensor, rows: usize, cols: usize) -> candle_core::Result<Option<
         _ => return Ok(None),
     };
     Ok(Some(q))
+}
+
+/// The 32 unsigned 5-bit values of a Q5_0/Q5_1 block: value `j < 16` is the low nibble
+/// of byte `j`, value `j + 16` its high nibble, bit 4 of value `j` is bit `j` of `qh`.
+fn q5(qh: &[u8], qs: &[u8]) -> [u8; BLOCK] {
+    let high = u32::from_le_bytes([qh[0], qh[1], qh[2], qh[3]]);
+    let mut q = [0u8; BLOCK];
+    for j in 0..16 {
+        q[j] = (qs[j] & 0xF) | ((((high >> j) & 1) as u8) << 4);
+        q[j + 16] = (qs[j] >> 4) | ((((high >> (j + 16)) & 1) as u8) << 4);
+    }
+    q
 }
 
 /// How the weights are held; see [`Model::load`].
@@ -280,9 +428,18 @@ impl Loader<'_> {
         Ok(v)
     }
 
+    /// The vector `name` if the file has it.
+    fn optional_vector(&mut self, name: &str, len: usize) -> Result<Option<Vec<f32>>> {
+        if self.has(name) {
+            self.vector(name, len).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     /// The matrices `names` stacked by rows into one linear layer of input width `cols`.
     fn linear(&mut self, names: &[String], cols: usize, f32_copy: bool) -> Result<Linear> {
-        let mut qs = Vec::new();
+        let mut parts: Vec<Part> = Vec::new();
         let mut f32s = Vec::new();
         let mut biases = Vec::new();
         let mut rows = 0;
@@ -297,16 +454,36 @@ impl Loader<'_> {
                 return Err(self.err(format!("tensor {name} has {c} columns, not {cols}")));
             }
             rows += r;
-            let q = qmatrix(&t, r, c).map_err(|e| self.err(format!("tensor {name}: {e}")))?;
-            let need_f32 = f32_copy || q.is_none();
-            if need_f32 {
-                let v = t
-                    .dequantize(&candle_core::Device::Cpu)
+            let e = |e: candle_core::Error| self.err(format!("tensor {name}: {e}"));
+            let dequantize = |t: &QTensor| {
+                t.dequantize(&candle_core::Device::Cpu)
                     .and_then(|t| t.flatten_all()?.to_vec1::<f32>())
-                    .map_err(|e| self.err(format!("tensor {name}: {e}")))?;
-                f32s.push(v);
+            };
+            let part = if let Some(q) = qmatrix(&t, r, c).map_err(e)? {
+                Part::Q(q)
+            } else if let Some(k) = kmatrix(&t, r, c).map_err(e)? {
+                Part::K(k)
+            } else {
+                Part::F32 {
+                    rows: r,
+                    data: dequantize(&t).map_err(e)?,
+                }
+            };
+            if f32_copy {
+                f32s.push(match &part {
+                    Part::F32 { data, .. } => data.clone(),
+                    _ => dequantize(&t).map_err(e)?,
+                });
             }
-            qs.push(q);
+            // Neighbours of the same format become one part (one pass, one dispatch).
+            let merged = match (parts.last_mut(), &part) {
+                (Some(Part::Q(a)), Part::Q(b)) => QMatrix::concat_rows(&[a, b]).map(|q| *a = q),
+                (Some(Part::K(a)), Part::K(b)) => KMatrix::concat_rows(a, b).map(|k| *a = k),
+                _ => None,
+            };
+            if merged.is_none() {
+                parts.push(part);
+            }
             let bias_name = name.replace(".weight", ".bias");
             if self.has(&bias_name) {
                 biases.push(self.vector(&bias_name, r)?);
@@ -314,38 +491,22 @@ impl Loader<'_> {
                 biases.push(vec![0.0; r]);
             }
         }
-        let q = if qs.iter().all(Option::is_some) {
-            let parts: Vec<&QMatrix> = qs.iter().flatten().collect();
-            QMatrix::concat_rows(&parts)
-        } else {
-            None
-        };
-        let all_f32: Option<Vec<f32>> =
-            (f32s.len() == names.len()).then(|| f32s.into_iter().flatten().collect());
-        let packed = if f32_copy {
-            all_f32.as_ref().map(|w| {
-                PackedB::pack(
-                    cols,
-                    rows,
-                    View {
-                        data: w,
-                        rs: 1,
-                        cs: cols,
-                    },
-                )
-            })
-        } else {
-            None
-        };
-        let f32_rows = if q.is_none() { all_f32 } else { None };
-        if q.is_none() && f32_rows.is_none() {
-            return Err(self.err(format!("cannot read {}", names.join(", "))));
-        }
+        let packed = f32_copy.then(|| {
+            let w: Vec<f32> = f32s.into_iter().flatten().collect();
+            PackedB::pack(
+                cols,
+                rows,
+                View {
+                    data: &w,
+                    rs: 1,
+                    cs: cols,
+                },
+            )
+        });
         Ok(Linear {
             rows,
             cols,
-            q,
-            f32_rows,
+            parts,
             packed,
             bias: biases.into_iter().flatten().collect(),
         })
@@ -381,25 +542,39 @@ impl Model {
                 .sum::<usize>();
         let f32_copy = f32_bytes <= opts.f32_budget;
 
-        let embed_t = ld.tensor("token_embd.weight")?;
-        let embed_q = qmatrix(&embed_t, hp.vocab, hp.n_embd)
-            .map_err(|e| ld.err(format!("token_embd.weight: {e}")))?;
-        let embed = match embed_q {
-            Some(q) => QOrF32::Q(q),
-            None => QOrF32::F32 {
-                cols: hp.n_embd,
-                data: embed_t
-                    .dequantize(&candle_core::Device::Cpu)
-                    .and_then(|t| t.flatten_all()?.to_vec1::<f32>())
-                    .map_err(|e| ld.err(format!("token_embd.weight: {e}")))?,
-            },
+        // Tied embeddings (SmolLM2, Qwen2 small, Gemma) have no output.weight: the
+        // output matrix is the embedding table, held once.
+        let tied = !ld.has("output.weight");
+        let embed = if tied {
+            None
+        } else {
+            let t = ld.tensor("token_embd.weight")?;
+            let e = |e: candle_core::Error| ld.err(format!("token_embd.weight: {e}"));
+            Some(
+                if let Some(q) = qmatrix(&t, hp.vocab, hp.n_embd).map_err(e)? {
+                    QOrF32::Q(q)
+                } else if let Some(k) = kmatrix(&t, hp.vocab, hp.n_embd).map_err(e)? {
+                    QOrF32::K(k)
+                } else {
+                    QOrF32::F32 {
+                        cols: hp.n_embd,
+                        data: t
+                            .dequantize(&candle_core::Device::Cpu)
+                            .and_then(|t| t.flatten_all()?.to_vec1::<f32>())
+                            .map_err(e)?,
+                    }
+                },
+            )
         };
-        drop(embed_t);
         let mut layers = Vec::with_capacity(hp.n_layer);
         for i in 0..hp.n_layer {
             let n = |s: &str| format!("blk.{i}.{s}.weight");
             layers.push(Layer {
                 attn_norm: ld.vector(&n("attn_norm"), hp.n_embd)?,
+                q_norm: ld.optional_vector(&n("attn_q_norm"), hp.head_dim)?,
+                k_norm: ld.optional_vector(&n("attn_k_norm"), hp.head_dim)?,
+                post_attn_norm: ld.optional_vector(&n("post_attention_norm"), hp.n_embd)?,
+                post_ffn_norm: ld.optional_vector(&n("post_ffw_norm"), hp.n_embd)?,
                 qkv: ld.linear(
                     &[n("attn_q"), n("attn_k"), n("attn_v")],
                     hp.n_embd,
@@ -422,11 +597,10 @@ impl Model {
             }
         }
         let norm = ld.vector("output_norm.weight", hp.n_embd)?;
-        // Tied embeddings (SmolLM2, Qwen2 small) have no output.weight.
-        let out_name = if ld.has("output.weight") {
-            "output.weight"
-        } else {
+        let out_name = if tied {
             "token_embd.weight"
+        } else {
+            "output.weight"
         };
         let output = ld.linear(&[out_name.to_string()], hp.n_embd, false)?;
         Ok(Model {
@@ -438,14 +612,20 @@ impl Model {
         })
     }
 
-    /// Bytes of weights held in memory.
+    /// Bytes of weights held in memory (the norms aside).
     pub fn bytes(&self) -> usize {
         let layers: usize = self
             .layers
             .iter()
             .map(|l| l.qkv.bytes() + l.out.bytes() + l.gate_up.bytes() + l.down.bytes())
             .sum();
-        layers + self.output.bytes()
+        let embed = match &self.embed {
+            Some(QOrF32::Q(q)) => q.bytes(),
+            Some(QOrF32::K(k)) => k.bytes(),
+            Some(QOrF32::F32 { data, .. }) => data.len() * 4,
+            None => 0,
+        };
+        layers + embed + self.output.bytes()
     }
 
     /// Run `tokens` at positions `pos..`, whose keys and values are appended to the cache
@@ -459,37 +639,57 @@ impl Model {
         let pos = ws.cache_len;
         ws.ensure(hp, m, pos + m);
         let half = hp.rope_dim / 2;
-        // Rotary angles per row, shared by every head and layer.
-        for (i, (c, s)) in ws.cos[..m * half]
-            .chunks_exact_mut(half)
-            .zip(ws.sin[..m * half].chunks_exact_mut(half))
-            .enumerate()
-        {
-            let p = (pos + i) as f32;
-            for j in 0..half {
-                let theta = p * hp.rope_base.powf(-((2 * j) as f32) / hp.rope_dim as f32);
-                c[j] = theta.cos();
-                s[j] = theta.sin();
+        // Rotary angles per row, shared by every head and layer: the global layers'
+        // in the first `m·half` values, the sliding-window layers' (their own base,
+        // no scaling) after.
+        let local_base = hp.arch.local_rope_base().unwrap_or(hp.rope_base);
+        for (table, base, scale) in [(0, hp.rope_base, hp.rope_scale), (1, local_base, 1.0)] {
+            let span = table * m * half..(table + 1) * m * half;
+            for (i, (c, s)) in ws.cos[span.clone()]
+                .chunks_exact_mut(half)
+                .zip(ws.sin[span].chunks_exact_mut(half))
+                .enumerate()
+            {
+                let p = (pos + i) as f32 / scale;
+                for j in 0..half {
+                    let theta = p * base.powf(-((2 * j) as f32) / hp.rope_dim as f32);
+                    c[j] = theta.cos();
+                    s[j] = theta.sin();
+                }
             }
         }
         for (i, &t) in tokens.iter().enumerate() {
-            self.embed.row(t as usize, &mut ws.x[i * d..(i + 1) * d]);
+            let x = &mut ws.x[i * d..(i + 1) * d];
+            match &self.embed {
+                Some(e) => e.row(t as usize, x),
+                None => self.output.row(t as usize, x),
+            }
+            if hp.arch.scales_embeddings() {
+                let scale = (d as f32).sqrt();
+                x.iter_mut().for_each(|v| *v *= scale);
+            }
         }
         for (li, layer) in self.layers.iter().enumerate() {
             kernels::rms_norm_rows(&ws.x[..m * d], &layer.attn_norm, hp.eps, &mut ws.h[..m * d]);
             layer
                 .qkv
-                .forward(m, &ws.h, d, &mut ws.qkv[..m * qkv_w], false, &mut ws.qa);
-            // RoPE on Q and K, then K and V into the cache.
+                .forward(m, &ws.h, d, &mut ws.qkv[..m * qkv_w], false, &mut ws.acts);
+            // Per-head norms and RoPE on Q and K, then K and V into the cache.
             let cap = ws.cap;
+            let table = if hp.is_local(li) { m * half } else { 0 };
             for i in 0..m {
                 let row = &mut ws.qkv[i * qkv_w..(i + 1) * qkv_w];
-                let (c, s) = (
-                    &ws.cos[i * half..(i + 1) * half],
-                    &ws.sin[i * half..(i + 1) * half],
-                );
-                for h in row[..qd + kvd].chunks_exact_mut(hp.head_dim) {
-                    kernels::rope(h, c, s, hp.arch.rope_neox());
+                let at = table + i * half;
+                let (c, s) = (&ws.cos[at..at + half], &ws.sin[at..at + half]);
+                let (q, k) = row[..qd + kvd].split_at_mut(qd);
+                for (heads, norm) in [(q, &layer.q_norm), (k, &layer.k_norm)] {
+                    for h in heads.chunks_exact_mut(hp.head_dim) {
+                        if let Some(w) = norm {
+                            ws.head.copy_from_slice(h);
+                            kernels::rms_norm_rows(&ws.head, w, hp.eps, h);
+                        }
+                        kernels::rope(h, c, s, hp.arch.rope_neox());
+                    }
                 }
                 for g in 0..hp.n_head_kv {
                     let at = ((li * hp.n_head_kv + g) * cap + pos + i) * hp.head_dim;
@@ -500,18 +700,34 @@ impl Model {
                 }
             }
             self.attention(li, m, pos, ws);
-            layer
-                .out
-                .forward(m, &ws.att, qd, &mut ws.x[..m * d], true, &mut ws.qa);
+            residual(
+                &layer.out,
+                layer.post_attn_norm.as_deref(),
+                m,
+                &ws.att,
+                qd,
+                &mut ws.x[..m * d],
+                (&mut ws.h, &mut ws.tmp),
+                hp.eps,
+                &mut ws.acts,
+            );
             kernels::rms_norm_rows(&ws.x[..m * d], &layer.ffn_norm, hp.eps, &mut ws.h[..m * d]);
             let ff2 = 2 * hp.n_ff;
             layer
                 .gate_up
-                .forward(m, &ws.h, d, &mut ws.ff[..m * ff2], false, &mut ws.qa);
-            silu_mul(&mut ws.ff[..m * ff2], hp.n_ff);
-            layer
-                .down
-                .forward(m, &ws.ff, ff2, &mut ws.x[..m * d], true, &mut ws.qa);
+                .forward(m, &ws.h, d, &mut ws.ff[..m * ff2], false, &mut ws.acts);
+            gate_mul(&mut ws.ff[..m * ff2], hp.n_ff, hp.arch.gelu());
+            residual(
+                &layer.down,
+                layer.post_ffn_norm.as_deref(),
+                m,
+                &ws.ff,
+                ff2,
+                &mut ws.x[..m * d],
+                (&mut ws.h, &mut ws.tmp),
+                hp.eps,
+                &mut ws.acts,
+            );
         }
         ws.cache_len = pos + m;
         let first = if all_logits { 0 } else { m - 1 };
@@ -524,7 +740,12 @@ impl Model {
         );
         ws.logits.resize(rows * hp.vocab, 0.0);
         self.output
-            .forward(rows, &ws.h, d, &mut ws.logits, false, &mut ws.qa);
+            .forward(rows, &ws.h, d, &mut ws.logits, false, &mut ws.acts);
+        if let Some(cap) = hp.final_softcap {
+            ws.logits
+                .iter_mut()
+                .for_each(|l| *l = cap * (*l / cap).tanh());
+        }
     }
 
     /// Causal self-attention of the `m` new rows over the cache, into `ws.att`.
@@ -533,6 +754,9 @@ impl Model {
         let (hd, qd, kvd) = (hp.head_dim, hp.q_dim(), hp.kv_dim());
         let qkv_w = qd + 2 * kvd;
         let group = hp.n_head / hp.n_head_kv;
+        // Keys a row at position `p` attends to start at `first(p + 1)`.
+        let window = hp.sliding_window.filter(|_| hp.is_local(li));
+        let first = |n: usize| window.map_or(0, |w| n.saturating_sub(w));
         let scale = 1.0 / (hd as f32).sqrt();
         let cap = ws.cap;
         let total = pos + m;
@@ -590,10 +814,12 @@ impl Model {
                     for i in 0..m {
                         let q = &qkv[i * qkv_w + h * hd..i * qkv_w + (h + 1) * hd];
                         let n = pos + i + 1;
-                        kernels::attention_scores_f16(q, &kc[..n * hd], scale, &mut scores[..n]);
-                        docket_kernels::softmax_rows(&mut scores[..n], n);
+                        let lo = first(n);
+                        let s = &mut scores[..n - lo];
+                        kernels::attention_scores_f16(q, &kc[lo * hd..n * hd], scale, s);
+                        docket_kernels::softmax_rows(s, n - lo);
                         let o = &mut out[i * hd..(i + 1) * hd];
-                        kernels::attention_mix_f16(&scores[..n], &vc[..n * hd], o);
+                        kernels::attention_mix_f16(s, &vc[lo * hd..n * hd], o);
                     }
                     return;
                 }
@@ -610,7 +836,9 @@ impl Model {
                         matmul_sub(rows, q, qkv_w, kt, hd, n, &mut s, n, false, scale);
                         for (i, row) in s.chunks_exact_mut(n).enumerate() {
                             let valid = pos + r0 + i + 1;
-                            docket_kernels::softmax_rows(&mut row[..valid], valid);
+                            let lo = first(valid);
+                            docket_kernels::softmax_rows(&mut row[lo..valid], valid - lo);
+                            row[..lo].fill(0.0);
                             row[valid..].fill(0.0);
                         }
                         matmul_sub(rows, &s, n, vp, n, hd, o, hd, false, 1.0);
@@ -625,11 +853,42 @@ impl Model {
     }
 }
 
-fn silu_mul(ff: &mut [f32], n_ff: usize) {
+/// `x += a·Wᵀ`, or `x += rms_norm(a·Wᵀ)` with a post-norm (Gemma 3); `scratch` holds
+/// the product and its norm.
+#[allow(clippy::too_many_arguments)]
+fn residual(
+    w: &Linear,
+    post_norm: Option<&[f32]>,
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    x: &mut [f32],
+    scratch: (&mut [f32], &mut [f32]),
+    eps: f32,
+    acts: &mut Acts,
+) {
+    let Some(norm) = post_norm else {
+        w.forward(m, a, lda, x, true, acts);
+        return;
+    };
+    let (y, normed) = scratch;
+    let n = x.len();
+    w.forward(m, a, lda, &mut y[..n], false, acts);
+    kernels::rms_norm_rows(&y[..n], norm, eps, &mut normed[..n]);
+    x.iter_mut().zip(&normed[..n]).for_each(|(xv, v)| *xv += v);
+}
+
+/// Rows `[gate | up]` → `act(gate)·up`, SiLU or GELU.
+fn gate_mul(ff: &mut [f32], n_ff: usize, gelu: bool) {
     let rows = ff.len() / (2 * n_ff);
     let per = rows.div_ceil(rayon::current_num_threads() * 2).max(1);
-    ff.par_chunks_mut(per * 2 * n_ff)
-        .for_each(|c| kernels::silu_mul_rows(c, n_ff));
+    ff.par_chunks_mut(per * 2 * n_ff).for_each(|c| {
+        if gelu {
+            kernels::gelu_mul_rows(c, n_ff)
+        } else {
+            kernels::silu_mul_rows(c, n_ff)
+        }
+    });
 }
 
 fn hparams(path: &Path, ct: &gguf_file::Content) -> Result<Hparams> {
@@ -687,6 +946,19 @@ fn hparams(path: &Path, ct: &gguf_file::Content) -> Result<Hparams> {
             .and_then(|v| v.to_f32().ok())
             .unwrap_or(10_000.0),
         rope_dim: int("rope.dimension_count").unwrap_or(head_dim),
+        rope_scale: match get("rope.scaling.type").and_then(|v| v.to_string().ok()) {
+            Some(t) if t == "linear" => get("rope.scaling.factor")
+                .and_then(|v| v.to_f32().ok())
+                .filter(|f| *f > 0.0)
+                .unwrap_or(1.0),
+            _ => 1.0,
+        },
+        sliding_window: arch
+            .sliding_window_pattern()
+            .and_then(|_| int("attention.sliding_window").ok()),
+        final_softcap: get("final_logit_softcapping")
+            .and_then(|v| v.to_f32().ok())
+            .filter(|c| *c > 0.0),
         arch,
     };
     if hp.n_head == 0 || hp.n_head_kv == 0 || !hp.n_head.is_multiple_of(hp.n_head_kv) {
@@ -723,7 +995,11 @@ pub struct Workspace {
     ff: Vec<f32>,
     cos: Vec<f32>,
     sin: Vec<f32>,
-    qa: QActs,
+    /// One head of Q or K, the input of its norm.
+    head: Vec<f32>,
+    /// The output of a post-norm layer before its norm (Gemma 3).
+    tmp: Vec<f32>,
+    acts: Acts,
     pub logits: Vec<f32>,
 }
 
@@ -742,8 +1018,10 @@ impl Workspace {
         grow(&mut self.att, m * qd);
         grow(&mut self.att_h, m * qd);
         grow(&mut self.ff, m * 2 * hp.n_ff);
-        grow(&mut self.cos, m * hp.rope_dim / 2);
-        grow(&mut self.sin, m * hp.rope_dim / 2);
+        grow(&mut self.tmp, m * d);
+        grow(&mut self.cos, m * hp.rope_dim);
+        grow(&mut self.sin, m * hp.rope_dim);
+        self.head.resize(hp.head_dim, 0.0);
         if positions > self.cap {
             let cap = positions.next_multiple_of(KV_CHUNK);
             let slabs = hp.n_layer * hp.n_head_kv;

@@ -205,7 +205,91 @@ impl QMatrix {
             // `pairs` pairs of this kind and `x` as many pairs of activations.
             return unsafe { vnni::row_dot(self.kind, self.pairs, row, x) };
         }
+        #[cfg(target_arch = "x86_64")]
+        if docket_kernels::cpu::has_avx2() {
+            // SAFETY: the CPU has AVX2 and FMA; lengths are checked in the kernel.
+            return unsafe { avx2::row_dot(self.kind, self.pairs, row, x) };
+        }
         row_dot_portable(self.kind, self.pairs, row, x)
+    }
+}
+
+/// The CPUs without AVX-512 VNNI: `vpmaddubsw` (u8 × i8 → i16 pairs) on 32 bytes at a
+/// time, as llama.cpp's AVX2 kernels. Nibbles (≤ 15) cannot saturate it; bytes can
+/// (255 · 127 · 2), so they are taken as signed `q − 128` (with the sign moved onto
+/// the activations, llama.cpp's trick), and the 128 folded into the block's minimum:
+/// `Σ (d·q + m)·x = d·Σ (q−128)·x + (m + 128·d)·Σ x`.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{PAIR, QActs, QKind};
+    use half::f16;
+
+    /// # Safety
+    /// The CPU must have AVX2 and FMA. That `row` holds `pairs` pairs of `kind` and
+    /// `x` was quantized to `pairs` pairs is checked here.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn row_dot(kind: QKind, pairs: usize, row: &[u8], x: &QActs) -> f32 {
+        let pb = kind.pair_bytes();
+        let qb = kind.q_bytes();
+        assert!(row.len() >= pairs * pb, "row_dot: row");
+        assert!(
+            x.q.len() >= pairs * PAIR && x.d.len() >= 2 * pairs && x.s.len() >= 2 * pairs,
+            "row_dot: activations"
+        );
+        let ones = _mm256_set1_epi16(1);
+        let m4 = _mm256_set1_epi8(0x0F);
+        let flip = _mm256_set1_epi8(-128);
+        let mut acc = _mm256_setzero_ps();
+        let mut acc_min = 0.0f32;
+        for p in 0..pairs {
+            let pair = &row[p * pb..(p + 1) * pb];
+            let h = |o: usize| f16::from_le_bytes([pair[o], pair[o + 1]]).to_f32();
+            let (d0, d1, mut m0, mut m1) = (h(qb), h(qb + 2), h(qb + 4), h(qb + 6));
+            // SAFETY: `pair` holds `qb` quant bytes, the activations 64 bytes from
+            // `p · PAIR`, both checked above.
+            let isum = unsafe {
+                let a0 = _mm256_loadu_si256(x.q.as_ptr().add(p * PAIR) as *const __m256i);
+                let a1 = _mm256_loadu_si256(x.q.as_ptr().add(p * PAIR + 32) as *const __m256i);
+                match kind {
+                    QKind::Nibbles => {
+                        let bits = _mm256_loadu_si256(pair.as_ptr() as *const __m256i);
+                        let lo = _mm256_and_si256(bits, m4);
+                        let hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+                        let s = _mm256_add_epi16(
+                            _mm256_maddubs_epi16(lo, a0),
+                            _mm256_maddubs_epi16(hi, a1),
+                        );
+                        _mm256_madd_epi16(s, ones)
+                    }
+                    QKind::Bytes => {
+                        m0 += 128.0 * d0;
+                        m1 += 128.0 * d1;
+                        let signed = |o: usize, a: __m256i| {
+                            let q = _mm256_xor_si256(
+                                _mm256_loadu_si256(pair.as_ptr().add(o) as *const __m256i),
+                                flip,
+                            );
+                            let prod = _mm256_maddubs_epi16(
+                                _mm256_sign_epi8(q, q),
+                                _mm256_sign_epi8(a, q),
+                            );
+                            _mm256_madd_epi16(prod, ones)
+                        };
+                        _mm256_add_epi32(signed(0, a0), signed(32, a1))
+                    }
+                }
+            };
+            // Lanes 0..4 hold block 2p's sums, 4..8 block 2p+1's.
+            let (b0, b1) = (2 * p, 2 * p + 1);
+            let scale = _mm256_set_m128(_mm_set1_ps(d1 * x.d[b1]), _mm_set1_ps(d0 * x.d[b0]));
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, acc);
+            acc_min += m0 * x.s[b0] + m1 * x.s[b1];
+        }
+        let s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1))) + acc_min
     }
 }
 
