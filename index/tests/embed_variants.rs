@@ -104,12 +104,19 @@ fn each_folder_s_own_pipeline_is_read_from_its_files() {
 
     let xlmr = load("xlm-roberta");
     let s = xlmr.sentence_config();
-    assert_eq!((s.pooling, s.normalize, s.max_seq_length), (Pooling::Cls, true, 32));
+    assert_eq!(
+        (s.pooling, s.normalize, s.max_seq_length),
+        (Pooling::Cls, true, 32)
+    );
     assert_eq!(xlmr.prompts(), &Prompts::e5());
     assert!(xlmr.model_id().contains("query: "), "{}", xlmr.model_id());
     let model = &r["models"]["xlm-roberta"];
     let passages = xlmr.embed(&refs).unwrap();
-    assert_same(&passages, &vectors(&model["passage"]), "xlm-roberta passages");
+    assert_same(
+        &passages,
+        &vectors(&model["passage"]),
+        "xlm-roberta passages",
+    );
     assert_same(
         &xlmr.embed_queries(&refs).unwrap(),
         &vectors(&model["query"]),
@@ -121,7 +128,11 @@ fn each_folder_s_own_pipeline_is_read_from_its_files() {
     }
     let bare = xlmr.with_prompts(Prompts::none());
     assert_eq!(bare.model_id(), "xlm-roberta");
-    assert_same(&bare.embed(&refs).unwrap(), &vectors(&model["own"]), "xlm-roberta");
+    assert_same(
+        &bare.embed(&refs).unwrap(),
+        &vectors(&model["own"]),
+        "xlm-roberta",
+    );
 
     let bert = load("bert");
     let s = bert.sentence_config();

@@ -541,11 +541,17 @@ fn inflected_russian_and_german_queries_find_their_documents() {
     assert_eq!(idx.languages(), vec![Language::German, Language::Russian]);
     // Other cases than the documents': genitive "договора" (the text has "договор"),
     // "арендатором"; German plural "Mietverträge" (the text has "Mietvertrag").
-    let hits = idx.search("расторжение договора арендатором", 3, &none()).unwrap();
+    let hits = idx
+        .search("расторжение договора арендатором", 3, &none())
+        .unwrap();
     assert_eq!(ids(&hits).first(), Some(&"ru-0"), "{hits:?}");
-    let hits = idx.search("Mietverträge der Mieterinnen", 3, &none()).unwrap();
+    let hits = idx
+        .search("Mietverträge der Mieterinnen", 3, &none())
+        .unwrap();
     assert_eq!(ids(&hits).first(), Some(&"de-0"), "{hits:?}");
-    let hits = idx.search("tenants terminating leases", 3, &none()).unwrap();
+    let hits = idx
+        .search("tenants terminating leases", 3, &none())
+        .unwrap();
     assert_eq!(ids(&hits), vec!["en-0"], "{hits:?}");
 
     // The same archive analysed in English only: the inflected forms miss.

@@ -52,15 +52,21 @@ mod tests {
     #[test]
     fn prose_in_three_languages_is_told_apart() {
         assert_eq!(
-            detect("The tenant must give three months notice before the end of the lease, in writing."),
+            detect(
+                "The tenant must give three months notice before the end of the lease, in writing."
+            ),
             Some("eng")
         );
         assert_eq!(
-            detect("Der Mieter muss die Kündigung drei Monate vor dem Ende des Mietvertrags schriftlich einreichen."),
+            detect(
+                "Der Mieter muss die Kündigung drei Monate vor dem Ende des Mietvertrags schriftlich einreichen."
+            ),
             Some("deu")
         );
         assert_eq!(
-            detect("Арендатор обязан письменно уведомить арендодателя за три месяца до окончания договора."),
+            detect(
+                "Арендатор обязан письменно уведомить арендодателя за три месяца до окончания договора."
+            ),
             Some("rus")
         );
         assert_eq!(detect("42 17 3.5"), None);

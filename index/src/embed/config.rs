@@ -322,7 +322,9 @@ impl Prompts {
             let get = |k: &str| prompts.get(k).filter(|p| !p.is_empty()).cloned();
             return Ok(Prompts {
                 query: get("query").unwrap_or_default(),
-                passage: get("passage").or_else(|| get("document")).unwrap_or_default(),
+                passage: get("passage")
+                    .or_else(|| get("document"))
+                    .unwrap_or_default(),
             });
         }
         let name = dir
@@ -422,12 +424,18 @@ mod tests {
     fn prompts_come_from_the_config_or_the_model_name() {
         assert_eq!(Prompts::by_name("multilingual-e5-small"), Prompts::e5());
         assert_eq!(Prompts::by_name("e5-base-v2"), Prompts::e5());
-        assert_eq!(Prompts::by_name("multilingual-e5-large-instruct"), Prompts::none());
+        assert_eq!(
+            Prompts::by_name("multilingual-e5-large-instruct"),
+            Prompts::none()
+        );
         assert_eq!(Prompts::by_name("bge-small-en-v1.5").query, BGE_EN_QUERY);
         assert_eq!(Prompts::by_name("bge-m3"), Prompts::none());
         assert_eq!(Prompts::by_name("all-minilm-l6-v2"), Prompts::none());
         // The file wins over the name, `document` standing in for `passage`.
-        let dir = tempfile::Builder::new().prefix("e5-small").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("e5-small")
+            .tempdir()
+            .unwrap();
         std::fs::write(
             dir.path().join("config_sentence_transformers.json"),
             r#"{"prompts": {"query": "Q: ", "document": "D: "}}"#,
