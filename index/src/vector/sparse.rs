@@ -230,13 +230,17 @@ mod tests {
 
     #[test]
     fn chunks_are_analysed_in_their_language_and_queries_in_all() {
-        let e = SparseEncoder::new(&AnalyzerConfig::default(), SparseConfig::default()).unwrap();
+        let multilingual = AnalyzerConfig {
+            per_language: true,
+            ..AnalyzerConfig::default()
+        };
+        let e = SparseEncoder::new(&multilingual, SparseConfig::default()).unwrap();
         let mut c = chunk(None, "Арендатор расторг договор аренды.");
         c.heading_path.clear();
         c.metadata.insert("lang".into(), "rus".into());
         let d = e.document(&c, 10.0);
         // Russian stems, as the BM25 index makes them: same terms, same ids.
-        let bm25 = Analyzers::new(&AnalyzerConfig::default()).unwrap();
+        let bm25 = Analyzers::new(&multilingual).unwrap();
         let mut want: Vec<u32> = bm25
             .terms(crate::lexical::Language::Russian, &c.text)
             .iter()
