@@ -26,6 +26,10 @@ pub enum Error {
     /// The tokenizer could not be built from the model, or failed on a text.
     #[error("tokenizer of {model}: {reason}")]
     Tokenizer { model: String, reason: String },
+    /// The model's chat template could not render a conversation (it raised an
+    /// exception or uses what the template engine lacks).
+    #[error("chat template of {model}: {reason}")]
+    ChatTemplate { model: String, reason: String },
     /// The backend cannot do what was asked (user: another backend or model).
     #[error("{backend} backend: {what} is not supported")]
     Unsupported { backend: String, what: String },
@@ -141,6 +145,7 @@ impl Error {
             | Error::Setting { .. }
             | Error::PromptTooLong { .. }
             | Error::Unsupported { .. }
+            | Error::ChatTemplate { .. }
             | Error::Labels { .. }
             | Error::Training { .. }
             | Error::EmbedderMismatch { .. }

@@ -679,7 +679,7 @@ impl Index {
         if mode != Mode::Bm25
             && let (Some(store), Some(embedder)) = (&self.vectors, &self.embedder)
         {
-            let v = embedder.embed(&[query])?;
+            let v = embedder.embed_queries(&[query])?;
             legs.dense = store.search(&v[0], n, filter)?;
         }
         Ok(legs)
@@ -769,7 +769,7 @@ impl Index {
     ) -> Result<Option<Vec<Hit>>> {
         match (&self.vectors, &self.embedder) {
             (Some(store), Some(embedder)) if store.has_lexical() => {
-                let v = embedder.embed(&[query])?;
+                let v = embedder.embed_queries(&[query])?;
                 store.fused_search(&v[0], query, n, n, filter, fusion)
             }
             _ => Ok(None),

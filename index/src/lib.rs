@@ -67,7 +67,9 @@ pub use index::{
     Action, Fallback, FlaggedChunk, Index, IndexSettings, Legs, Mode, SearchHit, SearchResults,
     Status, WriteConfig, WriteStats,
 };
-pub use lexical::{AnalyzerConfig, Bm25Index, DocFreqs, LexicalConfig, LexicalIndex, Snippet};
+pub use lexical::{
+    AnalyzerConfig, Analyzers, Bm25Index, DocFreqs, LexicalConfig, LexicalIndex, Snippet,
+};
 pub use manifest::{Manifest, SCHEMA_VERSION};
 pub use record::HitRecord;
 pub use shard::Shard;

@@ -487,3 +487,99 @@ fn config_is_validated_and_deserialized_strictly() {
     assert!(serde_json::from_str::<LexicalConfig>(r#"{"k1": 1.5}"#).is_err());
     assert!(serde_json::from_str::<LexicalConfig>(r#"{"analyzer": {"stem": true}}"#).is_err());
 }
+
+/// Chunks of a German, a Russian and an English document, each with the language
+/// ingest detects for its text.
+fn multilingual_chunks() -> Vec<Chunk> {
+    let texts = [
+        (
+            "de",
+            "Der Vermieter kündigte den Mietvertrag fristlos, weil die Mieterin die Miete drei \
+             Monate lang nicht gezahlt hatte. Die Wohnung muss bis Ende des Monats geräumt werden.",
+        ),
+        (
+            "ru",
+            "Арендодатель расторг договор аренды досрочно, потому что арендатор не платил \
+             арендную плату три месяца. Квартиру нужно освободить до конца месяца.",
+        ),
+        (
+            "en",
+            "The landlord terminated the lease early because the tenant had not paid the rent \
+             for three months. The flat must be vacated by the end of the month.",
+        ),
+    ];
+    texts
+        .iter()
+        .map(|(id, text)| {
+            let mut c = chunk(id, 0, text);
+            c.title = None;
+            c.heading_path.clear();
+            let lang = docket_ingest::language::detect(text).expect("a confident guess");
+            c.metadata.insert("lang".into(), lang.into());
+            c
+        })
+        .collect()
+}
+
+fn open_with(dir: &Path, per_language: bool) -> Bm25Index {
+    let config = LexicalConfig {
+        analyzer: AnalyzerConfig {
+            per_language,
+            ..AnalyzerConfig::default()
+        },
+        ..LexicalConfig::default()
+    };
+    Bm25Index::open(&dir.join("bm25"), config).expect("open")
+}
+
+#[test]
+fn inflected_russian_and_german_queries_find_their_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = open_with(dir.path(), true);
+    idx.add(&multilingual_chunks()).unwrap();
+    idx.commit().unwrap();
+    assert_eq!(idx.languages(), vec![Language::German, Language::Russian]);
+    // Other cases than the documents': genitive "договора" (the text has "договор"),
+    // "арендатором"; German plural "Mietverträge" (the text has "Mietvertrag").
+    let hits = idx
+        .search("расторжение договора арендатором", 3, &none())
+        .unwrap();
+    assert_eq!(ids(&hits).first(), Some(&"ru-0"), "{hits:?}");
+    let hits = idx
+        .search("Mietverträge der Mieterinnen", 3, &none())
+        .unwrap();
+    assert_eq!(ids(&hits).first(), Some(&"de-0"), "{hits:?}");
+    let hits = idx
+        .search("tenants terminating leases", 3, &none())
+        .unwrap();
+    assert_eq!(ids(&hits), vec!["en-0"], "{hits:?}");
+
+    // The same archive analysed in English only: the inflected forms miss.
+    let dir = tempfile::tempdir().unwrap();
+    let english = open_with(dir.path(), false);
+    english.add(&multilingual_chunks()).unwrap();
+    english.commit().unwrap();
+    assert!(english.languages().is_empty());
+    let hits = english.search("договора арендатором", 3, &none()).unwrap();
+    assert!(hits.is_empty(), "{hits:?}");
+}
+
+#[test]
+fn an_english_index_analyses_queries_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = open_with(dir.path(), true);
+    let en: Vec<Chunk> = multilingual_chunks()
+        .into_iter()
+        .filter(|c| c.doc_id == "en")
+        .collect();
+    idx.add(&en).unwrap();
+    idx.commit().unwrap();
+    assert!(idx.languages().is_empty());
+    let english_only = AnalyzerConfig {
+        per_language: false,
+        ..AnalyzerConfig::default()
+    };
+    let plain = docket_index::Analyzers::new(&english_only).unwrap();
+    let q = "Tenants terminated the leases, and the landlords were paid";
+    assert_eq!(idx.analyze(q), plain.terms(Language::English, q));
+}

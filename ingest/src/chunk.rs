@@ -18,6 +18,7 @@ use unicode_segmentation::UnicodeSegmentation;
 use crate::document::{Document, Format, PAGE_BREAK};
 use crate::error::{Error, Result};
 use crate::instructions::{self, FLAG_INSTRUCTION, FLAG_KEY, FLAG_REASON_KEY};
+use crate::language;
 use crate::tokens::TokenCounter;
 
 /// How documents are cut into chunks. Persisted with an index: opening an index with
@@ -175,12 +176,19 @@ impl Chunker {
         }
 
         let mut chunks = Vec::with_capacity(ranges.len());
+        // Once per document: the BM25 index analyses every chunk in its language.
+        let lang = (!doc.metadata.contains_key(language::LANG_KEY))
+            .then(|| language::detect(text))
+            .flatten();
         for (s, e) in ranges {
             let Some((s, e)) = trim(text, s, e) else {
                 continue;
             };
             let ordinal = chunks.len() as u32;
             let mut metadata = doc.metadata.clone();
+            if let Some(lang) = lang {
+                metadata.insert(language::LANG_KEY.to_owned(), lang.to_owned());
+            }
             // Flagged here, once per chunk, so the flag is stored with the chunk and
             // every stage can filter on it (see `instructions`).
             if let Some(f) = instructions::detect(&text[s..e]) {

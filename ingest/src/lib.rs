@@ -34,6 +34,7 @@ mod flow;
 pub mod html;
 pub mod image;
 pub mod instructions;
+pub mod language;
 pub mod loader;
 pub mod markdown;
 pub mod memory;

@@ -19,7 +19,7 @@ use docket_index::home::ModelLookup;
 use serde::{Deserialize, Serialize};
 
 pub use arch::{Architecture, UnknownArchitecture};
-pub use chat::ChatFormat;
+pub use chat::{ChatFormat, ChatTemplate};
 
 use crate::error::{Error, Result};
 use crate::stream::{Rng, StopFilter, logprob, sample};
@@ -107,6 +107,8 @@ pub struct LocalLlm {
     model: model::Model,
     tokenizer: tokenizers::Tokenizer,
     chat: ChatFormat,
+    /// The file's own template; `chat` renders when there is none.
+    template: Option<ChatTemplate>,
     bos: Option<u32>,
     add_bos: bool,
     stop_ids: HashSet<u32>,
@@ -149,6 +151,7 @@ impl LocalLlm {
                 .cloned()
         };
         let bos = tokenizer::uint(&content, "tokenizer.ggml.bos_token_id");
+        let eos = tokenizer::uint(&content, "tokenizer.ggml.eos_token_id");
         let add_bos = tokenizer::boolean(&content, "tokenizer.ggml.add_bos_token")
             .unwrap_or(md_str("tokenizer.ggml.model").as_deref() == Some("llama"));
         let mut stop_ids: HashSet<u32> =
@@ -181,6 +184,11 @@ impl LocalLlm {
         )?;
         let has_token = |t: &str| tokenizer.token_to_id(t).is_some();
         let chat = ChatFormat::detect(template.as_deref(), model.hp.arch, has_token);
+        // A template the engine cannot compile leaves the recognised format in charge.
+        let text = |id: Option<u32>| id.and_then(|id| tokenizer.id_to_token(id));
+        let template = template.and_then(|source| {
+            ChatTemplate::new(&source, text(bos).as_deref(), text(eos).as_deref()).ok()
+        });
         let context = config
             .max_context
             .map_or(model.hp.context, |c| c.min(model.hp.context));
@@ -200,6 +208,7 @@ impl LocalLlm {
             model,
             tokenizer,
             chat,
+            template,
             bos,
             add_bos,
             stop_ids,
@@ -253,7 +262,7 @@ impl LocalLlm {
     /// The token ids the model sees for `prompt`: template applied, BOS added.
     pub fn prompt_tokens(&self, prompt: &Prompt) -> Result<Vec<u32>> {
         let (text, wants_bos) = match prompt {
-            Prompt::Chat(messages) => (self.chat.render(messages), self.chat.wants_bos()),
+            Prompt::Chat(messages) => self.render_chat(messages)?,
             Prompt::Raw(text) => (text.clone(), false),
         };
         let mut ids = Vec::new();
@@ -262,6 +271,27 @@ impl LocalLlm {
         }
         ids.extend(self.tokenize(&text)?);
         Ok(ids)
+    }
+
+    /// The prompt text of a chat and whether it must follow a BOS token. A template
+    /// that writes the BOS token's text itself has it taken off again and asks for the
+    /// token, so that the prompt starts with one BOS whatever the file's `add_bos_token`
+    /// says (as llama.cpp does).
+    fn render_chat(&self, messages: &[crate::Message]) -> Result<(String, bool)> {
+        let Some(template) = &self.template else {
+            return Ok((self.chat.render(messages), self.chat.wants_bos()));
+        };
+        let text = template
+            .render_folding_system(messages, true)
+            .map_err(|reason| Error::ChatTemplate {
+                model: self.model_id.clone(),
+                reason,
+            })?;
+        let bos = template.bos_token();
+        match text.strip_prefix(bos).filter(|_| !bos.is_empty()) {
+            Some(rest) => Ok((rest.to_string(), true)),
+            None => Ok((text, false)),
+        }
     }
 
     /// Logits over the vocabulary for the token after `tokens`, computing only what the

@@ -128,6 +128,11 @@ impl Embedder for BatchingEmbedder {
             })
     }
 
+    /// Queries are few and short and wait for nobody: straight to the model.
+    fn embed_queries(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.inner.embed_queries(texts)
+    }
+
     fn dim(&self) -> usize {
         self.inner.dim()
     }

@@ -1,4 +1,6 @@
-//! The BERT encoder's forward pass, written directly on [`kernels`](super::kernels)
+//! The BERT encoder's forward pass (also RoBERTa's and XLM-RoBERTa's, whose only
+//! difference at inference is where position ids start, see
+//! [`BertConfig::position_offset`]), written directly on [`kernels`](super::kernels)
 //! instead of candle's generic tensor ops. candle loads the weights (safetensors, any
 //! float dtype); the forward pass then runs on plain `f32` buffers that are reused for
 //! every layer.
@@ -82,7 +84,10 @@ pub(crate) struct Encoder {
     eps: f32,
     act: Act,
     vocab: usize,
+    /// Tokens a sequence may have: the position table's rows from `pos_offset` on.
     max_pos: usize,
+    /// The position id of the first token.
+    pos_offset: usize,
     type_vocab: usize,
     word: Vec<f32>,
     position: Vec<f32>,
@@ -91,7 +96,8 @@ pub(crate) struct Encoder {
     layers: Vec<Layer>,
 }
 
-/// The tensors of model.safetensors, looked up with or without a `bert.` prefix.
+/// The tensors of model.safetensors, looked up with or without a `bert.` / `roberta.`
+/// prefix.
 struct Weights {
     path: PathBuf,
     tensors: HashMap<String, Tensor>,
@@ -107,7 +113,7 @@ impl Weights {
 
     /// The tensor `name` as f32, checked to have `shape`.
     fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-        let t = ["", "bert.", "model."]
+        let t = ["", "bert.", "roberta.", "model."]
             .iter()
             .find_map(|p| self.tensors.get(&format!("{p}{name}")))
             .ok_or_else(|| self.err(format!("tensor {name} is missing")))?;
@@ -215,7 +221,8 @@ impl Encoder {
                 Act::GeluTanh
             },
             vocab: config.vocab_size,
-            max_pos: config.max_position_embeddings,
+            max_pos: config.max_tokens(),
+            pos_offset: config.position_offset(),
             type_vocab: config.type_vocab_size,
             word: w.get("embeddings.word_embeddings.weight", &[config.vocab_size, h])?,
             position: w.get(
@@ -361,6 +368,7 @@ impl Encoder {
                 let id = (id as usize).min(self.vocab - 1);
                 let ty = (ty as usize).min(self.type_vocab - 1);
                 let word = &self.word[id * h..(id + 1) * h];
+                let pos = pos + self.pos_offset;
                 let position = &self.position[pos * h..(pos + 1) * h];
                 let token_type = &self.token_type[ty * h..(ty + 1) * h];
                 for (((o, a), b), c) in row.iter_mut().zip(word).zip(position).zip(token_type) {
@@ -466,6 +474,13 @@ fn pool(rows: &[f32], h: usize, pooling: Pooling) -> Vec<f32> {
             }
             out
         }
+        Pooling::MeanSqrtLen => {
+            let mut out = pool(rows, h, Pooling::Mean);
+            let scale = (n.max(1) as f32).sqrt();
+            out.iter_mut().for_each(|o| *o *= scale);
+            out
+        }
+        Pooling::LastToken => rows[rows.len().saturating_sub(h)..].to_vec(),
     }
 }
 
@@ -542,6 +557,7 @@ mod tests {
             act: Act::GeluTanh,
             vocab,
             max_pos,
+            pos_offset: 0,
             type_vocab,
             word: values(vocab * hidden, s),
             position: values(max_pos * hidden, s),

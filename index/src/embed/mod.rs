@@ -1,6 +1,9 @@
 //! Sentence embeddings: the [`Embedder`] trait the index stage depends on, and
 //! [`BertEmbedder`], which runs a BERT-family sentence-transformers model (by default
-//! all-MiniLM-L6-v2) and reproduces sentence-transformers' vectors.
+//! all-MiniLM-L6-v2; also RoBERTa / XLM-RoBERTa ones such as multilingual e5 and bge-m3)
+//! and reproduces sentence-transformers' vectors: its pooling, normalisation and
+//! query/passage prompts come from the model folder (see [`SentenceConfig`],
+//! [`Prompts`]).
 //!
 //! [`BertEmbedder`] loads a Hugging Face model directory with candle and runs the
 //! encoder on its own kernels (see [`bert`]), because candle's generic tensor ops left
@@ -17,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 pub use batching::{BatchingEmbedder, DEFAULT_MAX_BATCH};
-pub use config::{BertConfig, Pooling, SentenceConfig};
+pub use config::{BGE_EN_QUERY, BGE_ZH_QUERY, BertConfig, Pooling, Prompts, SentenceConfig};
 
 use crate::error::{Error, Result};
 use crate::home::ModelLookup;
@@ -28,6 +31,13 @@ pub trait Embedder: Send + Sync {
     /// One vector of [`dim`](Embedder::dim) values per text, in the order of `texts`.
     /// Texts longer than [`max_tokens`](Embedder::max_tokens) are truncated.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+
+    /// Vectors of search queries, for models that embed queries and passages
+    /// differently (e5's `query: ` prompt, see [`Prompts`]); [`embed`](Embedder::embed)
+    /// is the passage side. By default the same as `embed`.
+    fn embed_queries(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed(texts)
+    }
 
     /// The length of every vector.
     fn dim(&self) -> usize;
@@ -129,12 +139,16 @@ const MAX_BATCH_TOKENS: usize = 16 * 512;
 /// therefore take turns, which costs nothing since each one already uses every core.
 #[derive(Debug)]
 pub struct BertEmbedder {
+    /// The name the model is known by (its folder's, unless replaced).
+    name: String,
+    /// `name`, with the prompts when there are any (see [`model_id_of`]).
     model_id: String,
     dir: PathBuf,
     tokenizer: tokenizers::Tokenizer,
     precision: Precision,
     encoder: bert::Encoder,
     sentence: SentenceConfig,
+    prompts: Prompts,
     pool: rayon::ThreadPool,
     workspace: Mutex<bert::Workspace>,
 }
@@ -161,6 +175,7 @@ impl BertEmbedder {
             .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
         let config = BertConfig::load(dir)?;
         let sentence = SentenceConfig::load(dir, &config)?;
+        let prompts = Prompts::load(dir)?;
         let tokenizer = load_tokenizer(&dir.join("tokenizer.json"), sentence.max_seq_length)?;
         if precision == Precision::F16 && !Precision::f16_supported() {
             return Err(Error::Runtime {
@@ -178,12 +193,14 @@ impl BertEmbedder {
                 reason: format!("cannot start the embedding threads: {e}"),
             })?;
         Ok(BertEmbedder {
-            model_id,
+            model_id: model_id_of(&model_id, &prompts),
+            name: model_id,
             dir: dir.to_path_buf(),
             tokenizer,
             precision,
             encoder,
             sentence,
+            prompts,
             pool,
             workspace: Mutex::new(bert::Workspace::default()),
         })
@@ -196,7 +213,8 @@ impl BertEmbedder {
 
     /// Replace the model identifier (by default the directory's name).
     pub fn with_model_id(mut self, id: impl Into<String>) -> Self {
-        self.model_id = id.into();
+        self.name = id.into();
+        self.model_id = model_id_of(&self.name, &self.prompts);
         self
     }
 
@@ -205,6 +223,20 @@ impl BertEmbedder {
     pub fn with_pooling(mut self, pooling: Pooling) -> Self {
         self.sentence.pooling = pooling;
         self
+    }
+
+    /// Replace the prompts read from the model's files or recognised from its name (see
+    /// [`Prompts::load`]). Vectors made with other prompts are not comparable, so the
+    /// prompts are part of the [`model_id`](Embedder::model_id) when there are any.
+    pub fn with_prompts(mut self, prompts: Prompts) -> Self {
+        self.model_id = model_id_of(&self.name, &prompts);
+        self.prompts = prompts;
+        self
+    }
+
+    /// The prompts put before queries and passages.
+    pub fn prompts(&self) -> &Prompts {
+        &self.prompts
     }
 
     /// The pooling and normalisation read from the model's files.
@@ -235,6 +267,20 @@ impl BertEmbedder {
                 path: self.dir.join("tokenizer.json"),
                 reason: e.to_string(),
             })
+    }
+}
+
+/// The model id of a model `name` used with `prompts`: the name alone without prompts
+/// (so the ids of indexes made before prompts existed stay valid), else the name with
+/// the prompts, so that an index made with other prompts is refused, not mixed.
+fn model_id_of(name: &str, prompts: &Prompts) -> String {
+    if prompts.is_empty() {
+        name.to_string()
+    } else {
+        format!(
+            "{name} [query {:?}, passage {:?}]",
+            prompts.query, prompts.passage
+        )
     }
 }
 
@@ -319,13 +365,30 @@ impl BertEmbedder {
     }
 }
 
-impl Embedder for BertEmbedder {
-    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+impl BertEmbedder {
+    /// Embed `texts`, each after `prompt`.
+    fn embed_prompted(&self, prompt: &str, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         let mut out = Vec::with_capacity(texts.len());
         for window in texts.chunks(EMBED_WINDOW) {
-            out.extend(self.embed_window(window)?);
+            if prompt.is_empty() {
+                out.extend(self.embed_window(window)?);
+            } else {
+                let owned: Vec<String> = window.iter().map(|t| format!("{prompt}{t}")).collect();
+                let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+                out.extend(self.embed_window(&refs)?);
+            }
         }
         Ok(out)
+    }
+}
+
+impl Embedder for BertEmbedder {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed_prompted(&self.prompts.passage, texts)
+    }
+
+    fn embed_queries(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed_prompted(&self.prompts.query, texts)
     }
 
     fn dim(&self) -> usize {

@@ -27,10 +27,9 @@ use std::collections::BTreeMap;
 
 use docket_ingest::Chunk;
 use serde::{Deserialize, Serialize};
-use tantivy::tokenizer::TextAnalyzer;
 
 use crate::error::{Error, Result};
-use crate::lexical::AnalyzerConfig;
+use crate::lexical::{AnalyzerConfig, Analyzers};
 
 /// Name of the sparse vector in the collection.
 pub const SPARSE_VECTOR: &str = "bm25";
@@ -136,7 +135,7 @@ pub fn term_id(term: &str) -> u32 {
 /// Turns chunks and queries into sparse vectors with the BM25 index's analyzer.
 #[derive(Clone)]
 pub struct SparseEncoder {
-    analyzer: TextAnalyzer,
+    analyzers: Analyzers,
     config: SparseConfig,
 }
 
@@ -152,23 +151,13 @@ impl SparseEncoder {
     pub fn new(analyzer: &AnalyzerConfig, config: SparseConfig) -> Result<Self> {
         config.validate()?;
         Ok(SparseEncoder {
-            analyzer: analyzer.build()?,
+            analyzers: Analyzers::new(analyzer)?,
             config,
         })
     }
 
-    fn terms(&self, texts: &[&str]) -> Vec<String> {
-        let mut analyzer = self.analyzer.clone();
-        let mut terms = Vec::new();
-        for text in texts {
-            let mut stream = analyzer.token_stream(text);
-            stream.process(&mut |t| terms.push(t.text.clone()));
-        }
-        terms
-    }
-
     /// The analysed terms of a chunk's title, headings and text (the fields the BM25
-    /// index's body holds).
+    /// index's body holds), in the chunk's language as the BM25 index analyses them.
     fn chunk_terms(&self, chunk: &Chunk) -> Vec<String> {
         let mut texts: Vec<&str> = Vec::with_capacity(2 + chunk.heading_path.len());
         if let Some(title) = &chunk.title {
@@ -176,7 +165,11 @@ impl SparseEncoder {
         }
         texts.extend(chunk.heading_path.iter().map(String::as_str));
         texts.push(&chunk.text);
-        self.terms(&texts)
+        let lang = self.analyzers.language_of(&chunk.metadata);
+        texts
+            .iter()
+            .flat_map(|t| self.analyzers.terms(lang, t))
+            .collect()
     }
 
     /// The average length, in analysed terms, of these chunks (at least 1).
@@ -209,9 +202,13 @@ impl SparseEncoder {
     }
 
     /// A query's vector: each analysed term weighted by how often the query has it, as
-    /// the BM25 index weighs a repeated query term.
+    /// the BM25 index weighs a repeated query term. The query is analysed in every
+    /// language (a collection's languages are not known here; terms of languages it
+    /// does not hold match nothing).
     pub fn query(&self, text: &str) -> SparseVector {
-        let terms = self.terms(&[text]);
+        let terms = self
+            .analyzers
+            .query_terms(text, &self.analyzers.all_languages());
         let (counts, _) = SparseVector::counts(terms.iter().map(String::as_str));
         let (indices, values) = counts.into_iter().unzip();
         SparseVector { indices, values }
@@ -222,8 +219,40 @@ impl SparseEncoder {
 mod tests {
     use super::*;
 
+    /// An encoder of English only, whose terms the weights below are worked out for.
     fn encoder() -> SparseEncoder {
-        SparseEncoder::new(&AnalyzerConfig::default(), SparseConfig::default()).expect("encoder")
+        let english = AnalyzerConfig {
+            per_language: false,
+            ..AnalyzerConfig::default()
+        };
+        SparseEncoder::new(&english, SparseConfig::default()).expect("encoder")
+    }
+
+    #[test]
+    fn chunks_are_analysed_in_their_language_and_queries_in_all() {
+        let multilingual = AnalyzerConfig {
+            per_language: true,
+            ..AnalyzerConfig::default()
+        };
+        let e = SparseEncoder::new(&multilingual, SparseConfig::default()).unwrap();
+        let mut c = chunk(None, "Арендатор расторг договор аренды.");
+        c.heading_path.clear();
+        c.metadata.insert("lang".into(), "rus".into());
+        let d = e.document(&c, 10.0);
+        // Russian stems, as the BM25 index makes them: same terms, same ids.
+        let bm25 = Analyzers::new(&multilingual).unwrap();
+        let mut want: Vec<u32> = bm25
+            .terms(crate::lexical::Language::Russian, &c.text)
+            .iter()
+            .map(|t| term_id(t))
+            .collect();
+        want.sort_unstable();
+        want.dedup();
+        assert_eq!(d.indices, want);
+        assert!(d.indices.contains(&term_id("договор")));
+        // Another case in the query meets the chunk's stem.
+        let q = e.query("договора");
+        assert!(q.indices.contains(&term_id("договор")), "{q:?}");
     }
 
     fn chunk(title: Option<&str>, text: &str) -> Chunk {

@@ -165,6 +165,16 @@ impl Embedder for TimedEmbedder {
         self.inner.embed(texts)
     }
 
+    fn embed_queries(&self, texts: &[&str]) -> docket_index::Result<Vec<Vec<f32>>> {
+        if self.clock.expired() {
+            return Err(docket_index::Error::Runtime {
+                model: self.inner.model_id().to_owned(),
+                reason: self.clock.reason(),
+            });
+        }
+        self.inner.embed_queries(texts)
+    }
+
     fn dim(&self) -> usize {
         self.inner.dim()
     }
