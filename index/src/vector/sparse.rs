@@ -4,9 +4,9 @@
 //! shard in its local BM25 index. So each point also carries a sparse vector of its terms,
 //! made with the BM25 index's own analyzer (same tokenizer, stopwords and stemmer). A
 //! query's score is `sum over its terms of idf(term) * weight_in_query * weight_in_chunk`;
-//! with the chunk weight set to BM25's term-frequency part, `tf (k1 + 1) / (tf + k1 (1 - b
-//! + b len / avg_len))`, that sum is BM25 (Robertson's IDF, Lucene's formula, as tantivy
-//! uses).
+//! with the chunk weight set to BM25's term-frequency part,
+//! `tf (k1 + 1) / (tf + k1 (1 - b + b len / avg_len))`, that sum is BM25 (Robertson's IDF,
+//! Lucene's formula, as tantivy uses).
 //!
 //! Where `idf` comes from depends on the collection's layout ([`IdfSource`]). Qdrant's own
 //! `idf` modifier computes it per shard, so on a collection of several shards the same
