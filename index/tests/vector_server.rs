@@ -12,9 +12,11 @@ use common::qdrant::{QdrantNode, qdrant_binary};
 use common::*;
 use docket_index::Error;
 use docket_index::filter::Filter;
+use docket_index::fusion::{FusionConfig, fuse};
 use docket_index::lexical::{Bm25Index, LexicalConfig, LexicalIndex};
 use docket_index::vector::{
-    Point, ServerFusion, ServerStore, SparseConfig, VectorSpec, VectorStore, VectorStoreConfig,
+    IdfSource, Point, ServerFusion, ServerStore, SparseConfig, VectorSpec, VectorStore,
+    VectorStoreConfig,
 };
 use docket_ingest::{Chunk, Format};
 
@@ -362,4 +364,192 @@ fn the_first_write_fixes_the_average_length_for_every_writer() {
         .expect("leg");
     assert_eq!(hits.len(), 2);
     assert!((hits[0].score - hits[1].score).abs() < 1e-5, "{hits:?}");
+}
+
+/// Chunks of made-up words with a skewed frequency (some words in most chunks, most in a
+/// few), chunk `i` being `12 + i` words long: distinct lengths, so no two chunks tie on a
+/// lexical score and top-10s have one right order.
+fn skewed_corpus(n: usize, rng: &mut Rng) -> Vec<Chunk> {
+    (0..n)
+        .map(|i| {
+            let words: Vec<String> = (0..12 + i)
+                .map(|_| {
+                    // u^3 leans towards the first words of the vocabulary.
+                    let u = (rng.next_f32() + 1.0) / 2.0;
+                    skewed_word((u * u * u * 400.0) as usize)
+                })
+                .collect();
+            let mut c = chunk(&format!("doc{i}"), 0, "notes/n.md", Format::Markdown, &[]);
+            c.text = words.join(" ");
+            c.end = c.text.len();
+            c.title = None;
+            c.heading_path = Vec::new();
+            c
+        })
+        .collect()
+}
+
+/// Word `i` of the vocabulary: two consonant-vowel syllables, so none is a stopword.
+fn skewed_word(i: usize) -> String {
+    const SYL: [&str; 20] = [
+        "ka", "ri", "mo", "tu", "le", "sa", "po", "ni", "du", "fe", "go", "hi", "ju", "ba", "ze",
+        "vo", "wi", "ru", "pe", "lo",
+    ];
+    format!("{}{}", SYL[i % 20], SYL[(i / 20) % 20])
+}
+
+/// A store's hits as (chunk id, score).
+fn scored(hits: impl IntoIterator<Item = (String, f32)>) -> Vec<(String, f32)> {
+    hits.into_iter().collect()
+}
+
+/// The same ids in the same order, and scores within 1e-4.
+fn assert_same_hits(one: &[(String, f32)], many: &[(String, f32)], what: &str) {
+    let ids = |h: &[(String, f32)]| h.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(one), ids(many), "{what}: {one:?} vs {many:?}");
+    for ((id, a), (_, b)) in one.iter().zip(many) {
+        assert!((a - b).abs() <= 1e-4, "{what}: {id} scores {a} vs {b}");
+    }
+}
+
+#[test]
+fn shards_do_not_change_lexical_or_hybrid_hits() {
+    let Some(server) = server("shards_do_not_change_lexical_or_hybrid_hits") else {
+        return;
+    };
+    let mut rng = Rng::new(17);
+    let chunks = skewed_corpus(240, &mut rng);
+    let vectors: Vec<Vec<f32>> = chunks.iter().map(|_| rng.unit_vector(DIM)).collect();
+    let stores: Vec<(Collection, ServerStore)> = [(1, "one"), (6, "six")]
+        .into_iter()
+        .map(|(shards, name)| {
+            let mut col = Collection::new(&server.url, &format!("shards_{name}"));
+            col.config.shard_number = shards;
+            col.config.sparse.avg_terms = Some(100.0);
+            let store = col.open(DIM).expect("connect");
+            assert_eq!(store.idf_source(), Some(IdfSource::Collection));
+            upsert_all(&store, &chunks, &vectors);
+            (col, store)
+        })
+        .collect();
+    let (one, six) = (&stores[0].1, &stores[1].1);
+    assert_eq!(six.count().expect("count"), 240);
+
+    // Queries of common, middling and rare words.
+    let queries: Vec<String> = (0..12)
+        .map(|q| {
+            (0..2 + q % 3)
+                .map(|t| skewed_word((q * 7 + t * 31) % 60 + (q % 4) * 40))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let fusion = FusionConfig::default();
+    let none = Filter::default();
+    let hybrid = |store: &ServerStore, query: &str, v: &[f32]| {
+        let n = fusion.candidates;
+        let dense = store.search(v, n, &none).expect("dense");
+        let lexical = store
+            .lexical_search(query, n, &none)
+            .expect("lexical")
+            .expect("leg");
+        scored(
+            fuse(&dense, &lexical, &fusion)
+                .into_iter()
+                .take(10)
+                .map(|h| (h.chunk_id, h.score)),
+        )
+    };
+    let lexical = |store: &ServerStore, query: &str| {
+        let hits = store.lexical_search(query, 10, &none).expect("lexical");
+        scored(
+            hits.expect("leg")
+                .into_iter()
+                .map(|h| (h.chunk_id, h.score)),
+        )
+    };
+    for query in &queries {
+        let v = rng.unit_vector(DIM);
+        let lex = lexical(one, query);
+        assert_eq!(
+            lex.len(),
+            10,
+            "{query}: the queries match at least 10 chunks"
+        );
+        assert_same_hits(&lex, &lexical(six, query), &format!("lexical {query}"));
+        assert_same_hits(
+            &hybrid(one, query, &v),
+            &hybrid(six, query, &v),
+            &format!("hybrid {query}"),
+        );
+        for f in [ServerFusion::Rrf, ServerFusion::Dbsf] {
+            let server_fused = |store: &ServerStore| {
+                let hits = store.fused_search(&v, query, 10, 50, &none, f);
+                scored(
+                    hits.expect("fused")
+                        .expect("leg")
+                        .into_iter()
+                        .map(|h| (h.chunk_id, h.score)),
+                )
+            };
+            assert_same_hits(
+                &server_fused(one),
+                &server_fused(six),
+                &format!("{f:?} {query}"),
+            );
+        }
+    }
+
+    // What earlier versions made: the server's idf modifier, computed per shard. Still
+    // searched, but on six shards its scores are not the single collection's, which is
+    // what the layout above fixes (and shows this test can tell).
+    let old = Collection::new(&server.url, "shards_modifier");
+    create_with_idf_modifier(&old, 6);
+    let mut old_config = old.config.clone();
+    old_config.sparse.avg_terms = Some(100.0);
+    let old_store =
+        ServerStore::connect(&server.url, &old_config, VectorSpec::cosine(DIM)).expect("connect");
+    assert_eq!(old_store.idf_source(), Some(IdfSource::PerShard));
+    upsert_all(&old_store, &chunks, &vectors);
+    let differing = queries
+        .iter()
+        .filter(|q| {
+            let (a, b) = (lexical(one, q), lexical(&old_store, q));
+            a.iter()
+                .zip(&b)
+                .any(|((ia, sa), (ib, sb))| ia != ib || (sa - sb).abs() > 1e-3)
+        })
+        .count();
+    assert!(differing > 0, "per-shard idf changed no query's hits");
+}
+
+/// A collection as earlier versions created it: the sparse leg with Qdrant's `idf`
+/// modifier.
+fn create_with_idf_modifier(col: &Collection, shards: u32) {
+    use qdrant_client::qdrant::{
+        CreateCollectionBuilder, Distance, Modifier, SparseVectorParamsBuilder,
+        SparseVectorsConfigBuilder, VectorParamsBuilder,
+    };
+    let client = qdrant_client::Qdrant::from_url(&col.url)
+        .skip_compatibility_check()
+        .build()
+        .expect("client");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut sparse = SparseVectorsConfigBuilder::default();
+    sparse.add_named_vector_params(
+        "bm25",
+        SparseVectorParamsBuilder::default().modifier(Modifier::Idf as i32),
+    );
+    rt.block_on(
+        client.create_collection(
+            CreateCollectionBuilder::new(&col.config.collection)
+                .vectors_config(VectorParamsBuilder::new(DIM as u64, Distance::Cosine))
+                .shard_number(shards)
+                .sparse_vectors_config(sparse),
+        ),
+    )
+    .expect("create collection");
 }

@@ -30,7 +30,7 @@ pub use config::{VectorStoreConfig, WriteOrdering};
 pub use embedded::EmbeddedStore;
 pub use payload::{point_id, source_glob_matcher};
 pub use server::{ServerFusion, ServerStore};
-pub use sparse::{SparseConfig, SparseEncoder, SparseVector};
+pub use sparse::{IdfSource, SparseConfig, SparseEncoder, SparseVector, bm25_idf};
 
 /// How vectors are compared. Scores are "higher is better" for both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

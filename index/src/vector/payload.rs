@@ -21,6 +21,10 @@ pub(crate) const FORMAT: &str = "format";
 pub(crate) const METADATA_KV: &str = "metadata_kv";
 /// The content hash of the chunk's document, for citing the exact version read.
 pub(crate) const CONTENT_HASH: &str = "content_hash";
+/// The ids of the chunk's lexical terms (those of its sparse vector), under an integer
+/// index: counting the points that hold a term gives its document frequency over the
+/// whole collection, whatever the shards (see `server.rs`).
+pub(crate) const TERM_IDS: &str = "bm25_term_ids";
 
 /// Namespace of docket's point ids (a fixed random UUID): point ids are UUIDv5 of the chunk
 /// id in it, so they never collide with ids another tool derives from the same strings.
@@ -65,6 +69,7 @@ pub(crate) fn chunk_payload(chunk: &Chunk) -> Result<Map<String, Value>> {
 pub(crate) fn chunk_from_payload(store: &str, mut map: Map<String, Value>) -> Result<Chunk> {
     map.remove(METADATA_KV);
     map.remove(CONTENT_HASH);
+    map.remove(TERM_IDS);
     let point = map
         .get(CHUNK_ID)
         .and_then(Value::as_str)

@@ -9,6 +9,10 @@
 //! deadline exceeded, rate-limited, I/O) are retried with exponential backoff; all writes
 //! are idempotent (deterministic point ids, delete by filter), so a retry after a lost reply
 //! is safe.
+//!
+//! The lexical leg's scores do not depend on how the collection is sharded: a query's
+//! inverse document frequencies are counted over the whole collection before the sparse
+//! search (see [`sparse`](super::sparse) and [`IdfSource`]).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,10 +22,11 @@ use docket_ingest::Chunk;
 use qdrant_client::qdrant::{
     Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
     DeletePointsBuilder, Distance as QDistance, FacetCountsBuilder, FieldType, Filter as QFilter,
-    Fusion, GetPointsBuilder, Modifier, NamedVectors, PayloadIncludeSelector, PointId, PointStruct,
-    PrefetchQueryBuilder, Query, QueryPointsBuilder, ScoredPoint, SparseVectorParamsBuilder,
-    SparseVectorsConfigBuilder, UpsertPointsBuilder, Vector, VectorInput, VectorParamsBuilder,
-    WriteOrdering as QWriteOrdering, WriteOrderingType, facet_value, vectors_config,
+    Fusion, GetPointsBuilder, IntegerIndexParamsBuilder, Modifier, NamedVectors,
+    PayloadIncludeSelector, PointId, PointStruct, PrefetchQueryBuilder, Query, QueryPointsBuilder,
+    ScoredPoint, SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder,
+    Vector, VectorInput, VectorParamsBuilder, WriteOrdering as QWriteOrdering, WriteOrderingType,
+    facet_value, vectors_config,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 use tokio::runtime::Runtime;
@@ -31,11 +36,11 @@ use crate::filter::{Filter, Hit};
 
 use super::config::{VectorStoreConfig, WriteOrdering};
 use super::payload::{
-    CHUNK_ID, CONTENT_HASH, DOC_ID, FORMAT, INDEXED_FIELDS, METADATA_KV, SOURCE,
+    CHUNK_ID, CONTENT_HASH, DOC_ID, FORMAT, INDEXED_FIELDS, METADATA_KV, SOURCE, TERM_IDS,
     chunk_from_payload, chunk_payload, point_id,
 };
 use super::plan::FilterPlan;
-use super::sparse::{SPARSE_VECTOR, SparseEncoder};
+use super::sparse::{IdfSource, SPARSE_VECTOR, SparseEncoder, SparseVector};
 use super::{Distance, Point, VectorSpec, VectorStore, check_vector};
 use crate::lexical::AnalyzerConfig;
 
@@ -57,8 +62,8 @@ pub struct ServerStore {
     initial_backoff: Duration,
     ordering: WriteOrdering,
     replication_factor: u32,
-    /// The sparse lexical leg, when the collection has one.
-    lexical: Option<SparseEncoder>,
+    /// The sparse lexical leg, when the collection has one, and where its idf comes from.
+    lexical: Option<(SparseEncoder, IdfSource)>,
     /// The lexical leg's average chunk length, once read or decided (see
     /// [`Self::avg_terms`]).
     avg_terms: std::sync::OnceLock<f32>,
@@ -182,15 +187,62 @@ impl ServerStore {
             lexical: None,
             avg_terms: std::sync::OnceLock::new(),
         };
-        let has_sparse = store.ensure_collection(config)?;
-        if has_sparse {
-            store.lexical = Some(SparseEncoder::new(analyzer, config.sparse.clone())?);
+        if let Some(idf) = store.ensure_collection(config)? {
+            store.lexical = Some((SparseEncoder::new(analyzer, config.sparse.clone())?, idf));
         }
         Ok(store)
     }
 
     pub fn collection(&self) -> &str {
         &self.collection
+    }
+
+    /// Where the collection's lexical leg gets its idf from; `None` without the leg.
+    pub fn idf_source(&self) -> Option<IdfSource> {
+        self.lexical.as_ref().map(|(_, idf)| *idf)
+    }
+
+    /// The number of points and, for each term id, the number of points holding it: exact
+    /// counts over the whole collection, sent together so the query waits for about one
+    /// round trip.
+    fn doc_freqs(&self, term_ids: &[u32]) -> Result<(u64, Vec<u64>)> {
+        let count = |filter: Option<QFilter>| {
+            let mut request = CountPointsBuilder::new(&self.collection).exact(true);
+            if let Some(f) = filter {
+                request = request.filter(f);
+            }
+            let response = self.client.count(request);
+            async move {
+                let counted = response.await?.result.map(|r| r.count).unwrap_or(0);
+                Ok::<u64, QdrantError>(counted)
+            }
+        };
+        self.call("count term frequencies", || {
+            let total = count(None);
+            let per_term = futures_util::future::try_join_all(term_ids.iter().map(|&id| {
+                count(Some(QFilter::must([Condition::matches(
+                    TERM_IDS,
+                    i64::from(id),
+                )])))
+            }));
+            futures_util::future::try_join(total, per_term)
+        })
+    }
+
+    /// A query's sparse vector as the collection scores it: with the collection's idf
+    /// already in its weights, or raw where the server applies its own modifier.
+    fn sparse_query(
+        &self,
+        encoder: &SparseEncoder,
+        idf: IdfSource,
+        query: &str,
+    ) -> Result<SparseVector> {
+        let raw = encoder.query(query);
+        if raw.is_empty() || idf == IdfSource::PerShard {
+            return Ok(raw);
+        }
+        let (n, doc_freqs) = self.doc_freqs(&raw.indices)?;
+        Ok(raw.weighted_by_idf(n, &doc_freqs))
     }
 
     /// The collection that holds the lexical leg's average chunk length in its metadata:
@@ -330,9 +382,9 @@ impl ServerStore {
         })
     }
 
-    /// Create the collection if missing and check it; returns whether it has the sparse
-    /// lexical leg.
-    fn ensure_collection(&self, config: &VectorStoreConfig) -> Result<bool> {
+    /// Create the collection if missing and check it; returns where its sparse lexical leg
+    /// gets its idf from, `None` when it has no such leg.
+    fn ensure_collection(&self, config: &VectorStoreConfig) -> Result<Option<IdfSource>> {
         let name = &self.collection;
         let exists = self.call("check collection", || self.client.collection_exists(name))?;
         if !exists {
@@ -346,10 +398,12 @@ impl ServerStore {
                     .replication_factor(config.replication_factor)
                     .write_consistency_factor(config.write_consistency_factor);
                 if config.sparse.enabled {
+                    // No `idf` modifier: it would be computed per shard. Queries bring
+                    // the collection's idf in their weights instead.
                     let mut sparse = SparseVectorsConfigBuilder::default();
                     sparse.add_named_vector_params(
                         SPARSE_VECTOR,
-                        SparseVectorParamsBuilder::default().modifier(Modifier::Idf as i32),
+                        SparseVectorParamsBuilder::default().modifier(Modifier::None as i32),
                     );
                     request = request.sparse_vectors_config(sparse);
                 }
@@ -362,7 +416,17 @@ impl ServerStore {
                 return Err(e);
             }
         }
-        let has_sparse = self.check_spec()?;
+        let idf = self.check_spec()?;
+        if idf == Some(IdfSource::Collection) {
+            // Only lookups (a term's points), no ranges.
+            self.call("create payload index", || {
+                self.client.create_field_index(
+                    CreateFieldIndexCollectionBuilder::new(name, TERM_IDS, FieldType::Integer)
+                        .field_index_params(IntegerIndexParamsBuilder::new(true, false))
+                        .wait(true),
+                )
+            })?;
+        }
         for field in INDEXED_FIELDS {
             // Creating an index that exists is accepted by the server.
             self.call("create payload index", || {
@@ -372,20 +436,25 @@ impl ServerStore {
                 )
             })?;
         }
-        Ok(has_sparse)
+        Ok(idf)
     }
 
-    /// Check the collection's vectors against the spec; returns whether it has the
-    /// sparse lexical leg.
-    fn check_spec(&self) -> Result<bool> {
+    /// Check the collection's vectors against the spec; returns where its sparse lexical
+    /// leg gets its idf from (the `idf` modifier, set by earlier versions, means per
+    /// shard), `None` when it has no such leg.
+    fn check_spec(&self) -> Result<Option<IdfSource>> {
         let info = self.call("read collection", || {
             self.client.collection_info(&self.collection)
         })?;
         let params = info.result.and_then(|i| i.config).and_then(|c| c.params);
-        let has_sparse = params
+        let idf = params
             .as_ref()
             .and_then(|p| p.sparse_vectors_config.as_ref())
-            .is_some_and(|s| s.map.contains_key(SPARSE_VECTOR));
+            .and_then(|s| s.map.get(SPARSE_VECTOR))
+            .map(|p| match p.modifier {
+                Some(m) if m == Modifier::Idf as i32 => IdfSource::PerShard,
+                _ => IdfSource::Collection,
+            });
         let params = params.and_then(|p| p.vectors_config).and_then(|v| v.config);
         let Some(vectors_config::Config::Params(params)) = params else {
             return Err(Error::Server {
@@ -413,7 +482,7 @@ impl ServerStore {
                 requested: self.spec.distance.name().to_owned(),
             });
         }
-        Ok(has_sparse)
+        Ok(idf)
     }
 
     fn store_name(&self) -> String {
@@ -530,10 +599,14 @@ impl VectorStore for ServerStore {
                 payload.insert(CONTENT_HASH.to_owned(), hash.into());
             }
             let id = point_id(&p.chunk.id).to_string();
-            let payload = Payload::from(payload);
             all.push(match &self.lexical {
-                Some(encoder) => {
+                Some((encoder, idf)) => {
                     let sparse = encoder.document(p.chunk, self.avg_terms(encoder, points)?);
+                    if *idf == IdfSource::Collection {
+                        let ids = sparse.indices.iter().map(|&id| i64::from(id).into());
+                        payload
+                            .insert(TERM_IDS.to_owned(), serde_json::Value::Array(ids.collect()));
+                    }
                     let mut vectors =
                         NamedVectors::default().add_vector("", Vector::new_dense(p.vector));
                     // Qdrant refuses an empty sparse vector; a chunk without terms has none.
@@ -543,9 +616,9 @@ impl VectorStore for ServerStore {
                             Vector::new_sparse(sparse.indices, sparse.values),
                         );
                     }
-                    PointStruct::new(id, vectors, payload)
+                    PointStruct::new(id, vectors, Payload::from(payload))
                 }
-                None => PointStruct::new(id, p.vector.to_vec(), payload),
+                None => PointStruct::new(id, p.vector.to_vec(), Payload::from(payload)),
             });
         }
         for batch in all.chunks(UPSERT_BATCH) {
@@ -606,14 +679,14 @@ impl VectorStore for ServerStore {
         filter: &Filter,
         fusion: ServerFusion,
     ) -> Result<Option<Vec<Hit>>> {
-        let Some(encoder) = &self.lexical else {
+        let Some((encoder, idf)) = &self.lexical else {
             return Ok(None);
         };
         check_vector(&self.store_name(), self.spec, "<query>", vector)?;
         let Some(must) = self.conditions(filter)? else {
             return Ok(Some(Vec::new()));
         };
-        let sparse = encoder.query(query);
+        let sparse = self.sparse_query(encoder, *idf, query)?;
         let fusion = match fusion {
             ServerFusion::Rrf => Fusion::Rrf,
             ServerFusion::Dbsf => Fusion::Dbsf,
@@ -687,11 +760,14 @@ impl VectorStore for ServerStore {
     }
 
     fn lexical_search(&self, query: &str, k: usize, filter: &Filter) -> Result<Option<Vec<Hit>>> {
-        let Some(encoder) = &self.lexical else {
+        let Some((encoder, idf)) = &self.lexical else {
             return Ok(None);
         };
-        let sparse = encoder.query(query);
-        if sparse.is_empty() || k == 0 {
+        if k == 0 {
+            return Ok(Some(Vec::new()));
+        }
+        let sparse = self.sparse_query(encoder, *idf, query)?;
+        if sparse.is_empty() {
             return Ok(Some(Vec::new()));
         }
         let Some(must) = self.conditions(filter)? else {

@@ -2,12 +2,21 @@
 //!
 //! When the vectors live on a Qdrant server, every worker of a sharded run has only its own
 //! shard in its local BM25 index. So each point also carries a sparse vector of its terms,
-//! made with the BM25 index's own analyzer (same tokenizer, stopwords and stemmer), and the
-//! collection scores it with Qdrant's `idf` modifier: a query's score is
-//! `sum over its terms of idf(term) * weight_in_query * weight_in_chunk`, where the server
-//! computes `idf` over the whole collection, whichever worker wrote the chunk. With the
-//! chunk weight set to BM25's term-frequency part, `tf (k1 + 1) / (tf + k1 (1 - b + b
-//! len / avg_len))`, that sum is BM25 (Robertson's IDF, Lucene's formula, as tantivy uses).
+//! made with the BM25 index's own analyzer (same tokenizer, stopwords and stemmer). A
+//! query's score is `sum over its terms of idf(term) * weight_in_query * weight_in_chunk`;
+//! with the chunk weight set to BM25's term-frequency part,
+//! `tf (k1 + 1) / (tf + k1 (1 - b + b len / avg_len))`, that sum is BM25 (Robertson's IDF,
+//! Lucene's formula, as tantivy uses).
+//!
+//! Where `idf` comes from depends on the collection's layout ([`IdfSource`]). Qdrant's own
+//! `idf` modifier computes it per shard, so on a collection of several shards the same
+//! query scores a chunk differently depending on which shard holds it, and top-10s drift
+//! from a single machine's. Collections made now have no modifier: each point also lists
+//! its term ids in an indexed integer payload field, and a query first counts, exactly and
+//! over the whole collection, the points holding each of its terms (`df`) and all points
+//! (`N`), then sends its terms weighted by [`bm25_idf`]`(N, df)` (the formula of Qdrant's
+//! modifier and of tantivy). Scores are then the same whatever the number of shards.
+//! Collections made with the modifier by earlier versions keep it (exact on one shard).
 //!
 //! The one difference from tantivy: `avg_len`, the average chunk length in terms, cannot
 //! follow the collection as it grows, since stored weights must stay comparable and equal
@@ -124,6 +133,26 @@ impl SparseVector {
     }
 }
 
+/// Where a collection's lexical leg gets its inverse document frequencies from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdfSource {
+    /// docket counts document frequencies over the whole collection and weighs the query
+    /// with them (collections made by this version): the same scores on any number of
+    /// shards.
+    Collection,
+    /// Qdrant's `idf` modifier, computed within each shard (collections made by earlier
+    /// versions): exact on a single shard, approximate on several.
+    PerShard,
+}
+
+/// BM25's inverse document frequency of a term held by `df` of `n` chunks: `ln(1 + (n -
+/// df + 0.5) / (df + 0.5))`, as Qdrant's `idf` modifier, tantivy and Lucene compute it
+/// (positive even for a term in every chunk).
+pub fn bm25_idf(n: u64, df: u64) -> f32 {
+    let (n, df) = (n as f32, df as f32);
+    ((n - df + 0.5) / (df + 0.5) + 1.0).ln()
+}
+
 /// The id of an analysed term: the first four bytes of its BLAKE3 hash, little endian.
 pub fn term_id(term: &str) -> u32 {
     let hash = blake3::hash(term.as_bytes());
@@ -212,6 +241,22 @@ impl SparseEncoder {
         let (counts, _) = SparseVector::counts(terms.iter().map(String::as_str));
         let (indices, values) = counts.into_iter().unzip();
         SparseVector { indices, values }
+    }
+}
+
+impl SparseVector {
+    /// This query vector with each term's weight multiplied by its [`bm25_idf`] in a
+    /// collection of `n` chunks, `doc_freqs` giving each term's document frequency in the
+    /// order of `indices`. Terms no chunk holds are left out: they match nothing.
+    pub fn weighted_by_idf(&self, n: u64, doc_freqs: &[u64]) -> SparseVector {
+        let mut weighted = SparseVector::default();
+        for ((&id, &w), &df) in self.indices.iter().zip(&self.values).zip(doc_freqs) {
+            if df > 0 {
+                weighted.indices.push(id);
+                weighted.values.push(w * bm25_idf(n, df));
+            }
+        }
+        weighted
     }
 }
 
@@ -309,6 +354,33 @@ mod tests {
         assert!((at("portal") - 2.2 / (1.0 + norm)).abs() < 1e-6);
         // More occurrences weigh more, but saturate below k1 + 1.
         assert!(at("leav") > at("portal") && at("leav") < 2.2);
+    }
+
+    #[test]
+    fn idf_follows_the_bm25_formula() {
+        // ln(1 + (10 - 1 + 0.5) / 1.5) and a term in every chunk.
+        assert!((bm25_idf(10, 1) - (1.0f32 + 9.5 / 1.5).ln()).abs() < 1e-6);
+        assert!((bm25_idf(10, 10) - (1.0f32 + 0.5 / 10.5).ln()).abs() < 1e-6);
+        assert!(bm25_idf(10, 10) > 0.0);
+        // Rarer terms weigh more.
+        assert!(bm25_idf(1000, 3) > bm25_idf(1000, 30));
+    }
+
+    #[test]
+    fn query_weights_take_the_collection_idf_and_drop_unknown_terms() {
+        let q = encoder().query("portal portal leave budget");
+        // Ids ascend, so the document frequencies are given in that order.
+        let df_of = |id: u32| match id {
+            i if i == term_id("portal") => 4,
+            i if i == term_id("leav") => 50,
+            _ => 0,
+        };
+        let dfs: Vec<u64> = q.indices.iter().map(|&i| df_of(i)).collect();
+        let w = q.weighted_by_idf(100, &dfs);
+        assert_eq!(w.indices.len(), 2, "budget is in no chunk");
+        let at = |t: &str| w.values[w.indices.iter().position(|&i| i == term_id(t)).unwrap()];
+        assert!((at("portal") - 2.0 * bm25_idf(100, 4)).abs() < 1e-6);
+        assert!((at("leav") - bm25_idf(100, 50)).abs() < 1e-6);
     }
 
     #[test]
