@@ -28,7 +28,10 @@ use serde::Serialize;
 use crate::catalog::{Catalog, DocEntry, DocState};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
-use crate::index::{Action, CATALOG_FILE, Index, IndexSettings, WriteConfig, WriteStats};
+use crate::index::{
+    Action, CATALOG_FILE, Index, IndexSettings, LEXICAL_DIR, WriteConfig, WriteStats,
+};
+use crate::lexical::{LexicalConfig, read_analyzer};
 use crate::manifest::Manifest;
 use crate::shard::Shard;
 use crate::vector::VectorStoreConfig;
@@ -53,6 +56,11 @@ pub struct SyncConfig {
     pub write: WriteConfig,
     /// Where the vectors go; `None` keeps the index's store (embedded for a new one).
     pub vectors: Option<VectorStoreConfig>,
+    /// Analyse each chunk for BM25 in its document's detected language
+    /// ([`crate::AnalyzerConfig::per_language`]). `None` keeps what the index was made
+    /// with (off for a new one), so later runs need not repeat the choice; asking for the
+    /// other setting on an existing index is an error naming both.
+    pub bm25_per_language: Option<bool>,
 }
 
 impl SyncConfig {
@@ -73,6 +81,7 @@ impl Default for SyncConfig {
             embed: Self::default_embed(),
             write: WriteConfig::default(),
             vectors: None,
+            bm25_per_language: None,
         }
     }
 }
@@ -430,12 +439,19 @@ fn open(
         }
         (false, _) => None,
     };
+    let mut analyzer = read_analyzer(&dir.join(LEXICAL_DIR))?;
+    if let Some(per_language) = config.bm25_per_language {
+        analyzer.per_language = per_language;
+    }
     let settings = IndexSettings {
         tokenizer: chunker.tokenizer_name().to_owned(),
         chunking: chunker.config().clone(),
         vectors: config.vectors.clone(),
         write: config.write.clone(),
-        ..IndexSettings::default()
+        lexical: LexicalConfig {
+            analyzer,
+            ..LexicalConfig::default()
+        },
     };
     let index = Index::create_or_open(dir, embedder, &settings)?;
     let known = index.known()?;

@@ -224,6 +224,13 @@ pub struct IndexSpec {
     pub commit_every: usize,
     #[serde(flatten)]
     pub store: StoreSettings,
+    /// Analyse each chunk for BM25 in the language detected for its document (tantivy's
+    /// stemmer and stopwords for it) and questions in every language the index holds, so
+    /// a German or Russian archive is searchable by its words' other forms. Unset keeps
+    /// what the index was made with (off for a new one: on an English archive, short
+    /// sentences detected as other languages cost a little BM25 quality).
+    #[serde(default)]
+    pub bm25_per_language: Option<bool>,
 }
 
 impl IndexSpec {
@@ -253,6 +260,7 @@ impl Default for IndexSpec {
             chunking: ChunkSettings::default(),
             commit_every: WriteConfig::default_commit_chunks(),
             store: StoreSettings::default(),
+            bm25_per_language: None,
         }
     }
 }

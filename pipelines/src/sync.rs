@@ -66,6 +66,7 @@ pub fn sync_config(
         embed: index.embed,
         write: index.write_config(),
         vectors: index.store.config(),
+        bm25_per_language: index.bm25_per_language,
     }
 }
 

@@ -40,6 +40,11 @@ pub struct IndexArgs {
     /// hybrid search).
     #[arg(long)]
     pub no_embed: bool,
+    /// Analyse each chunk for BM25 in its document's detected language, and questions in
+    /// every language the index holds (`true`/`false`; unset keeps the index's choice,
+    /// off for a new index).
+    #[arg(long, value_name = "BOOL")]
+    pub bm25_per_language: Option<bool>,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]
@@ -58,6 +63,7 @@ impl IndexArgs {
             chunking: self.chunking.settings(),
             commit_every: self.commit_every,
             store: self.store.settings(),
+            bm25_per_language: self.bm25_per_language,
         }
     }
 }
