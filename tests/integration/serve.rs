@@ -334,7 +334,21 @@ fn every_route_answers_over_http_as_the_openapi_document_says() {
         &[],
     );
     assert_eq!(status, 200, "{text}");
-    assert_eq!(json_of(&text)["prediction"]["label"], "remote work");
+    let classified = json_of(&text);
+    assert_eq!(classified["prediction"]["label"], "remote work");
+    // Both carry their provenance: the document, all its chunks, the embedder, no prompt.
+    let served_provenance = |p: &Value, task: &str| {
+        assert_eq!(p["doc_ids"], json!([doc_id]), "{p}");
+        assert_eq!(p["content_hashes"].as_array().map(Vec::len), Some(1), "{p}");
+        let chunks = p["chunk_ids"].as_array().expect("chunk ids");
+        assert!(!chunks.is_empty(), "{p}");
+        assert!(chunks.iter().all(|c| c.as_str().unwrap().starts_with(doc_id)), "{p}");
+        assert_eq!(p["models"].as_array().map(Vec::len), Some(1), "{p}");
+        assert!(p["prompt_version"].is_null() && p["job"].is_null(), "{p}");
+        let row = p["row_id"].as_str().expect("row id");
+        assert!(row.contains(&format!("/{task}/")), "{p}");
+    };
+    served_provenance(&classified["provenance"], "classify");
     let (status, text) = call(
         &http,
         "POST",
@@ -344,6 +358,7 @@ fn every_route_answers_over_http_as_the_openapi_document_says() {
     );
     assert_eq!(status, 200, "{text}");
     let summary = json_of(&text);
+    served_provenance(&summary["provenance"], "summarize");
     let sentences = summary["sentences"].as_array().unwrap();
     assert!(!sentences.is_empty() && sentences.len() <= 2);
     // Offsets are into the document's ingested text, as the text route returns it.

@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use super::App;
 use super::metrics::Gauges;
 use super::replica::Snapshot;
-use crate::provenance::OneOff;
+use crate::provenance::{DocRef, OneOff};
 use crate::report::Level;
 
 const PAGE: &str = include_str!("page/index.html");
@@ -794,10 +794,38 @@ pub(crate) async fn classify(
             .predict(&[text.as_str()], None, decision)
             .map_err(|e| ApiError::internal(app, "classifying", &e))?
             .remove(0);
-        Ok(json!({"doc_id": req.doc_id, "prediction": prediction}))
+        let provenance = request_provenance(app, snap, "classify", req.doc_id.as_deref())?;
+        Ok(json!({"doc_id": req.doc_id, "prediction": prediction, "provenance": provenance}))
     })
     .await?;
     Ok(Json(value))
+}
+
+/// The provenance of a classification or summary made by the server's embedder from
+/// the document `doc_id` (all its chunks) or from posted text (no document, no chunks).
+/// No prompt is involved: both are made without the LLM.
+fn request_provenance(
+    app: &App,
+    snap: &Snapshot,
+    task: &'static str,
+    doc_id: Option<&str>,
+) -> Result<Value, ApiError> {
+    let index = snap.index();
+    let run = OneOff::new(task);
+    let (docs, chunks) = match doc_id {
+        Some(id) => {
+            let entry = entry_of(app, snap, id)?;
+            let metadata = index
+                .document_metadata(&entry)
+                .map_err(|e| ApiError::internal(app, "provenance", &e))?;
+            let chunks = (0..entry.chunks).map(|i| format!("{id}-{i}")).collect();
+            (vec![DocRef::new(&entry, &metadata)], chunks)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let models = run.embedder(index, app.served.embed_dir.as_deref());
+    let key = doc_id.unwrap_or("text");
+    Ok(run.provenance(key, &docs, chunks, models, None).to_value())
 }
 
 fn no_embedder() -> ApiError {
@@ -843,10 +871,12 @@ pub(crate) async fn summarize(
         let summary = Summarizer::new(embedder, config)
             .and_then(|s| s.summarize(&text))
             .map_err(|e| ApiError::internal(app, "summarizing", &e))?;
+        let provenance = request_provenance(app, snap, "summarize", req.doc_id.as_deref())?;
         Ok(json!({
             "doc_id": req.doc_id,
             "summary": summary.text(),
             "sentences": summary.sentences,
+            "provenance": provenance,
         }))
     })
     .await?;
