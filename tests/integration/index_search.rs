@@ -526,7 +526,8 @@ The stove leaks gas at the valve,defect\n",
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(
         rows[0],
-        "doc_id,source,label,confidence,runner_up,runner_up_score,labels"
+        "doc_id,source,label,confidence,runner_up,runner_up_score,labels,\
+         content_hash,chunk_ids,models,prompt_version,license,usage,job,row_id,run_id,at"
     );
     assert_eq!(rows.len(), 41, "one row per ticket: {csv}");
     let double_charge = rows
