@@ -295,27 +295,16 @@ impl AnalyzerConfig {
         builder.build()
     }
 
-    /// The tantivy analyzer these settings describe.
+    /// The tantivy analyzer these settings describe: [`Self::build_for`] the configured
+    /// language, which must have a stopword list when stopwords are asked for.
     pub(crate) fn build(&self) -> Result<TextAnalyzer> {
-        let mut builder = TextAnalyzer::builder(SimpleTokenizer::default())
-            .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
-            .filter(LowerCaser)
-            .dynamic();
-        if self.ascii_folding {
-            builder = builder.filter_dynamic(AsciiFoldingFilter);
+        if self.stopwords && StopWordFilter::new(self.language.tantivy()).is_none() {
+            return Err(Error::Setting {
+                name: "analyzer.stopwords",
+                reason: format!("no stopword list for {:?}", self.language),
+            });
         }
-        if self.stopwords {
-            let filter =
-                StopWordFilter::new(self.language.tantivy()).ok_or_else(|| Error::Setting {
-                    name: "analyzer.stopwords",
-                    reason: format!("no stopword list for {:?}", self.language),
-                })?;
-            builder = builder.filter_dynamic(filter);
-        }
-        if self.stemming {
-            builder = builder.filter_dynamic(Stemmer::new(self.language.tantivy()));
-        }
-        Ok(builder.build())
+        Ok(self.build_for(self.language))
     }
 }
 
