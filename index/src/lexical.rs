@@ -274,8 +274,9 @@ impl AnalyzerConfig {
         false
     }
 
-    /// The analyzer of these settings for chunks in `language` (not the configured
-    /// one): the same filters, without stop words where tantivy has no list for it.
+    /// The analyzer of these settings for chunks in `language` (the configured one or
+    /// a detected one): the same filters, without stop words where tantivy has no list
+    /// for it.
     fn build_for(&self, language: Language) -> TextAnalyzer {
         let mut builder = TextAnalyzer::builder(SimpleTokenizer::default())
             .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
